@@ -1,0 +1,156 @@
+import { z } from "zod";
+
+export const ChatRoleSchema = z.enum(["system", "user", "assistant", "function", "tool"]);
+export type ChatRole = z.infer<typeof ChatRoleSchema>;
+
+export const FunctionCallSchema = z.strictObject({
+  name: z.string().min(1),
+  arguments: z.string().describe("JSON-encoded arguments, as the model produced them"),
+});
+export type FunctionCall = z.infer<typeof FunctionCallSchema>;
+
+export const ToolCallSchema = z.strictObject({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: FunctionCallSchema,
+});
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
+export const ChatMessageSchema = z
+  .strictObject({
+    role: ChatRoleSchema,
+    content: z.string().nullable().optional(),
+    name: z.string().min(1).max(64).optional().describe("Author name; required for role 'function'"),
+    function_call: FunctionCallSchema.optional().describe("Legacy single function call (assistant)"),
+    tool_calls: z.array(ToolCallSchema).min(1).optional().describe("Tool calls made by the assistant"),
+    tool_call_id: z.string().min(1).optional().describe("Which tool call this message answers (role 'tool')"),
+  })
+  .describe("One message of the conversation");
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+export const FunctionDefinitionSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'"),
+  description: z.string().optional(),
+  parameters: z.record(z.string(), z.unknown()).optional().describe("JSON Schema of the arguments"),
+  strict: z.boolean().optional(),
+});
+export type FunctionDefinition = z.infer<typeof FunctionDefinitionSchema>;
+
+export const ToolSchema = z.strictObject({ type: z.literal("function"), function: FunctionDefinitionSchema });
+export type Tool = z.infer<typeof ToolSchema>;
+
+export const ToolChoiceSchema = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string().min(1) }) }),
+]);
+export const FunctionCallChoiceSchema = z.union([
+  z.enum(["none", "auto"]),
+  z.strictObject({ name: z.string().min(1) }),
+]);
+
+export const ResponseFormatSchema = z.union([
+  z.strictObject({ type: z.literal("text") }),
+  z.strictObject({ type: z.literal("json_object") }),
+  z.strictObject({
+    type: z.literal("json_schema"),
+    json_schema: z.strictObject({
+      name: z.string().min(1),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().optional(),
+    }),
+  }),
+]);
+
+/** CMD-001 CompleteChat: the request body of `llm-provider.cmd.complete_chat` (and `stream_chat`). */
+export const CompleteChatSchema = z
+  .strictObject({
+    model: z.string().min(1).describe("Model name as listed by llm-provider.qry.list_models"),
+    messages: z.array(ChatMessageSchema).describe("The conversation; must be non-empty (POL-LLM-003)"),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().gt(0).max(1).optional(),
+    max_tokens: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Cap on output tokens; defaults to the model's max_tokens"),
+    stop: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(4)]).optional(),
+    presence_penalty: z.number().min(-2).max(2).optional(),
+    frequency_penalty: z.number().min(-2).max(2).optional(),
+    seed: z.number().int().optional(),
+    response_format: ResponseFormatSchema.optional(),
+    functions: z
+      .array(FunctionDefinitionSchema)
+      .min(1)
+      .max(128)
+      .optional()
+      .describe("Legacy function definitions"),
+    function_call: FunctionCallChoiceSchema.optional(),
+    tools: z.array(ToolSchema).min(1).max(128).optional(),
+    tool_choice: ToolChoiceSchema.optional(),
+    user: z.string().max(256).optional().describe("End-user id passed to the provider for abuse monitoring"),
+    timeout_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(600_000)
+      .optional()
+      .describe("Total deadline for this request in ms, all retries and fallbacks included"),
+    metadata: z.record(z.string(), z.string().max(512)).optional().describe("Caller tags copied to events"),
+  })
+  .describe("CMD-001 CompleteChat");
+export type CompleteChat = z.infer<typeof CompleteChatSchema>;
+export type CompleteChatInput = z.input<typeof CompleteChatSchema>;
+
+export const FinishReasonSchema = z.enum(["stop", "length", "content_filter", "function_call"]);
+export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+export const CostSchema = z.object({
+  currency: z.literal("USD"),
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  total: z.number().nonnegative(),
+});
+export type Cost = z.infer<typeof CostSchema>;
+
+export const TokenUsageSchema = z
+  .object({
+    prompt_tokens: z.number().int().nonnegative(),
+    completion_tokens: z.number().int().nonnegative(),
+    total_tokens: z.number().int().nonnegative(),
+    cost: CostSchema.describe("Price of this call from the model's configured pricing"),
+  })
+  .describe("TokenUsage: tokens consumed by the answering call and what they cost");
+export type TokenUsage = z.infer<typeof TokenUsageSchema>;
+
+export const AttemptSchema = z.object({
+  provider_id: z.string(),
+  model: z.string(),
+  outcome: z.enum(["success", "error"]),
+  error_code: z.string().optional(),
+  latency_ms: z.number().nonnegative(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+/** ChatCompletion: the reply of `llm-provider.cmd.complete_chat`. */
+export const ChatCompletionSchema = z
+  .object({
+    id: z.string().describe("Completion id assigned by llm-provider"),
+    request_id: z.string(),
+    created_at: z.string().describe("ISO 8601 time the completion was created"),
+    model: z.string().describe("Model that answered"),
+    provider_id: z.string().describe("Provider that answered"),
+    upstream_id: z.string().nullable().describe("The provider's own id for the completion"),
+    content: z.string().nullable(),
+    function_call: FunctionCallSchema.optional(),
+    tool_calls: z.array(ToolCallSchema).optional(),
+    finish_reason: FinishReasonSchema,
+    raw_finish_reason: z.string().nullable().describe("Finish reason exactly as the provider sent it"),
+    usage: TokenUsageSchema,
+    latency_ms: z.number().nonnegative().describe("Time from request received to reply, in ms"),
+    attempts: z.array(AttemptSchema).describe("Every upstream attempt made, in order"),
+    warnings: z.array(z.string()).describe("Settings the provider could not honour"),
+  })
+  .describe("ChatCompletion");
+export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;

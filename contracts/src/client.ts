@@ -1,0 +1,145 @@
+import { headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { z } from "zod";
+import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
+import type { ChatCompletion, CompleteChatInput } from "./chat.js";
+import { EmbeddingResultSchema, GenerateEmbeddingSchema } from "./embedding.js";
+import type { EmbeddingResult, GenerateEmbeddingInput } from "./embedding.js";
+import { ErrorEnvelopeSchema, LlmProviderError } from "./errors.js";
+import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
+import type { AggregateHealth, GetProviderHealth, ProviderHealth } from "./health.js";
+import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
+import type { ListAvailableModels, ModelList } from "./models.js";
+import { HEADERS, SUBJECTS } from "./subjects.js";
+import { parseRequest } from "./validation.js";
+
+export interface CallOptions {
+  /** How long to wait for the reply. The service is told to finish a little earlier. */
+  timeoutMs?: number;
+  /** Caller's request id; echoed back, and the key that de-duplicates events on retries. */
+  requestId?: string;
+  /** Extra NATS headers, e.g. `traceparent`. */
+  headers?: Record<string, string>;
+}
+
+export interface LlmProviderClientOptions {
+  /** Default reply timeouts per kind of call, in ms. */
+  timeouts?: { chat?: number; embedding?: number; query?: number };
+}
+
+const DEFAULT_TIMEOUTS = { chat: 120_000, embedding: 60_000, query: 5_000 };
+/** Time kept back so that the service's own deadline error reaches the caller before its timeout. */
+const DEADLINE_MARGIN_MS = 250;
+
+export interface LlmProviderClient {
+  completeChat(request: CompleteChatInput, options?: CallOptions): Promise<ChatCompletion>;
+  generateEmbedding(request: GenerateEmbeddingInput, options?: CallOptions): Promise<EmbeddingResult>;
+  listModels(request?: ListAvailableModels, options?: CallOptions): Promise<ModelList>;
+  getProviderHealth(
+    request?: GetProviderHealth,
+    options?: CallOptions,
+  ): Promise<ProviderHealth | AggregateHealth>;
+}
+
+/** Typed client for the llm-provider service over an existing NATS connection. */
+export function createLlmProviderClient(
+  nc: NatsConnection,
+  options: LlmProviderClientOptions = {},
+): LlmProviderClient {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+
+  async function call<R extends z.ZodType>(
+    subject: string,
+    body: unknown,
+    replySchema: R,
+    timeoutMs: number,
+    callOptions: CallOptions,
+  ): Promise<z.infer<R>> {
+    const hdrs = createHeaders();
+    if (callOptions.requestId !== undefined) hdrs.set(HEADERS.requestId, callOptions.requestId);
+    for (const [name, value] of Object.entries(callOptions.headers ?? {})) hdrs.set(name, value);
+    let reply: Msg;
+    try {
+      reply = await nc.request(subject, JSON.stringify(body), { timeout: timeoutMs, headers: hdrs });
+    } catch (error) {
+      throw toTransportError(subject, timeoutMs, error);
+    }
+    return decodeReply(reply, replySchema);
+  }
+
+  /** Fills in `timeout_ms` so the service gives up (and says so) just before this client does. */
+  function withDeadline<T extends { timeout_ms?: number | undefined }>(request: T, timeoutMs: number): T {
+    if (request.timeout_ms !== undefined) return request;
+    return { ...request, timeout_ms: Math.max(100, timeoutMs - DEADLINE_MARGIN_MS) };
+  }
+
+  return {
+    completeChat(request, callOptions = {}) {
+      const timeoutMs = callOptions.timeoutMs ?? timeouts.chat;
+      const body = withDeadline(parseRequest(CompleteChatSchema, request), timeoutMs);
+      return call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
+    },
+    generateEmbedding(request, callOptions = {}) {
+      const timeoutMs = callOptions.timeoutMs ?? timeouts.embedding;
+      const body = withDeadline(parseRequest(GenerateEmbeddingSchema, request), timeoutMs);
+      return call(SUBJECTS.generateEmbedding, body, EmbeddingResultSchema, timeoutMs, callOptions);
+    },
+    listModels(request = {}, callOptions = {}) {
+      const body = parseRequest(ListAvailableModelsSchema, request);
+      return call(
+        SUBJECTS.listModels,
+        body,
+        ModelListSchema,
+        callOptions.timeoutMs ?? timeouts.query,
+        callOptions,
+      );
+    },
+    getProviderHealth(request = {}, callOptions = {}) {
+      const body = parseRequest(GetProviderHealthSchema, request);
+      const timeoutMs = callOptions.timeoutMs ?? timeouts.query;
+      return call(SUBJECTS.getProviderHealth, body, ProviderHealthReplySchema, timeoutMs, callOptions);
+    },
+  };
+}
+
+/** Decodes a service reply: a typed error (service error headers + JSON envelope) or a checked result. */
+export function decodeReply<R extends z.ZodType>(reply: Msg, replySchema: R): z.infer<R> {
+  const errorCode = reply.headers?.get("Nats-Service-Error-Code");
+  let json: unknown;
+  try {
+    json = reply.json();
+  } catch (cause) {
+    throw new LlmProviderError("internal", "reply is not JSON", { cause });
+  }
+  if (errorCode !== undefined && errorCode !== "") {
+    const envelope = ErrorEnvelopeSchema.safeParse(json);
+    if (envelope.success) throw LlmProviderError.fromBody(envelope.data.error);
+    const description = reply.headers?.get("Nats-Service-Error") ?? "unknown error";
+    throw new LlmProviderError("internal", `service error ${errorCode}: ${description}`);
+  }
+  const result = replySchema.safeParse(json);
+  if (!result.success) {
+    throw new LlmProviderError("internal", "reply does not match the contract", { cause: result.error });
+  }
+  return result.data;
+}
+
+function toTransportError(subject: string, timeoutMs: number, error: unknown): LlmProviderError {
+  const cause = error instanceof natsErrors.RequestError ? (error.cause ?? error) : error;
+  if (
+    cause instanceof natsErrors.NoRespondersError ||
+    (error instanceof natsErrors.RequestError && error.isNoResponders())
+  ) {
+    return new LlmProviderError("service_unavailable", `no llm-provider worker answers ${subject}`, {
+      cause: error,
+    });
+  }
+  if (cause instanceof natsErrors.TimeoutError) {
+    return new LlmProviderError("request_timeout", `no reply on ${subject} within ${timeoutMs} ms`, {
+      cause: error,
+    });
+  }
+  return new LlmProviderError("service_unavailable", `request on ${subject} failed: ${String(error)}`, {
+    cause: error,
+  });
+}

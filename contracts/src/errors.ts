@@ -1,0 +1,118 @@
+import { z } from "zod";
+
+/**
+ * The closed set of error codes. `status` is the HTTP-like number carried in the
+ * `Nats-Service-Error-Code` header; `retryable` says whether the same request may succeed later.
+ */
+export const ERROR_CODES = {
+  invalid_json: { status: 400, retryable: false },
+  invalid_request: { status: 400, retryable: false },
+  payload_too_large: { status: 413, retryable: false },
+  unknown_model: { status: 404, retryable: false },
+  unknown_provider: { status: 404, retryable: false },
+  unsupported: { status: 422, retryable: false },
+  busy: { status: 503, retryable: true },
+  shutting_down: { status: 503, retryable: true },
+  deadline_exceeded: { status: 504, retryable: true },
+  rate_limited: { status: 429, retryable: true },
+  upstream_timeout: { status: 504, retryable: true },
+  upstream_unavailable: { status: 502, retryable: true },
+  upstream_auth: { status: 502, retryable: false },
+  upstream_bad_request: { status: 400, retryable: false },
+  context_length_exceeded: { status: 400, retryable: false },
+  content_filtered: { status: 422, retryable: false },
+  upstream_malformed_response: { status: 502, retryable: true },
+  policy_denied: { status: 403, retryable: false },
+  policy_unavailable: { status: 503, retryable: true },
+  internal: { status: 500, retryable: false },
+  /** Produced by the typed client, never by the service: nobody answers the subject. */
+  service_unavailable: { status: 503, retryable: true },
+  /** Produced by the typed client, never by the service: no reply within the client's timeout. */
+  request_timeout: { status: 504, retryable: true },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const ErrorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/** Policy ids of the seed (POL-LLM-001..005). */
+export const POLICIES = {
+  providerHasName: "POL-LLM-001",
+  modelHasPositiveMaxTokens: "POL-LLM-002",
+  messagesNonEmpty: "POL-LLM-003",
+  embeddingInputNonEmpty: "POL-LLM-004",
+  gatewayBypassOnlyInDev: "POL-LLM-005",
+} as const;
+export type PolicyId = (typeof POLICIES)[keyof typeof POLICIES];
+
+export const ErrorBodySchema = z
+  .object({
+    code: ErrorCodeSchema,
+    message: z.string(),
+    field: z.string().optional().describe("Path of the offending request field, e.g. messages[0].content"),
+    policy: z.string().optional().describe("Policy id that was violated, e.g. POL-LLM-003"),
+    retryable: z.boolean(),
+    retry_after_ms: z.number().int().nonnegative().optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .describe("What went wrong, in a form a program can act on.");
+
+export const ErrorEnvelopeSchema = z
+  .object({ error: ErrorBodySchema })
+  .describe("Body of every error reply.");
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
+
+/** A typed error of the llm-provider contract; thrown by the typed client and by the service's edges. */
+export class LlmProviderError extends Error {
+  override readonly name = "LlmProviderError";
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly policy: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: {
+      field?: string | undefined;
+      policy?: string | undefined;
+      retryable?: boolean | undefined;
+      retryAfterMs?: number | undefined;
+      details?: Record<string, unknown> | undefined;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.field = options.field;
+    this.policy = options.policy;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+    this.retryAfterMs = options.retryAfterMs;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message, retryable: this.retryable };
+    if (this.field !== undefined) body.field = this.field;
+    if (this.policy !== undefined) body.policy = this.policy;
+    if (this.retryAfterMs !== undefined) body.retry_after_ms = this.retryAfterMs;
+    if (this.details !== undefined) body.details = this.details;
+    return body;
+  }
+
+  static fromBody(body: ErrorBody): LlmProviderError {
+    return new LlmProviderError(body.code, body.message, {
+      field: body.field,
+      policy: body.policy,
+      retryable: body.retryable,
+      retryAfterMs: body.retry_after_ms,
+      details: body.details,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from "zod";
+import { AttemptSchema, FinishReasonSchema, TokenUsageSchema, CostSchema } from "./chat.js";
+
+/** Envelope shared by every domain event; `id` is also the JetStream `Nats-Msg-Id`. */
+const envelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+  z.object({
+    id: z.string().describe("Event id, derived from the request id (de-duplication key)"),
+    type: z.literal(type),
+    source: z.literal("llm-provider"),
+    time: z.string().describe("ISO 8601"),
+    request_id: z.string(),
+    traceparent: z.string().optional(),
+    data,
+  });
+
+export const ChatCompletedSchema = envelope(
+  "llm-provider.chat_completed.v1",
+  z.object({
+    completion_id: z.string(),
+    model: z.string(),
+    provider_id: z.string(),
+    finish_reason: FinishReasonSchema,
+    usage: TokenUsageSchema,
+    latency_ms: z.number().nonnegative(),
+    attempts: z.array(AttemptSchema),
+    metadata: z.record(z.string(), z.string()).optional(),
+  }),
+).describe("ChatCompleted domain event");
+export type ChatCompleted = z.infer<typeof ChatCompletedSchema>;
+
+export const EmbeddingGeneratedSchema = envelope(
+  "llm-provider.embedding_generated.v1",
+  z.object({
+    model: z.string(),
+    provider_id: z.string(),
+    count: z.number().int().positive(),
+    cached_count: z.number().int().nonnegative(),
+    dimensions: z.number().int().positive(),
+    input_refs: z.array(z.string()),
+    usage: z.object({ prompt_tokens: z.number().int().nonnegative(), cost: CostSchema }),
+    latency_ms: z.number().nonnegative(),
+    metadata: z.record(z.string(), z.string()).optional(),
+  }),
+).describe("EmbeddingGenerated domain event");
+export type EmbeddingGenerated = z.infer<typeof EmbeddingGeneratedSchema>;

@@ -1,0 +1,162 @@
+import { z } from "zod";
+import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
+import { EmbeddingResultSchema, GenerateEmbeddingSchema } from "./embedding.js";
+import { ErrorEnvelopeSchema } from "./errors.js";
+import { ChatCompletedSchema, EmbeddingGeneratedSchema } from "./events.js";
+import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
+import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
+
+/** Base of every generated schema's `$id`. */
+export const JSON_SCHEMA_ID_BASE = "https://llm-provider.dev/schemas/";
+
+/**
+ * What a message is on the wire. It decides which side of a zod schema is published:
+ * a request is what callers *send* (zod input: fields with defaults are optional), a reply,
+ * event or error is what the service *emits* (zod output: defaults are filled in).
+ */
+export type WireMessageKind = "request" | "reply" | "event" | "error";
+
+export interface JsonSchemaSource {
+  /** File name under `contracts/schemas/`, referenced from `asyncapi.yaml`. */
+  readonly file: string;
+  readonly title: string;
+  readonly kind: WireMessageKind;
+  readonly schema: z.ZodType;
+}
+
+/** Every wire message of the llm-provider contract, in the order the files are written. */
+export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
+  { file: "complete-chat.json", title: "CompleteChat", kind: "request", schema: CompleteChatSchema },
+  { file: "chat-completion.json", title: "ChatCompletion", kind: "reply", schema: ChatCompletionSchema },
+  {
+    file: "generate-embedding.json",
+    title: "GenerateEmbedding",
+    kind: "request",
+    schema: GenerateEmbeddingSchema,
+  },
+  { file: "embedding-result.json", title: "EmbeddingResult", kind: "reply", schema: EmbeddingResultSchema },
+  {
+    file: "list-available-models.json",
+    title: "ListAvailableModels",
+    kind: "request",
+    schema: ListAvailableModelsSchema,
+  },
+  { file: "model-list.json", title: "ModelList", kind: "reply", schema: ModelListSchema },
+  {
+    file: "get-provider-health.json",
+    title: "GetProviderHealth",
+    kind: "request",
+    schema: GetProviderHealthSchema,
+  },
+  {
+    file: "provider-health-reply.json",
+    title: "ProviderHealthReply",
+    kind: "reply",
+    schema: ProviderHealthReplySchema,
+  },
+  { file: "chat-completed.json", title: "ChatCompleted", kind: "event", schema: ChatCompletedSchema },
+  {
+    file: "embedding-generated.json",
+    title: "EmbeddingGenerated",
+    kind: "event",
+    schema: EmbeddingGeneratedSchema,
+  },
+  { file: "error-envelope.json", title: "ErrorEnvelope", kind: "error", schema: ErrorEnvelopeSchema },
+];
+
+/** `input` for requests (what a caller may send), `output` for everything the service emits. */
+export function jsonSchemaIo(kind: WireMessageKind): "input" | "output" {
+  return kind === "request" ? "input" : "output";
+}
+
+/**
+ * Keywords that come first, in this order; every other keyword follows alphabetically. The order
+ * is ours, not zod's, so that a zod upgrade that emits keywords in another order changes no file.
+ */
+const KEYWORD_ORDER = [
+  "$schema",
+  "$id",
+  "$ref",
+  "title",
+  "description",
+  "type",
+  "const",
+  "enum",
+  "default",
+  "format",
+  "pattern",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "exclusiveMinimum",
+  "maximum",
+  "exclusiveMaximum",
+  "minItems",
+  "maxItems",
+  "items",
+  "prefixItems",
+  "anyOf",
+  "oneOf",
+  "allOf",
+  "not",
+  "properties",
+  "required",
+  "propertyNames",
+  "additionalProperties",
+];
+const KEYWORD_RANK = new Map(KEYWORD_ORDER.map((keyword, index) => [keyword, index]));
+
+/** Keywords whose value maps user-chosen names to schemas: their keys keep declaration order. */
+const NAME_MAPS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]);
+/** Keywords whose value is data, not schema: left exactly as zod produced it. */
+const DATA_KEYWORDS = new Set(["const", "enum", "default", "examples", "required"]);
+
+function compareKeywords(a: string, b: string): number {
+  const rankA = KEYWORD_RANK.get(a) ?? KEYWORD_ORDER.length;
+  const rankB = KEYWORD_RANK.get(b) ?? KEYWORD_ORDER.length;
+  if (rankA !== rankB) return rankA - rankB;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Rebuilds a JSON Schema (sub)document with keywords in canonical order, recursively. */
+function canonicalSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(canonicalSchema);
+  if (!isPlainObject(node)) return node;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(node).sort(compareKeywords)) {
+    const value = node[key];
+    if (DATA_KEYWORDS.has(key)) out[key] = value;
+    else if (NAME_MAPS.has(key) && isPlainObject(value)) {
+      const names: Record<string, unknown> = {};
+      for (const [name, schema] of Object.entries(value)) names[name] = canonicalSchema(schema);
+      out[key] = names;
+    } else out[key] = canonicalSchema(value);
+  }
+  return out;
+}
+
+/** The JSON Schema document of one wire message, with `$id` and `title` set. */
+export function toJsonSchemaDocument(source: JsonSchemaSource): Record<string, unknown> {
+  const generated = z.toJSONSchema(source.schema, {
+    target: "draft-2020-12",
+    io: jsonSchemaIo(source.kind),
+  }) as Record<string, unknown>;
+  return canonicalSchema({
+    ...generated,
+    $id: `${JSON_SCHEMA_ID_BASE}${source.file}`,
+    title: source.title,
+  }) as Record<string, unknown>;
+}
+
+/** File name → file text (2-space JSON, trailing newline) of every generated JSON Schema. Pure. */
+export function renderJsonSchemas(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const source of JSON_SCHEMA_SOURCES) {
+    files.set(source.file, `${JSON.stringify(toJsonSchemaDocument(source), null, 2)}\n`);
+  }
+  return files;
+}

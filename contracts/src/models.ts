@@ -1,0 +1,58 @@
+import { z } from "zod";
+
+export const ProviderTypeSchema = z.enum([
+  "openai",
+  "anthropic",
+  "ollama",
+  "openrouter",
+  "litellm",
+  "azure_openai",
+  "openai_compatible",
+]);
+export type ProviderType = z.infer<typeof ProviderTypeSchema>;
+
+export const FeatureFlagsSchema = z.object({
+  chat: z.boolean(),
+  embedding: z.boolean(),
+  function_calling: z.boolean(),
+  streaming: z.boolean(),
+});
+export type FeatureFlags = z.infer<typeof FeatureFlagsSchema>;
+
+export const CostMetricsSchema = z.object({
+  currency: z.literal("USD"),
+  input_per_million: z.number().nonnegative(),
+  output_per_million: z.number().nonnegative(),
+});
+
+/** QRY-001 ListAvailableModels: the request body of `llm-provider.qry.list_models`. */
+export const ListAvailableModelsSchema = z
+  .strictObject({ provider_id: z.string().min(1).optional() })
+  .describe("QRY-001 ListAvailableModels");
+export type ListAvailableModels = z.infer<typeof ListAvailableModelsSchema>;
+
+/** ModelSpec in OpenAI's model-object shape (`id`, `object`, `created`, `owned_by`) plus our fields. */
+export const ModelSpecSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal("model"),
+    created: z.number().int().describe("Unix seconds when this configuration was loaded"),
+    owned_by: z.string().describe("provider_id, as OpenAI's list format expects an owner"),
+    model_name: z.string(),
+    provider_id: z.string(),
+    provider_name: z.string(),
+    provider_type: ProviderTypeSchema,
+    context_window: z.number().int().positive(),
+    max_tokens: z.number().int().positive(),
+    dimensions: z.number().int().positive().optional(),
+    cost_metrics: CostMetricsSchema,
+    feature_flags: FeatureFlagsSchema,
+    is_available: z.boolean(),
+  })
+  .describe("ModelSpec");
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+
+export const ModelListSchema = z
+  .object({ object: z.literal("list"), data: z.array(ModelSpecSchema) })
+  .describe("Reply of llm-provider.qry.list_models");
+export type ModelList = z.infer<typeof ModelListSchema>;

@@ -1,0 +1,23 @@
+/** Every NATS subject of the llm-provider bounded context. Requests and events never share a prefix. */
+export const SUBJECTS = {
+  completeChat: "llm-provider.cmd.complete_chat",
+  streamChat: "llm-provider.cmd.stream_chat",
+  generateEmbedding: "llm-provider.cmd.generate_embedding",
+  listModels: "llm-provider.qry.list_models",
+  getProviderHealth: "llm-provider.qry.get_provider_health",
+  chatCompletedEvent: "llm-provider.chat_completed.v1",
+  embeddingGeneratedEvent: "llm-provider.embedding_generated.v1",
+} as const;
+export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS];
+
+/** Name of the NATS micro service (`$SRV.PING.llm-provider`) and of its queue group. */
+export const SERVICE_NAME = "llm-provider";
+export const QUEUE_GROUP = "llm-provider";
+
+/** NATS headers the service reads or writes. */
+export const HEADERS = {
+  /** Caller-chosen request id; echoed on the reply and used to derive event ids. */
+  requestId: "Request-Id",
+  traceparent: "traceparent",
+  tracestate: "tracestate",
+} as const;

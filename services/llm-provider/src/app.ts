@@ -1,0 +1,148 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
+import type { Logger } from "pino";
+import { ConfigError } from "./config/load-config.js";
+import type { Config } from "./config/schema.js";
+import { buildCatalog } from "./domain/catalog.js";
+import type { ConfigProblem } from "./domain/catalog.js";
+import { createBypassPolicyGate } from "./handlers/bypass-policy-gate.js";
+import { createCompleteChatHandler } from "./handlers/complete-chat.js";
+import { createListModelsHandler } from "./handlers/list-models.js";
+import { createLogger } from "./infra/logger.js";
+import { startMicroService } from "./infra/micro-service.js";
+import type { RunningService } from "./infra/micro-service.js";
+import { connectNats } from "./infra/nats-connection.js";
+import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
+import { describeSecretRef, resolveSecret } from "./infra/secrets.js";
+import { createProviderClient } from "./providers/create-provider-client.js";
+import { createHttpDispatcher, createUndiciFetch } from "./providers/http/undici-fetch.js";
+import type { ProviderClient } from "./providers/port.js";
+import { SERVICE_VERSION } from "./version.js";
+
+export interface AppOptions {
+  config: Config;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** An existing connection (tests, embedding); otherwise one is made from `config.nats` and owned. */
+  nc?: NatsConnection;
+}
+
+export interface App {
+  readonly nc: NatsConnection;
+  readonly service: RunningService;
+  readonly logger: Logger;
+  /** Graceful stop: no new requests, in-flight ones finish within the grace period, then drain. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The composition root: the one place where concrete adapters are wired together. */
+export async function startApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger(config.log_level);
+
+  const apiKeys = resolveProviderKeys(config, env, logger);
+  const dispatcher = createHttpDispatcher();
+  const fetch = createUndiciFetch(dispatcher);
+  const clients = new Map<string, ProviderClient>();
+  for (const provider of config.providers) {
+    if (!provider.is_active || !apiKeys.usable.has(provider.id)) continue;
+    const client = createProviderClient(provider, { apiKey: apiKeys.values.get(provider.id), fetch });
+    if (client) clients.set(provider.id, client);
+    else
+      logger.warn(
+        { provider_id: provider.id, provider_type: provider.provider_type },
+        "wire not available yet; provider unavailable",
+      );
+  }
+  const catalog = buildCatalog(config, Math.floor(Date.now() / 1000));
+
+  const nc = options.nc ?? (await connectNats(config.nats, logger, env));
+  const policyGate = config.policy_gateway.bypass
+    ? createBypassPolicyGate(() => config.environment)
+    : createNatsPolicyGate({
+        nc,
+        subject: config.policy_gateway.subject,
+        timeoutMs: config.policy_gateway.timeout_ms,
+        environment: config.environment,
+      });
+  if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
+
+  const service = await startMicroService({
+    nc,
+    name: SERVICE_NAME,
+    version: SERVICE_VERSION,
+    description: "LLM provider: chat completions, embeddings, models and provider health over NATS",
+    queue: config.service.queue_group,
+    maxInFlight: config.service.max_in_flight,
+    maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
+    logger,
+    endpoints: {
+      [SUBJECTS.completeChat]: createCompleteChatHandler({
+        catalog: () => catalog,
+        clients,
+        policyGate,
+        defaultTimeoutMs: config.service.default_timeout_ms,
+      }),
+      [SUBJECTS.listModels]: createListModelsHandler({
+        catalog: () => catalog,
+        isProviderAvailable: (providerId) => clients.has(providerId),
+      }),
+    },
+  });
+  logger.info(
+    {
+      service_id: service.id,
+      queue: config.service.queue_group,
+      providers: [...clients.keys()],
+      environment: config.environment,
+    },
+    "llm-provider serving",
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    nc,
+    service,
+    logger,
+    stop(graceMs = config.service.shutdown_grace_ms) {
+      stopping ??= (async () => {
+        logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
+        await service.stop(graceMs);
+        if (!options.nc) await nc.drain();
+        await dispatcher.close();
+        logger.info("stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Reads every provider's API key once. A missing key refuses start-up in production; in
+ * development the provider is only marked unavailable, so a partial local setup still runs.
+ */
+function resolveProviderKeys(config: Config, env: NodeJS.ProcessEnv, logger: Logger) {
+  const values = new Map<string, string>();
+  const usable = new Set<string>();
+  const problems: ConfigProblem[] = [];
+  config.providers.forEach((provider, index) => {
+    if (!provider.api_key_ref) {
+      usable.add(provider.id);
+      return;
+    }
+    const key = resolveSecret(provider.api_key_ref, env);
+    if (key !== undefined) {
+      values.set(provider.id, key);
+      usable.add(provider.id);
+      return;
+    }
+    if (!provider.is_active) return;
+    const message = `API key ${describeSecretRef(provider.api_key_ref)} of provider '${provider.id}' is not set`;
+    if (config.environment === "production")
+      problems.push({ field: `providers[${index}].api_key_ref`, message });
+    else logger.warn({ provider_id: provider.id }, `${message}; provider unavailable`);
+  });
+  if (problems.length > 0) throw new ConfigError("secrets", problems);
+  return { values, usable };
+}

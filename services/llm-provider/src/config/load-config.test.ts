@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { applyEnvOverrides, ConfigError, parseConfig } from "./load-config.js";
+import type { ConfigInput } from "./schema.js";
+
+function baseConfig(): ConfigInput & Record<string, unknown> {
+  return {
+    environment: "development",
+    policy_gateway: { bypass: true },
+    providers: [
+      {
+        id: "openai",
+        name: "OpenAI",
+        provider_type: "openai",
+        endpoint: "https://api.openai.com/v1",
+        api_key_ref: "env:OPENAI_API_KEY",
+      },
+    ],
+    models: [
+      { model_name: "gpt-4o-mini", provider_id: "openai", context_window: 128_000, max_tokens: 16_384 },
+    ],
+  };
+}
+
+function problemsOf(raw: unknown): ConfigError["problems"] {
+  try {
+    parseConfig(raw, "test.yaml");
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+describe("parseConfig", () => {
+  it("fills defaults and turns secret references into objects", () => {
+    const config = parseConfig(baseConfig(), "test.yaml");
+    expect(config.providers[0]!.api_key_ref).toEqual({ env: "OPENAI_API_KEY" });
+    expect(config.providers[0]!.config).toMatchObject({ timeout_ms: 60_000, max_retries: 2 });
+    expect(config.service.max_in_flight).toBe(256);
+    expect(config.models[0]!.features).toEqual({
+      chat: true,
+      embedding: false,
+      function_calling: false,
+      streaming: false,
+    });
+  });
+
+  it("refuses a provider without a name (POL-LLM-001), naming the entry", () => {
+    const raw = baseConfig();
+    delete raw.providers[0]!.name;
+    expect(problemsOf(raw)).toEqual([
+      { policy: "POL-LLM-001", field: "providers[0].name", message: "provider 'openai' must have a name" },
+    ]);
+  });
+
+  it("refuses a non-positive max_tokens (POL-LLM-002)", () => {
+    const raw = baseConfig();
+    raw.models[0]!.max_tokens = 0;
+    expect(problemsOf(raw)).toEqual([
+      {
+        policy: "POL-LLM-002",
+        field: "models[0].max_tokens",
+        message: "model 'gpt-4o-mini' must define a positive max_tokens (got 0)",
+      },
+    ]);
+  });
+
+  it("refuses gateway bypass outside development (POL-LLM-005)", () => {
+    const raw = { ...baseConfig(), environment: "production" };
+    expect(problemsOf(raw)).toEqual([
+      expect.objectContaining({ policy: "POL-LLM-005", field: "policy_gateway.bypass" }),
+    ]);
+  });
+
+  it("reports broken cross-references, all at once", () => {
+    const raw = baseConfig();
+    raw.models.push({ model_name: "gpt-4o-mini", provider_id: "nobody", context_window: 1, max_tokens: 1 });
+    raw.fallback_chains = [{ id: "c", models: ["gpt-4o-mini", "missing"] }];
+    expect(problemsOf(raw).map((p) => p.field)).toEqual([
+      "models[1].model_name",
+      "models[1].provider_id",
+      "fallback_chains[0].models[1]",
+    ]);
+  });
+
+  it("refuses unknown fields and malformed secret references with their path", () => {
+    const raw = baseConfig();
+    (raw.providers[0] as Record<string, unknown>).api_key = "sk-should-never-be-here";
+    const problems = problemsOf(raw);
+    expect(problems[0]!.field).toBe("providers[0]");
+    expect(problems[0]!.message).toContain("api_key");
+    expect(JSON.stringify(problems)).not.toContain("sk-should-never-be-here");
+
+    const badRef = baseConfig();
+    badRef.providers[0]!.api_key_ref = "OPENAI_API_KEY";
+    expect(problemsOf(badRef)[0]!.field).toBe("providers[0].api_key_ref");
+  });
+});
+
+describe("applyEnvOverrides", () => {
+  it("applies NATS_URL, LLM_PROVIDER_ENV and path overrides with JSON values", () => {
+    const raw = applyEnvOverrides(baseConfig(), {
+      NATS_URL: "nats://a:4222, nats://b:4222",
+      LLM_PROVIDER_ENV: "development",
+      LLM_PROVIDER__SERVICE__MAX_IN_FLIGHT: "512",
+      LLM_PROVIDER__PROVIDERS__0__ENDPOINT: "http://127.0.0.1:9999/v1",
+      LLM_PROVIDER__PROVIDERS__0__CONFIG__MAX_RETRIES: "0",
+    });
+    const config = parseConfig(raw, "env");
+    expect(config.nats.servers).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(config.service.max_in_flight).toBe(512);
+    expect(config.providers[0]!.endpoint).toBe("http://127.0.0.1:9999/v1");
+    expect(config.providers[0]!.config.max_retries).toBe(0);
+  });
+
+  it("does not modify the file's object", () => {
+    const raw = baseConfig();
+    applyEnvOverrides(raw, { LLM_PROVIDER__LOG_LEVEL: "debug" });
+    expect(raw).not.toHaveProperty("log_level");
+  });
+});

@@ -1,0 +1,167 @@
+import type { FeatureFlags, ProviderType } from "@llm-provider/contracts";
+import type { Pricing } from "./cost.js";
+import {
+  checkGatewayBypassOnlyInDev,
+  checkModelHasPositiveMaxTokens,
+  checkProviderHasName,
+  type PolicyViolation,
+} from "./policies.js";
+
+/** LlmProvider + ProviderConfig, as the configuration describes it. */
+export interface ProviderSpec {
+  id: string;
+  name?: string | undefined;
+  provider_type: ProviderType;
+  endpoint: string;
+  is_active: boolean;
+  headers: Record<string, string>;
+  config: {
+    timeout_ms: number;
+    max_retries: number;
+    retry_initial_backoff_ms: number;
+    retry_max_backoff_ms: number;
+    rpm?: number | undefined;
+    tpm?: number | undefined;
+  };
+}
+
+/** A configured model (ModelSpec without its run-time availability). */
+export interface ModelEntry {
+  model_name: string;
+  provider_id: string;
+  upstream_model?: string | undefined;
+  context_window: number;
+  max_tokens: number;
+  cost: Pricing;
+  features: FeatureFlags;
+  dimensions?: number | undefined;
+}
+
+export interface FallbackChain {
+  id: string;
+  models: string[];
+  triggers: { error: boolean; rate_limit: boolean; timeout: boolean };
+}
+
+export interface CatalogInput {
+  environment: "development" | "production";
+  policy_gateway: { bypass: boolean };
+  providers: ProviderSpec[];
+  models: ModelEntry[];
+  fallback_chains: FallbackChain[];
+}
+
+/** One model on one provider: what an attempt is made against. */
+export interface Target {
+  model: ModelEntry;
+  provider: ProviderSpec;
+}
+
+/** The ProviderConfiguration read model: one immutable snapshot that a request sees whole. */
+export interface Catalog {
+  readonly providers: ReadonlyMap<string, ProviderSpec>;
+  readonly models: ReadonlyMap<string, ModelEntry>;
+  /** Keyed by the chain's first model: a request for that model may fall back along the chain. */
+  readonly chainsByPrimary: ReadonlyMap<string, FallbackChain>;
+  readonly chains: readonly FallbackChain[];
+  /** Unix seconds this snapshot was built (the `created` of OpenAI's model objects). */
+  readonly createdAt: number;
+}
+
+/** A configuration problem: a broken policy (with its id) or a broken cross-reference. */
+export type ConfigProblem = Omit<PolicyViolation, "policy"> & { policy?: PolicyViolation["policy"] };
+
+/** Every cross-reference and policy problem of a configuration, each with the field that breaks it. */
+export function findCatalogViolations(input: CatalogInput): ConfigProblem[] {
+  const violations: ConfigProblem[] = [];
+  const add = (field: string, message: string) => violations.push({ field, message });
+
+  const bypass = checkGatewayBypassOnlyInDev(input.environment, input.policy_gateway.bypass);
+  if (bypass) violations.push(bypass);
+
+  const providerIds = new Set<string>();
+  input.providers.forEach((provider, index) => {
+    const nameViolation = checkProviderHasName(provider, `providers[${index}]`);
+    if (nameViolation) violations.push(nameViolation);
+    if (providerIds.has(provider.id)) add(`providers[${index}].id`, `duplicate provider id '${provider.id}'`);
+    providerIds.add(provider.id);
+  });
+
+  const modelNames = new Set<string>();
+  input.models.forEach((model, index) => {
+    const maxTokens = checkModelHasPositiveMaxTokens(model, `models[${index}]`);
+    if (maxTokens) violations.push(maxTokens);
+    if (modelNames.has(model.model_name)) {
+      add(`models[${index}].model_name`, `duplicate model_name '${model.model_name}'`);
+    }
+    modelNames.add(model.model_name);
+    if (!providerIds.has(model.provider_id)) {
+      add(
+        `models[${index}].provider_id`,
+        `model '${model.model_name}' names unknown provider '${model.provider_id}'`,
+      );
+    }
+    if (model.features.embedding && model.dimensions === undefined) {
+      add(`models[${index}].dimensions`, `embedding model '${model.model_name}' must declare its dimensions`);
+    }
+  });
+
+  const chainIds = new Set<string>();
+  const primaries = new Set<string>();
+  input.fallback_chains.forEach((chain, index) => {
+    if (chainIds.has(chain.id))
+      add(`fallback_chains[${index}].id`, `duplicate fallback chain id '${chain.id}'`);
+    chainIds.add(chain.id);
+    const primary = chain.models[0];
+    if (primary !== undefined && primaries.has(primary)) {
+      add(`fallback_chains[${index}].models[0]`, `model '${primary}' already starts another fallback chain`);
+    }
+    if (primary !== undefined) primaries.add(primary);
+    chain.models.forEach((name, position) => {
+      if (!modelNames.has(name)) {
+        add(
+          `fallback_chains[${index}].models[${position}]`,
+          `chain '${chain.id}' names unknown model '${name}'`,
+        );
+      }
+    });
+    if (new Set(chain.models).size !== chain.models.length) {
+      add(`fallback_chains[${index}].models`, `chain '${chain.id}' lists a model twice`);
+    }
+  });
+  return violations;
+}
+
+/** Builds the snapshot; call `findCatalogViolations` first, this assumes a consistent input. */
+export function buildCatalog(input: CatalogInput, createdAt: number): Catalog {
+  return {
+    providers: new Map(input.providers.map((provider) => [provider.id, provider])),
+    models: new Map(input.models.map((model) => [model.model_name, model])),
+    chainsByPrimary: new Map(input.fallback_chains.map((chain) => [chain.models[0]!, chain])),
+    chains: input.fallback_chains,
+    createdAt,
+  };
+}
+
+/**
+ * The ordered targets for a request: the model itself, then its fallback chain.
+ * Inactive providers are left out here, so routing never has to ask again.
+ */
+export function planTargets(
+  catalog: Catalog,
+  modelName: string,
+): { targets: Target[]; chain?: FallbackChain } {
+  const chain = catalog.chainsByPrimary.get(modelName);
+  const names = chain?.models ?? [modelName];
+  const targets: Target[] = [];
+  for (const name of names) {
+    const model = catalog.models.get(name);
+    const provider = model && catalog.providers.get(model.provider_id);
+    if (model && provider?.is_active) targets.push({ model, provider });
+  }
+  return chain ? { targets, chain } : { targets };
+}
+
+export function upstreamModelName(model: ModelEntry): string {
+  return model.upstream_model ?? model.model_name;
+}

@@ -1,0 +1,16 @@
+/** What the Policy Gateway is asked before a request reaches a provider. */
+export interface PolicyCheck {
+  requestId: string;
+  operation: "chat" | "embedding";
+  model: string;
+  providerId: string;
+  estimatedTokens: number;
+}
+
+/**
+ * Port to the Policy Gateway. Resolves when the request may go ahead; throws `policy_denied`
+ * or `policy_unavailable` (`LlmProviderError`) otherwise.
+ */
+export interface PolicyGate {
+  check(request: PolicyCheck): Promise<void>;
+}

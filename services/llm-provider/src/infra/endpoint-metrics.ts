@@ -1,0 +1,46 @@
+/** Per-endpoint counters the service keeps itself (the framework does not count async work). */
+interface Counters {
+  requests: number;
+  errors: number;
+  errorsByCode: Record<string, number>;
+  totalLatencyMs: number;
+}
+
+export class EndpointMetrics {
+  readonly #counters = new Map<string, Counters>();
+
+  constructor(subjects: readonly string[]) {
+    for (const subject of subjects) {
+      this.#counters.set(subject, { requests: 0, errors: 0, errorsByCode: {}, totalLatencyMs: 0 });
+    }
+  }
+
+  recordSuccess(subject: string, latencyMs: number): void {
+    const counters = this.#counters.get(subject);
+    if (!counters) return;
+    counters.requests++;
+    counters.totalLatencyMs += latencyMs;
+  }
+
+  recordError(subject: string, code: string, latencyMs: number): void {
+    const counters = this.#counters.get(subject);
+    if (!counters) return;
+    counters.requests++;
+    counters.errors++;
+    counters.errorsByCode[code] = (counters.errorsByCode[code] ?? 0) + 1;
+    counters.totalLatencyMs += latencyMs;
+  }
+
+  /** The `data` of an endpoint in `$SRV.STATS`. */
+  snapshot(subject: string, inFlight: number): Record<string, unknown> {
+    const counters = this.#counters.get(subject);
+    if (!counters) return {};
+    return {
+      requests: counters.requests,
+      errors: counters.errors,
+      errors_by_code: { ...counters.errorsByCode },
+      average_latency_ms: counters.requests === 0 ? 0 : counters.totalLatencyMs / counters.requests,
+      process_in_flight: inFlight,
+    };
+  }
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from "node:crypto";
+import { headers as createHeaders } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { Svcm } from "@nats-io/services";
+import type { Service, ServiceGroup, ServiceMsg } from "@nats-io/services";
+import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
+import type { Logger } from "pino";
+import type { Handler, RequestContext } from "../handlers/context.js";
+import { EndpointMetrics } from "./endpoint-metrics.js";
+
+export interface MicroServiceOptions {
+  nc: NatsConnection;
+  name: string;
+  version: string;
+  description: string;
+  queue: string;
+  /** Requests handled at once by this process; more get a `busy` error at once. */
+  maxInFlight: number;
+  maxRequestBytes: number;
+  logger: Logger;
+  /** Subject → handler. The last subject token is the endpoint name, the others its groups. */
+  endpoints: Readonly<Record<string, Handler>>;
+}
+
+export interface RunningService {
+  readonly id: string;
+  readonly metrics: EndpointMetrics;
+  inFlight(): number;
+  /**
+   * Stops taking requests (subscriptions drain, so requests already delivered are still served),
+   * waits up to `graceMs` for the ones in flight, then answers the rest with `shutting_down`.
+   */
+  stop(graceMs: number): Promise<void>;
+}
+
+interface InFlightRequest {
+  msg: ServiceMsg;
+  requestId: string;
+  answered: boolean;
+}
+
+/**
+ * The NATS micro service: discovery ($SRV.PING/INFO/STATS), one queue group, a bounded number of
+ * requests in flight, and the one edge that turns results and errors into replies.
+ * The framework never awaits handlers, so this owns the bound, the replies and the counting.
+ */
+export async function startMicroService(options: MicroServiceOptions): Promise<RunningService> {
+  const { nc, logger, maxInFlight, maxRequestBytes } = options;
+  const metrics = new EndpointMetrics(Object.keys(options.endpoints));
+  const inFlight = new Set<InFlightRequest>();
+  let idle: (() => void) | undefined;
+
+  const service: Service = await new Svcm(nc).add({
+    name: options.name,
+    version: options.version,
+    description: options.description,
+    queue: options.queue,
+    statsHandler: (endpoint) => Promise.resolve(metrics.snapshot(endpoint.subject, inFlight.size)),
+  });
+
+  function reply(entry: InFlightRequest, subject: string, started: number, result: unknown): void {
+    if (entry.answered) return;
+    entry.answered = true;
+    const hdrs = createHeaders();
+    hdrs.set(HEADERS.requestId, entry.requestId);
+    entry.msg.respond(JSON.stringify(result), { headers: hdrs });
+    metrics.recordSuccess(subject, performance.now() - started);
+  }
+
+  function replyError(entry: InFlightRequest, subject: string, started: number, error: unknown): void {
+    if (entry.answered) return;
+    entry.answered = true;
+    const typed = toTypedError(error);
+    if (typed.code === "internal") {
+      logger.error(
+        { request_id: entry.requestId, subject, err: describeUnknown(error) },
+        "request failed unexpectedly",
+      );
+    } else {
+      logger.info(
+        { request_id: entry.requestId, subject, code: typed.code, field: typed.field },
+        typed.message,
+      );
+    }
+    const hdrs = createHeaders();
+    hdrs.set(HEADERS.requestId, entry.requestId);
+    // Header values are single-line; the full message is in the JSON body.
+    const description = typed.message.replace(/[\r\n]+/g, " ").slice(0, 256);
+    entry.msg.respondError(typed.status, description, JSON.stringify({ error: typed.toBody() }), {
+      headers: hdrs,
+    });
+    metrics.recordError(subject, typed.code, performance.now() - started);
+  }
+
+  function finish(entry: InFlightRequest): void {
+    inFlight.delete(entry);
+    if (inFlight.size === 0) idle?.();
+  }
+
+  function dispatch(subject: string, handler: Handler, msg: ServiceMsg): void {
+    const started = performance.now();
+    const requestId = msg.headers?.get(HEADERS.requestId) || randomUUID();
+    const entry: InFlightRequest = { msg, requestId, answered: false };
+    if (inFlight.size >= maxInFlight) {
+      const busy = new LlmProviderError(
+        "busy",
+        `worker has ${maxInFlight} requests in flight; retry shortly`,
+        {
+          retryAfterMs: 100,
+        },
+      );
+      replyError(entry, subject, started, busy);
+      return;
+    }
+    let body: unknown;
+    try {
+      body = decodeBody(msg.data, maxRequestBytes);
+    } catch (error) {
+      replyError(entry, subject, started, error);
+      return;
+    }
+    inFlight.add(entry);
+    const context: RequestContext = { requestId, receivedAt: started, log: logger };
+    handler(body, context).then(
+      (result) => {
+        reply(entry, subject, started, result);
+        finish(entry);
+      },
+      (error: unknown) => {
+        replyError(entry, subject, started, error);
+        finish(entry);
+      },
+    );
+  }
+
+  for (const [subject, handler] of Object.entries(options.endpoints)) {
+    const tokens = subject.split(".");
+    const name = tokens.pop()!;
+    let group: ServiceGroup = service;
+    for (const token of tokens) group = group.addGroup(token);
+    group.addEndpoint(name, { handler: (_error, msg) => dispatch(subject, handler, msg) });
+  }
+
+  return {
+    id: service.info().id,
+    metrics,
+    inFlight: () => inFlight.size,
+    async stop(graceMs: number): Promise<void> {
+      await service.stop();
+      if (inFlight.size > 0) {
+        const drained = new Promise<void>((resolve) => (idle = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+        await Promise.race([drained, expired]);
+        clearTimeout(timer);
+      }
+      for (const entry of inFlight) {
+        const error = new LlmProviderError("shutting_down", "worker shut down before the request finished");
+        replyError(entry, entry.msg.subject, performance.now(), error);
+      }
+      inFlight.clear();
+    },
+  };
+}
+
+const decoder = new TextDecoder();
+
+/** Size check and JSON decoding; an empty body reads as `{}` (as `nats req subject ''` sends). */
+export function decodeBody(data: Uint8Array, maxBytes: number): unknown {
+  if (data.length > maxBytes) {
+    throw new LlmProviderError(
+      "payload_too_large",
+      `request is ${data.length} bytes; the limit is ${maxBytes}`,
+      {
+        details: { size: data.length, limit: maxBytes },
+      },
+    );
+  }
+  if (data.length === 0) return {};
+  try {
+    return JSON.parse(decoder.decode(data)) as unknown;
+  } catch (error) {
+    throw new LlmProviderError("invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Known errors pass through; anything else becomes `internal` without leaking its text. */
+function toTypedError(error: unknown): LlmProviderError {
+  if (error instanceof LlmProviderError) return error;
+  return new LlmProviderError("internal", "internal error");
+}
+
+function describeUnknown(error: unknown): { type: string; message: string; stack?: string | undefined } {
+  if (error instanceof Error) return { type: error.name, message: error.message, stack: error.stack };
+  return { type: typeof error, message: String(error) };
+}

@@ -1,0 +1,58 @@
+import { connect } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.js";
+import { describeSecretRef, resolveSecret } from "./secrets.js";
+
+/**
+ * Connects and keeps reconnecting for ever: a worker that lost NATS has nothing else to do
+ * than to get it back. Connection status changes are logged.
+ */
+export async function connectNats(
+  config: Config["nats"],
+  logger: Logger,
+  env = process.env,
+): Promise<NatsConnection> {
+  const options: ConnectionOptions = {
+    servers: config.servers,
+    name: config.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    pingInterval: 20_000,
+  };
+  if (config.user !== undefined) options.user = config.user;
+  if (config.password_ref) options.pass = requireSecret(config.password_ref, "nats.password_ref", env);
+  if (config.token_ref) options.token = requireSecret(config.token_ref, "nats.token_ref", env);
+  if (config.creds_file) {
+    const { credsAuthenticator } = await import("@nats-io/nats-core");
+    const { readFile } = await import("node:fs/promises");
+    options.authenticator = credsAuthenticator(await readFile(config.creds_file));
+  }
+  const nc = await connect(options);
+  logger.info({ server: nc.getServer(), version: nc.info?.version }, "connected to NATS");
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "reconnecting") {
+        logger.warn(
+          { nats_status: status.type, server: (status as { server?: string }).server },
+          "NATS connection lost",
+        );
+      } else if (status.type === "reconnect") {
+        logger.info({ nats_status: status.type, server: status.server }, "NATS connection restored");
+      } else if (status.type === "error" || status.type === "ldm") {
+        logger.warn({ nats_status: status.type }, "NATS status");
+      }
+    }
+  })();
+  return nc;
+}
+
+function requireSecret(
+  ref: Parameters<typeof resolveSecret>[0],
+  field: string,
+  env: NodeJS.ProcessEnv,
+): string {
+  const value = resolveSecret(ref, env);
+  if (value === undefined) throw new Error(`${field}: secret ${describeSecretRef(ref)} is not set`);
+  return value;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { startApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config/load-config.js";
+import { describeConfig } from "./config/redact-config.js";
+import { createLogger } from "./infra/logger.js";
+
+/** Process entry: config from `--config` or `LLM_PROVIDER_CONFIG`, signals, exit codes. */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: "string", short: "c" } } });
+  const configPath = values.config ?? process.env.LLM_PROVIDER_CONFIG;
+  if (!configPath) {
+    process.stderr.write("usage: llm-provider --config <file.yaml|json> (or LLM_PROVIDER_CONFIG)\n");
+    process.exit(2);
+  }
+  let config;
+  try {
+    config = loadConfig(configPath);
+  } catch (error) {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = createLogger(config.log_level);
+  logger.info({ config: describeConfig(config) }, "configuration loaded");
+  let app;
+  try {
+    app = await startApp({ config, logger });
+  } catch (error) {
+    logger.fatal({ err: error instanceof Error ? error.message : String(error) }, "start-up failed");
+    process.exit(error instanceof ConfigError ? 78 : 1);
+  }
+  const running = app;
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutdown requested");
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: String(error) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  void running.nc.closed().then((error) => {
+    if (error) logger.fatal({ err: error.message }, "NATS connection closed");
+    process.exit(error ? 1 : 0);
+  });
+}
+
+await main();

@@ -1,0 +1,203 @@
+import { LlmProviderError } from "@llm-provider/contracts";
+import { describe, expect, it } from "vitest";
+import type { FallbackChain, Target } from "../domain/catalog.js";
+import { UpstreamError } from "../domain/failure.js";
+import type { FailureClass } from "../domain/failure.js";
+import { executeWithFallback } from "./execute-with-fallback.js";
+import type { ExecutionEnvironment } from "./execute-with-fallback.js";
+
+function target(
+  provider: string,
+  model: string,
+  options: { maxRetries?: number; contextWindow?: number } = {},
+): Target {
+  return {
+    provider: {
+      id: provider,
+      name: provider,
+      provider_type: "openai",
+      endpoint: "http://127.0.0.1:1/v1",
+      is_active: true,
+      headers: {},
+      config: {
+        timeout_ms: 1_000,
+        max_retries: options.maxRetries ?? 2,
+        retry_initial_backoff_ms: 100,
+        retry_max_backoff_ms: 1_000,
+      },
+    },
+    model: {
+      model_name: model,
+      provider_id: provider,
+      context_window: options.contextWindow ?? 8_000,
+      max_tokens: 1_000,
+      cost: { input_per_million: 0, output_per_million: 0 },
+      features: { chat: true, embedding: false, function_calling: false, streaming: false },
+    },
+  };
+}
+
+/** A clock that only moves when the executor sleeps, so the tests run instantly and exactly. */
+function virtualEnvironment(): ExecutionEnvironment & { sleeps: number[] } {
+  let now = 0;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => now,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+    random: () => 0,
+  };
+}
+
+const chain = (
+  models: string[],
+  triggers = { error: true, rate_limit: true, timeout: true },
+): FallbackChain => ({
+  id: "chain",
+  models,
+  triggers,
+});
+
+/** An attempt function that fails with the scripted classes, then answers with the target's provider id. */
+function scripted(failures: Array<FailureClass | [FailureClass, number]>) {
+  const calls: string[] = [];
+  const attempt = (t: Target) => {
+    calls.push(t.provider.id);
+    const next = failures.shift();
+    if (next === undefined) return Promise.resolve(t.provider.id);
+    const [failure, retryAfterMs] = Array.isArray(next) ? next : [next, undefined];
+    return Promise.reject(
+      new UpstreamError(failure, `failed: ${failure}`, retryAfterMs === undefined ? {} : { retryAfterMs }),
+    );
+  };
+  return { calls, attempt };
+}
+
+describe("executeWithFallback", () => {
+  it("retries a server error with exponential backoff and reports every attempt", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["server_error", "server_error"]);
+    const result = await executeWithFallback({ targets: [target("a", "m")], deadline: 60_000 }, attempt, env);
+    expect(result.value).toBe("a");
+    expect(calls).toEqual(["a", "a", "a"]);
+    expect(env.sleeps).toEqual([100, 200]);
+    expect(result.attempts.map((a) => [a.outcome, a.error_code])).toEqual([
+      ["error", "upstream_unavailable"],
+      ["error", "upstream_unavailable"],
+      ["success", undefined],
+    ]);
+  });
+
+  it("waits exactly the provider's retry-after", async () => {
+    const env = virtualEnvironment();
+    const { attempt } = scripted([["rate_limited", 1_500]]);
+    await executeWithFallback({ targets: [target("a", "m")], deadline: 60_000 }, attempt, env);
+    expect(env.sleeps).toEqual([1_500]);
+  });
+
+  it("does not retry a bad request and does not fall back on it", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["bad_request"]);
+    const plan = {
+      targets: [target("a", "m1"), target("b", "m2")],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    const error = await executeWithFallback(plan, attempt, env).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LlmProviderError);
+    expect((error as LlmProviderError).code).toBe("upstream_bad_request");
+    expect(calls).toEqual(["a"]);
+  });
+
+  it("falls back after retries are spent, and names the target that answered", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["overloaded", "overloaded"]);
+    const plan = {
+      targets: [target("a", "m1", { maxRetries: 1 }), target("b", "m2")],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(calls).toEqual(["a", "a", "b"]);
+    expect(result.target.provider.id).toBe("b");
+    expect(result.attempts).toHaveLength(3);
+  });
+
+  it("respects chain triggers: rate limits stay with the primary when that trigger is off", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["rate_limited"]);
+    const plan = {
+      targets: [target("a", "m1", { maxRetries: 0 }), target("b", "m2")],
+      chain: chain(["m1", "m2"], { error: true, rate_limit: false, timeout: true }),
+      deadline: 60_000,
+    };
+    const error = (await executeWithFallback(plan, attempt, env).catch(
+      (e: unknown) => e,
+    )) as LlmProviderError;
+    expect(error.code).toBe("rate_limited");
+    expect(calls).toEqual(["a"]);
+  });
+
+  it("moves on to a larger context window only", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["context_window_exceeded"]);
+    const plan = {
+      targets: [
+        target("a", "small", { contextWindow: 8_000 }),
+        target("b", "large", { contextWindow: 128_000 }),
+      ],
+      chain: chain(["small", "large"]),
+      deadline: 60_000,
+    };
+    expect((await executeWithFallback(plan, attempt, env)).value).toBe("b");
+    expect(calls).toEqual(["a", "b"]);
+
+    const same = scripted(["context_window_exceeded"]);
+    const samePlan = { ...plan, targets: [target("a", "small"), target("b", "also-small")] };
+    const error = (await executeWithFallback(samePlan, same.attempt, env).catch(
+      (e: unknown) => e,
+    )) as LlmProviderError;
+    expect(error.code).toBe("context_length_exceeded");
+    expect(same.calls).toEqual(["a"]);
+  });
+
+  it("never sleeps past the deadline: a long retry-after ends the request with its hint", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted([["rate_limited", 5_000]]);
+    const error = (await executeWithFallback(
+      { targets: [target("a", "m")], deadline: 2_000 },
+      attempt,
+      env,
+    ).catch((e: unknown) => e)) as LlmProviderError;
+    expect(calls).toEqual(["a"]);
+    expect(env.sleeps).toEqual([]);
+    expect(error.code).toBe("rate_limited");
+    expect(error.retryAfterMs).toBe(5_000);
+  });
+
+  it("turns a hung attempt into a timeout at the per-attempt limit", async () => {
+    const hang = (_t: Target, signal: AbortSignal) =>
+      new Promise<string>((_resolve, reject) =>
+        signal.addEventListener("abort", () => reject(new Error("aborted"))),
+      );
+    const slow = target("a", "m", { maxRetries: 0 });
+    slow.provider.config.timeout_ms = 20;
+    const error = (await executeWithFallback(
+      { targets: [slow], deadline: performance.now() + 5_000 },
+      hang,
+    ).catch((e: unknown) => e)) as LlmProviderError;
+    expect(error.code).toBe("upstream_timeout");
+  });
+
+  it("rethrows errors that are not upstream failures (bugs are not retried)", async () => {
+    const env = virtualEnvironment();
+    const bug = () => Promise.reject(new TypeError("boom"));
+    await expect(
+      executeWithFallback({ targets: [target("a", "m")], deadline: 60_000 }, bug, env),
+    ).rejects.toThrow(TypeError);
+  });
+});

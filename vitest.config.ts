@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    // Run the workspace packages from their TypeScript sources, no build step before tests.
+    conditions: ["source"],
+  },
+  test: {
+    include: ["contracts/src/**/*.test.ts", "services/llm-provider/src/**/*.test.ts", "test/**/*.test.ts"],
+    // Each integration file starts its own nats-server; two cores, so keep files from starving each other.
+    maxWorkers: 2,
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+  },
+});
