@@ -1,10 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  resolve: {
-    // Run the workspace packages from their TypeScript sources, no build step before tests.
-    conditions: ["source"],
-  },
+  // Run the workspace packages from their TypeScript sources: no build step before tests.
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"], externalConditions: ["source"] } },
   test: {
     include: ["contracts/src/**/*.test.ts", "services/llm-provider/src/**/*.test.ts", "test/**/*.test.ts"],
     // Each integration file starts its own nats-server; two cores, so keep files from starving each other.

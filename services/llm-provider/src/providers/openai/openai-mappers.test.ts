@@ -110,7 +110,11 @@ describe("convertOpenAIChatResponse", () => {
     expect(outcome.toolCalls).toEqual([toolCall]);
 
     const refusal = structuredClone(wireResponse);
-    refusal.choices[0]!.message = { role: "assistant", content: null, refusal: "I can't help with that." };
+    refusal.choices[0]!.message = {
+      role: "assistant",
+      content: null,
+      refusal: "I can't help with that.",
+    } as never;
     expect(convertOpenAIChatResponse(refusal)).toMatchObject({
       content: "I can't help with that.",
       finishReason: "content_filter",

@@ -1,0 +1,84 @@
+// Starts the real service in-process against a test nats-server and fake upstreams, and gives the
+// test a client connection, the typed client and the captured log lines.
+import { Writable } from "node:stream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { createLlmProviderClient } from "@llm-provider/contracts";
+import type { LlmProviderClient } from "@llm-provider/contracts";
+import { startApp } from "../../services/llm-provider/src/app.js";
+import type { App } from "../../services/llm-provider/src/app.js";
+import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
+import { createLogger } from "../../services/llm-provider/src/infra/logger.js";
+
+export const TEST_API_KEY = "sk-test-0123456789abcdefSECRET";
+
+export interface TestService {
+  app: App;
+  /** A separate connection, as a caller would have. */
+  nc: NatsConnection;
+  client: LlmProviderClient;
+  /** Every log line the service wrote, as text. */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** A development config with one OpenAI-wire provider per given endpoint (`p0`, `p1`, …). */
+export function testConfig(
+  natsUrl: string,
+  endpoints: string[],
+  overrides: Partial<ConfigInput> = {},
+): ConfigInput {
+  return {
+    environment: "development",
+    log_level: "info",
+    nats: { servers: natsUrl },
+    policy_gateway: { bypass: true },
+    providers: endpoints.map((endpoint, index) => ({
+      id: `p${index}`,
+      name: `Provider ${index}`,
+      provider_type: "openai",
+      endpoint,
+      api_key_ref: "env:TEST_OPENAI_KEY",
+      config: { timeout_ms: 5_000, max_retries: 2, retry_initial_backoff_ms: 10, retry_max_backoff_ms: 50 },
+    })),
+    models: endpoints.map((_endpoint, index) => ({
+      model_name: `model-${index}`,
+      provider_id: `p${index}`,
+      upstream_model: `upstream-model-${index}`,
+      context_window: 8_192,
+      max_tokens: 1_024,
+      cost: { input_per_million: 2, output_per_million: 10 },
+      features: { chat: true, embedding: false, function_calling: true, streaming: true },
+    })),
+    ...overrides,
+  };
+}
+
+export async function startTestService(
+  configInput: ConfigInput,
+  env: NodeJS.ProcessEnv = { TEST_OPENAI_KEY: TEST_API_KEY },
+): Promise<TestService> {
+  const config = parseConfig(configInput, "test");
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logs.push(chunk.toString());
+      callback();
+    },
+  });
+  const app = await startApp({ config, env, logger: createLogger(config.log_level, sink) });
+  const servers = config.nats.servers;
+  const nc = await connect({ servers });
+  const client = createLlmProviderClient(nc, { timeouts: { chat: 10_000, query: 5_000 } });
+  return {
+    app,
+    nc,
+    client,
+    logs,
+    async stop() {
+      await nc.close();
+      await app.stop(1_000);
+    },
+  };
+}
