@@ -74,19 +74,19 @@ export function createLlmProviderClient(
   }
 
   return {
-    completeChat(request, callOptions = {}) {
+    async completeChat(request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? timeouts.chat;
       const body = withDeadline(parseRequest(CompleteChatSchema, request), timeoutMs);
-      return call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
+      return await call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
     },
-    generateEmbedding(request, callOptions = {}) {
+    async generateEmbedding(request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? timeouts.embedding;
       const body = withDeadline(parseRequest(GenerateEmbeddingSchema, request), timeoutMs);
-      return call(SUBJECTS.generateEmbedding, body, EmbeddingResultSchema, timeoutMs, callOptions);
+      return await call(SUBJECTS.generateEmbedding, body, EmbeddingResultSchema, timeoutMs, callOptions);
     },
-    listModels(request = {}, callOptions = {}) {
+    async listModels(request = {}, callOptions = {}) {
       const body = parseRequest(ListAvailableModelsSchema, request);
-      return call(
+      return await call(
         SUBJECTS.listModels,
         body,
         ModelListSchema,
@@ -94,10 +94,10 @@ export function createLlmProviderClient(
         callOptions,
       );
     },
-    getProviderHealth(request = {}, callOptions = {}) {
+    async getProviderHealth(request = {}, callOptions = {}) {
       const body = parseRequest(GetProviderHealthSchema, request);
       const timeoutMs = callOptions.timeoutMs ?? timeouts.query;
-      return call(SUBJECTS.getProviderHealth, body, ProviderHealthReplySchema, timeoutMs, callOptions);
+      return await call(SUBJECTS.getProviderHealth, body, ProviderHealthReplySchema, timeoutMs, callOptions);
     },
   };
 }

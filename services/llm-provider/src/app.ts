@@ -110,7 +110,8 @@ export async function startApp(options: AppOptions): Promise<App> {
         logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
         await service.stop(graceMs);
         if (!options.nc) await nc.drain();
-        await dispatcher.close();
+        // Every request has its reply by now; cut whatever upstream calls are left.
+        await dispatcher.destroy();
         logger.info("stopped");
       })();
       return stopping;

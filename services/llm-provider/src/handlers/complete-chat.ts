@@ -56,12 +56,14 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       value: outcome,
       target,
       attempts,
-    } = await executeWithFallback({ targets: servable, chain, deadline }, (attemptTarget, signal) =>
-      deps.clients.get(attemptTarget.provider.id)!.completeChat({
-        upstreamModel: upstreamModelName(attemptTarget.model),
-        request,
-        signal,
-      }),
+    } = await executeWithFallback(
+      { targets: servable, chain, deadline, signal: context.signal },
+      (attemptTarget, signal) =>
+        deps.clients.get(attemptTarget.provider.id)!.completeChat({
+          upstreamModel: upstreamModelName(attemptTarget.model),
+          request,
+          signal,
+        }),
     );
 
     const promptTokens = outcome.usage?.promptTokens ?? 0;

@@ -6,6 +6,8 @@ export interface RequestContext {
   /** `performance.now()` when the message arrived. */
   receivedAt: number;
   log: Logger;
+  /** Aborted when the worker gives up on in-flight work (end of the shutdown grace period). */
+  signal: AbortSignal;
 }
 
 /** A handler takes the decoded JSON body and returns the reply body, or throws an `LlmProviderError`. */

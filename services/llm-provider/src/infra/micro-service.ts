@@ -48,6 +48,8 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   const { nc, logger, maxInFlight, maxRequestBytes } = options;
   const metrics = new EndpointMetrics(Object.keys(options.endpoints));
   const inFlight = new Set<InFlightRequest>();
+  // One signal for all requests: aborting it stops upstream calls that nobody waits for any more.
+  const abandon = new AbortController();
   let idle: (() => void) | undefined;
 
   const service: Service = await new Svcm(nc).add({
@@ -120,7 +122,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       return;
     }
     inFlight.add(entry);
-    const context: RequestContext = { requestId, receivedAt: started, log: logger };
+    const context: RequestContext = { requestId, receivedAt: started, log: logger, signal: abandon.signal };
     handler(body, context).then(
       (result) => {
         reply(entry, subject, started, result);
@@ -154,6 +156,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
         await Promise.race([drained, expired]);
         clearTimeout(timer);
       }
+      abandon.abort();
       for (const entry of inFlight) {
         const error = new LlmProviderError("shutting_down", "worker shut down before the request finished");
         replyError(entry, entry.msg.subject, performance.now(), error);

@@ -12,6 +12,8 @@ export interface ExecutionPlan {
   chain?: FallbackChain | undefined;
   /** Absolute deadline (ms, same clock as `now`) that all attempts together must keep. */
   deadline: number;
+  /** Aborted when the caller no longer waits (worker shutdown): no further attempts are made. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface ExecutionEnvironment {
@@ -55,16 +57,15 @@ export async function executeWithFallback<T>(
     for (let retry = 0; retry <= maxRetries; retry++) {
       const remaining = plan.deadline - environment.now();
       if (remaining <= 0) throw deadlineExceeded(attempts, lastError);
+      if (plan.signal?.aborted) throw abandoned(attempts);
       const started = environment.now();
       try {
-        const value = await attemptWithTimeout(
-          attempt,
-          target,
-          Math.min(target.provider.config.timeout_ms, remaining),
-        );
+        const timeoutMs = Math.min(target.provider.config.timeout_ms, remaining);
+        const value = await attemptWithTimeout(attempt, target, timeoutMs, plan.signal);
         attempts.push(record(target, "success", environment.now() - started));
         return { value, target, attempts };
       } catch (error) {
+        if (plan.signal?.aborted) throw abandoned(attempts);
         if (!(error instanceof UpstreamError)) throw error;
         lastError = error;
         attempts.push(record(target, "error", environment.now() - started, error.failure));
@@ -85,9 +86,12 @@ async function attemptWithTimeout<T>(
   attempt: AttemptFunction<T>,
   target: Target,
   timeoutMs: number,
+  parent: AbortSignal | undefined,
 ): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const abortFromParent = () => controller.abort();
+  parent?.addEventListener("abort", abortFromParent, { once: true });
   try {
     return await attempt(target, controller.signal);
   } catch (error) {
@@ -102,6 +106,7 @@ async function attemptWithTimeout<T>(
     throw error;
   } finally {
     clearTimeout(timer);
+    parent?.removeEventListener("abort", abortFromParent);
   }
 }
 
@@ -147,6 +152,12 @@ function record(
   };
   if (failure !== undefined) attempt.error_code = failureTraits(failure).errorCode;
   return attempt;
+}
+
+function abandoned(attempts: Attempt[]): LlmProviderError {
+  return new LlmProviderError("shutting_down", "worker shut down before the request finished", {
+    details: { attempts },
+  });
 }
 
 function deadlineExceeded(attempts: Attempt[], lastError: UpstreamError | undefined): LlmProviderError {

@@ -1,0 +1,201 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect } from "@nats-io/transport-node";
+import { createLlmProviderClient, LlmProviderError } from "@llm-provider/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify as toYaml } from "yaml";
+import { startFakeOpenAIServer } from "../fakes/openai-server.js";
+import type { FakeOpenAIServer } from "../fakes/openai-server.js";
+import { startNatsServer } from "../harness/nats-server.js";
+import type { NatsServerHandle } from "../harness/nats-server.js";
+import { startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
+
+let nats: NatsServerHandle;
+let upstream: FakeOpenAIServer;
+let workDir: string;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  upstream = await startFakeOpenAIServer({ apiKey: TEST_API_KEY });
+  workDir = await mkdtemp(join(tmpdir(), "llm-provider-lifecycle-"));
+});
+
+afterAll(async () => {
+  await upstream?.close();
+  await nats?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe("bounded concurrency", () => {
+  it("answers `busy` at once when the in-flight bound is reached, and recovers", async () => {
+    const config = testConfig(nats.url, [upstream.baseUrl]);
+    config.service = { max_in_flight: 2, queue_group: "busy-test" };
+    const service = await startTestService(config);
+    try {
+      upstream.enqueue({ kind: "delay", ms: 400 }, { kind: "delay", ms: 400 });
+      const slow = [service.client.completeChat(hello), service.client.completeChat(hello)];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = performance.now();
+      const busy = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
+      expect(performance.now() - started).toBeLessThan(200);
+      expect(busy).toBeInstanceOf(LlmProviderError);
+      expect(busy).toMatchObject({ code: "busy", retryable: true, retryAfterMs: 100 });
+      const results = await Promise.all(slow);
+      expect(results.map((r) => r.content)).toEqual(["echo: Hello", "echo: Hello"]);
+      expect((await service.client.completeChat(hello)).content).toBe("echo: Hello");
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe("graceful shutdown in-process", () => {
+  it("finishes in-flight requests, then stops taking new ones", async () => {
+    const service = await startTestService(testConfig(nats.url, [upstream.baseUrl]));
+    const caller = service.client;
+    upstream.enqueue({ kind: "delay", ms: 300 });
+    const inFlight = caller.completeChat(hello);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stopped = service.app.stop(5_000);
+    expect((await inFlight).content).toBe("echo: Hello");
+    await stopped;
+    const after = (await caller
+      .completeChat(hello, { timeoutMs: 1_000 })
+      .catch((e: unknown) => e)) as LlmProviderError;
+    expect(after.code).toBe("service_unavailable");
+    await service.nc.close();
+  });
+
+  it("answers `shutting_down` for requests still running when the grace period ends", async () => {
+    const service = await startTestService(testConfig(nats.url, [upstream.baseUrl]));
+    upstream.enqueue({ kind: "hang" });
+    const inFlight = service.client.completeChat(hello).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await service.app.stop(200);
+    expect(await inFlight).toMatchObject({ code: "shutting_down", retryable: true });
+    await service.nc.close();
+  });
+});
+
+describe("NATS loss", () => {
+  it("reconnects after the server restarts and serves again", async () => {
+    const service = await startTestService(testConfig(nats.url, [upstream.baseUrl]));
+    try {
+      expect((await service.client.completeChat(hello)).content).toBe("echo: Hello");
+      await nats.restart();
+      let answered: string | null = null;
+      for (let attempt = 0; attempt < 50 && answered === null; attempt++) {
+        answered = await service.client.completeChat(hello, { timeoutMs: 1_000 }).then(
+          (completion) => completion.content,
+          () => null,
+        );
+        if (answered === null) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(answered).toBe("echo: Hello");
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe("secrets", () => {
+  it("never puts the API key in replies or logs, even when the provider rejects it", async () => {
+    const wrongKey = "sk-wrong-key-ABCDEFGHIJKLMNOP1234";
+    const service = await startTestService(testConfig(nats.url, [upstream.baseUrl]), {
+      TEST_OPENAI_KEY: wrongKey,
+    });
+    try {
+      const error = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
+      expect(error).toMatchObject({ code: "upstream_auth", retryable: false });
+      const everything = JSON.stringify(error.toBody()) + error.message + service.logs.join("");
+      expect(everything).not.toContain(wrongKey);
+      expect(service.logs.join("")).toContain("upstream_auth");
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+/** Runs the real entry point (`main.ts`) as a process, as an operator would. */
+function runMain(configPath: string, env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=source", "services/llm-provider/src/main.ts", "--config", configPath],
+    { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  void exited.then(() => clearTimeout(kill));
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+async function writeConfig(name: string, config: unknown): Promise<string> {
+  const path = join(workDir, name);
+  await writeFile(path, toYaml(config));
+  return path;
+}
+
+describe("the service process", () => {
+  it("drains on SIGTERM: the in-flight request is answered, then it exits 0", async () => {
+    const configPath = await writeConfig("sigterm.yaml", testConfig(nats.url, [upstream.baseUrl]));
+    const proc = runMain(configPath, { TEST_OPENAI_KEY: TEST_API_KEY });
+    const nc = await connect({ servers: nats.url });
+    try {
+      const client = createLlmProviderClient(nc);
+      const ready = async () => {
+        for (let attempt = 0; attempt < 100; attempt++) {
+          const pong = await nc
+            .request("$SRV.PING.llm-provider", "", { timeout: 200 })
+            .catch(() => undefined);
+          if (pong) return;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(`service did not start: ${proc.output().stderr}`);
+      };
+      await ready();
+      upstream.enqueue({ kind: "delay", ms: 500 });
+      const inFlight = client.completeChat(hello, { requestId: "drain-1" });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      proc.child.kill("SIGTERM");
+      const completion = await inFlight;
+      expect(completion).toMatchObject({ request_id: "drain-1", content: "echo: Hello" });
+      expect(await proc.exited).toBe(0);
+      const logs = proc.output().stdout;
+      expect(logs).toContain('"msg":"stopping: draining requests"');
+      expect(logs).not.toContain(TEST_API_KEY);
+    } finally {
+      proc.child.kill("SIGKILL");
+      await nc.close();
+    }
+  });
+
+  it("refuses to start in production with the gateway bypassed (POL-LLM-005), exit code 78", async () => {
+    const config = { ...testConfig(nats.url, [upstream.baseUrl]), environment: "production" };
+    const proc = runMain(await writeConfig("bypass.yaml", config));
+    expect(await proc.exited).toBe(78);
+    expect(proc.output().stderr).toContain("[POL-LLM-005] policy_gateway.bypass");
+  });
+
+  it("refuses to start in production when an API key is missing, naming the reference only", async () => {
+    const config = {
+      ...testConfig(nats.url, [upstream.baseUrl]),
+      environment: "production",
+      policy_gateway: { bypass: false },
+    };
+    const proc = runMain(await writeConfig("nokey.yaml", config), { TEST_OPENAI_KEY: "" });
+    expect(await proc.exited).toBe(78);
+    expect(proc.output().stdout + proc.output().stderr).toContain(
+      "env:TEST_OPENAI_KEY of provider 'p0' is not set",
+    );
+  });
+});
