@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
 import { ERROR_CODES } from "./errors.js";
 import { JSON_SCHEMA_ID_BASE, JSON_SCHEMA_SOURCES, renderJsonSchemas } from "./json-schemas.js";
+import { POLICY_GATEWAY_SUBJECT } from "./policy-gateway.js";
 import { QUEUE_GROUP, SUBJECTS } from "./subjects.js";
 
 const SCHEMAS_DIR = fileURLToPath(new URL("../schemas/", import.meta.url));
@@ -130,13 +131,13 @@ describe("asyncapi.yaml", () => {
     expect(document.version()).toBe("3.0.0");
   });
 
-  it("has exactly the subjects of SUBJECTS as channel addresses", () => {
+  it("has exactly the subjects of SUBJECTS (and the Policy Gateway's) as channel addresses", () => {
     const addresses = document
       .channels()
       .all()
       .map((channel) => channel.address())
       .filter((address): address is string => typeof address === "string");
-    expect([...addresses].sort()).toEqual(Object.values(SUBJECTS).sort());
+    expect([...addresses].sort()).toEqual([...Object.values(SUBJECTS), POLICY_GATEWAY_SUBJECT].sort());
   });
 
   it("serves every request subject in the queue group and replies on a dynamic inbox, or with an error", () => {

@@ -5,6 +5,7 @@ import { ErrorEnvelopeSchema } from "./errors.js";
 import { ChatCompletedSchema, EmbeddingGeneratedSchema } from "./events.js";
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
+import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
 
 /** Base of every generated schema's `$id`. */
 export const JSON_SCHEMA_ID_BASE = "https://llm-provider.dev/schemas/";
@@ -14,7 +15,15 @@ export const JSON_SCHEMA_ID_BASE = "https://llm-provider.dev/schemas/";
  * a request is what callers *send* (zod input: fields with defaults are optional), a reply,
  * event or error is what the service *emits* (zod output: defaults are filled in).
  */
-export type WireMessageKind = "request" | "reply" | "event" | "error";
+export type WireMessageKind =
+  | "request"
+  | "reply"
+  | "event"
+  | "error"
+  /** Sent by the service to another bounded context (the Policy Gateway). */
+  | "outbound_request"
+  /** Received by the service from another bounded context. */
+  | "outbound_reply";
 
 export interface JsonSchemaSource {
   /** File name under `contracts/schemas/`, referenced from `asyncapi.yaml`. */
@@ -62,11 +71,33 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
     schema: EmbeddingGeneratedSchema,
   },
   { file: "error-envelope.json", title: "ErrorEnvelope", kind: "error", schema: ErrorEnvelopeSchema },
+  {
+    file: "policy-evaluation-request.json",
+    title: "PolicyEvaluationRequest",
+    kind: "outbound_request",
+    schema: PolicyEvaluationRequestSchema,
+  },
+  { file: "policy-decision.json", title: "PolicyDecision", kind: "outbound_reply", schema: PolicyDecisionSchema },
 ];
 
-/** `input` for requests (what a caller may send), `output` for everything the service emits. */
+/** `input` for what the service receives, `output` for everything it emits. */
 export function jsonSchemaIo(kind: WireMessageKind): "input" | "output" {
-  return kind === "request" ? "input" : "output";
+  return kind === "request" || kind === "outbound_reply" ? "input" : "output";
+}
+
+/**
+ * What the service emits is published open (no `additionalProperties: false`): a consumer that
+ * validates against today's file must keep accepting messages that gain a field tomorrow.
+ */
+function openObjects(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(openObjects);
+  if (!isPlainObject(node)) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "additionalProperties" && value === false) continue;
+    out[key] = DATA_KEYWORDS.has(key) ? value : openObjects(value);
+  }
+  return out;
 }
 
 /**
@@ -145,8 +176,9 @@ export function toJsonSchemaDocument(source: JsonSchemaSource): Record<string, u
     target: "draft-2020-12",
     io: jsonSchemaIo(source.kind),
   }) as Record<string, unknown>;
+  const published = jsonSchemaIo(source.kind) === "output" ? openObjects(generated) : generated;
   return canonicalSchema({
-    ...generated,
+    ...(published as Record<string, unknown>),
     $id: `${JSON_SCHEMA_ID_BASE}${source.file}`,
     title: source.title,
   }) as Record<string, unknown>;
