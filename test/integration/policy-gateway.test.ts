@@ -1,0 +1,145 @@
+import type { Subscription } from "@nats-io/nats-core";
+import { LlmProviderError, POLICY_GATEWAY_SUBJECT } from "@llm-provider/contracts";
+import type { PolicyDecision, PolicyEvaluationRequest } from "@llm-provider/contracts";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createBypassPolicyGate } from "../../services/llm-provider/src/handlers/bypass-policy-gate.js";
+import { startFakeOpenAIServer } from "../fakes/openai-server.js";
+import type { FakeOpenAIServer } from "../fakes/openai-server.js";
+import { startNatsServer } from "../harness/nats-server.js";
+import type { NatsServerHandle } from "../harness/nats-server.js";
+import { startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
+import type { TestService } from "../support/service.js";
+
+let nats: NatsServerHandle;
+let upstream: FakeOpenAIServer;
+let service: TestService;
+let gateway: Subscription | undefined;
+const asked: PolicyEvaluationRequest[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  upstream = await startFakeOpenAIServer({ apiKey: TEST_API_KEY });
+  service = await startTestService({
+    ...testConfig(nats.url, [upstream.baseUrl]),
+    environment: "production",
+    policy_gateway: { bypass: false, subject: POLICY_GATEWAY_SUBJECT, timeout_ms: 300 },
+  });
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await upstream?.close();
+  await nats?.stop();
+});
+
+beforeEach(() => {
+  upstream.reset();
+  asked.length = 0;
+});
+
+afterEach(() => {
+  gateway?.unsubscribe();
+  gateway = undefined;
+});
+
+/** A Policy Gateway stand-in on the real NATS server: records what it is asked, answers as told. */
+async function serveGateway(
+  answer: (request: PolicyEvaluationRequest) => PolicyDecision | string | "silence",
+) {
+  gateway = service.nc.subscribe(POLICY_GATEWAY_SUBJECT, {
+    callback: (_error, msg) => {
+      const request = msg.json<PolicyEvaluationRequest>();
+      asked.push(request);
+      const decision = answer(request);
+      if (decision === "silence") return;
+      msg.respond(typeof decision === "string" ? decision : JSON.stringify(decision));
+    },
+  });
+  await service.nc.flush();
+}
+
+const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
+
+describe("Policy Gateway in production", () => {
+  it("asks before calling the provider and goes ahead on allow", async () => {
+    await serveGateway(() => ({ decision: "allow" }));
+    const completion = await service.client.completeChat(
+      { ...hello, max_tokens: 100 },
+      { requestId: "pg-allow" },
+    );
+    expect(completion.content).toBe("echo: Hello");
+    expect(asked).toEqual([
+      {
+        request_id: "pg-allow",
+        source: "llm-provider",
+        environment: "production",
+        operation: "chat",
+        model: "model-0",
+        provider_id: "p0",
+        estimated_tokens: expect.any(Number),
+      },
+    ]);
+    // ceil(5 chars / 4) + 4 framing tokens + 100 max_tokens
+    expect(asked[0]!.estimated_tokens).toBe(106);
+  });
+
+  it("deny → policy_denied with the gateway's reason and policy; the provider is never called", async () => {
+    await serveGateway(() => ({ decision: "deny", reason: "monthly budget spent", policy_id: "BUDGET-7" }));
+    const error = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
+    expect(error).toBeInstanceOf(LlmProviderError);
+    expect(error).toMatchObject({
+      code: "policy_denied",
+      message: "monthly budget spent",
+      policy: "BUDGET-7",
+    });
+    expect(error.retryable).toBe(false);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("no gateway listening → policy_unavailable (fails closed)", async () => {
+    const error = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
+    expect(error).toMatchObject({ code: "policy_unavailable", retryable: true });
+    expect(error.message).toContain("no responders");
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("a gateway that does not answer in time → policy_unavailable after the configured timeout", async () => {
+    await serveGateway(() => "silence");
+    const started = performance.now();
+    const error = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
+    expect(error.code).toBe("policy_unavailable");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("an answer that is not a decision → policy_unavailable", async () => {
+    await serveGateway(() => '{"verdict":"sure"}');
+    const error = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
+    expect(error.code).toBe("policy_unavailable");
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("list_models is a query and does not ask the gateway", async () => {
+    await serveGateway(() => ({ decision: "deny" }));
+    expect((await service.client.listModels()).data).toHaveLength(1);
+    expect(asked).toHaveLength(0);
+  });
+});
+
+describe("POL-LLM-005 per request", () => {
+  it("the bypass gate refuses every request when the environment is not development", async () => {
+    await expect(createBypassPolicyGate(() => "development").check(sampleCheck)).resolves.toBeUndefined();
+    await expect(createBypassPolicyGate(() => "production").check(sampleCheck)).rejects.toMatchObject({
+      code: "policy_unavailable",
+      policy: "POL-LLM-005",
+    });
+  });
+});
+
+const sampleCheck = {
+  requestId: "r",
+  operation: "chat" as const,
+  model: "m",
+  providerId: "p",
+  estimatedTokens: 1,
+};
