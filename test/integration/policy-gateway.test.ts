@@ -44,7 +44,9 @@ afterEach(() => {
 
 /** A Policy Gateway stand-in on the real NATS server: records what it is asked, answers as told. */
 async function serveGateway(
-  answer: (request: PolicyEvaluationRequest) => PolicyDecision | string | "silence",
+  answer: (
+    request: PolicyEvaluationRequest,
+  ) => PolicyDecision | string /* raw reply, or "silence" for none */,
 ) {
   gateway = service.nc.subscribe(POLICY_GATEWAY_SUBJECT, {
     callback: (_error, msg) => {
