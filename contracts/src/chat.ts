@@ -74,7 +74,7 @@ export const CompleteChatSchema = z
       .int()
       .positive()
       .optional()
-      .describe("Cap on output tokens; defaults to the model's max_tokens"),
+      .describe("Cap on output tokens; at most the model's max_tokens. Unset: the provider's default"),
     stop: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(4)]).optional(),
     presence_penalty: z.number().min(-2).max(2).optional(),
     frequency_penalty: z.number().min(-2).max(2).optional(),

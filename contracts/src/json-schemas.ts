@@ -77,7 +77,12 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
     kind: "outbound_request",
     schema: PolicyEvaluationRequestSchema,
   },
-  { file: "policy-decision.json", title: "PolicyDecision", kind: "outbound_reply", schema: PolicyDecisionSchema },
+  {
+    file: "policy-decision.json",
+    title: "PolicyDecision",
+    kind: "outbound_reply",
+    schema: PolicyDecisionSchema,
+  },
 ];
 
 /** `input` for what the service receives, `output` for everything it emits. */

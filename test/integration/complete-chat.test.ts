@@ -18,11 +18,19 @@ beforeAll(async () => {
   primary = await startFakeOpenAIServer({ apiKey: TEST_API_KEY });
   secondary = await startFakeOpenAIServer({ apiKey: TEST_API_KEY });
   service = await startTestService(
-    testConfig(nats.url, [primary.baseUrl, secondary.baseUrl], {
-      fallback_chains: [{ id: "primary-then-secondary", models: ["model-0", "model-1"] }],
-    }),
+    withSmallerSecondary(
+      testConfig(nats.url, [primary.baseUrl, secondary.baseUrl], {
+        fallback_chains: [{ id: "primary-then-secondary", models: ["model-0", "model-1"] }],
+      }),
+    ),
   );
 });
+
+/** The fallback model allows fewer output tokens than the primary. */
+function withSmallerSecondary(config: ReturnType<typeof testConfig>) {
+  config.models![1]!.max_tokens = 512;
+  return config;
+}
 
 afterAll(async () => {
   await service?.stop();
@@ -173,6 +181,20 @@ describe("upstream failures", () => {
     ]);
     // Only the answering call is billed: the secondary's model and prices.
     expect(secondary.requests[0]!.body).toMatchObject({ model: "upstream-model-1" });
+  });
+
+  it("never falls back to a target that cannot take the request", async () => {
+    primary.enqueue(
+      { kind: "error", status: 503 },
+      { kind: "error", status: 503 },
+      { kind: "error", status: 503 },
+    );
+    const error = (await service.client
+      .completeChat({ ...hello, max_tokens: 1_000 }) // model-1 allows only 512
+      .catch((e: unknown) => e)) as LlmProviderError;
+    expect(error.code).toBe("upstream_unavailable");
+    expect(primary.requests).toHaveLength(3);
+    expect(secondary.requests).toHaveLength(0);
   });
 
   it("does not retry or fall back on a bad request, and says why", async () => {

@@ -123,10 +123,18 @@ describe("secrets", () => {
 });
 
 /** Runs the real entry point (`main.ts`) as a process, as an operator would. */
-function runMain(configPath: string, env: NodeJS.ProcessEnv = {}) {
+function runMain(configPath: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--conditions=source", "services/llm-provider/src/main.ts", "--config", configPath],
+    [
+      "--import",
+      "tsx",
+      "--conditions=source",
+      "services/llm-provider/src/main.ts",
+      "--config",
+      configPath,
+      ...extraArgs,
+    ],
     { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
@@ -177,6 +185,12 @@ describe("the service process", () => {
       proc.child.kill("SIGKILL");
       await nc.close();
     }
+  });
+
+  it("exits 2 with the usage on an unknown option", async () => {
+    const proc = runMain("unused.yaml", {}, ["--frobnicate"]);
+    expect(await proc.exited).toBe(2);
+    expect(proc.output().stderr).toContain("usage: llm-provider --config");
   });
 
   it("refuses to start in production with the gateway bypassed (POL-LLM-005), exit code 78", async () => {

@@ -144,4 +144,5 @@ const sampleCheck = {
   model: "m",
   providerId: "p",
   estimatedTokens: 1,
+  deadline: Number.MAX_SAFE_INTEGER,
 };

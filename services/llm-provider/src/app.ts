@@ -14,7 +14,7 @@ import type { RunningService } from "./infra/micro-service.js";
 import { connectNats } from "./infra/nats-connection.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
 import { describeSecretRef, resolveSecret } from "./infra/secrets.js";
-import { createProviderClient } from "./providers/create-provider-client.js";
+import { createProviderClient, hasWire } from "./providers/create-provider-client.js";
 import { createHttpDispatcher, createUndiciFetch } from "./providers/http/undici-fetch.js";
 import type { ProviderClient } from "./providers/port.js";
 import { SERVICE_VERSION } from "./version.js";
@@ -128,6 +128,8 @@ function resolveProviderKeys(config: Config, env: NodeJS.ProcessEnv, logger: Log
   const usable = new Set<string>();
   const problems: ConfigProblem[] = [];
   config.providers.forEach((provider, index) => {
+    // A provider this version cannot call needs no key (it is reported unavailable anyway).
+    if (!hasWire(provider.provider_type)) return;
     if (!provider.api_key_ref) {
       usable.add(provider.id);
       return;

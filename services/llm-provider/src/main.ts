@@ -7,10 +7,17 @@ import { createLogger } from "./infra/logger.js";
 
 /** Process entry: config from `--config` or `LLM_PROVIDER_CONFIG`, signals, exit codes. */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: "string", short: "c" } } });
-  const configPath = values.config ?? process.env.LLM_PROVIDER_CONFIG;
+  const usage = "usage: llm-provider --config <file.yaml|json> (or LLM_PROVIDER_CONFIG)\n";
+  let configPath: string | undefined;
+  try {
+    const { values } = parseArgs({ options: { config: { type: "string", short: "c" } } });
+    configPath = values.config ?? process.env.LLM_PROVIDER_CONFIG;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${usage}`);
+    process.exit(2);
+  }
   if (!configPath) {
-    process.stderr.write("usage: llm-provider --config <file.yaml|json> (or LLM_PROVIDER_CONFIG)\n");
+    process.stderr.write(usage);
     process.exit(2);
   }
   let config;
@@ -30,7 +37,10 @@ async function main(): Promise<void> {
     process.exit(error instanceof ConfigError ? 78 : 1);
   }
   const running = app;
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, "shutdown requested");
     running.stop().then(
       () => process.exit(0),
@@ -42,9 +52,12 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+  // The connection only closes by itself on a fatal error (it reconnects for ever otherwise);
+  // during a shutdown the drain closes it and `shutdown` decides the exit.
   void running.nc.closed().then((error) => {
-    if (error) logger.fatal({ err: error.message }, "NATS connection closed");
-    process.exit(error ? 1 : 0);
+    if (stopping) return;
+    logger.fatal({ err: error?.message }, "NATS connection closed");
+    process.exit(1);
   });
 }
 

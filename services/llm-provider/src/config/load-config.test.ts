@@ -83,6 +83,12 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("refuses an initial backoff above the maximum", () => {
+    const raw = baseConfig();
+    raw.providers[0]!.config = { retry_initial_backoff_ms: 10_000, retry_max_backoff_ms: 1_000 };
+    expect(problemsOf(raw).map((p) => p.field)).toEqual(["providers[0].config.retry_initial_backoff_ms"]);
+  });
+
   it("refuses unknown fields and malformed secret references with their path", () => {
     const raw = baseConfig();
     (raw.providers[0] as Record<string, unknown>).api_key = "sk-should-never-be-here";
@@ -111,6 +117,12 @@ describe("applyEnvOverrides", () => {
     expect(config.service.max_in_flight).toBe(512);
     expect(config.providers[0]!.endpoint).toBe("http://127.0.0.1:9999/v1");
     expect(config.providers[0]!.config.max_retries).toBe(0);
+  });
+
+  it("refuses a list indexed by a name instead of silently ignoring it", () => {
+    expect(() =>
+      applyEnvOverrides(baseConfig(), { LLM_PROVIDER__PROVIDERS__OPENAI__ENDPOINT: "http://x" }),
+    ).toThrow(/LLM_PROVIDER__PROVIDERS__OPENAI__ENDPOINT: indexes a list with a name/);
   });
 
   it("does not modify the file's object", () => {

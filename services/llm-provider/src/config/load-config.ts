@@ -50,7 +50,14 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
     .sort();
   for (const key of generic) {
     const path = key.slice(ENV_OVERRIDE_PREFIX.length).toLowerCase().split("__");
-    setPath(config, path, parseEnvValue(env[key] ?? ""));
+    if (!setPath(config, path, parseEnvValue(env[key] ?? ""))) {
+      throw new ConfigError("environment", [
+        {
+          field: key,
+          message: "indexes a list with a name; use the entry's position, e.g. PROVIDERS__0__ENDPOINT",
+        },
+      ]);
+    }
   }
   return config;
 }
@@ -63,21 +70,22 @@ function parseEnvValue(value: string): unknown {
   }
 }
 
-function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let node: Record<string, unknown> | unknown[] = target;
-  path.forEach((segment, index) => {
+/** Sets `value` at `path`, creating objects and lists on the way; false when a list is indexed by a name. */
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): boolean {
+  let node: Record<string | number, unknown> = target;
+  for (let index = 0; index < path.length; index++) {
+    const segment = path[index]!;
+    if (Array.isArray(node) && !/^\d+$/.test(segment)) return false;
     const key: string | number = Array.isArray(node) ? Number(segment) : segment;
-    const container = node as Record<string | number, unknown>;
     if (index === path.length - 1) {
-      container[key] = value;
-      return;
+      node[key] = value;
+      return true;
     }
-    const next = container[key];
-    if (typeof next !== "object" || next === null) {
-      container[key] = /^\d+$/.test(path[index + 1] ?? "") ? [] : {};
-    }
-    node = container[key] as Record<string, unknown>;
-  });
+    const next = node[key];
+    if (typeof next !== "object" || next === null) node[key] = /^\d+$/.test(path[index + 1] ?? "") ? [] : {};
+    node = node[key] as Record<string | number, unknown>;
+  }
+  return true;
 }
 
 /** Validates a raw config: schema first, then policies POL-LLM-001/002/005 and cross-references. */

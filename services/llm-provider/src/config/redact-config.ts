@@ -1,13 +1,17 @@
 import type { Config } from "./schema.js";
 
 /**
- * The config as it may be logged or dumped. It holds only secret *references*, never values,
- * so nothing needs masking; this exists so that a future secret-bearing field has one place to go.
+ * The config as it may be logged or dumped. Secrets are held as references only; credentials
+ * written into NATS server URLs are removed.
  */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     environment: config.environment,
-    nats: { servers: config.nats.servers, name: config.nats.name, auth: authKind(config) },
+    nats: {
+      servers: [config.nats.servers].flat().map(withoutCredentials),
+      name: config.nats.name,
+      auth: authKind(config),
+    },
     service: config.service,
     policy_gateway: config.policy_gateway,
     providers: config.providers.map((p) => ({
@@ -20,6 +24,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     models: config.models.map((m) => m.model_name),
     fallback_chains: config.fallback_chains.map((c) => ({ id: c.id, models: c.models })),
   };
+}
+
+/** `nats://user:pass@host:4222` → `nats://host:4222`: credentials in a URL never reach a log. */
+function withoutCredentials(server: string): string {
+  return server.replace(/\/\/[^@/]*@/, "//");
 }
 
 function authKind(config: Config): string {

@@ -84,6 +84,9 @@ export function findCatalogViolations(input: CatalogInput): ConfigProblem[] {
     const nameViolation = checkProviderHasName(provider, `providers[${index}]`);
     if (nameViolation) violations.push(nameViolation);
     if (providerIds.has(provider.id)) add(`providers[${index}].id`, `duplicate provider id '${provider.id}'`);
+    if (provider.config.retry_initial_backoff_ms > provider.config.retry_max_backoff_ms) {
+      add(`providers[${index}].config.retry_initial_backoff_ms`, "must not exceed retry_max_backoff_ms");
+    }
     providerIds.add(provider.id);
   });
 

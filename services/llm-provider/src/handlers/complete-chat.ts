@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { CompleteChatSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
 import type { ChatCompletion, CompleteChat } from "@llm-provider/contracts";
 import { planTargets, upstreamModelName } from "../domain/catalog.js";
-import type { Catalog } from "../domain/catalog.js";
+import type { Catalog, ModelEntry } from "../domain/catalog.js";
+import { findChatMismatch } from "../domain/chat-requirements.js";
 import { computeCost } from "../domain/cost.js";
 import { checkMessagesNonEmpty } from "../domain/policies.js";
 import { estimatePromptTokens } from "../domain/tokens.js";
@@ -32,7 +33,10 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     const catalog = deps.catalog();
     const model = resolveChatModel(catalog, request);
     const { targets, chain } = planTargets(catalog, model.model_name);
-    const servable = targets.filter((target) => deps.clients.has(target.provider.id));
+    const servable = targets.filter(
+      (target) =>
+        deps.clients.has(target.provider.id) && findChatMismatch(target.model, request) === undefined,
+    );
     if (servable.length === 0) {
       throw new LlmProviderError(
         "upstream_unavailable",
@@ -43,7 +47,9 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       );
     }
 
+    const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
     await deps.policyGate.check({
+      deadline,
       requestId: context.requestId,
       operation: "chat",
       model: model.model_name,
@@ -51,7 +57,6 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       estimatedTokens: estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens),
     });
 
-    const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
     const {
       value: outcome,
       target,
@@ -90,39 +95,32 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     };
     if (outcome.functionCall) completion.function_call = outcome.functionCall;
     if (outcome.toolCalls) completion.tool_calls = outcome.toolCalls;
+    context.log.info(
+      {
+        request_id: context.requestId,
+        model: completion.model,
+        provider_id: completion.provider_id,
+        attempts: attempts.length,
+        finish_reason: completion.finish_reason,
+        total_tokens: completion.usage.total_tokens,
+        cost_usd: completion.usage.cost.total,
+        latency_ms: completion.latency_ms,
+      },
+      "chat completed",
+    );
     return completion;
   };
 }
 
-/** The requested model must exist, chat, and — when functions are sent — call functions. */
-function resolveChatModel(catalog: Catalog, request: CompleteChat) {
+/** The requested model must exist and be able to take the request; the caller hears why not. */
+function resolveChatModel(catalog: Catalog, request: CompleteChat): ModelEntry {
   const model = catalog.models.get(request.model);
   if (!model) {
     throw new LlmProviderError("unknown_model", `model '${request.model}' is not configured`, {
       field: "model",
     });
   }
-  if (!model.features.chat) {
-    throw new LlmProviderError("unsupported", `model '${model.model_name}' does not support chat`, {
-      field: "model",
-    });
-  }
-  const usesFunctions = request.functions !== undefined || request.tools !== undefined;
-  if (usesFunctions && !model.features.function_calling) {
-    throw new LlmProviderError(
-      "unsupported",
-      `model '${model.model_name}' does not support function calling`,
-      {
-        field: request.tools !== undefined ? "tools" : "functions",
-      },
-    );
-  }
-  if (request.max_tokens !== undefined && request.max_tokens > model.max_tokens) {
-    throw new LlmProviderError(
-      "invalid_request",
-      `max_tokens ${request.max_tokens} exceeds model '${model.model_name}' limit of ${model.max_tokens}`,
-      { field: "max_tokens" },
-    );
-  }
+  const mismatch = findChatMismatch(model, request);
+  if (mismatch) throw new LlmProviderError(mismatch.kind, mismatch.message, { field: mismatch.field });
   return model;
 }

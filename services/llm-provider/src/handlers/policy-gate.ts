@@ -5,6 +5,8 @@ export interface PolicyCheck {
   model: string;
   providerId: string;
   estimatedTokens: number;
+  /** The request's deadline (`performance.now()` clock): the gateway is not waited for past it. */
+  deadline: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
+import { ConfigError } from "../config/load-config.js";
 import type { Config } from "../config/schema.js";
 import { describeSecretRef, resolveSecret } from "./secrets.js";
 
@@ -26,7 +27,12 @@ export async function connectNats(
   if (config.creds_file) {
     const { credsAuthenticator } = await import("@nats-io/nats-core");
     const { readFile } = await import("node:fs/promises");
-    options.authenticator = credsAuthenticator(await readFile(config.creds_file));
+    const creds = await readFile(config.creds_file).catch(() => {
+      throw new ConfigError("secrets", [
+        { field: "nats.creds_file", message: `cannot read ${config.creds_file}` },
+      ]);
+    });
+    options.authenticator = credsAuthenticator(creds);
   }
   const nc = await connect(options);
   logger.info({ server: nc.getServer(), version: nc.info?.version }, "connected to NATS");
@@ -53,6 +59,8 @@ function requireSecret(
   env: NodeJS.ProcessEnv,
 ): string {
   const value = resolveSecret(ref, env);
-  if (value === undefined) throw new Error(`${field}: secret ${describeSecretRef(ref)} is not set`);
+  if (value === undefined) {
+    throw new ConfigError("secrets", [{ field, message: `secret ${describeSecretRef(ref)} is not set` }]);
+  }
   return value;
 }

@@ -28,9 +28,14 @@ export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate
         provider_id: check.providerId,
         estimated_tokens: check.estimatedTokens,
       };
+      const remainingMs = Math.floor(check.deadline - performance.now());
+      if (remainingMs <= 0) {
+        throw new LlmProviderError("deadline_exceeded", "request deadline passed before the policy check");
+      }
       let data: unknown;
       try {
-        const reply = await nc.request(subject, JSON.stringify(request), { timeout: timeoutMs });
+        const timeout = Math.min(timeoutMs, remainingMs);
+        const reply = await nc.request(subject, JSON.stringify(request), { timeout });
         data = reply.json();
       } catch (error) {
         throw new LlmProviderError("policy_unavailable", `policy gateway did not answer: ${describe(error)}`);

@@ -8,9 +8,14 @@ export interface ProviderClientDeps {
 }
 
 /**
- * Picks the wire for a provider type. OpenRouter, LiteLLM proxy, Azure and other compatible
+ * Picks the wire for a provider type. OpenRouter, LiteLLM proxy and other OpenAI-compatible
  * servers speak the OpenAI wire; they differ only in configuration.
  */
+/** Whether this version has a wire for the provider type (others are reported unavailable). */
+export function hasWire(providerType: ProviderSpec["provider_type"]): boolean {
+  return providerType !== "anthropic" && providerType !== "ollama" && providerType !== "azure_openai";
+}
+
 export function createProviderClient(
   provider: ProviderSpec,
   deps: ProviderClientDeps,

@@ -165,6 +165,39 @@ describe("executeWithFallback", () => {
     expect(same.calls).toEqual(["a"]);
   });
 
+  it("after a context-window failure, skips targets that are not larger and tries a larger one", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["context_window_exceeded"]);
+    const plan = {
+      targets: [
+        target("a", "small", { contextWindow: 8_000 }),
+        target("b", "also-small", { contextWindow: 8_000 }),
+        target("c", "large", { contextWindow: 200_000 }),
+      ],
+      chain: chain(["small", "also-small", "large"]),
+      deadline: 60_000,
+    };
+    expect((await executeWithFallback(plan, attempt, env)).value).toBe("c");
+    expect(calls).toEqual(["a", "c"]);
+  });
+
+  it("makes no further attempt once the caller's signal is aborted (shutdown)", async () => {
+    const env = virtualEnvironment();
+    const controller = new AbortController();
+    const calls: string[] = [];
+    const attempt = (t: Target) => {
+      calls.push(t.provider.id);
+      controller.abort();
+      return Promise.reject(new UpstreamError("server_error", "failed"));
+    };
+    const plan = { targets: [target("a", "m")], deadline: 60_000, signal: controller.signal };
+    const error = (await executeWithFallback(plan, attempt, env).catch(
+      (e: unknown) => e,
+    )) as LlmProviderError;
+    expect(error.code).toBe("shutting_down");
+    expect(calls).toEqual(["a"]);
+  });
+
   it("never sleeps past the deadline: a long retry-after ends the request with its hint", async () => {
     const env = virtualEnvironment();
     const { calls, attempt } = scripted([["rate_limited", 5_000]]);

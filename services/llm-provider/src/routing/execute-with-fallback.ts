@@ -51,7 +51,11 @@ export async function executeWithFallback<T>(
   let previous: Target | undefined;
 
   for (const target of plan.targets) {
-    if (lastError && previous && !mayFallBack(lastError, previous, target, plan.chain)) break;
+    if (lastError && previous) {
+      const decision = fallbackDecision(lastError, previous, target, plan.chain);
+      if (decision === "stop") break;
+      if (decision === "skip") continue;
+    }
     previous = target;
     const { max_retries: maxRetries } = target.provider.config;
     for (let retry = 0; retry <= maxRetries; retry++) {
@@ -126,16 +130,21 @@ function retryDelay(
   return exponentialBackoffMs(retry, { initialMs, maxMs }, random);
 }
 
-function mayFallBack(
+/**
+ * After `error` on `from`, whether to try `to`: a failure without a fallback trigger (or with the
+ * chain's trigger off) stops; a context-window failure skips targets whose window is not larger.
+ */
+function fallbackDecision(
   error: UpstreamError,
   from: Target,
   to: Target,
   chain: FallbackChain | undefined,
-): boolean {
+): "try" | "skip" | "stop" {
   const trigger = failureTraits(error.failure).fallbackTrigger;
-  if (chain === undefined || trigger === undefined) return false;
-  if (trigger === "context_window") return to.model.context_window > from.model.context_window;
-  return chain.triggers[trigger];
+  if (chain === undefined || trigger === undefined) return "stop";
+  if (trigger === "context_window")
+    return to.model.context_window > from.model.context_window ? "try" : "skip";
+  return chain.triggers[trigger] ? "try" : "stop";
 }
 
 function record(

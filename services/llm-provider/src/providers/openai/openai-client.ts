@@ -46,9 +46,11 @@ function toUpstreamError(error: unknown, apiKey: string | undefined): unknown {
   const classified = classifyOpenAIError(error, Date.now());
   if (classified === undefined) return error;
   if (apiKey !== undefined && apiKey.length >= 8 && classified.message.includes(apiKey)) {
+    // The SDK error (the cause) quotes the key too, so it is dropped rather than kept.
     return new UpstreamError(classified.failure, classified.message.replaceAll(apiKey, "[redacted]"), {
       ...(classified.status !== undefined ? { status: classified.status } : {}),
       ...(classified.retryAfterMs !== undefined ? { retryAfterMs: classified.retryAfterMs } : {}),
+      ...(classified.providerCode !== undefined ? { providerCode: classified.providerCode } : {}),
     });
   }
   return classified;
