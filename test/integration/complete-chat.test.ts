@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 /** The fallback model allows fewer output tokens than the primary. */
 function withSmallerSecondary(config: ReturnType<typeof testConfig>) {
-  config.models![1]!.max_tokens = 512;
+  config.models[1]!.max_tokens = 512;
   return config;
 }
 
