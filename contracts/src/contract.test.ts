@@ -7,7 +7,7 @@ import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
 import { ERROR_CODES } from "./errors.js";
 import { JSON_SCHEMA_ID_BASE, JSON_SCHEMA_SOURCES, renderJsonSchemas } from "./json-schemas.js";
 import { POLICY_GATEWAY_SUBJECT } from "./policy-gateway.js";
-import { QUEUE_GROUP, SUBJECTS } from "./subjects.js";
+import { EVENT_SUBJECTS, QUEUE_GROUP, SUBJECTS } from "./subjects.js";
 
 const SCHEMAS_DIR = fileURLToPath(new URL("../schemas/", import.meta.url));
 const ASYNCAPI_PATH = fileURLToPath(new URL("../asyncapi.yaml", import.meta.url));
@@ -166,7 +166,7 @@ describe("asyncapi.yaml", () => {
   });
 
   it("publishes the events as send operations", () => {
-    for (const subject of [SUBJECTS.chatCompletedEvent, SUBJECTS.embeddingGeneratedEvent]) {
+    for (const subject of EVENT_SUBJECTS) {
       const operations = document
         .operations()
         .all()

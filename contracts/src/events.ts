@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { AttemptSchema, FinishReasonSchema, TokenUsageSchema, CostSchema } from "./chat.js";
+import {
+  AttemptSchema,
+  ChatMessageSchema,
+  FinishReasonSchema,
+  TokenUsageSchema,
+  CostSchema,
+} from "./chat.js";
+import { ErrorCodeSchema } from "./errors.js";
 
 /** Envelope shared by every domain event; `id` is also the JetStream `Nats-Msg-Id`. */
 const envelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
@@ -24,6 +31,8 @@ export const ChatCompletedSchema = envelope(
     latency_ms: z.number().nonnegative(),
     attempts: z.array(AttemptSchema),
     metadata: z.record(z.string(), z.string()).optional(),
+    messages: z.array(ChatMessageSchema).optional().describe("Prompt; only with events.include_content"),
+    content: z.string().nullable().optional().describe("Answer; only with events.include_content"),
   }),
 ).describe("ChatCompleted domain event");
 export type ChatCompleted = z.infer<typeof ChatCompletedSchema>;
@@ -43,3 +52,18 @@ export const EmbeddingGeneratedSchema = envelope(
   }),
 ).describe("EmbeddingGenerated domain event");
 export type EmbeddingGenerated = z.infer<typeof EmbeddingGeneratedSchema>;
+
+export const ChatFailedSchema = envelope(
+  "llm-provider.chat_failed.v1",
+  z.object({
+    model: z.string(),
+    error_code: ErrorCodeSchema,
+    message: z.string(),
+    latency_ms: z.number().nonnegative(),
+    attempts: z.array(AttemptSchema).describe("Upstream attempts made before giving up"),
+    metadata: z.record(z.string(), z.string()).optional(),
+  }),
+).describe("ChatFailed domain event: a chat request that reached routing and got no answer");
+export type ChatFailed = z.infer<typeof ChatFailedSchema>;
+
+export type DomainEvent = ChatCompleted | EmbeddingGenerated | ChatFailed;

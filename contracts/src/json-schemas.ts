@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
 import { EmbeddingResultSchema, GenerateEmbeddingSchema } from "./embedding.js";
 import { ErrorEnvelopeSchema } from "./errors.js";
-import { ChatCompletedSchema, EmbeddingGeneratedSchema } from "./events.js";
+import { ChatCompletedSchema, ChatFailedSchema, EmbeddingGeneratedSchema } from "./events.js";
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
@@ -64,6 +64,7 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
     schema: ProviderHealthReplySchema,
   },
   { file: "chat-completed.json", title: "ChatCompleted", kind: "event", schema: ChatCompletedSchema },
+  { file: "chat-failed.json", title: "ChatFailed", kind: "event", schema: ChatFailedSchema },
   {
     file: "embedding-generated.json",
     title: "EmbeddingGenerated",

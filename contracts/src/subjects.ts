@@ -7,8 +7,20 @@ export const SUBJECTS = {
   getProviderHealth: "llm-provider.qry.get_provider_health",
   chatCompletedEvent: "llm-provider.chat_completed.v1",
   embeddingGeneratedEvent: "llm-provider.embedding_generated.v1",
+  chatFailedEvent: "llm-provider.chat_failed.v1",
 } as const;
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS];
+
+/**
+ * The subjects of the event stream, listed one by one: a wildcard such as `llm-provider.>` would
+ * also capture the request subjects and swallow every request.
+ */
+export const EVENT_SUBJECTS = [
+  SUBJECTS.chatCompletedEvent,
+  SUBJECTS.embeddingGeneratedEvent,
+  SUBJECTS.chatFailedEvent,
+] as const;
+export type EventSubject = (typeof EVENT_SUBJECTS)[number];
 
 /** Name of the NATS micro service (`$SRV.PING.llm-provider`) and of its queue group. */
 export const SERVICE_NAME = "llm-provider";

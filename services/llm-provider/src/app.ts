@@ -13,6 +13,8 @@ import { startMicroService } from "./infra/micro-service.js";
 import type { RunningService } from "./infra/micro-service.js";
 import { connectNats } from "./infra/nats-connection.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
+import { createJetStreamEventPublisher, ensureEventStream } from "./infra/jetstream-events.js";
+import type { EventPublisher } from "./infra/jetstream-events.js";
 import { describeSecretRef, resolveSecret } from "./infra/secrets.js";
 import { createProviderClient, hasWire } from "./providers/create-provider-client.js";
 import { createHttpDispatcher, createUndiciFetch } from "./providers/http/undici-fetch.js";
@@ -31,6 +33,8 @@ export interface App {
   readonly nc: NatsConnection;
   readonly service: RunningService;
   readonly logger: Logger;
+  /** The event publisher, or undefined when `events.enabled` is false. */
+  readonly events: EventPublisher | undefined;
   /** Graceful stop: no new requests, in-flight ones finish within the grace period, then drain. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -68,6 +72,14 @@ export async function startApp(options: AppOptions): Promise<App> {
       });
   if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
 
+  let events: EventPublisher | undefined;
+  if (config.events.enabled) {
+    await ensureEventStream(nc, config.events);
+    events = createJetStreamEventPublisher(nc, config.events, logger);
+  } else {
+    logger.warn("domain events are disabled (events.enabled: false)");
+  }
+
   const service = await startMicroService({
     nc,
     name: SERVICE_NAME,
@@ -82,7 +94,9 @@ export async function startApp(options: AppOptions): Promise<App> {
         catalog: () => catalog,
         clients,
         policyGate,
+        events: events ?? { emit: () => undefined },
         defaultTimeoutMs: config.service.default_timeout_ms,
+        includeContentInEvents: config.events.include_content,
       }),
       [SUBJECTS.listModels]: createListModelsHandler({
         catalog: () => catalog,
@@ -105,10 +119,16 @@ export async function startApp(options: AppOptions): Promise<App> {
     nc,
     service,
     logger,
+    events,
     stop(graceMs = config.service.shutdown_grace_ms) {
       stopping ??= (async () => {
         logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
         await service.stop(graceMs);
+        if (events) {
+          const left = await events.flush(Math.max(graceMs, 1_000));
+          if (left > 0)
+            logger.error({ events_left: left, ...events.stats() }, "events not acknowledged at shutdown");
+        }
         if (!options.nc) await nc.drain();
         // Every request has its reply by now; cut whatever upstream calls are left.
         await dispatcher.destroy();

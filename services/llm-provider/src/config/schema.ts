@@ -85,6 +85,41 @@ export const FallbackChainSchema = z.strictObject({
 });
 export type FallbackChainConfig = z.output<typeof FallbackChainSchema>;
 
+export const EventsConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    stream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' or '-'")
+      .default("LLM_PROVIDER_EVENTS"),
+    replicas: z.number().int().min(1).max(5).default(1),
+    max_age_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(7 * 24 * 60 * 60 * 1000),
+    max_bytes: z.number().int().positive().optional().describe("Stream size cap; unset = no cap"),
+    duplicate_window_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(120_000)
+      .describe("Nats-Msg-Id de-duplication window"),
+    publish_timeout_ms: z.number().int().positive().default(5_000),
+    queue_capacity: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe("Events held while JetStream is away"),
+    include_content: z.boolean().default(false).describe("Copy prompts and answers into events"),
+  })
+  .refine((events) => events.duplicate_window_ms <= events.max_age_ms, {
+    path: ["duplicate_window_ms"],
+    message: "must not exceed max_age_ms (JetStream refuses it)",
+  });
+export type EventsConfig = z.output<typeof EventsConfigSchema>;
+
 export const ConfigSchema = z.strictObject({
   environment: z.enum(["development", "production"]).default("production"),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -125,6 +160,7 @@ export const ConfigSchema = z.strictObject({
       timeout_ms: z.number().int().positive().default(2_000),
     })
     .default({ bypass: false, subject: "policy-gateway.cmd.evaluate", timeout_ms: 2_000 }),
+  events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),

@@ -1,25 +1,32 @@
 import { randomUUID } from "node:crypto";
-import { CompleteChatSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
-import type { ChatCompletion, CompleteChat } from "@llm-provider/contracts";
+import { CompleteChatSchema, LlmProviderError, parseRequest, SUBJECTS } from "@llm-provider/contracts";
+import type { Attempt, ChatCompletion, CompleteChat } from "@llm-provider/contracts";
 import { planTargets, upstreamModelName } from "../domain/catalog.js";
-import type { Catalog, ModelEntry } from "../domain/catalog.js";
+import type { Catalog, ModelEntry, Target } from "../domain/catalog.js";
 import { findChatMismatch } from "../domain/chat-requirements.js";
 import { computeCost } from "../domain/cost.js";
+import { buildChatCompleted, buildChatFailed } from "../domain/events.js";
+import type { EventContext } from "../domain/events.js";
 import { checkMessagesNonEmpty } from "../domain/policies.js";
 import { estimatePromptTokens } from "../domain/tokens.js";
-import type { ProviderClient } from "../providers/port.js";
+import type { ChatOutcome, ProviderClient } from "../providers/port.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
-import type { Handler } from "./context.js";
+import type { ExecutionResult } from "../routing/execute-with-fallback.js";
+import type { Handler, RequestContext } from "./context.js";
+import type { EventSink } from "./event-sink.js";
 import type { PolicyGate } from "./policy-gate.js";
 
 export interface CompleteChatDeps {
   catalog: () => Catalog;
   clients: ReadonlyMap<string, ProviderClient>;
   policyGate: PolicyGate;
+  events: EventSink;
   defaultTimeoutMs: number;
+  /** Copy prompt and answer into events (events.include_content). */
+  includeContentInEvents: boolean;
 }
 
-/** CMD-001: validate → POL-LLM-003 → resolve model → policy gate → route → ChatCompletion. */
+/** CMD-001: validate → POL-LLM-003 → resolve model → policy gate → route → record → ChatCompletion. */
 export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
   return async function completeChat(body, context) {
     const request = parseRequest(CompleteChatSchema, body);
@@ -57,50 +64,44 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       estimatedTokens: estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens),
     });
 
-    const {
-      value: outcome,
-      target,
-      attempts,
-    } = await executeWithFallback(
-      { targets: servable, chain, deadline, signal: context.signal },
-      (attemptTarget, signal) =>
-        deps.clients.get(attemptTarget.provider.id)!.completeChat({
-          upstreamModel: upstreamModelName(attemptTarget.model),
-          request,
-          signal,
-        }),
-    );
-
-    const promptTokens = outcome.usage?.promptTokens ?? 0;
-    const completionTokens = outcome.usage?.completionTokens ?? 0;
-    const completion: ChatCompletion = {
-      id: `chatcmpl-${randomUUID()}`,
-      request_id: context.requestId,
-      created_at: new Date().toISOString(),
-      model: target.model.model_name,
-      provider_id: target.provider.id,
-      upstream_id: outcome.upstreamId,
-      content: outcome.content,
-      finish_reason: outcome.finishReason,
-      raw_finish_reason: outcome.rawFinishReason,
-      usage: {
-        prompt_tokens: promptTokens,
-        completion_tokens: completionTokens,
-        total_tokens: promptTokens + completionTokens,
-        cost: computeCost(promptTokens, completionTokens, target.model.cost),
-      },
-      latency_ms: Math.round((performance.now() - context.receivedAt) * 1000) / 1000,
-      attempts,
-      warnings: outcome.warnings,
+    const eventContext: EventContext = {
+      requestId: context.requestId,
+      time: new Date(),
+      traceparent: context.traceparent,
+      includeContent: deps.includeContentInEvents,
     };
-    if (outcome.functionCall) completion.function_call = outcome.functionCall;
-    if (outcome.toolCalls) completion.tool_calls = outcome.toolCalls;
+    let execution: ExecutionResult<ChatOutcome>;
+    try {
+      execution = await executeWithFallback(
+        { targets: servable, chain, deadline, signal: context.signal },
+        (target, signal) =>
+          deps.clients.get(target.provider.id)!.completeChat({
+            upstreamModel: upstreamModelName(target.model),
+            request,
+            signal,
+          }),
+      );
+    } catch (error) {
+      if (error instanceof LlmProviderError) {
+        const failure = {
+          code: error.code,
+          message: error.message,
+          attempts: (error.details?.attempts as Attempt[] | undefined) ?? [],
+          latencyMs: elapsedMs(context),
+        };
+        deps.events.emit(SUBJECTS.chatFailedEvent, buildChatFailed(request, failure, eventContext));
+      }
+      throw error;
+    }
+
+    const completion = toChatCompletion(execution, context);
+    deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
     context.log.info(
       {
         request_id: context.requestId,
         model: completion.model,
         provider_id: completion.provider_id,
-        attempts: attempts.length,
+        attempts: completion.attempts.length,
         finish_reason: completion.finish_reason,
         total_tokens: completion.usage.total_tokens,
         cost_usd: completion.usage.cost.total,
@@ -110,6 +111,42 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     );
     return completion;
   };
+}
+
+function elapsedMs(context: RequestContext): number {
+  return Math.round((performance.now() - context.receivedAt) * 1000) / 1000;
+}
+
+/** The neutral outcome of the answering target → the reply, priced with that target's model. */
+function toChatCompletion(
+  { value: outcome, target, attempts }: { value: ChatOutcome; target: Target; attempts: Attempt[] },
+  context: RequestContext,
+): ChatCompletion {
+  const promptTokens = outcome.usage?.promptTokens ?? 0;
+  const completionTokens = outcome.usage?.completionTokens ?? 0;
+  const completion: ChatCompletion = {
+    id: `chatcmpl-${randomUUID()}`,
+    request_id: context.requestId,
+    created_at: new Date().toISOString(),
+    model: target.model.model_name,
+    provider_id: target.provider.id,
+    upstream_id: outcome.upstreamId,
+    content: outcome.content,
+    finish_reason: outcome.finishReason,
+    raw_finish_reason: outcome.rawFinishReason,
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      cost: computeCost(promptTokens, completionTokens, target.model.cost),
+    },
+    latency_ms: elapsedMs(context),
+    attempts,
+    warnings: outcome.warnings,
+  };
+  if (outcome.functionCall) completion.function_call = outcome.functionCall;
+  if (outcome.toolCalls) completion.tool_calls = outcome.toolCalls;
+  return completion;
 }
 
 /** The requested model must exist and be able to take the request; the caller hears why not. */

@@ -8,6 +8,8 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the worker gives up on in-flight work (end of the shutdown grace period). */
   signal: AbortSignal;
+  /** W3C trace context of the caller, when it sent one. */
+  traceparent?: string | undefined;
 }
 
 /** A handler takes the decoded JSON body and returns the reply body, or throws an `LlmProviderError`. */

@@ -122,7 +122,13 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       return;
     }
     inFlight.add(entry);
-    const context: RequestContext = { requestId, receivedAt: started, log: logger, signal: abandon.signal };
+    const context: RequestContext = {
+      requestId,
+      receivedAt: started,
+      log: logger,
+      signal: abandon.signal,
+      traceparent: msg.headers?.get(HEADERS.traceparent) || undefined,
+    };
     handler(body, context).then(
       (result) => {
         reply(entry, subject, started, result);

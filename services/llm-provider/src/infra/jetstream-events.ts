@@ -1,0 +1,164 @@
+import { jetstream, jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
+import type { JetStreamClient, StreamConfig } from "@nats-io/jetstream";
+import { headers as createHeaders, nanos } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { EVENT_SUBJECTS } from "@llm-provider/contracts";
+import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
+import type { Logger } from "pino";
+import type { EventsConfig } from "../config/schema.js";
+import type { EventSink } from "../handlers/event-sink.js";
+
+const STREAM_NOT_FOUND = 10059;
+
+/** Creates the event stream, or brings an existing one to the configured shape. Idempotent. */
+export async function ensureEventStream(nc: NatsConnection, config: EventsConfig): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const desired: Partial<StreamConfig> = {
+    subjects: [...EVENT_SUBJECTS],
+    num_replicas: config.replicas,
+    max_age: nanos(config.max_age_ms),
+    duplicate_window: nanos(config.duplicate_window_ms),
+    max_bytes: config.max_bytes ?? -1,
+  };
+  try {
+    await jsm.streams.info(config.stream);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NOT_FOUND) throw error;
+    await jsm.streams.add({ name: config.stream, ...desired });
+    return;
+  }
+  await jsm.streams.update(config.stream, desired);
+}
+
+export interface EventPublisherStats {
+  queued: number;
+  in_flight: number;
+  published: number;
+  retries: number;
+  dropped: number;
+}
+
+export interface EventPublisher extends EventSink {
+  stats(): EventPublisherStats;
+  /** Waits until every queued event is acknowledged, or `timeoutMs` passes; returns how many are left. */
+  flush(timeoutMs: number): Promise<number>;
+}
+
+interface PendingEvent {
+  subject: EventSubject;
+  id: string;
+  data: string;
+  traceparent: string | undefined;
+}
+
+const MAX_CONCURRENT_PUBLISHES = 32;
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Publishes domain events to JetStream without ever holding up a reply. Events wait in a bounded
+ * queue; a publish JetStream did not acknowledge goes back to the front and is retried with the
+ * same `Nats-Msg-Id` (so a publish that did land but whose ack was lost is de-duplicated) after a
+ * backoff. A full queue drops the new event loudly: counted and logged.
+ */
+export function createJetStreamEventPublisher(
+  nc: NatsConnection,
+  config: EventsConfig,
+  logger: Logger,
+): EventPublisher {
+  const js: JetStreamClient = jetstream(nc, { timeout: config.publish_timeout_ms });
+  const queue: PendingEvent[] = [];
+  const counters = { published: 0, retries: 0, dropped: 0 };
+  let inFlight = 0;
+  let pausedUntil = 0;
+  let retryDelayMs = RETRY_INITIAL_MS;
+  let resumeTimer: NodeJS.Timeout | undefined;
+  let lastDropLog = 0;
+  const idleWaiters = new Set<() => void>();
+
+  function notifyIfIdle(): void {
+    if (queue.length > 0 || inFlight > 0) return;
+    for (const resolve of idleWaiters) resolve();
+    idleWaiters.clear();
+  }
+
+  function publishOne(event: PendingEvent): void {
+    inFlight++;
+    const hdrs = createHeaders();
+    if (event.traceparent) hdrs.set("traceparent", event.traceparent);
+    js.publish(event.subject, event.data, { msgID: event.id, headers: hdrs })
+      .then(
+        () => {
+          counters.published++;
+          retryDelayMs = RETRY_INITIAL_MS;
+        },
+        (error: unknown) => {
+          counters.retries++;
+          queue.unshift(event);
+          // JetStream is likely away: pause everything, not just this event, and back off.
+          pausedUntil = Date.now() + retryDelayMs;
+          logger.warn(
+            {
+              event_id: event.id,
+              subject: event.subject,
+              retry_in_ms: retryDelayMs,
+              err: (error as Error).message,
+            },
+            "event not acknowledged; will retry",
+          );
+          retryDelayMs = Math.min(retryDelayMs * 2, RETRY_MAX_MS);
+        },
+      )
+      .finally(() => {
+        inFlight--;
+        pump();
+        notifyIfIdle();
+      });
+  }
+
+  function pump(): void {
+    const wait = pausedUntil - Date.now();
+    if (wait > 0) {
+      resumeTimer ??= setTimeout(() => {
+        resumeTimer = undefined;
+        pump();
+      }, wait);
+      return;
+    }
+    while (inFlight < MAX_CONCURRENT_PUBLISHES && queue.length > 0) publishOne(queue.shift()!);
+  }
+
+  return {
+    emit(subject, event: DomainEvent) {
+      if (queue.length >= config.queue_capacity) {
+        counters.dropped++;
+        const now = Date.now();
+        if (now - lastDropLog > 1_000) {
+          lastDropLog = now;
+          logger.error(
+            { event_id: event.id, subject, dropped_total: counters.dropped, capacity: config.queue_capacity },
+            "event queue full; event dropped",
+          );
+        }
+        return;
+      }
+      queue.push({ subject, id: event.id, data: JSON.stringify(event), traceparent: event.traceparent });
+      pump();
+    },
+    stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
+    flush(timeoutMs) {
+      if (queue.length === 0 && inFlight === 0) return Promise.resolve(0);
+      return new Promise<number>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          resolve(queue.length + inFlight);
+        };
+        const timer = setTimeout(() => {
+          idleWaiters.delete(done);
+          done();
+        }, timeoutMs);
+        idleWaiters.add(done);
+      });
+    },
+  };
+}

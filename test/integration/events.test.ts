@@ -1,0 +1,218 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { ChatCompletedSchema, ChatFailedSchema, EVENT_SUBJECTS, SUBJECTS } from "@llm-provider/contracts";
+import type { ChatCompleted } from "@llm-provider/contracts";
+import { pino } from "pino";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import { deriveEventId } from "../../services/llm-provider/src/domain/events.js";
+import {
+  createJetStreamEventPublisher,
+  ensureEventStream,
+} from "../../services/llm-provider/src/infra/jetstream-events.js";
+import { startFakeOpenAIServer } from "../fakes/openai-server.js";
+import type { FakeOpenAIServer } from "../fakes/openai-server.js";
+import { startNatsServer } from "../harness/nats-server.js";
+import type { NatsServerHandle } from "../harness/nats-server.js";
+import { readEvents, waitForEvents } from "../support/events.js";
+import { startTestService, testConfig } from "../support/service.js";
+import type { TestService } from "../support/service.js";
+
+let nats: NatsServerHandle;
+let upstream: FakeOpenAIServer;
+let service: TestService;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  upstream = await startFakeOpenAIServer();
+  service = await startTestService(testConfig(nats.url, [upstream.baseUrl]));
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await upstream?.close();
+  await nats?.stop();
+});
+
+beforeEach(async () => {
+  upstream.reset();
+  const jsm = await jetstreamManager(service.nc);
+  await jsm.streams.purge("LLM_PROVIDER_EVENTS");
+});
+
+const secretPrompt = "my secret prompt text";
+const request = {
+  model: "model-0",
+  messages: [{ role: "user" as const, content: secretPrompt }],
+  metadata: { tenant: "acme" },
+};
+
+describe("domain events on JetStream", () => {
+  it("the stream holds exactly the event subjects, never the request subjects", async () => {
+    const jsm = await jetstreamManager(service.nc);
+    const info = await jsm.streams.info("LLM_PROVIDER_EVENTS");
+    expect([...info.config.subjects].sort()).toEqual([...EVENT_SUBJECTS].sort());
+    expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  });
+
+  it("a completion publishes chat_completed with ids, usage, cost and attempts — no prompt text", async () => {
+    const completion = await service.client.completeChat(request, { requestId: "evt-req-1" });
+    const [stored] = await waitForEvents(service.nc, (events) => events.length === 1);
+    expect(stored!.subject).toBe(SUBJECTS.chatCompletedEvent);
+    expect(stored!.msgId).toBe(deriveEventId(SUBJECTS.chatCompletedEvent, "evt-req-1"));
+    const event = ChatCompletedSchema.parse(stored!.event);
+    expect(event).toMatchObject({
+      id: stored!.msgId,
+      type: "llm-provider.chat_completed.v1",
+      source: "llm-provider",
+      request_id: "evt-req-1",
+      data: {
+        completion_id: completion.id,
+        model: "model-0",
+        provider_id: "p0",
+        finish_reason: "stop",
+        usage: completion.usage,
+        attempts: completion.attempts,
+        metadata: { tenant: "acme" },
+      },
+    });
+    expect(JSON.stringify(stored!.event)).not.toContain(secretPrompt);
+  });
+
+  it("carries the caller's trace context", async () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await service.client.completeChat(request, { requestId: "evt-trace", headers: { traceparent } });
+    const [stored] = await waitForEvents(service.nc, (events) => events.length === 1);
+    expect(stored!.event.traceparent).toBe(traceparent);
+  });
+
+  it("a retried request (same request id) is stored once", async () => {
+    await service.client.completeChat(request, { requestId: "evt-retry" });
+    await service.client.completeChat(request, { requestId: "evt-retry" });
+    await service.client.completeChat(request, { requestId: "evt-other" });
+    const events = await waitForEvents(service.nc, (stored) => stored.length >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await readEvents(service.nc)).map((e) => e.event.request_id).sort()).toEqual([
+      "evt-other",
+      "evt-retry",
+    ]);
+    expect(events.length).toBe(2);
+  });
+
+  it("a chat that finds no answer publishes chat_failed with the error and the attempts", async () => {
+    upstream.enqueue({ kind: "error", status: 400, message: "bad" });
+    await service.client.completeChat(request, { requestId: "evt-fail" }).catch(() => undefined);
+    const [stored] = await waitForEvents(service.nc, (events) => events.length === 1);
+    const event = ChatFailedSchema.parse(stored!.event);
+    expect(event.data).toMatchObject({ model: "model-0", error_code: "upstream_bad_request" });
+    expect(event.data.attempts).toHaveLength(1);
+  });
+
+  it("bad input publishes nothing", async () => {
+    await service.client.completeChat({ model: "model-0", messages: [] }).catch(() => undefined);
+    await service.client.completeChat({ ...request, model: "nope" }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await readEvents(service.nc)).toEqual([]);
+  });
+
+  it("NATS restarted under load: every completion's event is stored exactly once afterwards", async () => {
+    const ids = Array.from({ length: 8 }, (_, index) => `restart-${index}`);
+    for (const _ of ids) upstream.enqueue({ kind: "delay", ms: 400 });
+    const calls = ids.map((requestId) =>
+      service.client.completeChat(request, { requestId, timeoutMs: 3_000 }).catch(() => "no reply"),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await nats.restart();
+    await Promise.all(calls);
+    const events = await waitForEvents(service.nc, (stored) => stored.length >= ids.length, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const final = await readEvents(service.nc);
+    expect(final.map((e) => e.event.request_id).sort()).toEqual([...ids].sort());
+    expect(new Set(final.map((e) => e.msgId)).size).toBe(ids.length);
+    expect(events.length).toBe(ids.length);
+  });
+});
+
+describe("the event publisher while JetStream cannot take events", () => {
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nc = await connect({ servers: nats.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+  });
+
+  const eventsConfig = (stream: string, capacity = 100) =>
+    parseConfig(
+      { ...testConfig(nats.url, ["http://127.0.0.1:1/v1"]), events: { stream, queue_capacity: capacity } },
+      "t",
+    ).events;
+
+  function sampleEvent(requestId: string): ChatCompleted {
+    return {
+      id: deriveEventId(SUBJECTS.chatCompletedEvent, requestId),
+      type: "llm-provider.chat_completed.v1",
+      source: "llm-provider",
+      time: new Date().toISOString(),
+      request_id: requestId,
+      data: {
+        completion_id: "c",
+        model: "m",
+        provider_id: "p",
+        finish_reason: "stop",
+        usage: {
+          prompt_tokens: 1,
+          completion_tokens: 1,
+          total_tokens: 2,
+          cost: { currency: "USD", input: 0, output: 0, total: 0 },
+        },
+        latency_ms: 1,
+        attempts: [],
+      },
+    };
+  }
+
+  it("keeps unacknowledged events, retries them with the same id, and stores each exactly once", async () => {
+    // A stream that does not exist yet: every publish is refused until it does.
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete("LLM_PROVIDER_EVENTS");
+    const config = eventsConfig("LLM_PROVIDER_EVENTS");
+    const logs: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
+    const publisher = createJetStreamEventPublisher(nc, config, logger);
+    for (let index = 0; index < 20; index++)
+      publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent(`q-${index}`));
+    publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent("q-0")); // a duplicate
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(publisher.stats()).toMatchObject({ published: 0, dropped: 0 });
+    expect(publisher.stats().retries).toBeGreaterThan(0);
+    expect(logs.join("")).toContain("event not acknowledged; will retry");
+
+    await ensureEventStream(nc, config);
+    expect(await publisher.flush(15_000)).toBe(0);
+    const stored = await readEvents(nc);
+    expect(stored).toHaveLength(20);
+    expect(new Set(stored.map((e) => e.event.request_id)).size).toBe(20);
+    // Every publish that was not acknowledged was retried, not dropped.
+    expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 0, published: 21, dropped: 0 });
+  });
+
+  it("a full queue drops loudly: counted and logged, never silently", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete("LLM_PROVIDER_EVENTS");
+    const config = eventsConfig("LLM_PROVIDER_EVENTS", 3);
+    const logs: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
+    const publisher = createJetStreamEventPublisher(nc, config, logger);
+    for (let index = 0; index < 40; index++)
+      publisher.emit(SUBJECTS.chatFailedEvent, sampleEvent(`full-${index}`));
+    expect(publisher.stats().dropped).toBeGreaterThan(0);
+    expect(logs.join("")).toContain("event queue full; event dropped");
+    expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 32, dropped: 5 });
+    expect(await publisher.flush(100)).toBeGreaterThan(0);
+    await ensureEventStream(nc, config);
+    expect(await publisher.flush(15_000)).toBe(0);
+    expect(publisher.stats().published).toBe(35);
+  });
+});
