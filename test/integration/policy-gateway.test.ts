@@ -146,3 +146,59 @@ const sampleCheck = {
   estimatedTokens: 1,
   deadline: Number.MAX_SAFE_INTEGER,
 };
+
+describe("circuit breaker around the Policy Gateway", () => {
+  it("opens after repeated failures (refusing at once, without asking), probes once, and closes again", async () => {
+    const ownNats = await startNatsServer({ jetstream: true });
+    const ownService = await startTestService({
+      ...testConfig(ownNats.url, [upstream.baseUrl]),
+      environment: "production",
+      policy_gateway: {
+        bypass: false,
+        timeout_ms: 200,
+        breaker_failure_threshold: 2,
+        breaker_cooldown_ms: 600,
+      },
+    });
+    try {
+      let answering = false;
+      let asks = 0;
+      const sub = ownService.nc.subscribe(POLICY_GATEWAY_SUBJECT, {
+        callback: (_error, msg) => {
+          asks++;
+          if (answering) msg.respond(JSON.stringify({ decision: "allow" }));
+        },
+      });
+      await ownService.nc.flush();
+      const attempt = () =>
+        ownService.client.completeChat(hello).catch((e: unknown) => e as LlmProviderError);
+
+      // Two timeouts open the breaker.
+      expect(await attempt()).toMatchObject({ code: "policy_unavailable" });
+      expect(await attempt()).toMatchObject({ code: "policy_unavailable" });
+      expect(asks).toBe(2);
+      // Open: refused at once, the gateway is not asked.
+      const started = performance.now();
+      const refused = (await attempt()) as LlmProviderError;
+      expect(performance.now() - started).toBeLessThan(150);
+      expect(refused).toMatchObject({ code: "policy_unavailable" });
+      expect(refused.message).toContain("circuit is open");
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(asks).toBe(2);
+
+      // After the cool-down the gateway is back: the probe succeeds and traffic flows again.
+      answering = true;
+      await new Promise((resolve) => setTimeout(resolve, 650));
+      const [first, second] = await Promise.all([attempt(), attempt()]);
+      const outcomes = [first, second].map((r) => (r instanceof LlmProviderError ? r.code : "ok"));
+      // Exactly one probe went through while half-open; the other was refused without asking.
+      expect(outcomes.sort()).toEqual(["ok", "policy_unavailable"]);
+      expect(asks).toBe(3);
+      expect((await ownService.client.completeChat(hello)).content).toBe("echo: Hello");
+      sub.unsubscribe();
+    } finally {
+      await ownService.stop();
+      await ownNats.stop();
+    }
+  });
+});

@@ -69,6 +69,11 @@ export async function startApp(options: AppOptions): Promise<App> {
         subject: config.policy_gateway.subject,
         timeoutMs: config.policy_gateway.timeout_ms,
         environment: config.environment,
+        breaker: {
+          failureThreshold: config.policy_gateway.breaker_failure_threshold,
+          cooldownMs: config.policy_gateway.breaker_cooldown_ms,
+        },
+        logger,
       });
   if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
 

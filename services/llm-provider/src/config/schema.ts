@@ -158,8 +158,21 @@ export const ConfigSchema = z.strictObject({
         .describe("Skip the gateway; allowed only in development (POL-LLM-005)"),
       subject: z.string().min(1).default("policy-gateway.cmd.evaluate"),
       timeout_ms: z.number().int().positive().default(2_000),
+      breaker_failure_threshold: z
+        .number()
+        .int()
+        .positive()
+        .default(5)
+        .describe("Failures in a row that open it"),
+      breaker_cooldown_ms: z.number().int().positive().default(5_000).describe("Open time before one probe"),
     })
-    .default({ bypass: false, subject: "policy-gateway.cmd.evaluate", timeout_ms: 2_000 }),
+    .default({
+      bypass: false,
+      subject: "policy-gateway.cmd.evaluate",
+      timeout_ms: 2_000,
+      breaker_failure_threshold: 5,
+      breaker_cooldown_ms: 5_000,
+    }),
   events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),

@@ -1,7 +1,10 @@
 import { errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LlmProviderError, PolicyDecisionSchema } from "@llm-provider/contracts";
-import type { PolicyEvaluationRequest } from "@llm-provider/contracts";
+import type { PolicyDecision, PolicyEvaluationRequest } from "@llm-provider/contracts";
+import type { Logger } from "pino";
+import { CircuitBreaker } from "../domain/circuit-breaker.js";
+import type { BreakerPolicy } from "../domain/circuit-breaker.js";
 import type { PolicyCheck, PolicyGate } from "../handlers/policy-gate.js";
 
 export interface NatsPolicyGateOptions {
@@ -9,16 +12,65 @@ export interface NatsPolicyGateOptions {
   subject: string;
   timeoutMs: number;
   environment: "development" | "production";
+  breaker: BreakerPolicy;
+  logger: Logger;
 }
 
 /**
  * Asks the Policy Gateway over NATS request/reply. Fails closed: no answer, no responders or an
- * answer that isn't a decision all refuse the request with `policy_unavailable`.
+ * answer that isn't a decision all refuse the request with `policy_unavailable`. A circuit breaker
+ * stops asking a gateway that keeps failing (requests are refused at once while it is open) and
+ * lets one probe through after the cool-down.
  */
 export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate {
-  const { nc, subject, timeoutMs, environment } = options;
+  const { nc, subject, timeoutMs, environment, logger } = options;
+  const breaker = new CircuitBreaker(options.breaker);
+
+  async function ask(request: PolicyEvaluationRequest, timeout: number): Promise<PolicyDecision> {
+    let data: unknown;
+    try {
+      const reply = await nc.request(subject, JSON.stringify(request), { timeout });
+      data = reply.json();
+    } catch (error) {
+      throw new LlmProviderError("policy_unavailable", `policy gateway did not answer: ${describe(error)}`);
+    }
+    const decision = PolicyDecisionSchema.safeParse(data);
+    if (!decision.success) {
+      throw new LlmProviderError(
+        "policy_unavailable",
+        "policy gateway answered something that is not a decision",
+      );
+    }
+    return decision.data;
+  }
+
+  function record(ok: boolean): void {
+    const before = breaker.state;
+    if (ok) breaker.recordSuccess();
+    else breaker.recordFailure(Date.now());
+    if (breaker.state !== before) {
+      logger.warn(
+        { subject, from: before, to: breaker.state },
+        "policy gateway circuit breaker changed state",
+      );
+    }
+  }
+
   return {
     async check(check: PolicyCheck): Promise<void> {
+      const remainingMs = Math.floor(check.deadline - performance.now());
+      if (remainingMs <= 0) {
+        throw new LlmProviderError("deadline_exceeded", "request deadline passed before the policy check");
+      }
+      if (!breaker.tryAcquire(Date.now())) {
+        throw new LlmProviderError(
+          "policy_unavailable",
+          "policy gateway circuit is open after repeated failures",
+          {
+            retryAfterMs: breaker.retryAfterMs(Date.now()),
+          },
+        );
+      }
       const request: PolicyEvaluationRequest = {
         request_id: check.requestId,
         source: "llm-provider",
@@ -28,28 +80,17 @@ export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate
         provider_id: check.providerId,
         estimated_tokens: check.estimatedTokens,
       };
-      const remainingMs = Math.floor(check.deadline - performance.now());
-      if (remainingMs <= 0) {
-        throw new LlmProviderError("deadline_exceeded", "request deadline passed before the policy check");
-      }
-      let data: unknown;
+      let decision: PolicyDecision;
       try {
-        const timeout = Math.min(timeoutMs, remainingMs);
-        const reply = await nc.request(subject, JSON.stringify(request), { timeout });
-        data = reply.json();
+        decision = await ask(request, Math.min(timeoutMs, remainingMs));
       } catch (error) {
-        throw new LlmProviderError("policy_unavailable", `policy gateway did not answer: ${describe(error)}`);
+        record(false);
+        throw error;
       }
-      const decision = PolicyDecisionSchema.safeParse(data);
-      if (!decision.success) {
-        throw new LlmProviderError(
-          "policy_unavailable",
-          "policy gateway answered something that is not a decision",
-        );
-      }
-      if (decision.data.decision === "deny") {
-        throw new LlmProviderError("policy_denied", decision.data.reason ?? "denied by the policy gateway", {
-          ...(decision.data.policy_id ? { policy: decision.data.policy_id } : {}),
+      record(true);
+      if (decision.decision === "deny") {
+        throw new LlmProviderError("policy_denied", decision.reason ?? "denied by the policy gateway", {
+          ...(decision.policy_id ? { policy: decision.policy_id } : {}),
         });
       }
     },
