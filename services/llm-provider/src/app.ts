@@ -19,6 +19,7 @@ import { describeSecretRef, resolveSecret } from "./infra/secrets.js";
 import { createProviderClient, hasWire } from "./providers/create-provider-client.js";
 import { createHttpDispatcher, createUndiciFetch } from "./providers/http/undici-fetch.js";
 import type { ProviderClient } from "./providers/port.js";
+import { instrumentProviderClient } from "./telemetry/instrument-provider-client.js";
 import { SERVICE_VERSION } from "./version.js";
 
 export interface AppOptions {
@@ -52,7 +53,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   for (const provider of config.providers) {
     if (!provider.is_active || !apiKeys.usable.has(provider.id)) continue;
     const client = createProviderClient(provider, { apiKey: apiKeys.values.get(provider.id), fetch });
-    if (client) clients.set(provider.id, client);
+    if (client) clients.set(provider.id, instrumentProviderClient(client, provider));
     else
       logger.warn(
         { provider_id: provider.id, provider_type: provider.provider_type },

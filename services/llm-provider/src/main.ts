@@ -4,6 +4,7 @@ import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load-config.js";
 import { describeConfig } from "./config/redact-config.js";
 import { createLogger } from "./infra/logger.js";
+import { startOpenTelemetry } from "./infra/open-telemetry.js";
 
 /** Process entry: config from `--config` or `LLM_PROVIDER_CONFIG`, signals, exit codes. */
 async function main(): Promise<void> {
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.log_level);
   logger.info({ config: describeConfig(config) }, "configuration loaded");
+  const telemetry = startOpenTelemetry();
+  if (telemetry) logger.info("OpenTelemetry export on (OTEL_* environment)");
   let app;
   try {
     app = await startApp({ config, logger });
@@ -42,13 +45,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutdown requested");
-    running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: String(error) }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    running
+      .stop()
+      .then(() => telemetry?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: String(error) }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));

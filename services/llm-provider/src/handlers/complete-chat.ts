@@ -12,6 +12,8 @@ import { estimatePromptTokens } from "../domain/tokens.js";
 import type { ChatOutcome, ProviderClient } from "../providers/port.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
+import { currentTraceparent } from "../telemetry/nats-trace-context.js";
+import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { Handler, RequestContext } from "./context.js";
 import type { EventSink } from "./event-sink.js";
 import type { PolicyGate } from "./policy-gate.js";
@@ -67,7 +69,8 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     const eventContext: EventContext = {
       requestId: context.requestId,
       time: new Date(),
-      traceparent: context.traceparent,
+      // Our own span when tracing is on, so consumers of the event link to it; else the caller's.
+      traceparent: currentTraceparent() ?? context.traceparent,
       includeContent: deps.includeContentInEvents,
     };
     let execution: ExecutionResult<ChatOutcome>;
@@ -95,6 +98,13 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     }
 
     const completion = toChatCompletion(execution, context);
+    recordRequestOutcome({
+      operation: "chat",
+      model: completion.model,
+      providerId: completion.provider_id,
+      costUsd: completion.usage.cost.total,
+      attempts: completion.attempts,
+    });
     deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
     context.log.info(
       {

@@ -7,6 +7,8 @@ import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { EventsConfig } from "../config/schema.js";
 import type { EventSink } from "../handlers/event-sink.js";
+import { getInstruments } from "../telemetry/instruments.js";
+import { METRIC } from "../telemetry/semconv.js";
 
 const STREAM_NOT_FOUND = 10059;
 
@@ -75,6 +77,15 @@ export function createJetStreamEventPublisher(
   let resumeTimer: NodeJS.Timeout | undefined;
   let lastDropLog = 0;
   const idleWaiters = new Set<() => void>();
+  const { meter } = getInstruments();
+  meter
+    .createObservableGauge(METRIC.eventQueueDepth, {
+      description: "Events waiting for or in a JetStream publish",
+    })
+    .addCallback((result) => result.observe(queue.length + inFlight));
+  const droppedCounter = meter.createCounter(METRIC.eventsDropped, {
+    description: "Events dropped on a full queue",
+  });
 
   function notifyIfIdle(): void {
     if (queue.length > 0 || inFlight > 0) return;
@@ -132,6 +143,7 @@ export function createJetStreamEventPublisher(
     emit(subject, event: DomainEvent) {
       if (queue.length >= config.queue_capacity) {
         counters.dropped++;
+        droppedCounter.add(1, { subject });
         const now = Date.now();
         if (now - lastDropLog > 1_000) {
           lastDropLog = now;

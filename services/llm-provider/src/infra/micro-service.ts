@@ -4,8 +4,13 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
 import type { Service, ServiceGroup, ServiceMsg } from "@nats-io/services";
 import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
+import { context as otelContext } from "@opentelemetry/api";
+import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Handler, RequestContext } from "../handlers/context.js";
+import { getInstruments } from "../telemetry/instruments.js";
+import { METRIC } from "../telemetry/semconv.js";
+import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
 import { EndpointMetrics } from "./endpoint-metrics.js";
 
 export interface MicroServiceOptions {
@@ -35,7 +40,10 @@ export interface RunningService {
 
 interface InFlightRequest {
   msg: ServiceMsg;
+  subject: string;
   requestId: string;
+  started: number;
+  span: Span;
   answered: boolean;
 }
 
@@ -60,18 +68,24 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     statsHandler: (endpoint) => Promise.resolve(metrics.snapshot(endpoint.subject, inFlight.size)),
   });
 
-  function reply(entry: InFlightRequest, subject: string, started: number, result: unknown): void {
+  getInstruments()
+    .meter.createObservableGauge(METRIC.requestsInFlight, { description: "Requests this worker is handling" })
+    .addCallback((result) => result.observe(inFlight.size));
+
+  function reply(entry: InFlightRequest, result: unknown): void {
     if (entry.answered) return;
     entry.answered = true;
     const hdrs = createHeaders();
     hdrs.set(HEADERS.requestId, entry.requestId);
     entry.msg.respond(JSON.stringify(result), { headers: hdrs });
-    metrics.recordSuccess(subject, performance.now() - started);
+    metrics.recordSuccess(entry.subject, performance.now() - entry.started);
+    endServerSpan(entry.span);
   }
 
-  function replyError(entry: InFlightRequest, subject: string, started: number, error: unknown): void {
+  function replyError(entry: InFlightRequest, error: unknown): void {
     if (entry.answered) return;
     entry.answered = true;
+    const { subject } = entry;
     const typed = toTypedError(error);
     if (typed.code === "internal") {
       logger.error(
@@ -91,7 +105,8 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     entry.msg.respondError(typed.status, description, JSON.stringify({ error: typed.toBody() }), {
       headers: hdrs,
     });
-    metrics.recordError(subject, typed.code, performance.now() - started);
+    metrics.recordError(subject, typed.code, performance.now() - entry.started);
+    endServerSpan(entry.span, typed.code, typed.code === "internal" ? error : undefined);
   }
 
   function finish(entry: InFlightRequest): void {
@@ -102,7 +117,8 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   function dispatch(subject: string, handler: Handler, msg: ServiceMsg): void {
     const started = performance.now();
     const requestId = msg.headers?.get(HEADERS.requestId) || randomUUID();
-    const entry: InFlightRequest = { msg, requestId, answered: false };
+    const server = startServerSpan(subject, options.queue, msg.headers, msg.data.length, requestId);
+    const entry: InFlightRequest = { msg, subject, requestId, started, span: server.span, answered: false };
     if (inFlight.size >= maxInFlight) {
       const busy = new LlmProviderError(
         "busy",
@@ -111,14 +127,14 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
           retryAfterMs: 100,
         },
       );
-      replyError(entry, subject, started, busy);
+      replyError(entry, busy);
       return;
     }
     let body: unknown;
     try {
       body = decodeBody(msg.data, maxRequestBytes);
     } catch (error) {
-      replyError(entry, subject, started, error);
+      replyError(entry, error);
       return;
     }
     inFlight.add(entry);
@@ -129,16 +145,19 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       signal: abandon.signal,
       traceparent: msg.headers?.get(HEADERS.traceparent) || undefined,
     };
-    handler(body, context).then(
-      (result) => {
-        reply(entry, subject, started, result);
-        finish(entry);
-      },
-      (error: unknown) => {
-        replyError(entry, subject, started, error);
-        finish(entry);
-      },
-    );
+    // The handler runs in the server span's context, so its spans (upstream attempts) are children.
+    otelContext
+      .with(server.context, () => handler(body, context))
+      .then(
+        (result) => {
+          reply(entry, result);
+          finish(entry);
+        },
+        (error: unknown) => {
+          replyError(entry, error);
+          finish(entry);
+        },
+      );
   }
 
   for (const [subject, handler] of Object.entries(options.endpoints)) {
@@ -165,7 +184,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       abandon.abort();
       for (const entry of inFlight) {
         const error = new LlmProviderError("shutting_down", "worker shut down before the request finished");
-        replyError(entry, entry.msg.subject, performance.now(), error);
+        replyError(entry, error);
       }
       inFlight.clear();
     },

@@ -1,11 +1,16 @@
-import { errors as natsErrors } from "@nats-io/nats-core";
+import { headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LlmProviderError, PolicyDecisionSchema } from "@llm-provider/contracts";
+import { HEADERS, LlmProviderError, PolicyDecisionSchema } from "@llm-provider/contracts";
 import type { PolicyDecision, PolicyEvaluationRequest } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { CircuitBreaker } from "../domain/circuit-breaker.js";
 import type { BreakerPolicy } from "../domain/circuit-breaker.js";
 import type { PolicyCheck, PolicyGate } from "../handlers/policy-gate.js";
+import { getInstruments } from "../telemetry/instruments.js";
+import { injectTraceContext } from "../telemetry/nats-trace-context.js";
+import { METRIC } from "../telemetry/semconv.js";
+
+const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 export interface NatsPolicyGateOptions {
   nc: NatsConnection;
@@ -25,11 +30,19 @@ export interface NatsPolicyGateOptions {
 export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate {
   const { nc, subject, timeoutMs, environment, logger } = options;
   const breaker = new CircuitBreaker(options.breaker);
+  getInstruments()
+    .meter.createObservableGauge(METRIC.breakerState, { description: "0 closed, 1 half-open, 2 open" })
+    .addCallback((result) =>
+      result.observe(BREAKER_STATE_VALUE[breaker.state], { target: "policy_gateway" }),
+    );
 
   async function ask(request: PolicyEvaluationRequest, timeout: number): Promise<PolicyDecision> {
     let data: unknown;
     try {
-      const reply = await nc.request(subject, JSON.stringify(request), { timeout });
+      const hdrs = createHeaders();
+      hdrs.set(HEADERS.requestId, request.request_id);
+      injectTraceContext(hdrs);
+      const reply = await nc.request(subject, JSON.stringify(request), { timeout, headers: hdrs });
       data = reply.json();
     } catch (error) {
       throw new LlmProviderError("policy_unavailable", `policy gateway did not answer: ${describe(error)}`);

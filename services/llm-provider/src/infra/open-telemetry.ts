@@ -1,0 +1,37 @@
+import { NodeSDK } from "@opentelemetry/sdk-node";
+
+/** Variables that say an operator wants telemetry exported. */
+const EXPORT_VARIABLES = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+  "OTEL_TRACES_EXPORTER",
+  "OTEL_METRICS_EXPORTER",
+];
+
+export interface TelemetryHandle {
+  /** Flushes what is buffered and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the OpenTelemetry SDK when the standard `OTEL_*` variables ask for an exporter (OTLP by
+ * default: endpoint, protocol, headers, service name and resource all from the environment), and
+ * does nothing otherwise — the API then stays a no-op. No auto-instrumentation: the service makes
+ * its own spans (NATS has no instrumentation package), so nothing patches modules at load.
+ */
+export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): TelemetryHandle | undefined {
+  if (env.OTEL_SDK_DISABLED === "true") return undefined;
+  if (!EXPORT_VARIABLES.some((name) => env[name])) return undefined;
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? "llm-provider",
+    instrumentations: [],
+    resourceDetectors: [],
+  });
+  sdk.start();
+  return {
+    async shutdown() {
+      await sdk.shutdown();
+    },
+  };
+}

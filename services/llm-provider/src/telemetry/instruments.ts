@@ -1,0 +1,46 @@
+import { metrics } from "@opentelemetry/api";
+import type { Counter, Histogram, Meter } from "@opentelemetry/api";
+import { METRIC, SCOPE } from "./semconv.js";
+
+export interface Instruments {
+  meter: Meter;
+  tokenUsage: Histogram;
+  operationDuration: Histogram;
+  cost: Counter;
+  fallbacks: Counter;
+  retries: Counter;
+}
+
+let instruments: Instruments | undefined;
+
+/**
+ * The service's metric instruments, made on first use from the global meter provider — a no-op
+ * one unless OpenTelemetry was started (or a test installed one before the service started).
+ */
+export function getInstruments(): Instruments {
+  if (instruments) return instruments;
+  const meter = metrics.getMeter(SCOPE);
+  instruments = {
+    meter,
+    tokenUsage: meter.createHistogram(METRIC.tokenUsage, {
+      unit: "{token}",
+      description: "Tokens used per upstream call, by gen_ai.token.type (input/output)",
+      advice: { explicitBucketBoundaries: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576] },
+    }),
+    operationDuration: meter.createHistogram(METRIC.operationDuration, {
+      unit: "s",
+      description: "Duration of upstream GenAI calls",
+      advice: {
+        explicitBucketBoundaries: [
+          0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+        ],
+      },
+    }),
+    cost: meter.createCounter(METRIC.cost, { unit: "USD", description: "Cost of answered requests" }),
+    fallbacks: meter.createCounter(METRIC.fallbacks, {
+      description: "Requests answered by a fallback target",
+    }),
+    retries: meter.createCounter(METRIC.retries, { description: "Upstream attempts beyond the first" }),
+  };
+  return instruments;
+}

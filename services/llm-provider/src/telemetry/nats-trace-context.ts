@@ -1,0 +1,29 @@
+import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Context, TextMapGetter, TextMapSetter } from "@opentelemetry/api";
+import type { MsgHdrs } from "@nats-io/nats-core";
+
+const getter: TextMapGetter<MsgHdrs | undefined> = {
+  keys: (headers) => (headers ? headers.keys() : []),
+  get: (headers, key) => headers?.get(key) || undefined,
+};
+
+const setter: TextMapSetter<MsgHdrs> = {
+  set: (headers, key, value) => headers.set(key, value),
+};
+
+/** The caller's trace context from NATS headers (W3C `traceparent`/`tracestate`). */
+export function extractTraceContext(headers: MsgHdrs | undefined): Context {
+  return propagation.extract(ROOT_CONTEXT, headers, getter);
+}
+
+/** Writes the current trace context into outgoing NATS headers. */
+export function injectTraceContext(headers: MsgHdrs): void {
+  propagation.inject(context.active(), headers, setter);
+}
+
+/** The current span as a W3C `traceparent`, when there is a recording one. */
+export function currentTraceparent(): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}

@@ -1,0 +1,54 @@
+/**
+ * Every telemetry name the service emits, in one place: the OpenTelemetry GenAI conventions are
+ * still "development" and move; renaming happens here only.
+ */
+export const ATTR = {
+  genAiOperationName: "gen_ai.operation.name",
+  genAiProviderName: "gen_ai.provider.name",
+  genAiRequestModel: "gen_ai.request.model",
+  genAiRequestMaxTokens: "gen_ai.request.max_tokens",
+  genAiRequestTemperature: "gen_ai.request.temperature",
+  genAiResponseModel: "gen_ai.response.model",
+  genAiResponseId: "gen_ai.response.id",
+  genAiResponseFinishReasons: "gen_ai.response.finish_reasons",
+  genAiUsageInputTokens: "gen_ai.usage.input_tokens",
+  genAiUsageOutputTokens: "gen_ai.usage.output_tokens",
+  genAiEmbeddingsDimensionCount: "gen_ai.embeddings.dimension.count",
+  genAiTokenType: "gen_ai.token.type",
+  errorType: "error.type",
+  serverAddress: "server.address",
+  serverPort: "server.port",
+  messagingSystem: "messaging.system",
+  messagingDestinationName: "messaging.destination.name",
+  messagingOperationType: "messaging.operation.type",
+  messagingOperationName: "messaging.operation.name",
+  messagingConsumerGroupName: "messaging.consumer.group.name",
+  messagingMessageBodySize: "messaging.message.body.size",
+  requestId: "llm_provider.request_id",
+  providerId: "llm_provider.provider_id",
+  model: "llm_provider.model",
+  costUsd: "llm_provider.cost_usd",
+  cacheHit: "llm_provider.cache_hit",
+  attempts: "llm_provider.attempts",
+} as const;
+
+export const METRIC = {
+  tokenUsage: "gen_ai.client.token.usage",
+  operationDuration: "gen_ai.client.operation.duration",
+  cost: "llm_provider.cost",
+  fallbacks: "llm_provider.fallbacks",
+  retries: "llm_provider.retries",
+  requestsInFlight: "llm_provider.requests.in_flight",
+  eventQueueDepth: "llm_provider.events.queue_depth",
+  eventsDropped: "llm_provider.events.dropped",
+  breakerState: "llm_provider.circuit_breaker.state",
+  cacheLookups: "llm_provider.embedding_cache.lookups",
+} as const;
+
+/** The tracer and meter name (instrumentation scope). */
+export const SCOPE = "llm-provider";
+
+/** `gen_ai.provider.name` per provider type (well-known names where the conventions have one). */
+export function genAiProviderName(providerType: string): string {
+  return providerType === "azure_openai" ? "azure.ai.openai" : providerType;
+}

@@ -1,0 +1,49 @@
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Context, Span } from "@opentelemetry/api";
+import type { MsgHdrs } from "@nats-io/nats-core";
+import { extractTraceContext } from "./nats-trace-context.js";
+import { ATTR, SCOPE } from "./semconv.js";
+
+export interface ServerSpan {
+  span: Span;
+  /** Run the handler in this context so its spans are children of the server span. */
+  context: Context;
+}
+
+/** A SERVER span for one NATS request, continuing the caller's trace when it sent one. */
+export function startServerSpan(
+  subject: string,
+  queue: string,
+  headers: MsgHdrs | undefined,
+  bodySize: number,
+  requestId: string,
+): ServerSpan {
+  const parent = extractTraceContext(headers);
+  const span = trace.getTracer(SCOPE).startSpan(
+    `process ${subject}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        [ATTR.messagingSystem]: "nats",
+        [ATTR.messagingDestinationName]: subject,
+        [ATTR.messagingOperationType]: "process",
+        [ATTR.messagingOperationName]: "process",
+        [ATTR.messagingConsumerGroupName]: queue,
+        [ATTR.messagingMessageBodySize]: bodySize,
+        [ATTR.requestId]: requestId,
+      },
+    },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Ends the server span with the reply's outcome: an error code sets `error.type` and the status. */
+export function endServerSpan(span: Span, errorCode?: string, exception?: unknown): void {
+  if (errorCode !== undefined) {
+    span.setAttribute(ATTR.errorType, errorCode);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode });
+    if (exception instanceof Error) span.recordException(exception);
+  }
+  span.end();
+}
