@@ -1,4 +1,4 @@
-import { headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
+import { headers as createHeaders, errors as natsErrors, nuid } from "@nats-io/nats-core";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { z } from "zod";
 import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
@@ -10,6 +10,8 @@ import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js"
 import type { AggregateHealth, GetProviderHealth, ProviderHealth } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
+import { StreamMessageSchema } from "./stream.js";
+import type { StreamChunk, StreamDone } from "./stream.js";
 import { HEADERS, SUBJECTS } from "./subjects.js";
 import { parseRequest } from "./validation.js";
 
@@ -31,8 +33,20 @@ const DEFAULT_TIMEOUTS = { chat: 120_000, embedding: 60_000, query: 5_000 };
 /** Time kept back so that the service's own deadline error reaches the caller before its timeout. */
 const DEADLINE_MARGIN_MS = 250;
 
+/**
+ * A streamed chat completion: iterate it for the chunks; `done` resolves with the terminal message
+ * once the stream finished. Iteration throws `LlmProviderError` when the stream ends in an error,
+ * loses a message, or stops without a terminal message — a cut answer never looks complete.
+ * Leaving the loop early tells the worker to stop (and stop paying for) the upstream call.
+ */
+export interface ChatStream extends AsyncIterable<StreamChunk> {
+  readonly requestId: string;
+  readonly done: Promise<StreamDone>;
+}
+
 export interface LlmProviderClient {
   completeChat(request: CompleteChatInput, options?: CallOptions): Promise<ChatCompletion>;
+  streamChat(request: CompleteChatInput, options?: CallOptions): ChatStream;
   generateEmbedding(request: GenerateEmbeddingInput, options?: CallOptions): Promise<EmbeddingResult>;
   listModels(request?: ListAvailableModels, options?: CallOptions): Promise<ModelList>;
   getProviderHealth(
@@ -79,6 +93,9 @@ export function createLlmProviderClient(
       const body = withDeadline(parseRequest(CompleteChatSchema, request), timeoutMs);
       return await call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
     },
+    streamChat(request, callOptions = {}) {
+      return openChatStream(nc, request, callOptions, callOptions.timeoutMs ?? timeouts.chat);
+    },
     async generateEmbedding(request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? timeouts.embedding;
       const body = withDeadline(parseRequest(GenerateEmbeddingSchema, request), timeoutMs);
@@ -100,6 +117,91 @@ export function createLlmProviderClient(
       return await call(SUBJECTS.getProviderHealth, body, ProviderHealthReplySchema, timeoutMs, callOptions);
     },
   };
+}
+
+function openChatStream(
+  nc: NatsConnection,
+  request: CompleteChatInput,
+  callOptions: CallOptions,
+  timeoutMs: number,
+): ChatStream {
+  const requestId = callOptions.requestId ?? nuid.next();
+  let resolveDone!: (done: StreamDone) => void;
+  let rejectDone!: (error: unknown) => void;
+  const done = new Promise<StreamDone>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  // Nobody may be awaiting `done` when iteration fails; the error reaches the loop either way.
+  done.catch(() => undefined);
+
+  async function* iterate(): AsyncGenerator<StreamChunk> {
+    let finished = false;
+    try {
+      const body = { ...parseRequest(CompleteChatSchema, request) };
+      body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
+      const hdrs = createHeaders();
+      hdrs.set(HEADERS.requestId, requestId);
+      for (const [name, value] of Object.entries(callOptions.headers ?? {})) hdrs.set(name, value);
+      let replies: AsyncIterable<Msg>;
+      try {
+        replies = await nc.requestMany(SUBJECTS.streamChat, JSON.stringify(body), {
+          strategy: "sentinel",
+          maxWait: timeoutMs,
+          headers: hdrs,
+        });
+      } catch (error) {
+        throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
+      }
+      let expectedSeq = 0;
+      for await (const msg of replies) {
+        if (msg.data.length === 0) break; // the sentinel
+        const errorCode = msg.headers?.get("Nats-Service-Error-Code");
+        if (errorCode) decodeReply(msg, StreamMessageSchema); // a refusal before streaming began: throws it typed
+        const parsed = StreamMessageSchema.safeParse(msg.json());
+        if (!parsed.success)
+          throw new LlmProviderError("internal", "stream message does not match the contract");
+        const message = parsed.data;
+        if (message.seq !== expectedSeq) {
+          throw new LlmProviderError(
+            "internal",
+            `stream lost messages: expected seq ${expectedSeq}, got ${message.seq}`,
+          );
+        }
+        expectedSeq++;
+        if (message.type === "chunk") {
+          yield message;
+        } else if (message.type === "done") {
+          finished = true;
+          resolveDone(message);
+        } else {
+          finished = true;
+          throw LlmProviderError.fromBody(message.error);
+        }
+      }
+      if (!finished) {
+        throw new LlmProviderError(
+          "request_timeout",
+          `stream on ${SUBJECTS.streamChat} ended without a terminal message`,
+        );
+      }
+    } catch (error) {
+      rejectDone(error);
+      throw error;
+    } finally {
+      if (!finished) {
+        // The caller stopped reading (or the stream broke): tell the worker to stop the upstream call.
+        try {
+          nc.publish(SUBJECTS.cancelStream, JSON.stringify({ request_id: requestId }));
+        } catch {
+          // The connection is closed: there is nobody left to tell.
+        }
+        rejectDone(new LlmProviderError("request_timeout", "stream was not read to its end"));
+      }
+    }
+  }
+
+  return { requestId, done, [Symbol.asyncIterator]: iterate };
 }
 
 /** Decodes a service reply: a typed error (service error headers + JSON envelope) or a checked result. */

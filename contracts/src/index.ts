@@ -6,5 +6,6 @@ export * from "./embedding.js";
 export * from "./models.js";
 export * from "./health.js";
 export * from "./events.js";
+export * from "./stream.js";
 export * from "./client.js";
 export * from "./policy-gateway.js";

@@ -2,6 +2,8 @@
 export const SUBJECTS = {
   completeChat: "llm-provider.cmd.complete_chat",
   streamChat: "llm-provider.cmd.stream_chat",
+  /** Every worker listens (no queue group); the one streaming that request stops. */
+  cancelStream: "llm-provider.cmd.cancel_stream",
   generateEmbedding: "llm-provider.cmd.generate_embedding",
   listModels: "llm-provider.qry.list_models",
   getProviderHealth: "llm-provider.qry.get_provider_health",

@@ -36,7 +36,14 @@ export type FakeBehavior =
   /** 200 with `content-type: application/json` and a body that is not valid JSON. */
   | { kind: "malformed"; body?: string }
   /** The normal answer for the path. */
-  | { kind: "default" };
+  | { kind: "default" }
+  /**
+   * A chat stream that goes wrong after `after` SSE events (the first is the role chunk):
+   * `cut` destroys the socket, `stall` goes silent with the socket open, `malformed` sends a data
+   * line that is not JSON, `no_done` sends everything but `[DONE]` and closes, `hold_open` sends
+   * everything but `[DONE]` and keeps the socket open.
+   */
+  | { kind: "stream_fault"; after: number; fault: "cut" | "stall" | "malformed" | "no_done" | "hold_open" };
 
 export interface FakeChatReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no content (e.g. with tool calls). */
@@ -442,8 +449,8 @@ function functionCallDeltas(functionCall: unknown): JsonObject[] {
   return [{ function_call: { name: fn["name"], arguments: "" } }, { function_call: { arguments: args } }];
 }
 
-/** The whole SSE body at once: one `data:` event per chunk, then `[DONE]`. */
-function chatStreamBody(plan: ChatPlan, includeUsage: boolean): string {
+/** The SSE events of a chat stream: one `data:` event per chunk, then `[DONE]`. */
+function chatStreamEvents(plan: ChatPlan, includeUsage: boolean): string[] {
   const base = {
     id: plan.id,
     object: "chat.completion.chunk",
@@ -456,14 +463,57 @@ function chatStreamBody(plan: ChatPlan, includeUsage: boolean): string {
   const event = (delta: JsonObject, finishReason: string | null = null): string =>
     `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...usageField })}\n\n`;
 
-  let body = event({ role: "assistant", content: plan.content === null ? null : "", refusal: null });
-  for (const piece of plan.contentPieces) body += event({ content: piece });
-  if (plan.toolCalls) for (const delta of toolCallDeltas(plan.toolCalls)) body += event(delta);
+  const events = [event({ role: "assistant", content: plan.content === null ? null : "", refusal: null })];
+  for (const piece of plan.contentPieces) events.push(event({ content: piece }));
+  if (plan.toolCalls) for (const delta of toolCallDeltas(plan.toolCalls)) events.push(event(delta));
   if (plan.functionCall !== undefined)
-    for (const delta of functionCallDeltas(plan.functionCall)) body += event(delta);
-  body += event({}, plan.finishReason);
-  if (includeUsage) body += `data: ${JSON.stringify({ ...base, choices: [], usage: usageOf(plan) })}\n\n`;
-  return body + "data: [DONE]\n\n";
+    for (const delta of functionCallDeltas(plan.functionCall)) events.push(event(delta));
+  events.push(event({}, plan.finishReason));
+  if (includeUsage)
+    events.push(`data: ${JSON.stringify({ ...base, choices: [], usage: usageOf(plan) })}\n\n`);
+  events.push("data: [DONE]\n\n");
+  return events;
+}
+
+/** The whole SSE body at once. */
+function chatStreamBody(plan: ChatPlan, includeUsage: boolean): string {
+  return chatStreamEvents(plan, includeUsage).join("");
+}
+
+/** A stream that breaks as `behavior` says (see `stream_fault`). */
+function answerChatStreamWithFault(
+  state: ServerState,
+  exchange: Exchange,
+  behavior: Extract<FakeBehavior, { kind: "stream_fault" }>,
+): void {
+  const request = asObject(exchange.body) ?? {};
+  const model = typeof request["model"] === "string" ? request["model"] : "unknown";
+  const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
+  const includeUsage = asObject(request["stream_options"])?.["include_usage"] === true;
+  const events = chatStreamEvents(planChat(state, request, model, messages), includeUsage);
+  const { res } = exchange;
+  res.writeHead(200, responseHeaders(state, exchange, "text/event-stream; charset=utf-8", undefined));
+  switch (behavior.fault) {
+    case "cut":
+      res.write(events.slice(0, behavior.after).join(""), () => exchange.req.socket.destroy());
+      return;
+    case "stall":
+      res.write(events.slice(0, behavior.after).join(""));
+      return; // close() destroys the socket
+    case "malformed":
+      res.end(
+        events.slice(0, behavior.after).join("") +
+          "data: {this is not json\n\n" +
+          events.slice(behavior.after).join(""),
+      );
+      return;
+    case "no_done":
+      res.end(events.slice(0, -1).join(""));
+      return;
+    case "hold_open":
+      res.write(events.slice(0, -1).join(""));
+      return;
+  }
 }
 
 function answerChat(state: ServerState, exchange: Exchange): void {
@@ -608,6 +658,8 @@ function perform(state: ServerState, exchange: Exchange, behavior: FakeBehavior)
       return;
     case "hang":
       return; // close() destroys the socket
+    case "stream_fault":
+      return answerChatStreamWithFault(state, exchange, behavior);
     case "delay": {
       const timer = setTimeout(() => {
         state.timers.delete(timer);

@@ -1,85 +1,32 @@
 import { randomUUID } from "node:crypto";
-import { CompleteChatSchema, LlmProviderError, parseRequest, SUBJECTS } from "@llm-provider/contracts";
-import type { Attempt, ChatCompletion, CompleteChat } from "@llm-provider/contracts";
-import { planTargets, upstreamModelName } from "../domain/catalog.js";
-import type { Catalog, ModelEntry, Target } from "../domain/catalog.js";
-import { findChatMismatch } from "../domain/chat-requirements.js";
-import { computeCost } from "../domain/cost.js";
+import { LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import type { Attempt, ChatCompletion } from "@llm-provider/contracts";
+import { upstreamModelName } from "../domain/catalog.js";
+import type { Target } from "../domain/catalog.js";
+import { computeChatCost } from "../domain/cost.js";
 import { buildChatCompleted, buildChatFailed } from "../domain/events.js";
-import type { EventContext } from "../domain/events.js";
-import { checkMessagesNonEmpty } from "../domain/policies.js";
-import { estimatePromptTokens } from "../domain/tokens.js";
-import type { ChatOutcome, ProviderClient } from "../providers/port.js";
+import type { ChatOutcome } from "../providers/port.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
-import { currentTraceparent } from "../telemetry/nats-trace-context.js";
 import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { Handler, RequestContext } from "./context.js";
-import type { EventSink } from "./event-sink.js";
-import type { PolicyGate } from "./policy-gate.js";
+import { elapsedMs, prepareChat } from "./prepare-chat.js";
+import type { ChatDeps } from "./prepare-chat.js";
 
-export interface CompleteChatDeps {
-  catalog: () => Catalog;
-  clients: ReadonlyMap<string, ProviderClient>;
-  policyGate: PolicyGate;
-  events: EventSink;
-  defaultTimeoutMs: number;
-  /** Copy prompt and answer into events (events.include_content). */
-  includeContentInEvents: boolean;
-}
+export type CompleteChatDeps = ChatDeps;
 
 /** CMD-001: validate → POL-LLM-003 → resolve model → policy gate → route → record → ChatCompletion. */
 export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
   return async function completeChat(body, context) {
-    const request = parseRequest(CompleteChatSchema, body);
-    const violation = checkMessagesNonEmpty(request.messages);
-    if (violation) {
-      throw new LlmProviderError("invalid_request", violation.message, {
-        field: violation.field,
-        policy: violation.policy,
-      });
-    }
-    const catalog = deps.catalog();
-    const model = resolveChatModel(catalog, request);
-    const { targets, chain } = planTargets(catalog, model.model_name);
-    const servable = targets.filter(
-      (target) =>
-        deps.clients.has(target.provider.id) && findChatMismatch(target.model, request) === undefined,
-    );
-    if (servable.length === 0) {
-      throw new LlmProviderError(
-        "upstream_unavailable",
-        `no active provider can serve model '${request.model}'`,
-        {
-          retryable: false,
-        },
-      );
-    }
-
-    const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
-    await deps.policyGate.check({
-      deadline,
-      requestId: context.requestId,
-      operation: "chat",
-      model: model.model_name,
-      providerId: model.provider_id,
-      estimatedTokens: estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens),
-    });
-
-    const eventContext: EventContext = {
-      requestId: context.requestId,
-      time: new Date(),
-      // Our own span when tracing is on, so consumers of the event link to it; else the caller's.
-      traceparent: currentTraceparent() ?? context.traceparent,
-      includeContent: deps.includeContentInEvents,
-    };
+    const { request, targets, chain, deadline, eventContext } = await prepareChat(body, context, deps, false);
     let execution: ExecutionResult<ChatOutcome>;
     try {
       execution = await executeWithFallback(
-        { targets: servable, chain, deadline, signal: context.signal },
+        { targets, chain, deadline, signal: context.signal },
         (target, signal) =>
           deps.clients.get(target.provider.id)!.completeChat({
             upstreamModel: upstreamModelName(target.model),
+            modelMaxTokens: target.model.max_tokens,
             request,
             signal,
           }),
@@ -98,6 +45,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     }
 
     const completion = toChatCompletion(execution, context);
+    deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
     recordRequestOutcome({
       operation: "chat",
       model: completion.model,
@@ -105,7 +53,6 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       costUsd: completion.usage.cost.total,
       attempts: completion.attempts,
     });
-    deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
     context.log.info(
       {
         request_id: context.requestId,
@@ -121,10 +68,6 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     );
     return completion;
   };
-}
-
-function elapsedMs(context: RequestContext): number {
-  return Math.round((performance.now() - context.receivedAt) * 1000) / 1000;
 }
 
 /** The neutral outcome of the answering target → the reply, priced with that target's model. */
@@ -148,7 +91,12 @@ function toChatCompletion(
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
-      cost: computeCost(promptTokens, completionTokens, target.model.cost),
+      // The provider's own figure (OpenRouter) when it reports one; else the configured prices.
+      cost: computeChatCost(
+        outcome.usage ?? { promptTokens, completionTokens },
+        target.model.cost,
+        outcome.providerCostUsd,
+      ),
     },
     latency_ms: elapsedMs(context),
     attempts,
@@ -157,17 +105,4 @@ function toChatCompletion(
   if (outcome.functionCall) completion.function_call = outcome.functionCall;
   if (outcome.toolCalls) completion.tool_calls = outcome.toolCalls;
   return completion;
-}
-
-/** The requested model must exist and be able to take the request; the caller hears why not. */
-function resolveChatModel(catalog: Catalog, request: CompleteChat): ModelEntry {
-  const model = catalog.models.get(request.model);
-  if (!model) {
-    throw new LlmProviderError("unknown_model", `model '${request.model}' is not configured`, {
-      field: "model",
-    });
-  }
-  const mismatch = findChatMismatch(model, request);
-  if (mismatch) throw new LlmProviderError(mismatch.kind, mismatch.message, { field: mismatch.field });
-  return model;
 }

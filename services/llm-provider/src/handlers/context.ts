@@ -1,3 +1,4 @@
+import type { StreamChunk, StreamDone } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 
 /** What every handler knows about the request it serves. */
@@ -14,3 +15,24 @@ export interface RequestContext {
 
 /** A handler takes the decoded JSON body and returns the reply body, or throws an `LlmProviderError`. */
 export type Handler = (body: unknown, context: RequestContext) => Promise<unknown>;
+
+/** A reply body the handler encoded itself (to know its size before it is sent); sent as is. */
+export class EncodedReply {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Where a streaming handler writes the answer as it arrives; the edge numbers and sends each piece. */
+export interface StreamWriter {
+  write(delta: StreamChunk["delta"]): void;
+  /** Pieces written so far: after the first one, the request can no longer fall back. */
+  readonly written: number;
+}
+
+/** What a streaming handler returns when the stream finished: the terminal message's fields. */
+export type StreamResult = Omit<StreamDone, "type" | "seq" | "request_id">;
+
+/** A handler that answers with many messages (chunks, then one terminal message, then a sentinel). */
+export interface StreamEndpoint {
+  kind: "stream";
+  handler: (body: unknown, context: RequestContext, writer: StreamWriter) => Promise<StreamResult>;
+}

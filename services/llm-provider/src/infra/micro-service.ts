@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { headers as createHeaders } from "@nats-io/nats-core";
+import { Empty, headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
 import type { Service, ServiceGroup, ServiceMsg } from "@nats-io/services";
-import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
+import { CancelStreamSchema, HEADERS, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import type { Attempt, StreamChunk } from "@llm-provider/contracts";
 import { context as otelContext } from "@opentelemetry/api";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import type { Handler, RequestContext } from "../handlers/context.js";
+import { EncodedReply } from "../handlers/context.js";
+import type { Handler, RequestContext, StreamEndpoint, StreamWriter } from "../handlers/context.js";
 import { getInstruments } from "../telemetry/instruments.js";
 import { METRIC } from "../telemetry/semconv.js";
 import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
@@ -24,7 +26,7 @@ export interface MicroServiceOptions {
   maxRequestBytes: number;
   logger: Logger;
   /** Subject → handler. The last subject token is the endpoint name, the others its groups. */
-  endpoints: Readonly<Record<string, Handler>>;
+  endpoints: Readonly<Record<string, Handler | StreamEndpoint>>;
 }
 
 export interface RunningService {
@@ -45,6 +47,8 @@ interface InFlightRequest {
   started: number;
   span: Span;
   answered: boolean;
+  /** Set for streaming requests: the next sequence number, and how to cancel the stream. */
+  stream?: { seq: number; cancel: AbortController };
 }
 
 /**
@@ -77,7 +81,35 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     entry.answered = true;
     const hdrs = createHeaders();
     hdrs.set(HEADERS.requestId, entry.requestId);
-    entry.msg.respond(JSON.stringify(result), { headers: hdrs });
+    if (entry.stream) {
+      const done = {
+        type: "done",
+        seq: entry.stream.seq++,
+        request_id: entry.requestId,
+        ...(result as object),
+      };
+      entry.msg.respond(JSON.stringify(done), { headers: hdrs });
+      entry.msg.respond(Empty); // the sentinel: `requestMany` with the sentinel strategy stops here
+    } else {
+      const body = result instanceof EncodedReply ? result.bytes : JSON.stringify(result);
+      try {
+        entry.msg.respond(body, { headers: hdrs });
+      } catch (error) {
+        // nats.js refuses a message over the server's max_payload at once: never drop the reply, say so.
+        if (!(error instanceof natsErrors.InvalidArgumentError)) throw error;
+        entry.answered = false;
+        const size = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+        const limit = nc.info?.max_payload ?? 0;
+        const message = `reply of ${size} bytes exceeds the server's max_payload of ${limit} bytes`;
+        replyError(
+          entry,
+          new LlmProviderError("payload_too_large", message, {
+            details: { reply_bytes: size, max_payload: limit },
+          }),
+        );
+        return;
+      }
+    }
     metrics.recordSuccess(entry.subject, performance.now() - entry.started);
     endServerSpan(entry.span);
   }
@@ -102,23 +134,40 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     hdrs.set(HEADERS.requestId, entry.requestId);
     // Header values are single-line; the full message is in the JSON body.
     const description = typed.message.replace(/[\r\n]+/g, " ").slice(0, 256);
-    entry.msg.respondError(typed.status, description, JSON.stringify({ error: typed.toBody() }), {
-      headers: hdrs,
-    });
+    if (entry.stream) {
+      // One terminal error message (the body also reads as an error envelope), then the sentinel.
+      const attempts = (typed.details?.attempts as Attempt[] | undefined) ?? [];
+      const terminal = {
+        type: "error",
+        seq: entry.stream.seq++,
+        request_id: entry.requestId,
+        error: typed.toBody(),
+        attempts,
+      };
+      entry.msg.respondError(typed.status, description, JSON.stringify(terminal), { headers: hdrs });
+      entry.msg.respond(Empty);
+    } else {
+      entry.msg.respondError(typed.status, description, JSON.stringify({ error: typed.toBody() }), {
+        headers: hdrs,
+      });
+    }
     metrics.recordError(subject, typed.code, performance.now() - entry.started);
     endServerSpan(entry.span, typed.code, typed.code === "internal" ? error : undefined);
   }
 
   function finish(entry: InFlightRequest): void {
     inFlight.delete(entry);
+    if (entry.stream) streams.delete(entry.requestId);
     if (inFlight.size === 0) idle?.();
   }
 
-  function dispatch(subject: string, handler: Handler, msg: ServiceMsg): void {
+  function dispatch(subject: string, endpoint: Handler | StreamEndpoint, msg: ServiceMsg): void {
     const started = performance.now();
     const requestId = msg.headers?.get(HEADERS.requestId) || randomUUID();
     const server = startServerSpan(subject, options.queue, msg.headers, msg.data.length, requestId);
     const entry: InFlightRequest = { msg, subject, requestId, started, span: server.span, answered: false };
+    const streaming = typeof endpoint !== "function";
+    if (streaming) entry.stream = { seq: 0, cancel: new AbortController() };
     if (inFlight.size >= maxInFlight) {
       const busy = new LlmProviderError(
         "busy",
@@ -142,23 +191,60 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       requestId,
       receivedAt: started,
       log: logger,
-      signal: abandon.signal,
+      signal: entry.stream ? AbortSignal.any([abandon.signal, entry.stream.cancel.signal]) : abandon.signal,
       traceparent: msg.headers?.get(HEADERS.traceparent) || undefined,
     };
+    let work: () => Promise<unknown>;
+    if (streaming) {
+      streams.set(requestId, entry);
+      const writer = createStreamWriter(entry);
+      work = () => endpoint.handler(body, context, writer);
+    } else {
+      work = () => endpoint(body, context);
+    }
     // The handler runs in the server span's context, so its spans (upstream attempts) are children.
-    otelContext
-      .with(server.context, () => handler(body, context))
-      .then(
-        (result) => {
-          reply(entry, result);
-          finish(entry);
-        },
-        (error: unknown) => {
-          replyError(entry, error);
-          finish(entry);
-        },
-      );
+    otelContext.with(server.context, work).then(
+      (result) => {
+        reply(entry, result);
+        finish(entry);
+      },
+      (error: unknown) => {
+        replyError(entry, error);
+        finish(entry);
+      },
+    );
   }
+
+  function createStreamWriter(entry: InFlightRequest): StreamWriter {
+    let written = 0;
+    return {
+      get written() {
+        return written;
+      },
+      write(delta: StreamChunk["delta"]) {
+        if (entry.answered || !entry.stream) return;
+        const chunk: StreamChunk = {
+          type: "chunk",
+          seq: entry.stream.seq++,
+          request_id: entry.requestId,
+          delta,
+        };
+        entry.msg.respond(JSON.stringify(chunk));
+        written++;
+      },
+    };
+  }
+
+  // Streams by request id, so that a caller who stopped reading can stop the upstream call.
+  const streams = new Map<string, InFlightRequest>();
+  const cancellations = nc.subscribe(SUBJECTS.cancelStream, {
+    callback: (_error, msg) => {
+      const cancel = CancelStreamSchema.safeParse(safeJson(msg.data));
+      if (!cancel.success) return;
+      const entry = streams.get(cancel.data.request_id);
+      entry?.stream?.cancel.abort(new LlmProviderError("cancelled", "the caller cancelled the stream"));
+    },
+  });
 
   for (const [subject, handler] of Object.entries(options.endpoints)) {
     const tokens = subject.split(".");
@@ -187,11 +273,21 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
         replyError(entry, error);
       }
       inFlight.clear();
+      streams.clear();
+      cancellations.unsubscribe();
     },
   };
 }
 
 const decoder = new TextDecoder();
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(data)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Size check and JSON decoding; an empty body reads as `{}` (as `nats req subject ''` sends). */
 export function decodeBody(data: Uint8Array, maxBytes: number): unknown {

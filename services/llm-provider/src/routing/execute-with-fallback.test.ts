@@ -21,6 +21,8 @@ function target(
       headers: {},
       config: {
         timeout_ms: 1_000,
+        stream_first_chunk_timeout_ms: 1_000,
+        stream_idle_timeout_ms: 1_000,
         max_retries: options.maxRetries ?? 2,
         retry_initial_backoff_ms: 100,
         retry_max_backoff_ms: 1_000,

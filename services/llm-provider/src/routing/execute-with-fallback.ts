@@ -14,6 +14,11 @@ export interface ExecutionPlan {
   deadline: number;
   /** Aborted when the caller no longer waits (worker shutdown): no further attempts are made. */
   signal?: AbortSignal | undefined;
+  /**
+   * Time limit of one attempt on a target; default its `timeout_ms`. Streams pass their own (they
+   * police time to first piece and stalls themselves, and a long answer may take long).
+   */
+  attemptTimeoutMs?: ((target: Target) => number) | undefined;
 }
 
 export interface ExecutionEnvironment {
@@ -61,15 +66,22 @@ export async function executeWithFallback<T>(
     for (let retry = 0; retry <= maxRetries; retry++) {
       const remaining = plan.deadline - environment.now();
       if (remaining <= 0) throw deadlineExceeded(attempts, lastError);
-      if (plan.signal?.aborted) throw abandoned(attempts);
+      if (plan.signal?.aborted) throw abandoned(plan.signal, attempts);
       const started = environment.now();
       try {
-        const timeoutMs = Math.min(target.provider.config.timeout_ms, remaining);
+        const limit = plan.attemptTimeoutMs?.(target) ?? target.provider.config.timeout_ms;
+        const timeoutMs = Math.min(limit, remaining);
         const value = await attemptWithTimeout(attempt, target, timeoutMs, plan.signal);
         attempts.push(record(target, "success", environment.now() - started));
         return { value, target, attempts };
       } catch (error) {
-        if (plan.signal?.aborted) throw abandoned(attempts);
+        if (plan.signal?.aborted) throw abandoned(plan.signal, attempts);
+        if (error instanceof LlmProviderError) {
+          // A failure the attempt already made final (e.g. a stream cut after it began): no retry,
+          // no fallback, but the caller still learns of every attempt.
+          attempts.push({ ...record(target, "error", environment.now() - started), error_code: error.code });
+          throw withAttempts(error, attempts);
+        }
         if (!(error instanceof UpstreamError)) throw error;
         lastError = error;
         attempts.push(record(target, "error", environment.now() - started, error.failure));
@@ -163,7 +175,22 @@ function record(
   return attempt;
 }
 
-function abandoned(attempts: Attempt[]): LlmProviderError {
+function withAttempts(error: LlmProviderError, attempts: Attempt[]): LlmProviderError {
+  return new LlmProviderError(error.code, error.message, {
+    field: error.field,
+    policy: error.policy,
+    retryable: error.retryable,
+    retryAfterMs: error.retryAfterMs,
+    details: { ...error.details, attempts },
+  });
+}
+
+/** The caller's signal ended the request: a cancellation says so in its reason, else it is a shutdown. */
+function abandoned(signal: AbortSignal, attempts: Attempt[]): LlmProviderError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof LlmProviderError) {
+    return new LlmProviderError(reason.code, reason.message, { details: { attempts } });
+  }
   return new LlmProviderError("shutting_down", "worker shut down before the request finished", {
     details: { attempts },
   });

@@ -1,0 +1,102 @@
+import { CompleteChatSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
+import type { CompleteChat } from "@llm-provider/contracts";
+import { planTargets } from "../domain/catalog.js";
+import type { Catalog, FallbackChain, ModelEntry, Target } from "../domain/catalog.js";
+import { findChatMismatch } from "../domain/chat-requirements.js";
+import type { EventContext } from "../domain/events.js";
+import { checkMessagesNonEmpty } from "../domain/policies.js";
+import { estimatePromptTokens } from "../domain/tokens.js";
+import type { ProviderClient } from "../providers/port.js";
+import { currentTraceparent } from "../telemetry/nats-trace-context.js";
+import type { RequestContext } from "./context.js";
+import type { EventSink } from "./event-sink.js";
+import type { PolicyGate } from "./policy-gate.js";
+
+export interface ChatDeps {
+  catalog: () => Catalog;
+  clients: ReadonlyMap<string, ProviderClient>;
+  policyGate: PolicyGate;
+  events: EventSink;
+  defaultTimeoutMs: number;
+  /** Copy prompt and answer into events (events.include_content). */
+  includeContentInEvents: boolean;
+}
+
+/** A chat request that passed every check and may go upstream. */
+export interface PreparedChat {
+  request: CompleteChat;
+  model: ModelEntry;
+  targets: Target[];
+  chain: FallbackChain | undefined;
+  deadline: number;
+  eventContext: EventContext;
+}
+
+/**
+ * Everything before the upstream call, shared by `complete_chat` and `stream_chat`: schema,
+ * POL-LLM-003, model resolution and feature checks, the targets that can take the request, the
+ * deadline, and the Policy Gateway.
+ */
+export async function prepareChat(
+  body: unknown,
+  context: RequestContext,
+  deps: ChatDeps,
+  streaming: boolean,
+): Promise<PreparedChat> {
+  const request = parseRequest(CompleteChatSchema, body);
+  const violation = checkMessagesNonEmpty(request.messages);
+  if (violation) {
+    throw new LlmProviderError("invalid_request", violation.message, {
+      field: violation.field,
+      policy: violation.policy,
+    });
+  }
+  const catalog = deps.catalog();
+  const model = catalog.models.get(request.model);
+  if (!model) {
+    throw new LlmProviderError("unknown_model", `model '${request.model}' is not configured`, {
+      field: "model",
+    });
+  }
+  const mismatch = findChatMismatch(model, request, streaming);
+  if (mismatch) throw new LlmProviderError(mismatch.kind, mismatch.message, { field: mismatch.field });
+
+  const { targets, chain } = planTargets(catalog, model.model_name);
+  const servable = targets.filter((target) => {
+    const client = deps.clients.get(target.provider.id);
+    if (!client || (streaming && !client.streamChat)) return false;
+    return findChatMismatch(target.model, request, streaming) === undefined;
+  });
+  if (servable.length === 0) {
+    throw new LlmProviderError(
+      "upstream_unavailable",
+      `no active provider can serve model '${request.model}'`,
+      {
+        retryable: false,
+      },
+    );
+  }
+
+  const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
+  await deps.policyGate.check({
+    deadline,
+    requestId: context.requestId,
+    operation: "chat",
+    model: model.model_name,
+    providerId: model.provider_id,
+    estimatedTokens: estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens),
+  });
+
+  const eventContext: EventContext = {
+    requestId: context.requestId,
+    time: new Date(),
+    // Our own span when tracing is on, so consumers of the event link to it; else the caller's.
+    traceparent: currentTraceparent() ?? context.traceparent,
+    includeContent: deps.includeContentInEvents,
+  };
+  return { request, model, targets: servable, chain, deadline, eventContext };
+}
+
+export function elapsedMs(context: RequestContext): number {
+  return Math.round((performance.now() - context.receivedAt) * 1000) / 1000;
+}
