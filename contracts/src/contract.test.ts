@@ -141,7 +141,9 @@ describe("asyncapi.yaml", () => {
   });
 
   it("serves every request subject in the queue group and replies on a dynamic inbox, or with an error", () => {
-    const requestSubjects = Object.values(SUBJECTS).filter((s) => s.includes(".cmd.") || s.includes(".qry."));
+    const requestSubjects = Object.values(SUBJECTS).filter(
+      (s) => (s.includes(".cmd.") || s.includes(".qry.")) && s !== SUBJECTS.cancelStream,
+    );
     for (const subject of requestSubjects) {
       const operations = document
         .operations()
@@ -181,11 +183,8 @@ describe("asyncapi.yaml", () => {
     const used = new Set<string>();
     for (const message of document.components().messages().all()) {
       const payload = message.payload();
-      if (payload === undefined) {
-        // Only the planned stream_chat reply has no schema yet.
-        expect(message.name()).toBe("StreamChatReply");
-        continue;
-      }
+      expect(payload, `payload of ${message.name()}`).toBeDefined();
+      if (payload === undefined) continue;
       const id = payload.$id() ?? "";
       expect(id, `payload of ${message.name()}`).toMatch(JSON_SCHEMA_ID_BASE);
       used.add(id.slice(JSON_SCHEMA_ID_BASE.length));

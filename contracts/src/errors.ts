@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   unsupported: { status: 422, retryable: false },
   busy: { status: 503, retryable: true },
   shutting_down: { status: 503, retryable: true },
+  /** The caller cancelled (stopped reading a stream); answered only for the record. */
+  cancelled: { status: 499, retryable: false },
   deadline_exceeded: { status: 504, retryable: true },
   rate_limited: { status: 429, retryable: true },
   upstream_timeout: { status: 504, retryable: true },
@@ -22,6 +24,8 @@ export const ERROR_CODES = {
   context_length_exceeded: { status: 400, retryable: false },
   content_filtered: { status: 422, retryable: false },
   upstream_malformed_response: { status: 502, retryable: true },
+  /** The provider's vectors do not have the model's (or the requested) dimensions: a configuration fault. */
+  dimension_mismatch: { status: 502, retryable: false },
   policy_denied: { status: 403, retryable: false },
   policy_unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: false },

@@ -6,6 +6,7 @@ import { ChatCompletedSchema, ChatFailedSchema, EmbeddingGeneratedSchema } from 
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
+import { CancelStreamSchema, StreamMessageSchema } from "./stream.js";
 
 /** Base of every generated schema's `$id`. */
 export const JSON_SCHEMA_ID_BASE = "https://llm-provider.dev/schemas/";
@@ -71,6 +72,8 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
     kind: "event",
     schema: EmbeddingGeneratedSchema,
   },
+  { file: "stream-message.json", title: "StreamMessage", kind: "reply", schema: StreamMessageSchema },
+  { file: "cancel-stream.json", title: "CancelStream", kind: "request", schema: CancelStreamSchema },
   { file: "error-envelope.json", title: "ErrorEnvelope", kind: "error", schema: ErrorEnvelopeSchema },
   {
     file: "policy-evaluation-request.json",
