@@ -1,3 +1,4 @@
+import { nuid } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { Logger } from "pino";
@@ -7,7 +8,16 @@ import { buildCatalog } from "./domain/catalog.js";
 import type { ConfigProblem } from "./domain/catalog.js";
 import { createBypassPolicyGate } from "./handlers/bypass-policy-gate.js";
 import { createCompleteChatHandler } from "./handlers/complete-chat.js";
+import type { ChatDeps } from "./handlers/prepare-chat.js";
+import { createStreamChatHandler } from "./handlers/stream-chat.js";
+import { createDisabledEmbeddingCache } from "./handlers/disabled-embedding-cache.js";
+import { createGenerateEmbeddingHandler } from "./handlers/generate-embedding.js";
+import { createGetProviderHealthHandler } from "./handlers/get-provider-health.js";
 import { createListModelsHandler } from "./handlers/list-models.js";
+import { createKvHealthCache } from "./infra/kv-health-cache.js";
+import { ensureEmbeddingCacheBucket } from "./infra/ensure-embedding-cache-bucket.js";
+import { createKvEmbeddingCache } from "./infra/kv-embedding-cache.js";
+import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import { createLogger } from "./infra/logger.js";
 import { startMicroService } from "./infra/micro-service.js";
 import type { RunningService } from "./infra/micro-service.js";
@@ -85,7 +95,32 @@ export async function startApp(options: AppOptions): Promise<App> {
   } else {
     logger.warn("domain events are disabled (events.enabled: false)");
   }
+  let embeddingCache: KvEmbeddingCache | undefined;
+  if (config.embedding_cache.enabled) {
+    await ensureEmbeddingCacheBucket(nc, config.embedding_cache);
+    embeddingCache = createKvEmbeddingCache(nc, config.embedding_cache, logger);
+  } else {
+    logger.warn("embedding cache is disabled (embedding_cache.enabled: false)");
+  }
 
+  const health = await createKvHealthCache({
+    nc,
+    bucket: config.health.bucket,
+    workerId: nuid.next(),
+    windowMs: config.health.window_ms,
+    flushIntervalMs: config.health.flush_interval_ms,
+    ttlMs: config.health.ttl_ms,
+    logger,
+  });
+  const chatDeps: ChatDeps = {
+    catalog: () => catalog,
+    clients,
+    policyGate,
+    events: events ?? { emit: () => undefined },
+    health,
+    defaultTimeoutMs: config.service.default_timeout_ms,
+    includeContentInEvents: config.events.include_content,
+  };
   const service = await startMicroService({
     nc,
     name: SERVICE_NAME,
@@ -96,13 +131,27 @@ export async function startApp(options: AppOptions): Promise<App> {
     maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
     logger,
     endpoints: {
-      [SUBJECTS.completeChat]: createCompleteChatHandler({
+      [SUBJECTS.completeChat]: createCompleteChatHandler(chatDeps),
+      [SUBJECTS.streamChat]: createStreamChatHandler(chatDeps),
+      [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler({
         catalog: () => catalog,
         clients,
         policyGate,
+        cache: embeddingCache ?? createDisabledEmbeddingCache(),
         events: events ?? { emit: () => undefined },
         defaultTimeoutMs: config.service.default_timeout_ms,
-        includeContentInEvents: config.events.include_content,
+        maxPayloadBytes: () => nc.info?.max_payload ?? 1_048_576,
+      }),
+      [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
+        catalog: () => catalog,
+        readHealth: (providerId) => health.read(providerId),
+        isProviderAvailable: (providerId) => clients.has(providerId),
+        thresholds: {
+          windowMs: config.health.window_ms,
+          maxErrorRate: config.health.max_error_rate,
+          okLatencyMs: config.health.ok_latency_ms,
+          slowLatencyMs: config.health.slow_latency_ms,
+        },
       }),
       [SUBJECTS.listModels]: createListModelsHandler({
         catalog: () => catalog,
@@ -130,6 +179,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       stopping ??= (async () => {
         logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
         await service.stop(graceMs);
+        embeddingCache?.close();
+        await health.close().catch(() => undefined);
         if (events) {
           const left = await events.flush(Math.max(graceMs, 1_000));
           if (left > 0)

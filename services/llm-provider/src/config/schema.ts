@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ProviderTypeSchema } from "@llm-provider/contracts";
+import { DEFAULT_EMBEDDING_BATCH_SIZE } from "../domain/catalog.js";
 
 /**
  * Where a secret comes from: `env:NAME`, `file:/path`, or `{ env }` / `{ file }`.
@@ -22,7 +23,19 @@ const identifier = z
   .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "lowercase letters, digits, '_', '.', '-'");
 
 export const ProviderConfigSchema = z.strictObject({
-  timeout_ms: z.number().int().positive().default(60_000).describe("Per-attempt timeout"),
+  timeout_ms: z.number().int().positive().default(60_000).describe("Per-attempt timeout (not for streams)"),
+  stream_first_chunk_timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe("A stream attempt with no first piece by then fails (and may fall back)"),
+  stream_idle_timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe("A stream that stalls this long between pieces fails"),
   max_retries: z.number().int().min(0).max(10).default(2).describe("Retries of a transient failure"),
   retry_initial_backoff_ms: z.number().int().min(0).default(500),
   retry_max_backoff_ms: z.number().int().min(0).default(8_000),
@@ -31,17 +44,54 @@ export const ProviderConfigSchema = z.strictObject({
 });
 export type ProviderConfig = z.output<typeof ProviderConfigSchema>;
 
-export const LlmProviderSchema = z.strictObject({
-  id: identifier,
-  // Optional here so that POL-LLM-001 reports a missing name with its policy id.
-  name: z.string().optional(),
-  provider_type: ProviderTypeSchema,
-  endpoint: z.url({ protocol: /^https?$/ }),
-  api_key_ref: SecretRefSchema.optional(),
-  is_active: z.boolean().default(true),
-  headers: z.record(z.string(), z.string()).default({}).describe("Extra HTTP headers sent on every call"),
-  config: ProviderConfigSchema.default(ProviderConfigSchema.parse({})),
+/**
+ * OpenRouter's provider-routing preferences, sent as the request's `provider` object. The known
+ * keys are type-checked; other keys pass through, since OpenRouter adds them often and checks them.
+ */
+export const OpenRouterProviderPreferencesSchema = z.looseObject({
+  order: z.array(z.string().min(1)).optional(),
+  only: z.array(z.string().min(1)).optional(),
+  ignore: z.array(z.string().min(1)).optional(),
+  allow_fallbacks: z.boolean().optional(),
+  require_parameters: z.boolean().optional(),
+  data_collection: z.enum(["allow", "deny"]).optional(),
+  zdr: z.boolean().optional(),
+  quantizations: z.array(z.string().min(1)).optional(),
+  sort: z.union([z.enum(["price", "throughput", "latency"]), z.record(z.string(), z.unknown())]).optional(),
+  max_price: z.record(z.string(), z.number().nonnegative()).optional(),
 });
+
+export const LlmProviderSchema = z
+  .strictObject({
+    id: identifier,
+    // Optional here so that POL-LLM-001 reports a missing name with its policy id.
+    name: z.string().optional(),
+    provider_type: ProviderTypeSchema,
+    endpoint: z.url({ protocol: /^https?$/ }),
+    api_key_ref: SecretRefSchema.optional(),
+    is_active: z.boolean().default(true),
+    headers: z.record(z.string(), z.string()).default({}).describe("Extra HTTP headers sent on every call"),
+    api_version: z.string().min(1).optional().describe("Azure OpenAI `api-version` (azure_openai only)"),
+    openrouter: z
+      .strictObject({ provider: OpenRouterProviderPreferencesSchema.optional() })
+      .optional()
+      .describe("OpenRouter-only request settings (openrouter only)"),
+    config: ProviderConfigSchema.default(ProviderConfigSchema.parse({})),
+  })
+  .superRefine((provider, context) => {
+    const refuse = (field: string, message: string) =>
+      context.addIssue({ code: "custom", path: [field], message });
+    const azure = provider.provider_type === "azure_openai";
+    if (azure && provider.api_version === undefined)
+      refuse("api_version", "azure_openai needs an api_version");
+    if (azure && provider.api_key_ref === undefined)
+      refuse("api_key_ref", "azure_openai needs an api_key_ref");
+    if (!azure && provider.api_version !== undefined)
+      refuse("api_version", "only azure_openai takes api_version");
+    if (provider.provider_type !== "openrouter" && provider.openrouter !== undefined) {
+      refuse("openrouter", "only openrouter takes openrouter settings");
+    }
+  });
 export type LlmProviderConfig = z.output<typeof LlmProviderSchema>;
 
 export const ModelConfigSchema = z.strictObject({
@@ -55,6 +105,16 @@ export const ModelConfigSchema = z.strictObject({
     .strictObject({
       input_per_million: z.number().nonnegative().default(0),
       output_per_million: z.number().nonnegative().default(0),
+      cache_read_per_million: z
+        .number()
+        .nonnegative()
+        .optional()
+        .describe("Prompt tokens read from the provider's cache; unset: input price"),
+      cache_write_per_million: z
+        .number()
+        .nonnegative()
+        .optional()
+        .describe("Prompt tokens written to the provider's cache; unset: input price"),
     })
     .default({ input_per_million: 0, output_per_million: 0 }),
   features: z
@@ -66,6 +126,16 @@ export const ModelConfigSchema = z.strictObject({
     })
     .default({ chat: true, embedding: false, function_calling: false, streaming: false }),
   dimensions: z.number().int().positive().optional().describe("Vector length of an embedding model"),
+  configurable_dimensions: z
+    .boolean()
+    .default(false)
+    .describe("Honours a `dimensions` request field: any length up to `dimensions`"),
+  max_batch_size: z
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_EMBEDDING_BATCH_SIZE)
+    .describe("Most inputs the provider takes in one embeddings call"),
 });
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
 
@@ -119,6 +189,86 @@ export const EventsConfigSchema = z
     message: "must not exceed max_age_ms (JetStream refuses it)",
   });
 export type EventsConfig = z.output<typeof EventsConfigSchema>;
+
+export const EmbeddingCacheConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    bucket: z
+      .string()
+      .regex(/^[-\w]+$/, "letters, digits, '_' or '-'")
+      .default("llm_provider_embeddings")
+      .describe("NATS KV bucket shared by every worker"),
+    ttl_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(30 * 24 * 60 * 60 * 1000)
+      .describe("Bucket-level TTL of every entry"),
+    replicas: z.number().int().min(1).max(5).default(1),
+    max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Bucket size cap; the oldest entries go first; unset = no cap"),
+    claim_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .describe("Age after which another worker's claim counts as abandoned and is taken over"),
+    wait_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe("Longest a request waits for another worker's vector before calling the provider itself"),
+    operation_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(2_000)
+      .describe("Timeout of one KV round trip; past it the request goes on without the cache"),
+  })
+  .refine((cache) => cache.claim_timeout_ms < cache.ttl_ms, {
+    path: ["claim_timeout_ms"],
+    message: "must be shorter than ttl_ms (a claim would expire with the bucket's TTL first)",
+  });
+export type EmbeddingCacheConfig = z.output<typeof EmbeddingCacheConfigSchema>;
+
+export const HealthConfigSchema = z
+  .strictObject({
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("llm_provider_health"),
+    window_ms: z.number().int().positive().default(60_000).describe("How far back requests count"),
+    flush_interval_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(2_000)
+      .describe("How often a worker writes its view"),
+    ttl_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(120_000)
+      .describe("A silent worker's entries expire after this"),
+    max_error_rate: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.5)
+      .describe("Error rate at which the error part of the score is 0"),
+    ok_latency_ms: z.number().int().positive().default(5_000),
+    slow_latency_ms: z.number().int().positive().default(30_000),
+  })
+  .refine((health) => health.flush_interval_ms * 2 <= health.ttl_ms, {
+    path: ["flush_interval_ms"],
+    message: "must be at most half of ttl_ms, or entries expire between writes",
+  });
+export type HealthConfig = z.output<typeof HealthConfigSchema>;
 
 export const ConfigSchema = z.strictObject({
   environment: z.enum(["development", "production"]).default("production"),
@@ -174,6 +324,8 @@ export const ConfigSchema = z.strictObject({
       breaker_cooldown_ms: 5_000,
     }),
   events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
+  embedding_cache: EmbeddingCacheConfigSchema.default(EmbeddingCacheConfigSchema.parse({})),
+  health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),

@@ -33,6 +33,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       );
     } catch (error) {
       if (error instanceof LlmProviderError) {
+        deps.health.recordAttempts((error.details?.attempts as Attempt[] | undefined) ?? []);
         const failure = {
           code: error.code,
           message: error.message,
@@ -44,6 +45,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       throw error;
     }
 
+    deps.health.recordAttempts(execution.attempts);
     const completion = toChatCompletion(execution, context);
     deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
     recordRequestOutcome({

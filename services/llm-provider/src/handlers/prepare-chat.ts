@@ -10,6 +10,7 @@ import type { ProviderClient } from "../providers/port.js";
 import { currentTraceparent } from "../telemetry/nats-trace-context.js";
 import type { RequestContext } from "./context.js";
 import type { EventSink } from "./event-sink.js";
+import type { HealthRecorder } from "./health-recorder.js";
 import type { PolicyGate } from "./policy-gate.js";
 
 export interface ChatDeps {
@@ -17,6 +18,7 @@ export interface ChatDeps {
   clients: ReadonlyMap<string, ProviderClient>;
   policyGate: PolicyGate;
   events: EventSink;
+  health: HealthRecorder;
   defaultTimeoutMs: number;
   /** Copy prompt and answer into events (events.include_content). */
   includeContentInEvents: boolean;

@@ -57,6 +57,9 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
           },
         );
       } catch (error) {
+        if (error instanceof LlmProviderError) {
+          deps.health.recordAttempts((error.details?.attempts as Attempt[] | undefined) ?? []);
+        }
         if (error instanceof LlmProviderError && error.code !== "cancelled") {
           const failure = {
             code: error.code,
@@ -70,6 +73,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
       }
 
       const { value: stream, target, attempts } = execution;
+      deps.health.recordAttempts(attempts);
       const { end } = stream;
       const promptTokens = end.usage?.promptTokens ?? 0;
       const completionTokens = end.usage?.completionTokens ?? 0;

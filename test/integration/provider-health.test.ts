@@ -1,0 +1,106 @@
+import type { LlmProviderError } from "@llm-provider/contracts";
+import type { AggregateHealth, ProviderHealth } from "@llm-provider/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeOpenAIServer } from "../fakes/openai-server.js";
+import type { FakeOpenAIServer } from "../fakes/openai-server.js";
+import { startNatsServer } from "../harness/nats-server.js";
+import type { NatsServerHandle } from "../harness/nats-server.js";
+import { startTestService, testConfig } from "../support/service.js";
+import type { TestService } from "../support/service.js";
+
+let nats: NatsServerHandle;
+let primary: FakeOpenAIServer;
+let secondary: FakeOpenAIServer;
+let workers: TestService[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  primary = await startFakeOpenAIServer();
+  secondary = await startFakeOpenAIServer();
+  const config = testConfig(nats.url, [primary.baseUrl, secondary.baseUrl, "http://127.0.0.1:1/v1"], {
+    fallback_chains: [{ id: "chain", models: ["model-0", "model-1"] }],
+    health: { flush_interval_ms: 100 },
+  });
+  config.providers[0]!.config = { ...config.providers[0]!.config, max_retries: 0 };
+  // Provider p2 has no key: this worker can never call it.
+  config.providers[2]!.api_key_ref = "env:NOT_SET_ANYWHERE";
+  // Two workers in the same queue group share the load — and the HealthCache.
+  workers = [await startTestService(config), await startTestService(config)];
+});
+
+afterAll(async () => {
+  for (const worker of workers) await worker.stop();
+  await Promise.all([primary?.close(), secondary?.close()]);
+  await nats?.stop();
+});
+
+const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
+
+async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+  let value = await read();
+  for (let attempt = 0; attempt < 50 && !accept(value); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    value = await read();
+  }
+  return value;
+}
+
+describe("get_provider_health", () => {
+  it("reports what every worker saw, merged: counts, errors, last success, throttling", async () => {
+    const client = workers[0]!.client;
+    for (let index = 0; index < 6; index++) await client.completeChat(hello);
+    primary.enqueue({ kind: "error", status: 429, code: "rate_limit_exceeded" });
+    await client.completeChat(hello); // the 429 falls back to p1
+    const health = (await eventually(
+      () => client.getProviderHealth({ provider_id: "p0" }),
+      (value) => (value as ProviderHealth).request_count === 7,
+    )) as ProviderHealth;
+    expect(health).toMatchObject({
+      provider_id: "p0",
+      request_count: 7,
+      error_count: 1,
+      last_error: "rate_limited",
+      rate_limit_status: "THROTTLED",
+      is_healthy: true,
+    });
+    expect(health.health_score).toBeGreaterThan(0.5);
+    expect(health.average_latency_ms).toBeGreaterThan(0);
+    expect(Date.parse(health.last_success_timestamp!)).toBeGreaterThan(Date.now() - 10_000);
+    // Both workers served some of the requests, and the numbers above are their sum.
+    const served = workers.map(
+      (worker) =>
+        (worker.app.service.metrics.snapshot("llm-provider.cmd.complete_chat", 0) as { requests: number })
+          .requests,
+    );
+    expect(served.every((count) => count > 0)).toBe(true);
+  });
+
+  it("aggregates every provider and the status of each fallback chain", async () => {
+    const aggregate = (await eventually(
+      () => workers[1]!.client.getProviderHealth(),
+      (value) =>
+        (value as AggregateHealth).providers?.find((p) => p.provider_id === "p1")?.request_count === 1,
+    )) as AggregateHealth;
+    expect(aggregate.providers.map((p) => p.provider_id)).toEqual(["p0", "p1", "p2"]);
+    const p2 = aggregate.providers.find((p) => p.provider_id === "p2")!;
+    expect(p2).toMatchObject({ is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" });
+    expect(aggregate.fallback_chains).toEqual([
+      {
+        chain_id: "chain",
+        status: "healthy",
+        targets: [
+          { provider_id: "p0", model: "model-0", is_healthy: true },
+          { provider_id: "p1", model: "model-1", is_healthy: true },
+        ],
+      },
+    ]);
+    expect(aggregate.is_healthy).toBe(true);
+  });
+
+  it("names an unknown provider as such", async () => {
+    const error = (await workers[0]!.client
+      .getProviderHealth({ provider_id: "nope" })
+      .catch((e: unknown) => e)) as LlmProviderError;
+    expect(error).toMatchObject({ code: "unknown_provider", field: "provider_id" });
+  });
+});
