@@ -278,7 +278,13 @@ describe("micro service discovery", () => {
       endpoints: Array<{ subject: string; queue_group: string }>;
     }>();
     expect(info.endpoints.map((e) => e.subject).sort()).toEqual(
-      [SUBJECTS.completeChat, SUBJECTS.streamChat, SUBJECTS.generateEmbedding, SUBJECTS.listModels].sort(),
+      [
+        SUBJECTS.completeChat,
+        SUBJECTS.streamChat,
+        SUBJECTS.generateEmbedding,
+        SUBJECTS.getProviderHealth,
+        SUBJECTS.listModels,
+      ].sort(),
     );
     expect(new Set(info.endpoints.map((e) => e.queue_group))).toEqual(new Set(["llm-provider"]));
     const stats = (await service.nc.request("$SRV.STATS.llm-provider", "", { timeout: 2_000 })).json<{

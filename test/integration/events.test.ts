@@ -209,10 +209,11 @@ describe("the event publisher while JetStream cannot take events", () => {
       publisher.emit(SUBJECTS.chatFailedEvent, sampleEvent(`full-${index}`));
     expect(publisher.stats().dropped).toBeGreaterThan(0);
     expect(logs.join("")).toContain("event queue full; event dropped");
-    expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 32, dropped: 5 });
+    // Publishing starts at the end of the event-loop turn: by then only the capacity was accepted.
+    expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 0, dropped: 37 });
     expect(await publisher.flush(100)).toBeGreaterThan(0);
     await ensureEventStream(nc, config);
     expect(await publisher.flush(15_000)).toBe(0);
-    expect(publisher.stats().published).toBe(35);
+    expect(publisher.stats().published).toBe(3);
   });
 });

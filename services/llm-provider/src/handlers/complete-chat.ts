@@ -55,7 +55,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       costUsd: completion.usage.cost.total,
       attempts: completion.attempts,
     });
-    context.log.info(
+    context.log.debug(
       {
         request_id: context.requestId,
         model: completion.model,

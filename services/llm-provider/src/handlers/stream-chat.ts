@@ -114,7 +114,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
         costUsd: result.usage.cost.total,
         attempts,
       });
-      context.log.info(
+      context.log.debug(
         {
           request_id: context.requestId,
           model: result.model,

@@ -20,6 +20,8 @@ export async function connectNats(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     pingInterval: 20_000,
+    // No async stack capture on every request: it costs ~10 % CPU and only adds a frame to errors.
+    noAsyncTraces: true,
   };
   if (config.user !== undefined) options.user = config.user;
   if (config.password_ref) options.pass = requireSecret(config.password_ref, "nats.password_ref", env);

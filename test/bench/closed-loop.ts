@@ -1,0 +1,86 @@
+// Closed-loop load: N workers, each sending its next request when the previous reply arrives,
+// until a request count or a time limit is reached. Latencies are kept whole (µs precision).
+
+/** Sends one request; resolves on a successful reply, rejects on anything else. */
+export type SendRequest = () => Promise<void>;
+
+export interface LoadBounds {
+  /** No request is started after this many ms. */
+  maxMs: number;
+  /** No more than this many requests are started. */
+  maxRequests: number;
+}
+
+export interface LoadResult {
+  /** Completed requests, successful or not. */
+  requests: number;
+  errors: number;
+  firstError: string | undefined;
+  /** From the first request sent to the last reply received. */
+  elapsedMs: number;
+  /** Latency of every successful request in ms, sorted ascending. */
+  latenciesMs: Float64Array;
+}
+
+export async function runClosedLoop(
+  send: SendRequest,
+  concurrency: number,
+  bounds: LoadBounds,
+  signal: AbortSignal,
+): Promise<LoadResult> {
+  const latencies = new Float64Array(bounds.maxRequests);
+  let started = 0;
+  let succeeded = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const startedAt = performance.now();
+  const deadline = startedAt + bounds.maxMs;
+  const mayStartAnother = (): boolean =>
+    started < bounds.maxRequests && !signal.aborted && performance.now() < deadline;
+
+  async function worker(): Promise<void> {
+    while (mayStartAnother()) {
+      started++;
+      const sentAt = performance.now();
+      try {
+        await send();
+        latencies[succeeded++] = performance.now() - sentAt;
+      } catch (error) {
+        errors++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return {
+    requests: succeeded + errors,
+    errors,
+    firstError,
+    elapsedMs: performance.now() - startedAt,
+    latenciesMs: latencies.subarray(0, succeeded).sort(),
+  };
+}
+
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles of sorted latencies; NaN when there are none. */
+export function summarizeLatencies(sortedMs: Float64Array): LatencySummary {
+  return {
+    p50: percentile(sortedMs, 50),
+    p90: percentile(sortedMs, 90),
+    p99: percentile(sortedMs, 99),
+    max: sortedMs.length > 0 ? (sortedMs[sortedMs.length - 1] ?? Number.NaN) : Number.NaN,
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
+}

@@ -1,0 +1,330 @@
+// Benchmark of issue #5 — `npm run bench:embeddings` (never part of `npm test`/CI).
+//
+// Starts a nats-server, the fake OpenAI upstream and a bare NATS echo responder (each its own
+// process) and the built service with its embedding cache, then measures at concurrency 1:
+//   - the NATS request/reply floor (echo responder),
+//   - a cache hit of one 1536-dimension vector (text-embedding-3-large shortened), as JSON floats
+//     and as base64,
+//   - the upstream call for 128 new texts over HTTP (the body the service sends for them),
+//   - a 256-item batch through the service, half cached and half new (interleaved),
+//   - a 256-item batch all cached, for reference.
+// Prints latencies and the service's CPU per request, the issue's two targets, then one JSON line.
+// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds).
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { decodeReply, EmbeddingResultSchema, SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
+import type { GenerateEmbeddingInput } from "@llm-provider/contracts";
+import { request as httpRequest } from "undici";
+import { decodeFloat32Base64 } from "../../services/llm-provider/src/domain/embedding-vector.js";
+import { createHttpDispatcher } from "../../services/llm-provider/src/providers/http/undici-fetch.js";
+import { fakeEmbedding } from "../fakes/openai-server.js";
+import { startNatsServer } from "../harness/nats-server.js";
+import { spawnNode } from "./child-process.js";
+import type { ChildHandle } from "./child-process.js";
+import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
+import type { LatencySummary, LoadBounds, SendRequest } from "./closed-loop.js";
+import {
+  BATCH_DIMENSIONS,
+  BATCH_SIZE,
+  batchRequest,
+  benchEmbeddingConfig,
+  CACHED_HALF,
+  chunkText,
+  hitRequest,
+  upstreamBatchBody,
+} from "./embedding-bench-config.js";
+import { cpuMicrosPerRequest, snapshotCpu } from "./proc-stats.js";
+import { serviceEnvironment, writeServiceConfig } from "./service-config.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
+const BENCH_DIR = join(ROOT, "test/bench");
+const ECHO_SUBJECT = "bench.echo.embeddings";
+const REQUEST_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 20_000;
+const TARGETS = { hitP50Ms: 0.6, halfCachedOverUpstreamMs: 2 };
+
+const progress = (text: string): void => void process.stderr.write(`[bench:embeddings] ${text}\n`);
+const encoder = new TextEncoder();
+
+interface PhaseResult {
+  label: string;
+  requests: number;
+  errors: number;
+  firstError: string | undefined;
+  latencyMs: LatencySummary;
+  cpuMicrosPerRequest: Record<string, number>;
+}
+
+function readBounds(): { warmup: LoadBounds; measure: LoadBounds } {
+  const milliseconds = (name: string, fallback: number): number => {
+    const value = Number(process.env[name]);
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  };
+  return {
+    warmup: { maxMs: milliseconds("BENCH_WARMUP_MS", 2_000), maxRequests: 2_000 },
+    measure: { maxMs: milliseconds("BENCH_MEASURE_MS", 5_000), maxRequests: 100_000 },
+  };
+}
+
+function serviceSender(nc: NatsConnection, body: () => GenerateEmbeddingInput): SendRequest {
+  return async () => {
+    const reply = await nc.request(SUBJECTS.generateEmbedding, encoder.encode(JSON.stringify(body())), {
+      timeout: REQUEST_TIMEOUT_MS,
+    });
+    const code = reply.headers?.get("Nats-Service-Error-Code");
+    if (code) throw new Error(`service error ${code}: ${reply.string().slice(0, 300)}`);
+  };
+}
+
+/** Every call embeds texts never seen before. */
+let freshCounter = 0;
+const freshTexts = (count: number): string[] =>
+  Array.from({ length: count }, () => chunkText(`fresh-${freshCounter++}`));
+
+/** Half cached, half new, interleaved: the service must merge them back in input order. */
+function halfCachedBatch(): string[] {
+  const fresh = freshTexts(BATCH_SIZE / 2);
+  return CACHED_HALF.flatMap((cached, index) => [cached, fresh[index]!]);
+}
+
+async function startProcesses(release: (step: () => Promise<unknown>) => void) {
+  const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-embeddings-"));
+  release(() => rm(tempDir, { recursive: true, force: true }));
+  const tsChild = (name: string, file: string, args: string[] = []): ChildHandle => {
+    const child = spawnNode(
+      name,
+      ["--import", "tsx", "--conditions=source", join(BENCH_DIR, file), ...args],
+      {
+        cwd: ROOT,
+      },
+    );
+    release(() => child.stop());
+    return child;
+  };
+  const upstream = tsChild("fake upstream", "fake-upstream-process.ts");
+  const nats = await startNatsServer();
+  release(() => nats.stop());
+  const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
+  const echo = tsChild("echo responder", "echo-responder-process.ts", [nats.url, ECHO_SUBJECT]);
+  const configPath = await writeServiceConfig(tempDir, benchEmbeddingConfig(nats.url, baseUrl));
+  const service = spawnNode("llm-provider", [SERVICE_ENTRY, "--config", configPath], {
+    cwd: ROOT,
+    env: serviceEnvironment(),
+  });
+  release(() => service.stop());
+  const nc = await connect({ servers: nats.url, name: "bench-embeddings-load", reconnect: false });
+  release(() => nc.close());
+  await echo.firstLine;
+  await waitForService(nc, service);
+  const pids = new Map([
+    ["service", service.pid],
+    ["nats-server", nats.pid],
+    ["upstream", upstream.pid],
+  ]);
+  return { nc, baseUrl, pids };
+}
+
+async function waitForService(nc: NatsConnection, service: ChildHandle): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (service.hasExited()) throw new Error(`the service exited during start-up:\n${service.outputTail()}`);
+    try {
+      await nc.request(`$SRV.PING.${SERVICE_NAME}`, "", { timeout: 500 });
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`the service did not answer $SRV.PING within ${READY_TIMEOUT_MS} ms`);
+}
+
+/** Fills the cache and checks one reply of each kind in full (the load loop checks only for errors). */
+async function warmAndCheck(nc: NatsConnection): Promise<void> {
+  const call = async (body: GenerateEmbeddingInput) =>
+    decodeReply(
+      await nc.request(SUBJECTS.generateEmbedding, JSON.stringify(body), { timeout: REQUEST_TIMEOUT_MS }),
+      EmbeddingResultSchema,
+    );
+  await call(hitRequest("float"));
+  await call(batchRequest(CACHED_HALF));
+  const hit = await call(hitRequest("base64"));
+  const batch = await call(batchRequest(halfCachedBatch()));
+  const cached = batch.data.filter((item) => item.cached).length;
+  const first = batch.data[0]!;
+  const expected = Array.from(fakeEmbedding(CACHED_HALF[0]!, BATCH_DIMENSIONS));
+  if (!hit.data[0]!.cached || cached !== BATCH_SIZE / 2 || first.dimensions !== BATCH_DIMENSIONS) {
+    throw new Error(
+      `unexpected replies: hit cached ${hit.data[0]!.cached}, batch cached ${cached}/${BATCH_SIZE}`,
+    );
+  }
+  if (
+    Array.from(decodeFloat32Base64(first.embedding as string)).some(
+      (value, index) => value !== expected[index],
+    )
+  ) {
+    throw new Error("a cached vector differs from the upstream's");
+  }
+}
+
+async function measure(
+  label: string,
+  send: SendRequest,
+  pids: ReadonlyMap<string, number>,
+  bounds: ReturnType<typeof readBounds>,
+  signal: AbortSignal,
+): Promise<PhaseResult> {
+  progress(`${label}: warm-up, then measuring`);
+  await runClosedLoop(send, 1, bounds.warmup, signal);
+  const before = snapshotCpu(pids);
+  const load = await runClosedLoop(send, 1, bounds.measure, signal);
+  const after = snapshotCpu(pids);
+  return {
+    label,
+    requests: load.requests,
+    errors: load.errors,
+    firstError: load.firstError,
+    latencyMs: summarizeLatencies(load.latenciesMs),
+    cpuMicrosPerRequest: cpuMicrosPerRequest(before, after, load.requests),
+  };
+}
+
+function report(phases: PhaseResult[]): boolean {
+  const byLabel = (prefix: string) => phases.find((phase) => phase.label.startsWith(prefix))!;
+  const fixed = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : "-");
+  const header = ["phase @1", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "service CPU µs/req"];
+  const rows = phases.map((phase) => [
+    phase.label,
+    String(phase.requests),
+    String(phase.errors),
+    fixed(phase.latencyMs.p50),
+    fixed(phase.latencyMs.p90),
+    fixed(phase.latencyMs.p99),
+    fixed(phase.cpuMicrosPerRequest["service"] ?? NaN, 0),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join("  ");
+
+  const hit = byLabel("cache hit, floats").latencyMs.p50;
+  const upstream = byLabel("upstream direct").latencyMs.p50;
+  const half = byLabel("service 256, half").latencyMs.p50;
+  const errorFree = phases.every((phase) => phase.errors === 0);
+  const verdict = (met: boolean) => (met ? "PASS" : "MISS");
+  const lines = [
+    "",
+    `llm-provider embeddings benchmark — ${new Date().toISOString()}, Node ${process.versions.node}, ${availableParallelism()} CPUs`,
+    "",
+    line(header),
+    widths.map((width) => "-".repeat(width)).join("  "),
+    ...rows.map(line),
+    "",
+    `cache hit p50 (one 1536-dim vector, floats): ${fixed(hit)} ms   target ≤ ${TARGETS.hitP50Ms} ms   ${verdict(hit <= TARGETS.hitP50Ms)}`,
+    `256-item batch, half cached: ${fixed(half)} ms = upstream call for the other half ${fixed(upstream)} ms + ` +
+      `${fixed(half - upstream)} ms   target ≤ +${TARGETS.halfCachedOverUpstreamMs} ms   ` +
+      verdict(half - upstream <= TARGETS.halfCachedOverUpstreamMs),
+    `errors: ${errorFree ? "none" : "SOME — figures are suspect"}`,
+    ...phases.filter((phase) => phase.errors > 0).map((phase) => `  ${phase.label}: ${phase.firstError}`),
+    "",
+  ];
+  for (const text of lines) process.stdout.write(`${text}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: "llm-provider-embeddings",
+      phases: phases.map((phase) => ({ ...phase, firstError: undefined })),
+      hit_p50_ms: hit,
+      half_cached_over_upstream_ms: half - upstream,
+      targets: TARGETS,
+      error_free: errorFree,
+    })}\n`,
+  );
+  return errorFree;
+}
+
+async function main(): Promise<number> {
+  const bounds = readBounds();
+  const controller = new AbortController();
+  process.once("SIGINT", () => controller.abort(new Error("interrupted")));
+  const releases: (() => Promise<unknown>)[] = [];
+  try {
+    progress("starting nats-server, fake upstream, echo responder and the service");
+    const { nc, baseUrl, pids } = await startProcesses((step) => releases.push(step));
+    await warmAndCheck(nc);
+    const agent = createHttpDispatcher(); // the pool the service uses, so the HTTP floor is fair
+    releases.push(() => agent.close());
+    const upstreamUrl = `${baseUrl}/embeddings`;
+    const { signal } = controller;
+    const phases = [
+      await measure(
+        "NATS echo round trip",
+        async () => void (await nc.request(ECHO_SUBJECT, "", { timeout: REQUEST_TIMEOUT_MS })),
+        pids,
+        bounds,
+        signal,
+      ),
+      await measure(
+        "cache hit, floats (1536 dims)",
+        serviceSender(nc, () => hitRequest("float")),
+        pids,
+        bounds,
+        signal,
+      ),
+      await measure(
+        "cache hit, base64 (1536 dims)",
+        serviceSender(nc, () => hitRequest("base64")),
+        pids,
+        bounds,
+        signal,
+      ),
+      await measure(
+        `upstream direct, ${BATCH_SIZE / 2} new texts (${BATCH_DIMENSIONS} dims)`,
+        async () => {
+          const response = await httpRequest(upstreamUrl, {
+            dispatcher: agent,
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: "Bearer sk-bench" },
+            body: upstreamBatchBody(freshTexts(BATCH_SIZE / 2)),
+          });
+          await response.body.arrayBuffer();
+          if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
+        },
+        pids,
+        bounds,
+        signal,
+      ),
+      await measure(
+        `service ${BATCH_SIZE}, half cached (base64, ${BATCH_DIMENSIONS} dims)`,
+        serviceSender(nc, () => batchRequest(halfCachedBatch())),
+        pids,
+        bounds,
+        signal,
+      ),
+      await measure(
+        `service ${BATCH_SIZE}, all cached (base64, ${BATCH_DIMENSIONS} dims)`,
+        serviceSender(nc, () => batchRequest([...CACHED_HALF, ...CACHED_HALF.map((text) => `${text} (2)`)])),
+        pids,
+        bounds,
+        signal,
+      ),
+    ];
+    return report(phases) ? 0 : 1;
+  } catch (error) {
+    progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    for (const release of releases.reverse()) {
+      await release().catch((error: unknown) => progress(`clean-up failed: ${String(error)}`));
+    }
+  }
+}
+
+process.exit(await main());

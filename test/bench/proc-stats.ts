@@ -1,0 +1,80 @@
+// CPU time and resident memory of any process, read from Linux's /proc.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+/** Kernel clock ticks per second, the unit of utime/stime in /proc/<pid>/stat. */
+export const CLOCK_TICKS_PER_SECOND = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    const ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+    return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+  } catch {
+    return 100; // the Linux default
+  }
+}
+
+/** User + system CPU time the process has used so far, in µs (resolution: one clock tick). */
+export function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Field 2 (the command name) is in parentheses and may hold spaces: split after the last ')'.
+  // What remains starts at field 3, so utime (field 14) and stime (field 15) are at 11 and 12.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Resident set size in MiB (`VmRSS` of /proc/<pid>/status). */
+export function processRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+  return kib === undefined ? Number.NaN : Number(kib) / 1024;
+}
+
+export type CpuSnapshot = ReadonlyMap<string, number>;
+
+/** CPU µs of each named process now; a process that is gone reads as NaN. */
+export function snapshotCpu(pids: ReadonlyMap<string, number>): CpuSnapshot {
+  const snapshot = new Map<string, number>();
+  for (const [name, pid] of pids) {
+    try {
+      snapshot.set(name, processCpuMicros(pid));
+    } catch {
+      snapshot.set(name, Number.NaN);
+    }
+  }
+  return snapshot;
+}
+
+/** CPU µs each process used between two snapshots, per request. */
+export function cpuMicrosPerRequest(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  requests: number,
+): Record<string, number> {
+  const perRequest: Record<string, number> = {};
+  for (const [name, end] of after) {
+    const start = before.get(name) ?? Number.NaN;
+    perRequest[name] = requests > 0 ? (end - start) / requests : Number.NaN;
+  }
+  return perRequest;
+}
+
+export interface MachineCpu {
+  /** CPU µs all CPUs together spent busy (user, nice, system, irq, softirq) since boot. */
+  busyMicros: number;
+  /** CPU µs the hypervisor gave to others while we wanted to run (0 where not reported). */
+  stealMicros: number;
+}
+
+/** The aggregate `cpu` line of /proc/stat. */
+export function machineCpu(): MachineCpu {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const toMicros = (ticks: number): number => (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  return { busyMicros: toMicros(user + nice + system + irq + softirq), stealMicros: toMicros(steal) };
+}
