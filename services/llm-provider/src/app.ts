@@ -14,7 +14,9 @@ import { createDisabledEmbeddingCache } from "./handlers/disabled-embedding-cach
 import { createGenerateEmbeddingHandler } from "./handlers/generate-embedding.js";
 import { createGetProviderHealthHandler } from "./handlers/get-provider-health.js";
 import { createListModelsHandler } from "./handlers/list-models.js";
+import { createKvBreakerBoard } from "./infra/kv-breaker-board.js";
 import { createKvHealthCache } from "./infra/kv-health-cache.js";
+import { guardProviderClient } from "./routing/guard-provider-client.js";
 import { ensureEmbeddingCacheBucket } from "./infra/ensure-embedding-cache-bucket.js";
 import { createKvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
@@ -44,6 +46,8 @@ export interface App {
   readonly nc: NatsConnection;
   readonly service: RunningService;
   readonly logger: Logger;
+  /** Whether this worker would call the provider now (active, key, wire, breaker not open). */
+  isProviderAvailable(providerId: string): boolean;
   /** The event publisher, or undefined when `events.enabled` is false. */
   readonly events: EventPublisher | undefined;
   /** Graceful stop: no new requests, in-flight ones finish within the grace period, then drain. */
@@ -103,6 +107,23 @@ export async function startApp(options: AppOptions): Promise<App> {
     logger.warn("embedding cache is disabled (embedding_cache.enabled: false)");
   }
 
+  const breakers = await createKvBreakerBoard({
+    nc,
+    bucket: config.circuit_breaker.bucket,
+    workerId: nuid.next(),
+    policy: {
+      failureThreshold: config.circuit_breaker.failure_threshold,
+      cooldownMs: config.circuit_breaker.cooldown_ms,
+      failureRate: config.circuit_breaker.failure_rate,
+      rateWindow: config.circuit_breaker.rate_window,
+    },
+    logger,
+  });
+  // Outermost, so that an attempt the breaker refuses makes no span and no call.
+  for (const [providerId, client] of clients) clients.set(providerId, guardProviderClient(client, breakers));
+  /** Callable now: active, key present, wire built, breaker not open. */
+  const isProviderAvailable = (providerId: string) => clients.has(providerId) && !breakers.isOpen(providerId);
+
   const health = await createKvHealthCache({
     nc,
     bucket: config.health.bucket,
@@ -145,7 +166,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
         catalog: () => catalog,
         readHealth: (providerId) => health.read(providerId),
-        isProviderAvailable: (providerId) => clients.has(providerId),
+        isProviderAvailable,
         thresholds: {
           windowMs: config.health.window_ms,
           maxErrorRate: config.health.max_error_rate,
@@ -155,7 +176,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       }),
       [SUBJECTS.listModels]: createListModelsHandler({
         catalog: () => catalog,
-        isProviderAvailable: (providerId) => clients.has(providerId),
+        isProviderAvailable,
       }),
     },
   });
@@ -175,12 +196,18 @@ export async function startApp(options: AppOptions): Promise<App> {
     service,
     logger,
     events,
+    isProviderAvailable,
     stop(graceMs = config.service.shutdown_grace_ms) {
       stopping ??= (async () => {
         logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
         await service.stop(graceMs);
-        embeddingCache?.close();
+        if (embeddingCache) {
+          // Vectors already answered but still being written: stored now, or their claims expire.
+          await embeddingCache.flush(Math.max(graceMs, 1_000));
+          embeddingCache.close();
+        }
         await health.close().catch(() => undefined);
+        await breakers.close();
         if (events) {
           const left = await events.flush(Math.max(graceMs, 1_000));
           if (left > 0)

@@ -229,6 +229,12 @@ export const EmbeddingCacheConfigSchema = z
       .positive()
       .default(2_000)
       .describe("Timeout of one KV round trip; past it the request goes on without the cache"),
+    memory_max_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024)
+      .describe("Recently used vectors each worker also keeps in memory; 0 = none"),
   })
   .refine((cache) => cache.claim_timeout_ms < cache.ttl_ms, {
     path: ["claim_timeout_ms"],
@@ -269,6 +275,30 @@ export const HealthConfigSchema = z
     message: "must be at most half of ttl_ms, or entries expire between writes",
   });
 export type HealthConfig = z.output<typeof HealthConfigSchema>;
+
+export const CircuitBreakerConfigSchema = z
+  .strictObject({
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("llm_provider_breakers"),
+    failure_threshold: z
+      .number()
+      .int()
+      .positive()
+      .default(5)
+      .describe("Failures in a row that open a breaker"),
+    failure_rate: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe("Or: this share of failures over rate_window calls"),
+    rate_window: z.number().int().min(2).default(20),
+    cooldown_ms: z.number().int().positive().default(30_000).describe("Open time before one probe"),
+  })
+  .describe("Per-provider circuit breakers, shared by all workers");
+export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfigSchema>;
 
 export const ConfigSchema = z.strictObject({
   environment: z.enum(["development", "production"]).default("production"),
@@ -326,6 +356,7 @@ export const ConfigSchema = z.strictObject({
   events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
   embedding_cache: EmbeddingCacheConfigSchema.default(EmbeddingCacheConfigSchema.parse({})),
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
+  circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),

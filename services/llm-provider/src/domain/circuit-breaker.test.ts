@@ -32,3 +32,31 @@ describe("CircuitBreaker", () => {
     expect(breaker.tryAcquire(2_202)).toBe(true);
   });
 });
+
+describe("CircuitBreaker failure rate", () => {
+  it("opens when the share of failures over the recent calls reaches the rate", () => {
+    const breaker = new CircuitBreaker({
+      failureThreshold: 100,
+      cooldownMs: 1_000,
+      failureRate: 0.5,
+      rateWindow: 4,
+    });
+    for (const ok of [true, false, true]) {
+      if (ok) breaker.recordSuccess();
+      else breaker.recordFailure(0);
+    }
+    expect(breaker.state).toBe("closed"); // 1 of 3: too few calls to judge
+    breaker.recordSuccess();
+    expect(breaker.state).toBe("closed"); // 1 of 4 = 25 %
+    breaker.recordFailure(5);
+    expect(breaker.state).toBe("open"); // the last 4: 2 failures = 50 %
+  });
+
+  it("applies transitions decided elsewhere", () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 100 });
+    breaker.open(50);
+    expect(breaker.tryAcquire(60)).toBe(false);
+    breaker.close();
+    expect(breaker.tryAcquire(61)).toBe(true);
+  });
+});

@@ -16,6 +16,8 @@ export const FailureClass = {
   contextWindowExceeded: "context_window_exceeded",
   contentFilter: "content_filter",
   malformedResponse: "malformed_response",
+  /** Not a call: the provider's circuit breaker is open, so the attempt was not made. */
+  circuitOpen: "circuit_open",
 } as const;
 export type FailureClass = (typeof FailureClass)[keyof typeof FailureClass];
 
@@ -41,6 +43,7 @@ const TRAITS: Record<FailureClass, FailureTraits> = {
     fallbackTrigger: "context_window",
     errorCode: "context_length_exceeded",
   },
+  circuit_open: { retryable: false, fallbackTrigger: "error", errorCode: "upstream_unavailable" },
   // Caller's problem or the provider's judgement: another provider is not asked.
   bad_request: { retryable: false, fallbackTrigger: undefined, errorCode: "upstream_bad_request" },
   content_filter: { retryable: false, fallbackTrigger: undefined, errorCode: "content_filtered" },

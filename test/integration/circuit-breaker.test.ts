@@ -1,0 +1,82 @@
+import type { ProviderHealth } from "@llm-provider/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeOpenAIServer } from "../fakes/openai-server.js";
+import type { FakeOpenAIServer } from "../fakes/openai-server.js";
+import { startNatsServer } from "../harness/nats-server.js";
+import type { NatsServerHandle } from "../harness/nats-server.js";
+import { startTestService, testConfig } from "../support/service.js";
+import type { TestService } from "../support/service.js";
+
+let nats: NatsServerHandle;
+let primary: FakeOpenAIServer;
+let secondary: FakeOpenAIServer;
+let workers: TestService[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  primary = await startFakeOpenAIServer();
+  secondary = await startFakeOpenAIServer();
+  const config = testConfig(nats.url, [primary.baseUrl, secondary.baseUrl], {
+    fallback_chains: [{ id: "chain", models: ["model-0", "model-1"] }],
+    circuit_breaker: { failure_threshold: 3, cooldown_ms: 800 },
+  });
+  for (const provider of config.providers) provider.config = { ...provider.config, max_retries: 0 };
+  // Two workers in one queue group: what one learns about a provider, the other must respect.
+  workers = [await startTestService(config), await startTestService(config)];
+});
+
+afterAll(async () => {
+  for (const worker of workers) await worker.stop();
+  await Promise.all([primary?.close(), secondary?.close()]);
+  await nats?.stop();
+});
+
+const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
+const client = () => workers[0]!.client;
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describe("a provider that is down", () => {
+  it("opens the breaker, which every worker then respects: traffic goes straight to the fallback", async () => {
+    for (let index = 0; index < 40; index++) primary.enqueue({ kind: "error", status: 503 });
+    // Each worker counts its own failures; at most 2 × 3 calls reach the primary before one opens.
+    for (let index = 0; index < 8; index++) {
+      const completion = await client().completeChat(hello);
+      expect(completion.provider_id).toBe("p1");
+    }
+    await until(() => workers.every((worker) => !worker.app.isProviderAvailable("p0")));
+    expect(workers.map((worker) => worker.app.isProviderAvailable("p0"))).toEqual([false, false]);
+
+    const calledBefore = primary.requests.length;
+    expect(calledBefore).toBeLessThanOrEqual(6);
+    for (let index = 0; index < 10; index++) {
+      const completion = await client().completeChat(hello);
+      expect(completion.provider_id).toBe("p1");
+      expect(completion.attempts.map((a) => `${a.provider_id}:${a.outcome}`)).toEqual([
+        "p0:error",
+        "p1:success",
+      ]);
+    }
+    expect(primary.requests.length).toBe(calledBefore); // not one more call to the primary
+
+    const listed = await client().listModels({ provider_id: "p0" });
+    expect(listed.data[0]!.is_available).toBe(false);
+    const health = (await client().getProviderHealth({ provider_id: "p0" })) as ProviderHealth;
+    expect(health.rate_limit_status).toBe("BLOCKED");
+  });
+
+  it("after the cool-down sends exactly one probe, and closes again when it succeeds", async () => {
+    primary.reset(); // the provider is back
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    primary.enqueue({ kind: "delay", ms: 300 }); // the probe takes a while: others must not pile on
+    const burst = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
+    expect(primary.requests).toHaveLength(1);
+    expect(burst.filter((completion) => completion.provider_id === "p0")).toHaveLength(1);
+    await until(() => workers.every((worker) => worker.app.isProviderAvailable("p0")));
+    const after = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
+    expect(after.every((completion) => completion.provider_id === "p0")).toBe(true);
+  });
+});
