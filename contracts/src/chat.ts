@@ -127,7 +127,9 @@ export type TokenUsage = z.infer<typeof TokenUsageSchema>;
 export const AttemptSchema = z.object({
   provider_id: z.string(),
   model: z.string(),
-  outcome: z.enum(["success", "error"]),
+  outcome: z
+    .enum(["success", "error", "skipped"])
+    .describe("skipped: not called (breaker open, rate limit spent)"),
   error_code: z.string().optional(),
   latency_ms: z.number().nonnegative(),
 });

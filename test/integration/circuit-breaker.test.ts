@@ -56,7 +56,7 @@ describe("a provider that is down", () => {
       const completion = await client().completeChat(hello);
       expect(completion.provider_id).toBe("p1");
       expect(completion.attempts.map((a) => `${a.provider_id}:${a.outcome}`)).toEqual([
-        "p0:error",
+        "p0:skipped",
         "p1:success",
       ]);
     }

@@ -16,6 +16,7 @@ import { createGetProviderHealthHandler } from "./handlers/get-provider-health.j
 import { createListModelsHandler } from "./handlers/list-models.js";
 import { createKvBreakerBoard } from "./infra/kv-breaker-board.js";
 import { createKvHealthCache } from "./infra/kv-health-cache.js";
+import { createKvRateLimiter } from "./infra/kv-rate-limiter.js";
 import { guardProviderClient } from "./routing/guard-provider-client.js";
 import { ensureEmbeddingCacheBucket } from "./infra/ensure-embedding-cache-bucket.js";
 import { createKvEmbeddingCache } from "./infra/kv-embedding-cache.js";
@@ -119,8 +120,12 @@ export async function startApp(options: AppOptions): Promise<App> {
     },
     logger,
   });
-  // Outermost, so that an attempt the breaker refuses makes no span and no call.
-  for (const [providerId, client] of clients) clients.set(providerId, guardProviderClient(client, breakers));
+  const limiter = await createKvRateLimiter({ nc, bucket: config.rate_limits.bucket, logger });
+  // Outermost, so that an attempt the breaker or the budget refuses makes no span and no call.
+  for (const provider of config.providers) {
+    const client = clients.get(provider.id);
+    if (client) clients.set(provider.id, guardProviderClient(client, provider, { breakers, limiter }));
+  }
   /** Callable now: active, key present, wire built, breaker not open. */
   const isProviderAvailable = (providerId: string) => clients.has(providerId) && !breakers.isOpen(providerId);
 
@@ -167,6 +172,10 @@ export async function startApp(options: AppOptions): Promise<App> {
         catalog: () => catalog,
         readHealth: (providerId) => health.read(providerId),
         isProviderAvailable,
+        rateLimitStatus: (providerId) => {
+          const provider = catalog.providers.get(providerId);
+          return provider ? limiter.status(providerId, provider.config) : "OK";
+        },
         thresholds: {
           windowMs: config.health.window_ms,
           maxErrorRate: config.health.max_error_rate,

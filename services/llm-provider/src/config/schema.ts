@@ -300,6 +300,15 @@ export const CircuitBreakerConfigSchema = z
   .describe("Per-provider circuit breakers, shared by all workers");
 export type CircuitBreakerConfig = z.output<typeof CircuitBreakerConfigSchema>;
 
+export const RateLimitsConfigSchema = z
+  .strictObject({
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("llm_provider_rate_limits"),
+  })
+  .describe("Where the providers' RPM/TPM budgets (providers[].config.rpm/tpm) are counted across workers");
+
 export const ConfigSchema = z.strictObject({
   environment: z.enum(["development", "production"]).default("production"),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -357,6 +366,7 @@ export const ConfigSchema = z.strictObject({
   embedding_cache: EmbeddingCacheConfigSchema.default(EmbeddingCacheConfigSchema.parse({})),
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
+  rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),

@@ -18,6 +18,8 @@ export const FailureClass = {
   malformedResponse: "malformed_response",
   /** Not a call: the provider's circuit breaker is open, so the attempt was not made. */
   circuitOpen: "circuit_open",
+  /** Not a call: the provider's RPM/TPM budget for this window is spent. */
+  localRateLimited: "local_rate_limited",
 } as const;
 export type FailureClass = (typeof FailureClass)[keyof typeof FailureClass];
 
@@ -44,10 +46,16 @@ const TRAITS: Record<FailureClass, FailureTraits> = {
     errorCode: "context_length_exceeded",
   },
   circuit_open: { retryable: false, fallbackTrigger: "error", errorCode: "upstream_unavailable" },
+  local_rate_limited: { retryable: false, fallbackTrigger: "rate_limit", errorCode: "rate_limited" },
   // Caller's problem or the provider's judgement: another provider is not asked.
   bad_request: { retryable: false, fallbackTrigger: undefined, errorCode: "upstream_bad_request" },
   content_filter: { retryable: false, fallbackTrigger: undefined, errorCode: "content_filtered" },
 };
+
+/** Failures decided here, before any call: the attempt is recorded as skipped. */
+export function isLocalRefusal(failure: FailureClass): boolean {
+  return failure === FailureClass.circuitOpen || failure === FailureClass.localRateLimited;
+}
 
 export function failureTraits(failure: FailureClass): FailureTraits {
   return TRAITS[failure];

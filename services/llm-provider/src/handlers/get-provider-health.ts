@@ -11,8 +11,12 @@ export interface GetProviderHealthDeps {
   readHealth: (providerId: string) => Promise<HealthSnapshot>;
   /** Whether this worker can call the provider at all (active, key present, wire built). */
   isProviderAvailable: (providerId: string) => boolean;
+  /** The provider's RPM/TPM budget as this worker sees it. */
+  rateLimitStatus: (providerId: string) => ProviderHealth["rate_limit_status"];
   thresholds: HealthThresholds;
 }
+
+const SEVERITY = { OK: 0, THROTTLED: 1, BLOCKED: 2 } as const;
 
 /**
  * QRY-002: one provider's health, or the aggregate of all providers with the status of every
@@ -21,6 +25,8 @@ export interface GetProviderHealthDeps {
 export function createGetProviderHealthHandler(deps: GetProviderHealthDeps): Handler {
   async function healthOf(providerId: string, now: number): Promise<ProviderHealth> {
     const health = toProviderHealth(providerId, await deps.readHealth(providerId), deps.thresholds, now);
+    const budget = deps.rateLimitStatus(providerId);
+    if (SEVERITY[budget] > SEVERITY[health.rate_limit_status]) health.rate_limit_status = budget;
     if (deps.isProviderAvailable(providerId)) return health;
     return { ...health, is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" };
   }

@@ -84,6 +84,7 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
     recordAttempts(attempts: readonly Attempt[]) {
       const now = Date.now();
       for (const attempt of attempts) {
+        if (attempt.outcome === "skipped") continue; // not a call: says nothing new about the provider
         windowOf(attempt.provider_id).record(now, {
           ok: attempt.outcome === "success",
           latencyMs: attempt.latency_ms,

@@ -22,7 +22,7 @@ const COUNTED: ReadonlySet<FailureClass> = new Set<FailureClass>([
   FailureClass.auth,
 ]);
 
-/** Rate limits, bad requests, content filters …: the provider is up and answering; they count as neither. */
+/** Rate limits, bad requests, content filters, refusals made here …: they say nothing against the provider. */
 export function countsAgainstProvider(failure: FailureClass): boolean {
   return COUNTED.has(failure);
 }

@@ -2,7 +2,7 @@ import { LlmProviderError } from "@llm-provider/contracts";
 import type { Attempt } from "@llm-provider/contracts";
 import { exponentialBackoffMs } from "../domain/backoff.js";
 import type { FallbackChain, Target } from "../domain/catalog.js";
-import { FailureClass, UpstreamError, failureTraits } from "../domain/failure.js";
+import { FailureClass, UpstreamError, failureTraits, isLocalRefusal } from "../domain/failure.js";
 
 /** Longest `retry-after` we wait out on the same target; a longer one moves on to the fallback. */
 export const MAX_RETRY_AFTER_MS = 30_000;
@@ -84,7 +84,14 @@ export async function executeWithFallback<T>(
         }
         if (!(error instanceof UpstreamError)) throw error;
         lastError = error;
-        attempts.push(record(target, "error", environment.now() - started, error.failure));
+        attempts.push(
+          record(
+            target,
+            isLocalRefusal(error.failure) ? "skipped" : "error",
+            environment.now() - started,
+            error.failure,
+          ),
+        );
         if (environment.now() >= plan.deadline) throw deadlineExceeded(attempts, lastError);
         const delay = retryDelay(error, retry, maxRetries, target, environment.random());
         if (delay === undefined || environment.now() + delay >= plan.deadline) break;
