@@ -1,4 +1,4 @@
-import { LlmProviderError } from "@llm-provider/contracts";
+import type { LlmProviderError } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";

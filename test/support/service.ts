@@ -55,6 +55,45 @@ export function testConfig(
   };
 }
 
+type ProviderInput = ConfigInput["providers"][number];
+type ModelInput = ConfigInput["models"][number];
+
+/** One provider of a multi-wire test config, with the one model it serves. */
+export interface WireTestProvider {
+  provider: Pick<ProviderInput, "id" | "provider_type" | "endpoint"> & Partial<ProviderInput>;
+  model: Pick<ModelInput, "model_name" | "upstream_model"> & Partial<ModelInput>;
+}
+
+/**
+ * A development config with providers of any wire (`anthropic`, `ollama`, `azure_openai`, …),
+ * each serving one model. Retries are fast and few; keys come from `api_key_ref` as given.
+ */
+export function multiWireConfig(
+  natsUrl: string,
+  wires: WireTestProvider[],
+  overrides: Partial<ConfigInput> = {},
+): ConfigInput {
+  return {
+    environment: "development",
+    log_level: "info",
+    nats: { servers: natsUrl },
+    policy_gateway: { bypass: true },
+    providers: wires.map(({ provider }) => ({
+      name: provider.id,
+      config: { timeout_ms: 5_000, max_retries: 1, retry_initial_backoff_ms: 10, retry_max_backoff_ms: 50 },
+      ...provider,
+    })),
+    models: wires.map(({ provider, model }) => ({
+      provider_id: provider.id,
+      context_window: 8_192,
+      max_tokens: 1_024,
+      features: { chat: true, embedding: false, function_calling: true, streaming: false },
+      ...model,
+    })),
+    ...overrides,
+  };
+}
+
 export async function startTestService(
   configInput: ConfigInput,
   env: NodeJS.ProcessEnv = { TEST_OPENAI_KEY: TEST_API_KEY },

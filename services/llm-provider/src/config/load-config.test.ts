@@ -131,3 +131,45 @@ describe("applyEnvOverrides", () => {
     expect(raw).not.toHaveProperty("log_level");
   });
 });
+
+describe("parseConfig: settings of one provider type", () => {
+  it("needs api_version and a key for azure_openai, and refuses type settings on other types", () => {
+    const raw = baseConfig();
+    raw.providers.push(
+      { id: "azure", name: "Azure", provider_type: "azure_openai", endpoint: "https://res.openai.azure.com" },
+      {
+        id: "local",
+        name: "Local",
+        provider_type: "ollama",
+        endpoint: "http://127.0.0.1:11434",
+        api_version: "2024-10-21",
+        openrouter: { provider: { order: ["x"] } },
+      },
+    );
+    expect(problemsOf(raw).map((problem) => problem.field)).toEqual([
+      "providers[1].api_version",
+      "providers[1].api_key_ref",
+      "providers[2].api_version",
+      "providers[2].openrouter",
+    ]);
+  });
+
+  it("passes OpenRouter preferences through, type-checking the keys it knows", () => {
+    const raw = baseConfig();
+    const openrouter = {
+      provider: { order: ["anthropic"], sort: "price" as const, preferred_max_latency: 2 },
+    };
+    raw.providers.push({
+      id: "or",
+      name: "OpenRouter",
+      provider_type: "openrouter",
+      endpoint: "https://openrouter.ai/api/v1",
+      openrouter,
+    });
+    expect(parseConfig(raw, "test.yaml").providers[1]!.openrouter).toEqual(openrouter);
+    raw.providers[1]!.openrouter = { provider: { order: "anthropic" } } as never;
+    expect(problemsOf(raw).map((problem) => problem.field)).toEqual([
+      "providers[1].openrouter.provider.order",
+    ]);
+  });
+});

@@ -15,8 +15,14 @@ export interface ProviderSpec {
   endpoint: string;
   is_active: boolean;
   headers: Record<string, string>;
+  /** Azure OpenAI `api-version`. */
+  api_version?: string | undefined;
+  /** OpenRouter request settings: `provider` holds its provider-routing preferences. */
+  openrouter?: { provider?: Record<string, unknown> | undefined } | undefined;
   config: {
     timeout_ms: number;
+    stream_first_chunk_timeout_ms: number;
+    stream_idle_timeout_ms: number;
     max_retries: number;
     retry_initial_backoff_ms: number;
     retry_max_backoff_ms: number;
@@ -35,7 +41,14 @@ export interface ModelEntry {
   cost: Pricing;
   features: FeatureFlags;
   dimensions?: number | undefined;
+  /** The model honours a `dimensions` request field (any length up to `dimensions`). */
+  configurable_dimensions?: boolean | undefined;
+  /** Most inputs the provider takes in one embeddings call; unset: `DEFAULT_EMBEDDING_BATCH_SIZE`. */
+  max_batch_size?: number | undefined;
 }
+
+/** OpenAI's limit of inputs per embeddings call, and the default for OpenAI-like providers. */
+export const DEFAULT_EMBEDDING_BATCH_SIZE = 2048;
 
 export interface FallbackChain {
   id: string;
@@ -106,6 +119,12 @@ export function findCatalogViolations(input: CatalogInput): ConfigProblem[] {
     }
     if (model.features.embedding && model.dimensions === undefined) {
       add(`models[${index}].dimensions`, `embedding model '${model.model_name}' must declare its dimensions`);
+    }
+    if (model.configurable_dimensions && !model.features.embedding) {
+      add(
+        `models[${index}].configurable_dimensions`,
+        `model '${model.model_name}' is not an embedding model`,
+      );
     }
   });
 

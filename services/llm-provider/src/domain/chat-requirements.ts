@@ -14,12 +14,23 @@ export interface Mismatch {
  * caller's error) and for every fallback target (a mismatching one is skipped), so a fallback
  * never gets a request its model cannot take.
  */
-export function findChatMismatch(model: ModelEntry, request: CompleteChat): Mismatch | undefined {
+export function findChatMismatch(
+  model: ModelEntry,
+  request: CompleteChat,
+  streaming = false,
+): Mismatch | undefined {
   if (!model.features.chat) {
     return {
       kind: "unsupported",
       field: "model",
       message: `model '${model.model_name}' does not support chat`,
+    };
+  }
+  if (streaming && !model.features.streaming) {
+    return {
+      kind: "unsupported",
+      field: "model",
+      message: `model '${model.model_name}' does not support streaming`,
     };
   }
   if ((request.functions !== undefined || request.tools !== undefined) && !model.features.function_calling) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeCost } from "./cost.js";
+import { computeChatCost, computeCost } from "./cost.js";
 
 describe("computeCost", () => {
   it("prices input and output tokens per million", () => {
@@ -13,5 +13,43 @@ describe("computeCost", () => {
   it("has no floating-point noise and is zero for free models", () => {
     expect(computeCost(3, 7, { input_per_million: 0.1, output_per_million: 0.2 }).total).toBe(0.0000017);
     expect(computeCost(123, 456, { input_per_million: 0, output_per_million: 0 }).total).toBe(0);
+  });
+});
+
+describe("computeChatCost", () => {
+  const pricing = { input_per_million: 3, output_per_million: 15 };
+
+  it("prices cached prompt tokens at their own rates, else at the input price", () => {
+    const usage = {
+      promptTokens: 1_000_000,
+      completionTokens: 0,
+      cacheReadTokens: 600_000,
+      cacheWriteTokens: 100_000,
+    };
+    // 300k uncached × $3 + 600k read × $0.30 + 100k written × $3.75
+    expect(
+      computeChatCost(usage, { ...pricing, cache_read_per_million: 0.3, cache_write_per_million: 3.75 })
+        .input,
+    ).toBe(1.455);
+    expect(computeChatCost(usage, pricing).input).toBe(3);
+  });
+  it("takes the provider-reported total and splits it like the configured prices", () => {
+    // configured: input $0.003, output $0.0015 → two thirds input
+    expect(computeChatCost({ promptTokens: 1_000, completionTokens: 100 }, pricing, 0.009)).toEqual({
+      currency: "USD",
+      input: 0.006,
+      output: 0.003,
+      total: 0.009,
+    });
+  });
+  it("splits a reported total by token counts when the model has no prices", () => {
+    const free = { input_per_million: 0, output_per_million: 0 };
+    expect(computeChatCost({ promptTokens: 300, completionTokens: 100 }, free, 0.004)).toEqual({
+      currency: "USD",
+      input: 0.003,
+      output: 0.001,
+      total: 0.004,
+    });
+    expect(computeChatCost({ promptTokens: 0, completionTokens: 0 }, free, 0).total).toBe(0);
   });
 });

@@ -6,7 +6,10 @@ import type {
   ChatCompletion,
   ChatFailed,
   CompleteChat,
+  EmbeddingGenerated,
+  EmbeddingResult,
   ErrorCode,
+  GenerateEmbedding,
 } from "@llm-provider/contracts";
 
 /**
@@ -72,4 +75,30 @@ export function buildChatFailed(
   };
   if (request.metadata) data.metadata = request.metadata;
   return { ...envelope(SUBJECTS.chatFailedEvent, context), data };
+}
+
+/**
+ * Published whenever vectors were produced or served, with the input references (keys), never the
+ * texts. `count` counts the request's inputs, `cached_count` those answered from the cache.
+ */
+export function buildEmbeddingGenerated(
+  result: EmbeddingResult,
+  request: GenerateEmbedding,
+  context: EventContext,
+): EmbeddingGenerated {
+  let cachedCount = 0;
+  for (const item of result.data) if (item.cached) cachedCount++;
+  const data: EmbeddingGenerated["data"] = {
+    model: result.model,
+    provider_id: result.provider_id,
+    count: result.data.length,
+    cached_count: cachedCount,
+    // POL-LLM-004 guarantees at least one input.
+    dimensions: result.data[0]!.dimensions,
+    input_refs: result.data.map((item) => item.input_ref),
+    usage: { prompt_tokens: result.usage.prompt_tokens, cost: result.usage.cost },
+    latency_ms: result.latency_ms,
+  };
+  if (request.metadata) data.metadata = request.metadata;
+  return { ...envelope(SUBJECTS.embeddingGeneratedEvent, context), data };
 }

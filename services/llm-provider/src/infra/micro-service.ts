@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { Empty, headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
@@ -62,6 +63,8 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   const inFlight = new Set<InFlightRequest>();
   // One signal for all requests: aborting it stops upstream calls that nobody waits for any more.
   const abandon = new AbortController();
+  // Every attempt in flight listens on it; that many listeners is by design, not a leak.
+  setMaxListeners(0, abandon.signal);
   let idle: (() => void) | undefined;
 
   const service: Service = await new Svcm(nc).add({

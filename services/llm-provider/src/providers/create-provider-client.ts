@@ -1,4 +1,8 @@
+import type { ProviderType } from "@llm-provider/contracts";
 import type { ProviderSpec } from "../domain/catalog.js";
+import { createAnthropicClient } from "./anthropic/anthropic-client.js";
+import { createOllamaClient } from "./ollama/ollama-client.js";
+import { createAzureOpenAIClient } from "./openai/azure-openai-client.js";
 import { createOpenAIClient } from "./openai/openai-client.js";
 import type { ProviderClient } from "./port.js";
 
@@ -7,14 +11,28 @@ export interface ProviderClientDeps {
   fetch: typeof fetch;
 }
 
+const WIRED_TYPES: ReadonlySet<ProviderType> = new Set([
+  "openai",
+  "openrouter",
+  "litellm",
+  "openai_compatible",
+  "azure_openai",
+  "anthropic",
+  "ollama",
+]);
+
 /**
- * Picks the wire for a provider type. OpenRouter, LiteLLM proxy and other OpenAI-compatible
- * servers speak the OpenAI wire; they differ only in configuration.
+ * Whether this version has a wire for the provider type. Every type has one today; a type added
+ * to the contract before its wire is reported unavailable.
  */
-/** Whether this version has a wire for the provider type (others are reported unavailable). */
-export function hasWire(providerType: ProviderSpec["provider_type"]): boolean {
-  return providerType !== "anthropic" && providerType !== "ollama" && providerType !== "azure_openai";
+export function hasWire(providerType: ProviderType): boolean {
+  return WIRED_TYPES.has(providerType);
 }
+
+/**
+ * Picks the wire for a provider type. OpenRouter, LiteLLM proxy, Azure OpenAI and other
+ * OpenAI-compatible servers speak the OpenAI wire; they differ only in configuration.
+ */
 
 export function createProviderClient(
   provider: ProviderSpec,
@@ -22,14 +40,20 @@ export function createProviderClient(
 ): ProviderClient | undefined {
   switch (provider.provider_type) {
     case "openai":
-    case "openrouter":
     case "litellm":
     case "openai_compatible":
       return createOpenAIClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
-    case "anthropic":
-    case "ollama":
+    case "openrouter": {
+      // Provider-routing preferences travel in every request body as OpenRouter's `provider`.
+      const preferences = provider.openrouter?.provider;
+      const extraBody = preferences !== undefined ? { provider: preferences } : undefined;
+      return createOpenAIClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch, extraBody });
+    }
     case "azure_openai":
-      // Their own wires are not built yet: the provider is reported unavailable, never faked.
-      return undefined;
+      return createAzureOpenAIClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
+    case "anthropic":
+      return createAnthropicClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
+    case "ollama":
+      return createOllamaClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
   }
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatOutcome } from "../port.js";
+import type { ChatOutcome, ChatUsage } from "../port.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
 
 const functionCallSchema = z.object({ name: z.string(), arguments: z.string() });
@@ -28,6 +28,15 @@ const openAIChatResponseSchema = z.object({
     .object({
       prompt_tokens: z.number().int().nonnegative(),
       completion_tokens: z.number().int().nonnegative(),
+      prompt_tokens_details: z
+        .object({
+          cached_tokens: z.number().int().nonnegative().nullish(),
+          // OpenRouter's count of prompt tokens written to the provider's cache.
+          cache_write_tokens: z.number().int().nonnegative().nullish(),
+        })
+        .nullish(),
+      // OpenRouter: what the call cost, in credits (1 credit = 1 USD).
+      cost: z.number().nonnegative().nullish(),
     })
     .nullish(),
 });
@@ -63,11 +72,10 @@ export function convertOpenAIChatResponse(body: unknown): ChatOutcome {
     content,
     finishReason,
     rawFinishReason,
-    usage: usage
-      ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }
-      : undefined,
+    usage: usage ? convertOpenAIUsage(usage) : undefined,
     warnings,
   };
+  if (usage?.cost != null) outcome.providerCostUsd = usage.cost;
   if (message.function_call) outcome.functionCall = message.function_call;
   if (message.tool_calls && message.tool_calls.length > 0) {
     outcome.toolCalls = message.tool_calls.map((call) => ({
@@ -77,4 +85,18 @@ export function convertOpenAIChatResponse(body: unknown): ChatOutcome {
     }));
   }
   return outcome;
+}
+
+function convertOpenAIUsage(
+  usage: NonNullable<z.output<typeof openAIChatResponseSchema>["usage"]>,
+): ChatUsage {
+  const converted: ChatUsage = {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+  };
+  const cacheRead = usage.prompt_tokens_details?.cached_tokens;
+  const cacheWrite = usage.prompt_tokens_details?.cache_write_tokens;
+  if (cacheRead) converted.cacheReadTokens = cacheRead;
+  if (cacheWrite) converted.cacheWriteTokens = cacheWrite;
+  return converted;
 }

@@ -1,36 +1,55 @@
 import OpenAI from "openai";
 import type { ProviderSpec } from "../../domain/catalog.js";
 import { UpstreamError } from "../../domain/failure.js";
-import type { ChatCall, ChatOutcome, ProviderClient } from "../port.js";
+import type {
+  ChatCall,
+  ChatOutcome,
+  ChatStreamPart,
+  EmbeddingCall,
+  EmbeddingOutcome,
+  ProviderClient,
+} from "../port.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";
 import { convertOpenAIChatResponse } from "./convert-openai-chat-response.js";
+import { convertOpenAIChatStream } from "./convert-openai-chat-stream.js";
+import { convertOpenAIEmbeddingResponse } from "./convert-openai-embedding-response.js";
 import { convertToOpenAIChatRequest } from "./convert-to-openai-chat-request.js";
+import { convertToOpenAIEmbeddingRequest } from "./convert-to-openai-embedding-request.js";
 
 export interface OpenAIClientOptions {
   provider: ProviderSpec;
   apiKey: string | undefined;
   fetch: typeof fetch;
+  /** A preconfigured SDK client, for presets with their own URL scheme and auth (Azure OpenAI). */
+  sdk?: OpenAI;
+  /** Fields added to every request body (OpenRouter's `provider` preferences). */
+  extraBody?: Record<string, unknown>;
 }
 
 /**
  * The OpenAI wire through the official SDK: OpenAI itself and every OpenAI-compatible service.
  * The SDK's own retries and timeout are off; routing owns both and aborts through `signal`.
  */
-export function createOpenAIClient({ provider, apiKey, fetch }: OpenAIClientOptions): ProviderClient {
-  const sdk = new OpenAI({
-    // The SDK insists on a key; keyless servers (Ollama, vLLM) ignore the header.
-    apiKey: apiKey ?? "not-needed",
-    baseURL: provider.endpoint,
-    maxRetries: 0,
-    timeout: 24 * 60 * 60 * 1000,
-    fetch,
-    defaultHeaders: provider.headers,
-  });
+export function createOpenAIClient(options: OpenAIClientOptions): ProviderClient {
+  const { provider, apiKey, fetch, extraBody } = options;
+  const sdk =
+    options.sdk ??
+    new OpenAI({
+      // The SDK insists on a key; keyless servers (Ollama, vLLM) ignore the header.
+      apiKey: apiKey ?? "not-needed",
+      baseURL: provider.endpoint,
+      maxRetries: 0,
+      timeout: 24 * 60 * 60 * 1000,
+      fetch,
+      defaultHeaders: provider.headers,
+      // The SDK would print unparsable stream lines to the console; failures reach us classified.
+      logLevel: "off",
+    });
 
   return {
     providerId: provider.id,
     async completeChat(call: ChatCall): Promise<ChatOutcome> {
-      const body = convertToOpenAIChatRequest(call.upstreamModel, call.request);
+      const body = { ...convertToOpenAIChatRequest(call.upstreamModel, call.request), ...extraBody };
       let response: unknown;
       try {
         response = await sdk.chat.completions.create(body, { signal: call.signal });
@@ -38,6 +57,33 @@ export function createOpenAIClient({ provider, apiKey, fetch }: OpenAIClientOpti
         throw toUpstreamError(error, apiKey);
       }
       return convertOpenAIChatResponse(response);
+    },
+    async *streamChat(call: ChatCall): AsyncGenerator<ChatStreamPart> {
+      const body = {
+        ...convertToOpenAIChatRequest(call.upstreamModel, call.request),
+        ...extraBody,
+        stream: true as const,
+        stream_options: { include_usage: true },
+      };
+      let chunks: AsyncIterable<unknown>;
+      try {
+        chunks = await sdk.chat.completions.create(body, { signal: call.signal });
+      } catch (error) {
+        throw toUpstreamError(error, apiKey);
+      }
+      yield* convertOpenAIChatStream(chunks);
+    },
+    async generateEmbeddings(call: EmbeddingCall): Promise<EmbeddingOutcome> {
+      let response: unknown;
+      try {
+        // An explicit encoding_format makes the SDK hand back the base64 untouched.
+        response = await sdk.embeddings.create(convertToOpenAIEmbeddingRequest(call), {
+          signal: call.signal,
+        });
+      } catch (error) {
+        throw toUpstreamError(error, apiKey);
+      }
+      return convertOpenAIEmbeddingResponse(response, call.inputs.length);
     },
   };
 }

@@ -178,3 +178,26 @@ describe("classifyOpenAIError", () => {
     expect(classifyOpenAIError(new OpenAI.APIUserAbortError(), now)).toBeUndefined();
   });
 });
+
+describe("convertOpenAIChatResponse: reported cost and cache counts", () => {
+  it("reads OpenRouter's usage.cost and the cached prompt tokens", () => {
+    const outcome = convertOpenAIChatResponse({
+      ...wireResponse,
+      usage: {
+        prompt_tokens: 194,
+        completion_tokens: 2,
+        total_tokens: 196,
+        cost: 0.000612,
+        prompt_tokens_details: { cached_tokens: 150, cache_write_tokens: 40 },
+      },
+    });
+    expect(outcome.providerCostUsd).toBe(0.000612);
+    expect(outcome.usage).toEqual({
+      promptTokens: 194,
+      completionTokens: 2,
+      cacheReadTokens: 150,
+      cacheWriteTokens: 40,
+    });
+    expect(convertOpenAIChatResponse(wireResponse)).not.toHaveProperty("providerCostUsd");
+  });
+});
