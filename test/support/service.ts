@@ -34,6 +34,9 @@ export function testConfig(
     log_level: "info",
     nats: { servers: natsUrl },
     policy_gateway: { bypass: true },
+    // Tests about single requests fail providers on purpose; a breaker opening between them would
+    // change what later tests see. The breaker tests set their own threshold.
+    circuit_breaker: { failure_threshold: 1_000 },
     providers: endpoints.map((endpoint, index) => ({
       id: `p${index}`,
       name: `Provider ${index}`,

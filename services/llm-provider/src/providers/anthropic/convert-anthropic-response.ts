@@ -1,0 +1,92 @@
+import type { FunctionCall, ToolCall } from "@llm-provider/contracts";
+import { z } from "zod";
+import { FailureClass, UpstreamError } from "../../domain/failure.js";
+import type { ChatOutcome, ChatUsage } from "../port.js";
+import { mapAnthropicStopReason } from "./map-anthropic-stop-reason.js";
+
+/** Lenient: only the fields we use; other block types (thinking, server tools) pass unread. */
+const anthropicMessageSchema = z.object({
+  id: z.string().nullish(),
+  model: z.string().nullish(),
+  content: z.array(
+    z.object({
+      type: z.string(),
+      text: z.string().nullish(),
+      id: z.string().nullish(),
+      name: z.string().nullish(),
+      input: z.unknown().optional(),
+    }),
+  ),
+  stop_reason: z.string().nullish(),
+  usage: z
+    .object({
+      input_tokens: z.number().int().nonnegative(),
+      output_tokens: z.number().int().nonnegative(),
+      cache_creation_input_tokens: z.number().int().nonnegative().nullish(),
+      cache_read_input_tokens: z.number().int().nonnegative().nullish(),
+    })
+    .nullish(),
+});
+type AnthropicUsage = NonNullable<z.output<typeof anthropicMessageSchema>["usage"]>;
+
+/**
+ * Anthropic Message → neutral outcome. `legacyFunctionCall`: the request used the seed's
+ * `functions`, so a call comes back as `function_call` (which holds one call) instead of `tool_calls`.
+ */
+export function convertAnthropicResponse(body: unknown, legacyFunctionCall: boolean): ChatOutcome {
+  const parsed = anthropicMessageSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new UpstreamError(
+      FailureClass.malformedResponse,
+      "provider returned a message of unexpected shape",
+      {
+        cause: parsed.error,
+      },
+    );
+  }
+  const { id, model, content, stop_reason: rawStopReason, usage } = parsed.data;
+  const texts = content.filter((block) => block.type === "text").map((block) => block.text ?? "");
+  const toolCalls: ToolCall[] = content
+    .filter((block) => block.type === "tool_use")
+    .map((block) => ({
+      id: block.id ?? "",
+      type: "function",
+      function: { name: block.name ?? "", arguments: JSON.stringify(block.input ?? {}) },
+    }));
+  const warnings: string[] = [];
+  if (!usage) warnings.push("provider did not report token usage; cost is 0");
+
+  const outcome: ChatOutcome = {
+    upstreamId: id ?? null,
+    responseModel: model ?? null,
+    content: texts.length > 0 ? texts.join("") : null,
+    finishReason: mapAnthropicStopReason(rawStopReason),
+    rawFinishReason: rawStopReason ?? null,
+    usage: usage ? convertAnthropicUsage(usage) : undefined,
+    warnings,
+  };
+  if (toolCalls.length > 0 && legacyFunctionCall) {
+    outcome.functionCall = toolCalls[0]!.function satisfies FunctionCall;
+    if (toolCalls.length > 1) {
+      warnings.push(
+        `provider made ${toolCalls.length} function calls; the legacy function_call holds the first`,
+      );
+    }
+  } else if (toolCalls.length > 0) {
+    outcome.toolCalls = toolCalls;
+  }
+  return outcome;
+}
+
+/** Anthropic counts cached prompt tokens apart from `input_tokens`; the neutral count includes them. */
+function convertAnthropicUsage(usage: AnthropicUsage): ChatUsage {
+  const cacheRead = usage.cache_read_input_tokens ?? 0;
+  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  const converted: ChatUsage = {
+    promptTokens: usage.input_tokens + cacheRead + cacheWrite,
+    completionTokens: usage.output_tokens,
+  };
+  if (cacheRead > 0) converted.cacheReadTokens = cacheRead;
+  if (cacheWrite > 0) converted.cacheWriteTokens = cacheWrite;
+  return converted;
+}

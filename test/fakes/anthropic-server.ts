@@ -1,0 +1,293 @@
+// A local stand-in for api.anthropic.com's Messages API (version 2026-10-21, the one the SDK
+// sends): real body and error envelope, `request-id` and rate-limit headers, and the request
+// checks that matter to a client — `anthropic-version`, the key (`x-api-key` or bearer), required
+// `max_tokens`, unknown fields refused, and every `tool_result` answering a `tool_use` of the
+// previous assistant turn. Answers start from wire fixtures in `__fixtures__/`.
+import { randomBytes } from "node:crypto";
+import {
+  asObject,
+  estimateTokens,
+  loadFixture,
+  startFakeHttpServer,
+  textOf,
+  truncateWords,
+  type Exchange,
+  type FakeHttpServer,
+  type JsonObject,
+} from "./fake-http-server.js";
+
+export const ANTHROPIC_API_VERSIONS = ["2023-06-01", "2026-10-21"];
+
+export type AnthropicFakeBehavior =
+  /** Anthropic's error envelope; unset fields get per-status defaults (see ERROR_DEFAULTS). */
+  | { kind: "error"; status: number; type?: string; message?: string; headers?: Record<string, string> }
+  /** A fixture of `__fixtures__/`, sent as the 200 answer (its `model` replaced by the requested one). */
+  | { kind: "fixture"; name: string }
+  /** An explicit answer. */
+  | { kind: "reply"; status?: number; body: unknown; headers?: Record<string, string> };
+
+export interface AnthropicScriptedReply {
+  /** Reply text; `undefined` keeps the echo, `null` sends no text block. */
+  text?: string | null;
+  toolUses?: { id?: string; name: string; input: unknown }[];
+  stopReason?: string;
+  usage?: {
+    input_tokens: number;
+    output_tokens: number;
+    cache_read_input_tokens?: number;
+    cache_creation_input_tokens?: number;
+  };
+}
+
+export interface FakeAnthropicServer extends FakeHttpServer<AnthropicFakeBehavior> {
+  /** Pass as the SDK's `baseURL` (the SDK appends `/v1/messages`). */
+  baseUrl: string;
+  /** Changes the normal answer until `reset()`. */
+  setReply(reply: AnthropicScriptedReply): void;
+}
+
+const ERROR_DEFAULTS: Record<number, { type: string; message: string }> = {
+  400: { type: "invalid_request_error", message: "Invalid request." },
+  401: { type: "authentication_error", message: "invalid x-api-key" },
+  402: { type: "billing_error", message: "Your credit balance is too low to access the Anthropic API." },
+  403: {
+    type: "permission_error",
+    message: "Your API key does not have permission to use the specified resource.",
+  },
+  404: { type: "not_found_error", message: "model: claude-does-not-exist" },
+  413: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." },
+  429: { type: "rate_limit_error", message: "Number of requests has exceeded your per-minute rate limit." },
+  500: { type: "api_error", message: "Internal server error" },
+  503: { type: "api_error", message: "Service unavailable" },
+  504: { type: "timeout_error", message: "Request timed out" },
+  529: { type: "overloaded_error", message: "Overloaded" },
+};
+
+/** Top-level fields the Messages API (2026-10-21) accepts; anything else is refused, as the API does. */
+const KNOWN_FIELDS = new Set([
+  "model",
+  "messages",
+  "max_tokens",
+  "system",
+  "stop_sequences",
+  "metadata",
+  "tools",
+  "tool_choice",
+  "output_config",
+  "thinking",
+  "stream",
+  "cache_control",
+  "container",
+  "diagnostics",
+  "inference_geo",
+  "service_tier",
+  "speed",
+]);
+
+const MALFORMED_BODY = '{"id":"msg_malformed","type":"message","content":[{"type":"text","te';
+
+function errorBody(type: string, message: string): JsonObject {
+  return { type: "error", error: { type, message }, request_id: `req_${randomBytes(12).toString("hex")}` };
+}
+
+function sendError(
+  exchange: Exchange,
+  status: number,
+  type: string,
+  message: string,
+  headers?: Record<string, string>,
+) {
+  exchange.sendJson(status, errorBody(type, message), headers);
+}
+
+/** The text a turn ends with: its last text block or tool result. */
+function lastText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  const block = asObject(content.at(-1));
+  if (block?.["type"] === "text") return textOf(block["text"]);
+  if (block?.["type"] === "tool_result") return typeof block["content"] === "string" ? block["content"] : "";
+  return "";
+}
+
+/** What the real API refuses with a 400, in its words; undefined when the body is acceptable. */
+function findInvalidField(body: JsonObject): string | undefined {
+  for (const field of Object.keys(body)) {
+    if (!KNOWN_FIELDS.has(field)) return `${field}: Extra inputs are not permitted`;
+  }
+  if (typeof body["model"] !== "string") return "model: Field required";
+  if (typeof body["max_tokens"] !== "number" || !Number.isInteger(body["max_tokens"]))
+    return "max_tokens: Field required";
+  const messages = body["messages"];
+  if (!Array.isArray(messages) || messages.length === 0) return "messages: Field required";
+  let previousToolUses = new Set<string>();
+  for (const [index, message] of messages.entries()) {
+    const turn = asObject(message) ?? {};
+    if (!["user", "assistant", "system"].includes(String(turn["role"]))) {
+      return `messages.${index}.role: Input should be 'user', 'assistant' or 'system'`;
+    }
+    const blocks = Array.isArray(turn["content"])
+      ? turn["content"].map((block) => asObject(block) ?? {})
+      : [];
+    if (typeof turn["content"] !== "string" && blocks.length === 0) {
+      return `messages.${index}: all messages must have non-empty content except for the optional final assistant message`;
+    }
+    for (const [position, block] of blocks.entries()) {
+      if (block["type"] === "text" && !block["text"])
+        return `messages.${index}.content.${position}.text: text content blocks must be non-empty`;
+      if (block["type"] === "tool_result" && !previousToolUses.has(String(block["tool_use_id"]))) {
+        return (
+          `messages.${index}.content.${position}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ` +
+          `${String(block["tool_use_id"])}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`
+        );
+      }
+    }
+    previousToolUses = new Set(
+      blocks.filter((block) => block["type"] === "tool_use").map((block) => String(block["id"])),
+    );
+  }
+  return undefined;
+}
+
+function messageId(): string {
+  return `msg_01${randomBytes(12).toString("base64url")}`;
+}
+
+function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | undefined): JsonObject {
+  const messages = request["messages"] as unknown[];
+  const echo = `echo: ${lastText(asObject(messages.at(-1))?.["content"])}`;
+  const { text, truncated } = truncateWords(
+    reply?.text === undefined ? echo : (reply.text ?? ""),
+    request["max_tokens"] as number,
+  );
+  const content: JsonObject[] = [];
+  if (reply?.text !== null && text !== "") content.push({ type: "text", text, citations: null });
+  for (const toolUse of reply?.toolUses ?? []) {
+    content.push({
+      type: "tool_use",
+      id: toolUse.id ?? `toolu_01${randomBytes(10).toString("hex")}`,
+      name: toolUse.name,
+      input: toolUse.input,
+      caller: { type: "direct" },
+    });
+  }
+  const stopReason =
+    reply?.stopReason ?? (truncated ? "max_tokens" : reply?.toolUses?.length ? "tool_use" : "end_turn");
+  const template = loadFixture("anthropic-message.json");
+  const promptChars = JSON.stringify(messages).length + textOf(request["system"]).length;
+  return {
+    ...template,
+    id: messageId(),
+    model: request["model"],
+    content,
+    stop_reason: stopReason,
+    usage: {
+      ...(template["usage"] as JsonObject),
+      input_tokens: estimateTokens(promptChars),
+      output_tokens: Math.max(1, estimateTokens(text.length)),
+      ...reply?.usage,
+    },
+  };
+}
+
+export async function startFakeAnthropicServer(
+  options: { apiKey?: string } = {},
+): Promise<FakeAnthropicServer> {
+  let reply: AnthropicScriptedReply | undefined;
+
+  const server = await startFakeHttpServer<AnthropicFakeBehavior>({
+    malformedBody: MALFORMED_BODY,
+    responseHeaders: () => ({
+      "request-id": `req_${randomBytes(12).toString("hex")}`,
+      "anthropic-organization-id": "00000000-0000-4000-8000-000000000000",
+    }),
+    preflight(exchange) {
+      const version = exchange.headers["anthropic-version"];
+      if (typeof version !== "string" || !ANTHROPIC_API_VERSIONS.includes(version)) {
+        const message =
+          version === undefined
+            ? "anthropic-version: header is required"
+            : `anthropic-version: invalid version ${String(version)}`;
+        sendError(exchange, 400, "invalid_request_error", message);
+        return true;
+      }
+      const authorization = exchange.headers.authorization;
+      const presented =
+        exchange.headers["x-api-key"] ??
+        (authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined);
+      if (options.apiKey !== undefined && presented !== options.apiKey) {
+        sendError(
+          exchange,
+          401,
+          "authentication_error",
+          presented === undefined ? "x-api-key header is required" : "invalid x-api-key",
+        );
+        return true;
+      }
+      if (exchange.method !== "POST" || exchange.path !== "/v1/messages") {
+        sendError(exchange, 404, "not_found_error", "Not Found");
+        return true;
+      }
+      const body = asObject(exchange.body);
+      const invalid = body
+        ? findInvalidField(body)
+        : "There was an issue with your request body. The request body is not valid JSON.";
+      if (invalid !== undefined) {
+        sendError(exchange, 400, "invalid_request_error", invalid);
+        return true;
+      }
+      return false;
+    },
+    respond(exchange, behavior) {
+      const request = exchange.body as JsonObject;
+      switch (behavior?.kind) {
+        case undefined:
+          return exchange.sendJson(200, scriptedAnswer(request, reply));
+        case "reply":
+          return exchange.sendJson(behavior.status ?? 200, behavior.body, behavior.headers);
+        case "fixture":
+          return exchange.sendJson(200, {
+            ...loadFixture(behavior.name),
+            id: messageId(),
+            model: request["model"],
+          });
+        case "error": {
+          const fallback = ERROR_DEFAULTS[behavior.status] ?? {
+            type: "api_error",
+            message: `status ${behavior.status}`,
+          };
+          const rateLimit: Record<string, string> =
+            behavior.status === 429
+              ? {
+                  "anthropic-ratelimit-requests-limit": "50",
+                  "anthropic-ratelimit-requests-remaining": "0",
+                  "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
+                }
+              : {};
+          return sendError(
+            exchange,
+            behavior.status,
+            behavior.type ?? fallback.type,
+            behavior.message ?? fallback.message,
+            {
+              ...rateLimit,
+              ...behavior.headers,
+            },
+          );
+        }
+      }
+    },
+  });
+
+  return {
+    ...server,
+    baseUrl: server.origin,
+    setReply(next) {
+      reply = next;
+    },
+    reset() {
+      reply = undefined;
+      server.reset();
+    },
+  };
+}

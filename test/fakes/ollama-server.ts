@@ -1,0 +1,179 @@
+// A local stand-in for Ollama's native API (`POST /api/chat`, `POST /api/embed`): its answer
+// shapes with done_reason and the eval counts, NDJSON when `stream` is not false, and its error
+// bodies `{"error":"…"}` with the statuses Ollama uses (404 for a model that is not pulled, 503
+// when its queue is full). Answers start from wire fixtures in `__fixtures__/`.
+import {
+  asObject,
+  estimateTokens,
+  loadFixture,
+  startFakeHttpServer,
+  textOf,
+  truncateWords,
+  type Exchange,
+  type FakeHttpServer,
+  type JsonObject,
+} from "./fake-http-server.js";
+import { fakeEmbedding } from "./openai-server.js";
+
+export type OllamaFakeBehavior =
+  /** Ollama's `{"error": message}`; an unset message gets a per-status default. */
+  | { kind: "error"; status: number; message?: string; headers?: Record<string, string> }
+  /** A fixture of `__fixtures__/`, sent as the 200 answer (its `model` replaced by the requested one). */
+  | { kind: "fixture"; name: string }
+  | { kind: "reply"; status?: number; body: unknown; headers?: Record<string, string> };
+
+export interface OllamaScriptedReply {
+  /** Reply text; `undefined` keeps the echo. */
+  content?: string;
+  toolCalls?: { id?: string; name: string; arguments: JsonObject }[];
+  doneReason?: string;
+  promptEvalCount?: number;
+  evalCount?: number;
+}
+
+export interface FakeOllamaServer extends FakeHttpServer<OllamaFakeBehavior> {
+  /** `http://127.0.0.1:PORT`, Ollama's base URL (the client appends `/api/…`). */
+  baseUrl: string;
+  setReply(reply: OllamaScriptedReply): void;
+}
+
+export interface FakeOllamaServerOptions {
+  /** When set, only these models are "pulled"; others get Ollama's 404. */
+  models?: string[];
+  /** When set, requests need `Authorization: Bearer <apiKey>` (Ollama behind an auth proxy). */
+  apiKey?: string;
+  /** Longest input `/api/embed` takes, in characters (a stand-in for the context length). */
+  embedContextChars?: number;
+}
+
+const ERROR_DEFAULTS: Record<number, string> = {
+  400: "invalid request",
+  401: "unauthorized",
+  404: 'model "llama3.2" not found, try pulling it first',
+  429: "too many requests, please retry later",
+  500: "llama runner process has terminated: exit status 2",
+  503: "server busy, please try again.  maximum pending requests exceeded",
+};
+const EMBEDDING_DIMENSIONS = 8;
+
+function chatAnswer(request: JsonObject, reply: OllamaScriptedReply | undefined): JsonObject {
+  const messages = request["messages"] as unknown[];
+  const echo = `echo: ${textOf(asObject(messages.at(-1))?.["content"])}`;
+  const limit = asObject(request["options"])?.["num_predict"];
+  const { text, truncated } = truncateWords(
+    reply?.content ?? echo,
+    typeof limit === "number" ? limit : undefined,
+  );
+  const message: JsonObject = { role: "assistant", content: reply?.toolCalls ? (reply.content ?? "") : text };
+  if (reply?.toolCalls) {
+    message["tool_calls"] = reply.toolCalls.map((call, index) => ({
+      ...(call.id !== undefined ? { id: call.id } : {}),
+      function: { index, name: call.name, arguments: call.arguments },
+    }));
+  }
+  return {
+    ...loadFixture("ollama-chat.json"),
+    model: request["model"],
+    created_at: new Date().toISOString(),
+    message,
+    done_reason: reply?.doneReason ?? (truncated ? "length" : "stop"),
+    prompt_eval_count: reply?.promptEvalCount ?? estimateTokens(JSON.stringify(messages).length),
+    eval_count: reply?.evalCount ?? Math.max(1, estimateTokens(text.length)),
+  };
+}
+
+/** Ollama streams NDJSON unless `stream` is false: one line per word, then the final counts. */
+function sendChatStream(exchange: Exchange, answer: JsonObject): void {
+  const base = { model: answer["model"], created_at: answer["created_at"] };
+  const content = textOf(asObject(answer["message"])?.["content"]);
+  const lines = (content.match(/\s*\S+\s*/g) ?? []).map((piece) =>
+    JSON.stringify({ ...base, message: { role: "assistant", content: piece }, done: false }),
+  );
+  lines.push(JSON.stringify({ ...answer, message: { role: "assistant", content: "" } }));
+  exchange.sendRaw(200, "application/x-ndjson", lines.map((line) => `${line}\n`).join(""));
+}
+
+function embedAnswer(exchange: Exchange, request: JsonObject, options: FakeOllamaServerOptions): void {
+  const input = request["input"];
+  const texts = typeof input === "string" ? [input] : Array.isArray(input) ? input.map(String) : undefined;
+  if (!texts) return exchange.sendJson(400, { error: "invalid input type" });
+  const limit = options.embedContextChars ?? 8_192;
+  if (request["truncate"] === false && texts.some((text) => text.length > limit)) {
+    return exchange.sendJson(400, { error: "the input length exceeds the context length" });
+  }
+  const dimensions = typeof request["dimensions"] === "number" ? request["dimensions"] : EMBEDDING_DIMENSIONS;
+  exchange.sendJson(200, {
+    model: request["model"],
+    embeddings: texts.map((text) => Array.from(fakeEmbedding(text, dimensions))),
+    total_duration: 14_143_917,
+    load_duration: 1_019_500,
+    prompt_eval_count: texts.reduce((sum, text) => sum + estimateTokens(text.length), 0),
+  });
+}
+
+export async function startFakeOllamaServer(
+  options: FakeOllamaServerOptions = {},
+): Promise<FakeOllamaServer> {
+  let reply: OllamaScriptedReply | undefined;
+
+  const server = await startFakeHttpServer<OllamaFakeBehavior>({
+    malformedBody: '{"model":"llama3.2","message":{"role":"assistant","content":"Hel',
+    preflight(exchange) {
+      if (options.apiKey !== undefined && exchange.headers.authorization !== `Bearer ${options.apiKey}`) {
+        exchange.sendJson(401, { error: "unauthorized" });
+        return true;
+      }
+      if (exchange.method !== "POST" || !["/api/chat", "/api/embed"].includes(exchange.path)) {
+        exchange.sendRaw(404, "text/plain; charset=utf-8", "404 page not found");
+        return true;
+      }
+      const body = asObject(exchange.body);
+      if (!body) {
+        exchange.sendJson(400, { error: "invalid character 'x' looking for beginning of value" });
+        return true;
+      }
+      const model = body["model"];
+      if (typeof model !== "string" || model === "") {
+        exchange.sendJson(400, { error: "model is required" });
+        return true;
+      }
+      if (options.models && !options.models.includes(model)) {
+        exchange.sendJson(404, { error: `model "${model}" not found, try pulling it first` });
+        return true;
+      }
+      return false;
+    },
+    respond(exchange, behavior) {
+      const request = exchange.body as JsonObject;
+      switch (behavior?.kind) {
+        case undefined: {
+          if (exchange.path === "/api/embed") return embedAnswer(exchange, request, options);
+          const answer = chatAnswer(request, reply);
+          return request["stream"] === false
+            ? exchange.sendJson(200, answer)
+            : sendChatStream(exchange, answer);
+        }
+        case "reply":
+          return exchange.sendJson(behavior.status ?? 200, behavior.body, behavior.headers);
+        case "fixture":
+          return exchange.sendJson(200, { ...loadFixture(behavior.name), model: request["model"] });
+        case "error": {
+          const message = behavior.message ?? ERROR_DEFAULTS[behavior.status] ?? `status ${behavior.status}`;
+          return exchange.sendJson(behavior.status, { error: message }, behavior.headers);
+        }
+      }
+    },
+  });
+
+  return {
+    ...server,
+    baseUrl: server.origin,
+    setReply(next) {
+      reply = next;
+    },
+    reset() {
+      reply = undefined;
+      server.reset();
+    },
+  };
+}
