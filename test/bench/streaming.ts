@@ -97,7 +97,10 @@ try {
       return performance.now() - started;
     }
 
-    for (let index = 0; index < 20; index++) (await direct(), await throughService()); // warm-up
+    for (let index = 0; index < 20; index++) {
+      await direct(); // warm-up
+      await throughService();
+    }
     const directTimes: number[] = [];
     const serviceTimes: number[] = [];
     const cpuBefore = processCpuMicros(service.pid);
