@@ -25,6 +25,7 @@ import { createLogger } from "./infra/logger.js";
 import { startMicroService } from "./infra/micro-service.js";
 import type { RunningService } from "./infra/micro-service.js";
 import { connectNats } from "./infra/nats-connection.js";
+import { createOutbox } from "./infra/nats-outbox.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
 import { createJetStreamEventPublisher, ensureEventStream } from "./infra/jetstream-events.js";
 import type { EventPublisher } from "./infra/jetstream-events.js";
@@ -93,10 +94,11 @@ export async function startApp(options: AppOptions): Promise<App> {
       });
   if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
 
+  const outbox = createOutbox();
   let events: EventPublisher | undefined;
   if (config.events.enabled) {
     await ensureEventStream(nc, config.events);
-    events = createJetStreamEventPublisher(nc, config.events, logger);
+    events = createJetStreamEventPublisher(nc, config.events, logger, outbox);
   } else {
     logger.warn("domain events are disabled (events.enabled: false)");
   }
@@ -154,6 +156,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     description: "LLM provider: chat completions, embeddings, models and provider health over NATS",
     queue: config.service.queue_group,
     maxInFlight: config.service.max_in_flight,
+    outbox,
     maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
     logger,
     endpoints: {

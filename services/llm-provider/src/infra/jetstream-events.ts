@@ -7,6 +7,8 @@ import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { EventsConfig } from "../config/schema.js";
 import type { EventSink } from "../handlers/event-sink.js";
+import { createOutbox } from "./nats-outbox.js";
+import type { Outbox } from "./nats-outbox.js";
 import { getInstruments } from "../telemetry/instruments.js";
 import { METRIC } from "../telemetry/semconv.js";
 
@@ -67,6 +69,7 @@ export function createJetStreamEventPublisher(
   nc: NatsConnection,
   config: EventsConfig,
   logger: Logger,
+  outbox: Outbox = createOutbox(),
 ): EventPublisher {
   const js: JetStreamClient = jetstream(nc, { timeout: config.publish_timeout_ms });
   const queue: PendingEvent[] = [];
@@ -156,11 +159,11 @@ export function createJetStreamEventPublisher(
         return;
       }
       queue.push({ subject, id: event.id, data: JSON.stringify(event), traceparent: event.traceparent });
-      // Publish at the end of this event-loop turn: events emitted by several requests in one turn
-      // then leave in one socket write instead of one each.
+      // Publish at the end of this event-loop turn, with the replies of the same turn: they then
+      // leave in one socket write instead of one each.
       if (!pumpScheduled) {
         pumpScheduled = true;
-        setImmediate(() => {
+        outbox.defer(() => {
           pumpScheduled = false;
           pump();
         });

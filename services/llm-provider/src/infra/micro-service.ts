@@ -15,6 +15,7 @@ import { getInstruments } from "../telemetry/instruments.js";
 import { METRIC } from "../telemetry/semconv.js";
 import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
 import { EndpointMetrics } from "./endpoint-metrics.js";
+import type { Outbox } from "./nats-outbox.js";
 
 export interface MicroServiceOptions {
   nc: NatsConnection;
@@ -26,6 +27,8 @@ export interface MicroServiceOptions {
   maxInFlight: number;
   maxRequestBytes: number;
   logger: Logger;
+  /** Where replies wait for the end of the event-loop turn (shared with the event publisher). */
+  outbox: Outbox;
   /** Subject → handler. The last subject token is the endpoint name, the others its groups. */
   endpoints: Readonly<Record<string, Handler | StreamEndpoint>>;
 }
@@ -58,7 +61,7 @@ interface InFlightRequest {
  * The framework never awaits handlers, so this owns the bound, the replies and the counting.
  */
 export async function startMicroService(options: MicroServiceOptions): Promise<RunningService> {
-  const { nc, logger, maxInFlight, maxRequestBytes } = options;
+  const { nc, logger, maxInFlight, maxRequestBytes, outbox } = options;
   const metrics = new EndpointMetrics(Object.keys(options.endpoints));
   const inFlight = new Set<InFlightRequest>();
   // One signal for all requests: aborting it stops upstream calls that nobody waits for any more.
@@ -82,6 +85,10 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   function reply(entry: InFlightRequest, result: unknown): void {
     if (entry.answered) return;
     entry.answered = true;
+    outbox.defer(() => sendReply(entry, result));
+  }
+
+  function sendReply(entry: InFlightRequest, result: unknown): void {
     const hdrs = createHeaders();
     hdrs.set(HEADERS.requestId, entry.requestId);
     if (entry.stream) {
@@ -120,6 +127,10 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   function replyError(entry: InFlightRequest, error: unknown): void {
     if (entry.answered) return;
     entry.answered = true;
+    outbox.defer(() => sendError(entry, error));
+  }
+
+  function sendError(entry: InFlightRequest, error: unknown): void {
     const { subject } = entry;
     const typed = toTypedError(error);
     if (typed.code === "internal") {
@@ -232,7 +243,8 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
           request_id: entry.requestId,
           delta,
         };
-        entry.msg.respond(JSON.stringify(chunk));
+        const body = JSON.stringify(chunk);
+        outbox.defer(() => entry.msg.respond(body));
         written++;
       },
     };
@@ -278,6 +290,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       inFlight.clear();
       streams.clear();
       cancellations.unsubscribe();
+      outbox.flush(); // the last answers go out before the connection drains
     },
   };
 }
