@@ -8,6 +8,7 @@ import {
   type ScriptedFailure,
   type SentItem,
   type SentRequest,
+  type StreamFault,
   type WireUnderTest,
 } from "./wire-session.js";
 
@@ -79,12 +80,26 @@ function toBehavior(
   return { kind: "error", status: failure.status, ...(headers ? { headers } : {}) };
 }
 
+/** message_start is the first event; the first text delta the fourth (after block start and ping). */
+function toStreamBehavior(fault: StreamFault): AnthropicFakeBehavior {
+  switch (fault.fault) {
+    case "no_terminator":
+      return { kind: "stream_fault", after: 0, fault: fault.holdOpen ? "hold_open" : "no_message_stop" };
+    case "error_event":
+      return { kind: "stream_fault", after: 4, fault: "error_event", errorType: "overloaded_error" };
+    default:
+      return { kind: "stream_fault", after: fault.afterFirstDelta ? 4 : 1, fault: fault.fault };
+  }
+}
+
 export const ANTHROPIC_WIRE: WireUnderTest = {
   name: "anthropic",
   upstreamModel: "claude-sonnet-5-5",
   embeddingModel: "claude-has-no-embeddings",
   rawFinish: { stop: "end_turn", length: "max_tokens", toolCalls: "tool_use", contentFilter: "refusal" },
   alwaysSendsMaxTokens: true,
+  streamRequestFields: { stream: true },
+  streamErrorFailure: "overloaded",
   skips: {
     embeddings: "Anthropic has no embeddings API; the wire refuses with `unsupported` (tested apart)",
   },
@@ -112,6 +127,7 @@ export const ANTHROPIC_WIRE: WireUnderTest = {
         });
       },
       failWith: (failure) => fake.enqueue(toBehavior(failure)),
+      failStreamWith: (fault) => fake.enqueue(toStreamBehavior(fault)),
       sentChats: () => fake.requests.filter((request) => request.path === "/v1/messages").map(summarise),
       sentEmbeddings: () => [],
       reset: () => fake.reset(),

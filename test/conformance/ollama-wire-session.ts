@@ -7,6 +7,7 @@ import {
   type ScriptedFailure,
   type SentItem,
   type SentRequest,
+  type StreamFault,
   type WireUnderTest,
 } from "./wire-session.js";
 
@@ -70,13 +71,30 @@ function toBehavior(
   return { kind: "error", status: failure.status, ...(headers ? { headers } : {}) };
 }
 
+/** The first NDJSON line already carries the first word. */
+function toStreamBehavior(fault: StreamFault): OllamaFakeBehavior {
+  switch (fault.fault) {
+    case "no_terminator":
+      // Only the held-open case maps: see the skip below.
+      return { kind: "stream_fault", after: 0, fault: "hold_open" };
+    case "error_event":
+      return { kind: "stream_fault", after: 1, fault: "error_line" };
+    default:
+      return { kind: "stream_fault", after: fault.afterFirstDelta ? 1 : 0, fault: fault.fault };
+  }
+}
+
 export const OLLAMA_WIRE: WireUnderTest = {
   name: "ollama",
   upstreamModel: "llama3.2:3b",
   embeddingModel: "nomic-embed-text",
   rawFinish: { stop: "stop", length: "length", toolCalls: "stop", contentFilter: undefined },
   alwaysSendsMaxTokens: false,
+  streamRequestFields: { stream: true },
+  streamErrorFailure: "server_error",
   skips: {
+    "stream: no terminator, connection closes":
+      "Ollama's NDJSON has no terminator after its final `done: true` line: closing after it is the happy path (the held-open case is run)",
     "content filter":
       "Ollama runs the model locally with no moderation layer: it has no refusal stop reason or content-filter error to map",
   },
@@ -97,6 +115,7 @@ export const OLLAMA_WIRE: WireUnderTest = {
         });
       },
       failWith: (failure) => fake.enqueue(toBehavior(failure)),
+      failStreamWith: (fault) => fake.enqueue(toStreamBehavior(fault)),
       sentChats: () => fake.requests.filter((request) => request.path === "/api/chat").map(summarise),
       sentEmbeddings: () =>
         fake.requests

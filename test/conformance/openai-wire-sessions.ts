@@ -16,6 +16,7 @@ import {
   type ScriptedFailure,
   type SentItem,
   type SentRequest,
+  type StreamFault,
   type WireSession,
   type WireUnderTest,
 } from "./wire-session.js";
@@ -112,6 +113,18 @@ function toBehavior(failure: ScriptedFailure): FakeBehavior {
   return { kind: "error", status: failure.status, ...(headers ? { headers } : {}) };
 }
 
+/** The role chunk is the first event; the first content delta the second. */
+function toStreamBehavior(fault: StreamFault): FakeBehavior {
+  switch (fault.fault) {
+    case "no_terminator":
+      return { kind: "stream_fault", after: 0, fault: fault.holdOpen ? "hold_open" : "no_done" };
+    case "error_event":
+      throw new Error("the OpenAI fake has no in-stream error event (the scenario is skipped)");
+    default:
+      return { kind: "stream_fault", after: fault.afterFirstDelta ? 2 : 1, fault: fault.fault };
+  }
+}
+
 /** Session parts shared by every OpenAI-wire fake: scripting goes to the OpenAI fake itself. */
 function openAISession(
   fake: FakeOpenAIServer,
@@ -123,6 +136,7 @@ function openAISession(
   return {
     answerWith: (answer) => fake.setChatReply(toChatReply(answer)),
     failWith: (failure) => fake.enqueue(toBehavior(failure)),
+    failStreamWith: (fault) => fake.enqueue(toStreamBehavior(fault)),
     sentChats: () =>
       posts("/chat/completions").map((request) => summarise(request, isAuthenticated(request))),
     sentEmbeddings: () =>
@@ -132,6 +146,12 @@ function openAISession(
       }),
   };
 }
+
+const OPENAI_STREAM_FIELDS = { stream: true, stream_options: { include_usage: true } };
+const OPENAI_STREAM_SKIPS = {
+  "stream: error event":
+    "OpenAI documents no in-stream error event (failures come as HTTP statuses before the stream); the fake sends none",
+};
 
 const OPENAI_FINISH = {
   stop: "stop",
@@ -149,7 +169,8 @@ function openAICompatibleWire(name: string, providerType: "openai" | "openrouter
     embeddingModel: "text-embedding-3-small",
     rawFinish: OPENAI_FINISH,
     alwaysSendsMaxTokens: false,
-    skips: {},
+    streamRequestFields: OPENAI_STREAM_FIELDS,
+    skips: OPENAI_STREAM_SKIPS,
     async start() {
       const fake = await startFakeOpenAIServer({ apiKey: CONFORMANCE_API_KEY });
       const provider = providerSpec({
@@ -183,7 +204,8 @@ export const AZURE_OPENAI_WIRE: WireUnderTest = {
   embeddingModel: "embedding-deployment",
   rawFinish: OPENAI_FINISH,
   alwaysSendsMaxTokens: false,
-  skips: {},
+  streamRequestFields: OPENAI_STREAM_FIELDS,
+  skips: OPENAI_STREAM_SKIPS,
   async start() {
     const fake = await startFakeAzureOpenAIServer({
       apiKey: CONFORMANCE_API_KEY,

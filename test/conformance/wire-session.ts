@@ -28,6 +28,16 @@ export type ScriptedFailure =
   | { kind: "reset" }
   | { kind: "malformed" };
 
+/**
+ * How the fake's next chat stream goes wrong, in neutral terms: broken before or after the first
+ * delta; or whole but without the wire's terminator (`[DONE]`, `message_stop`), the connection
+ * then closed or held open; or an error the provider reports inside the stream after the first delta.
+ */
+export type StreamFault =
+  | { fault: "cut" | "stall" | "malformed"; afterFirstDelta: boolean }
+  | { fault: "no_terminator"; holdOpen: boolean }
+  | { fault: "error_event" };
+
 /** One piece of a sent conversation: a text, a function call, or a function result. */
 export interface SentItem {
   role: "system" | "user" | "assistant" | "tool";
@@ -52,6 +62,8 @@ export interface WireSession {
   client: ProviderClient;
   answerWith(answer: ScriptedAnswer): void;
   failWith(failure: ScriptedFailure): void;
+  /** The next chat stream breaks as `fault` says. */
+  failStreamWith(fault: StreamFault): void;
   /** Chat requests the fake received, oldest first. */
   sentChats(): SentRequest[];
   /** Embedding batches the fake received, oldest first. */
@@ -60,7 +72,8 @@ export interface WireSession {
   close(): Promise<void>;
 }
 
-export type Scenario = "content filter" | "embeddings";
+export type Scenario =
+  "content filter" | "embeddings" | "stream: no terminator, connection closes" | "stream: error event";
 
 export interface WireUnderTest {
   name: string;
@@ -71,6 +84,10 @@ export interface WireUnderTest {
   rawFinish: { stop: string; length: string; toolCalls: string; contentFilter: string | undefined };
   /** The wire sends the model's limit as max_tokens when the request sets none (Anthropic must). */
   alwaysSendsMaxTokens: boolean;
+  /** Body fields a streamed chat request must carry on this wire. */
+  streamRequestFields: Record<string, unknown>;
+  /** The failure class of the wire's in-stream error (`error_event`). */
+  streamErrorFailure?: string;
   /** Scenarios this wire cannot run, each with the reason. */
   skips: Partial<Record<Scenario, string>>;
   start(): Promise<WireSession>;

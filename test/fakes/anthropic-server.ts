@@ -8,6 +8,7 @@ import {
   asObject,
   estimateTokens,
   loadFixture,
+  splitWords,
   startFakeHttpServer,
   textOf,
   truncateWords,
@@ -24,7 +25,21 @@ export type AnthropicFakeBehavior =
   /** A fixture of `__fixtures__/`, sent as the 200 answer (its `model` replaced by the requested one). */
   | { kind: "fixture"; name: string }
   /** An explicit answer. */
-  | { kind: "reply"; status?: number; body: unknown; headers?: Record<string, string> };
+  | { kind: "reply"; status?: number; body: unknown; headers?: Record<string, string> }
+  /**
+   * A streamed answer (`stream: true`) that goes wrong after `after` SSE events (message_start is
+   * the first, the first text delta the fourth): `cut` destroys the socket, `stall` goes silent with
+   * the socket open, `malformed` sends an event whose data is not JSON, `error_event` sends an
+   * `error` event (`errorType`, default overloaded_error) and closes, `no_message_stop` sends
+   * everything but `message_stop` and closes, `hold_open` sends everything but `message_stop` and
+   * keeps the socket open.
+   */
+  | {
+      kind: "stream_fault";
+      after: number;
+      fault: "cut" | "stall" | "malformed" | "error_event" | "no_message_stop" | "hold_open";
+      errorType?: string;
+    };
 
 export interface AnthropicScriptedReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no text block. */
@@ -190,6 +205,102 @@ function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | und
   };
 }
 
+/** One SSE event with its `event:` line, framed as the Messages API sends it. */
+function sseEvent(type: string, data: JsonObject): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+}
+
+/**
+ * A Message as the stream of events the API sends for it: message_start (input usage), per block
+ * content_block_start / deltas (a word per text_delta, the tool input as input_json_delta pieces) /
+ * content_block_stop, with a ping after the first block starts, then message_delta (stop reason,
+ * output usage) and message_stop.
+ */
+function streamEvents(message: JsonObject): string[] {
+  const usage = (message["usage"] ?? {}) as JsonObject;
+  const events = [
+    sseEvent("message_start", {
+      message: {
+        ...message,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...usage, output_tokens: 1 },
+      },
+    }),
+  ];
+  const blocks = Array.isArray(message["content"]) ? message["content"] : [];
+  blocks.forEach((raw, index) => {
+    const block = asObject(raw) ?? {};
+    if (block["type"] === "tool_use") {
+      events.push(sseEvent("content_block_start", { index, content_block: { ...block, input: {} } }));
+      if (index === 0) events.push(sseEvent("ping", {}));
+      const input = JSON.stringify(block["input"] ?? {});
+      const middle = Math.ceil(input.length / 2);
+      for (const piece of ["", input.slice(0, middle), input.slice(middle)]) {
+        events.push(
+          sseEvent("content_block_delta", {
+            index,
+            delta: { type: "input_json_delta", partial_json: piece },
+          }),
+        );
+      }
+    } else {
+      const { text, ...rest } = block;
+      events.push(sseEvent("content_block_start", { index, content_block: { ...rest, text: "" } }));
+      if (index === 0) events.push(sseEvent("ping", {}));
+      for (const word of splitWords(textOf(text))) {
+        events.push(sseEvent("content_block_delta", { index, delta: { type: "text_delta", text: word } }));
+      }
+    }
+    events.push(sseEvent("content_block_stop", { index }));
+  });
+  events.push(
+    sseEvent("message_delta", {
+      delta: { stop_reason: message["stop_reason"], stop_sequence: message["stop_sequence"] ?? null },
+      usage: { output_tokens: usage["output_tokens"] },
+    }),
+    sseEvent("message_stop", {}),
+  );
+  return events;
+}
+
+const SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8";
+
+function sendMessage(exchange: Exchange, request: JsonObject, message: JsonObject): void {
+  if (request["stream"] !== true) return exchange.sendJson(200, message);
+  exchange.openStream(200, SSE_CONTENT_TYPE).end(streamEvents(message).join(""));
+}
+
+function sendStreamWithFault(
+  exchange: Exchange,
+  message: JsonObject,
+  behavior: Extract<AnthropicFakeBehavior, { kind: "stream_fault" }>,
+): void {
+  const events = streamEvents(message);
+  const head = events.slice(0, behavior.after).join("");
+  const stream = exchange.openStream(200, SSE_CONTENT_TYPE);
+  switch (behavior.fault) {
+    case "cut":
+      return stream.cut(head);
+    case "stall":
+      return stream.write(head); // close() destroys the socket
+    case "malformed":
+      return stream.end(
+        `${head}event: content_block_delta\ndata: {this is not json\n\n${events.slice(behavior.after).join("")}`,
+      );
+    case "error_event": {
+      const type = behavior.errorType ?? "overloaded_error";
+      const error = { type, message: ERROR_DEFAULTS[type === "overloaded_error" ? 529 : 500]?.message };
+      return stream.end(`${head}event: error\ndata: ${JSON.stringify({ type: "error", error })}\n\n`);
+    }
+    case "no_message_stop":
+      return stream.end(events.slice(0, -1).join(""));
+    case "hold_open":
+      return stream.write(events.slice(0, -1).join(""));
+  }
+}
+
 export async function startFakeAnthropicServer(
   options: { apiKey?: string } = {},
 ): Promise<FakeAnthropicServer> {
@@ -242,11 +353,13 @@ export async function startFakeAnthropicServer(
       const request = exchange.body as JsonObject;
       switch (behavior?.kind) {
         case undefined:
-          return exchange.sendJson(200, scriptedAnswer(request, reply));
+          return sendMessage(exchange, request, scriptedAnswer(request, reply));
+        case "stream_fault":
+          return sendStreamWithFault(exchange, scriptedAnswer(request, reply), behavior);
         case "reply":
           return exchange.sendJson(behavior.status ?? 200, behavior.body, behavior.headers);
         case "fixture":
-          return exchange.sendJson(200, {
+          return sendMessage(exchange, request, {
             ...loadFixture(behavior.name),
             id: messageId(),
             model: request["model"],

@@ -85,6 +85,10 @@ export async function startFakeAzureOpenAIServer(
             "x-ms-region": "Sweden Central",
           });
           answer.pipe(outgoing);
+          // An upstream stream cut mid-answer is cut to the client too, not left hanging.
+          answer.once("close", () => {
+            if (!answer.complete) incoming.socket.destroy();
+          });
         },
       );
       // The OpenAI fake reset the connection: so does Azure's front, to the client; and a client

@@ -31,6 +31,16 @@ export interface Exchange extends RecordedRequest {
   startedAt: number;
   sendJson(status: number, body: unknown, headers?: Record<string, string>): void;
   sendRaw(status: number, contentType: string, payload: string, headers?: Record<string, string>): void;
+  /** Starts a chunked answer (SSE, NDJSON) to write piece by piece; no content-length. */
+  openStream(status: number, contentType: string): StreamingAnswer;
+}
+
+/** A streamed answer under way; writes after the client went away are dropped. */
+export interface StreamingAnswer {
+  write(text: string): void;
+  end(text?: string): void;
+  /** Writes `text`, then destroys the socket: the stream breaks mid-answer. */
+  cut(text: string): void;
 }
 
 export interface FakeHttpServer<TBehavior> {
@@ -112,6 +122,21 @@ export async function startFakeHttpServer<TBehavior extends { kind: string }>(
       },
       sendJson(status, body, headers) {
         exchange.sendRaw(status, "application/json", JSON.stringify(body), headers);
+      },
+      openStream(status, contentType) {
+        const gone = () => response.destroyed || request.socket.destroyed;
+        if (!gone()) {
+          response.writeHead(status, { "content-type": contentType, ...options.responseHeaders?.(exchange) });
+        }
+        return {
+          write: (text) => void (gone() || response.write(text)),
+          end: (text) => void (gone() || response.end(text)),
+          cut(text) {
+            if (gone()) return;
+            if (text === "") response.flushHeaders();
+            response.write(text, () => setImmediate(() => request.socket.destroy()));
+          },
+        };
       },
     };
     return exchange;

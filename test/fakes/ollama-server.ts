@@ -6,6 +6,7 @@ import {
   asObject,
   estimateTokens,
   loadFixture,
+  splitWords,
   startFakeHttpServer,
   textOf,
   truncateWords,
@@ -20,7 +21,19 @@ export type OllamaFakeBehavior =
   | { kind: "error"; status: number; message?: string; headers?: Record<string, string> }
   /** A fixture of `__fixtures__/`, sent as the 200 answer (its `model` replaced by the requested one). */
   | { kind: "fixture"; name: string }
-  | { kind: "reply"; status?: number; body: unknown; headers?: Record<string, string> };
+  | { kind: "reply"; status?: number; body: unknown; headers?: Record<string, string> }
+  /**
+   * A streamed answer that goes wrong after `after` NDJSON lines (the first carries the first
+   * word): `cut` destroys the socket, `stall` goes silent with the socket open, `malformed` sends a
+   * line that is not JSON, `error_line` sends Ollama's `{"error": …}` line and closes, `no_done`
+   * sends everything but the final `done: true` line and closes (a cut), `hold_open` sends every
+   * line and keeps the socket open.
+   */
+  | {
+      kind: "stream_fault";
+      after: number;
+      fault: "cut" | "stall" | "malformed" | "error_line" | "no_done" | "hold_open";
+    };
 
 export interface OllamaScriptedReply {
   /** Reply text; `undefined` keeps the echo. */
@@ -82,15 +95,52 @@ function chatAnswer(request: JsonObject, reply: OllamaScriptedReply | undefined)
   };
 }
 
-/** Ollama streams NDJSON unless `stream` is false: one line per word, then the final counts. */
-function sendChatStream(exchange: Exchange, answer: JsonObject): void {
+/**
+ * Ollama streams NDJSON unless `stream` is false: a line per word, the tool calls (whole) in a line
+ * of their own, then the `done: true` line with the reason and the counts.
+ */
+function chatStreamLines(answer: JsonObject): string[] {
   const base = { model: answer["model"], created_at: answer["created_at"] };
-  const content = textOf(asObject(answer["message"])?.["content"]);
-  const lines = (content.match(/\s*\S+\s*/g) ?? []).map((piece) =>
+  const message = asObject(answer["message"]) ?? {};
+  const lines = splitWords(textOf(message["content"])).map((piece) =>
     JSON.stringify({ ...base, message: { role: "assistant", content: piece }, done: false }),
   );
-  lines.push(JSON.stringify({ ...answer, message: { role: "assistant", content: "" } }));
-  exchange.sendRaw(200, "application/x-ndjson", lines.map((line) => `${line}\n`).join(""));
+  if (message["tool_calls"]) {
+    const toolCalls = { role: "assistant", content: "", tool_calls: message["tool_calls"] };
+    lines.push(JSON.stringify({ ...base, message: toolCalls, done: false }));
+  }
+  lines.push(JSON.stringify({ ...answer, message: { role: "assistant", content: "" }, done: true }));
+  return lines.map((line) => `${line}\n`);
+}
+
+const NDJSON_CONTENT_TYPE = "application/x-ndjson";
+
+function sendChatStream(exchange: Exchange, answer: JsonObject): void {
+  exchange.openStream(200, NDJSON_CONTENT_TYPE).end(chatStreamLines(answer).join(""));
+}
+
+function sendChatStreamWithFault(
+  exchange: Exchange,
+  answer: JsonObject,
+  behavior: Extract<OllamaFakeBehavior, { kind: "stream_fault" }>,
+): void {
+  const lines = chatStreamLines(answer);
+  const head = lines.slice(0, behavior.after).join("");
+  const stream = exchange.openStream(200, NDJSON_CONTENT_TYPE);
+  switch (behavior.fault) {
+    case "cut":
+      return stream.cut(head);
+    case "stall":
+      return stream.write(head); // close() destroys the socket
+    case "malformed":
+      return stream.end(`${head}{this is not json\n${lines.slice(behavior.after).join("")}`);
+    case "error_line":
+      return stream.end(`${head}${JSON.stringify({ error: ERROR_DEFAULTS[500] })}\n`);
+    case "no_done":
+      return stream.end(lines.slice(0, -1).join(""));
+    case "hold_open":
+      return stream.write(lines.join(""));
+  }
 }
 
 function embedAnswer(exchange: Exchange, request: JsonObject, options: FakeOllamaServerOptions): void {
@@ -153,6 +203,8 @@ export async function startFakeOllamaServer(
             ? exchange.sendJson(200, answer)
             : sendChatStream(exchange, answer);
         }
+        case "stream_fault":
+          return sendChatStreamWithFault(exchange, chatAnswer(request, reply), behavior);
         case "reply":
           return exchange.sendJson(behavior.status ?? 200, behavior.body, behavior.headers);
         case "fixture":

@@ -1,10 +1,11 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { ProviderSpec } from "../../domain/catalog.js";
-import type { ChatCall, ChatOutcome, EmbeddingOutcome, ProviderClient } from "../port.js";
+import type { ChatCall, ChatOutcome, ChatStreamPart, EmbeddingOutcome, ProviderClient } from "../port.js";
 import { redactApiKey } from "../redact-api-key.js";
 import { classifyAnthropicError } from "./classify-anthropic-error.js";
 import { convertAnthropicResponse } from "./convert-anthropic-response.js";
+import { convertAnthropicStream } from "./convert-anthropic-stream.js";
 import { convertToAnthropicRequest } from "./convert-to-anthropic-request.js";
 
 export interface AnthropicClientOptions {
@@ -52,6 +53,26 @@ export function createAnthropicClient({ provider, apiKey, fetch }: AnthropicClie
       const legacyFunctionCall = call.request.functions !== undefined && call.request.tools === undefined;
       const outcome = convertAnthropicResponse(response, legacyFunctionCall);
       return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+    },
+    async *streamChat(call: ChatCall): AsyncGenerator<ChatStreamPart> {
+      const { body, warnings } = convertToAnthropicRequest(
+        call.upstreamModel,
+        call.request,
+        call.modelMaxTokens,
+      );
+      let events: AsyncIterable<unknown>;
+      try {
+        events = await sdk.messages.create({ ...body, stream: true }, { signal: call.signal });
+      } catch (error) {
+        const classified = classifyAnthropicError(error, Date.now());
+        throw classified === undefined ? error : redactApiKey(classified, apiKey);
+      }
+      const legacyFunctionCall = call.request.functions !== undefined && call.request.tools === undefined;
+      for await (const part of convertAnthropicStream(events, legacyFunctionCall)) {
+        yield part.type === "end"
+          ? { type: "end", end: { ...part.end, warnings: [...warnings, ...part.end.warnings] } }
+          : part;
+      }
     },
     generateEmbeddings(): Promise<EmbeddingOutcome> {
       // A typed refusal rather than a missing method: a model misconfigured as an embedding

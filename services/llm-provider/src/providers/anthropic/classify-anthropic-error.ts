@@ -50,6 +50,15 @@ export function classifyAnthropicError(error: unknown, now: number): UpstreamErr
       cause: error,
     });
   }
+  if (error instanceof Anthropic.APIError && error.status === undefined && error.type) {
+    // An `error` event inside a stream (e.g. overloaded_error after the 200): no status, the type says it.
+    const failure = FAILURE_BY_TYPE[error.type] ?? FailureClass.serverError;
+    return new UpstreamError(
+      failure,
+      `provider failed mid-stream: ${error.type}: ${error.apiMessage ?? "no message"}`,
+      { providerCode: error.type, cause: error },
+    );
+  }
   if (error instanceof SyntaxError) {
     return new UpstreamError(FailureClass.malformedResponse, "provider returned a body that is not JSON", {
       cause: error,

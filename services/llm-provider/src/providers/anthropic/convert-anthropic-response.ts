@@ -79,7 +79,7 @@ export function convertAnthropicResponse(body: unknown, legacyFunctionCall: bool
 }
 
 /** Anthropic counts cached prompt tokens apart from `input_tokens`; the neutral count includes them. */
-function convertAnthropicUsage(usage: AnthropicUsage): ChatUsage {
+export function convertAnthropicUsage(usage: AnthropicUsage): ChatUsage {
   const cacheRead = usage.cache_read_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
   const converted: ChatUsage = {

@@ -3,7 +3,7 @@ import { Agent, request } from "undici";
 
 /**
  * A `fetch` for the provider SDKs built on `undici.request`, which costs a fraction of the CPU of
- * the WHATWG `fetch` per call. Non-streaming bodies are read whole; event streams stay streams.
+ * the WHATWG `fetch` per call. Non-streaming bodies are read whole; event streams and NDJSON stay streams.
  */
 export function createUndiciFetch(dispatcher: Agent): typeof fetch {
   return async function undiciRequestFetch(input, init) {
@@ -17,7 +17,11 @@ export function createUndiciFetch(dispatcher: Agent): typeof fetch {
     });
     const status = response.statusCode;
     const contentType = response.headers["content-type"];
-    if (typeof contentType === "string" && contentType.includes("text/event-stream")) {
+    // Event streams (SSE) and Ollama's NDJSON stay streams.
+    if (
+      typeof contentType === "string" &&
+      (contentType.includes("text/event-stream") || contentType.includes("application/x-ndjson"))
+    ) {
       return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, {
         status,
         headers: toWebHeaders(response.headers),

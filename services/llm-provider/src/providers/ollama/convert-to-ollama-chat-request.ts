@@ -5,7 +5,7 @@ import { convertToOllamaMessages, type OllamaMessage } from "./convert-to-ollama
 export interface OllamaChatRequest {
   model: string;
   messages: OllamaMessage[];
-  /** Always false here: one JSON answer instead of NDJSON chunks. */
+  /** False: one JSON answer. `streamChat` sends the same body with `true` (NDJSON lines). */
   stream: false;
   tools?: { type: "function"; function: { name: string; description?: string; parameters: object } }[];
   format?: "json" | Record<string, unknown>;

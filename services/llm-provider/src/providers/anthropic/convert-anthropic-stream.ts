@@ -1,0 +1,226 @@
+import { z } from "zod";
+import { FailureClass, UpstreamError } from "../../domain/failure.js";
+import type { ChatDelta, ChatStreamPart, ChatUsage } from "../port.js";
+import { classifyAnthropicError } from "./classify-anthropic-error.js";
+import { convertAnthropicUsage } from "./convert-anthropic-response.js";
+import { mapAnthropicStopReason } from "./map-anthropic-stop-reason.js";
+
+const tokenCount = z.number().int().nonnegative();
+
+/** Lenient: one shape for every Messages stream event, only the fields we use. */
+const anthropicStreamEventSchema = z.object({
+  type: z.string(),
+  message: z
+    .object({
+      id: z.string().nullish(),
+      model: z.string().nullish(),
+      usage: z
+        .object({
+          input_tokens: tokenCount.nullish(),
+          output_tokens: tokenCount.nullish(),
+          cache_creation_input_tokens: tokenCount.nullish(),
+          cache_read_input_tokens: tokenCount.nullish(),
+        })
+        .nullish(),
+    })
+    .nullish(),
+  index: z.number().int().nonnegative().nullish(),
+  content_block: z
+    .object({
+      type: z.string(),
+      text: z.string().nullish(),
+      id: z.string().nullish(),
+      name: z.string().nullish(),
+    })
+    .nullish(),
+  delta: z
+    .object({
+      type: z.string().nullish(),
+      text: z.string().nullish(),
+      partial_json: z.string().nullish(),
+      stop_reason: z.string().nullish(),
+    })
+    .nullish(),
+  usage: z
+    .object({
+      input_tokens: tokenCount.nullish(),
+      output_tokens: tokenCount.nullish(),
+      cache_creation_input_tokens: tokenCount.nullish(),
+      cache_read_input_tokens: tokenCount.nullish(),
+    })
+    .nullish(),
+});
+type AnthropicStreamEvent = z.infer<typeof anthropicStreamEventSchema>;
+type StreamUsage = NonNullable<AnthropicStreamEvent["usage"]>;
+
+/** A tool_use block being streamed: its position among the answer's calls, and whether input came. */
+interface OpenToolUse {
+  index: number;
+  sentArguments: boolean;
+}
+
+/**
+ * Anthropic Messages stream events (as the SDK yields them; it throws on an `error` event) →
+ * neutral parts. Text deltas become content; a `tool_use` block becomes a tool call delta with id and
+ * name, then its `input_json_delta` pieces as arguments (in the legacy `function_call` form when
+ * `legacyFunctionCall`, first call only). The answer is whole once `message_delta` brought the stop
+ * reason and the output count: the stream ends there, without waiting for `message_stop`. A stream
+ * that closes before it yields no `end` (it was cut). Read errors are classified; unknown ones are a
+ * broken connection.
+ */
+export async function* convertAnthropicStream(
+  events: AsyncIterable<unknown>,
+  legacyFunctionCall: boolean,
+): AsyncGenerator<ChatStreamPart> {
+  const iterator = events[Symbol.asyncIterator]();
+  const toolUses = new Map<number, OpenToolUse>();
+  let upstreamId: string | null = null;
+  let responseModel: string | null = null;
+  let usage: StreamUsage = {};
+  let sawUsage = false;
+  let rawStopReason: string | null | undefined;
+  let finished = false;
+  let extraCalls = 0;
+  try {
+    while (!finished) {
+      const next = await iterator.next();
+      if (next.done) break;
+      const event = parseEvent(next.value);
+      let delta: ChatDelta | undefined;
+      switch (event.type) {
+        case "message_start":
+          upstreamId = event.message?.id ?? null;
+          responseModel = event.message?.model ?? null;
+          if (event.message?.usage) {
+            usage = { ...usage, ...withoutNulls(event.message.usage) };
+            sawUsage = true;
+          }
+          break;
+        case "content_block_start": {
+          const block = event.content_block;
+          if (block?.type === "text" && block.text) delta = { content: block.text };
+          if (block?.type === "tool_use") {
+            const toolUse = { index: toolUses.size, sentArguments: false };
+            toolUses.set(event.index ?? 0, toolUse);
+            delta = callDelta(toolUse.index, legacyFunctionCall, {
+              id: block.id ?? "",
+              name: block.name ?? "",
+            });
+            if (legacyFunctionCall && toolUse.index > 0) extraCalls++;
+          }
+          break;
+        }
+        case "content_block_delta": {
+          if (event.delta?.type === "text_delta" && event.delta.text) delta = { content: event.delta.text };
+          const toolUse = toolUses.get(event.index ?? 0);
+          if (event.delta?.type === "input_json_delta" && toolUse && event.delta.partial_json) {
+            toolUse.sentArguments = true;
+            delta = callDelta(toolUse.index, legacyFunctionCall, { arguments: event.delta.partial_json });
+          }
+          break;
+        }
+        case "content_block_stop": {
+          // A call without parameters streams no input at all; neutral arguments are JSON text.
+          const toolUse = toolUses.get(event.index ?? 0);
+          if (toolUse && !toolUse.sentArguments) {
+            toolUse.sentArguments = true;
+            delta = callDelta(toolUse.index, legacyFunctionCall, { arguments: "{}" });
+          }
+          break;
+        }
+        case "message_delta":
+          if (event.usage) {
+            usage = { ...usage, ...withoutNulls(event.usage) };
+            sawUsage = true;
+          }
+          if (event.delta?.stop_reason !== undefined) {
+            rawStopReason = event.delta.stop_reason;
+            finished = rawStopReason !== null;
+          }
+          break;
+        case "message_stop":
+          rawStopReason ??= null;
+          finished = true;
+          break;
+        default:
+          // ping, thinking and citation deltas, event types added later
+          break;
+      }
+      if (delta) yield { type: "delta", delta };
+    }
+  } catch (error) {
+    throw (
+      classifyAnthropicError(error, Date.now()) ??
+      new UpstreamError(FailureClass.connection, "reading the provider's stream failed", { cause: error })
+    );
+  } finally {
+    void iterator.return?.().catch(() => undefined);
+  }
+  if (!finished) return;
+  const warnings: string[] = [];
+  const hasUsage = sawUsage && usage.input_tokens != null && usage.output_tokens != null;
+  if (!hasUsage) warnings.push("provider did not report token usage; cost is 0");
+  if (extraCalls > 0) {
+    warnings.push(`provider made ${extraCalls + 1} function calls; the legacy function_call holds the first`);
+  }
+  yield {
+    type: "end",
+    end: {
+      upstreamId,
+      responseModel,
+      finishReason: mapAnthropicStopReason(rawStopReason),
+      rawFinishReason: rawStopReason ?? null,
+      usage: hasUsage ? toUsage(usage) : undefined,
+      warnings,
+    },
+  };
+}
+
+function parseEvent(value: unknown): AnthropicStreamEvent {
+  const parsed = anthropicStreamEventSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new UpstreamError(
+      FailureClass.malformedResponse,
+      "provider sent a stream event of unexpected shape",
+      {
+        cause: parsed.error,
+      },
+    );
+  }
+  return parsed.data;
+}
+
+/** A piece of call `index`: a tool call delta, or for the legacy form a function_call delta (first call only). */
+function callDelta(
+  index: number,
+  legacyFunctionCall: boolean,
+  piece: { id?: string; name?: string; arguments?: string },
+): ChatDelta | undefined {
+  const fn = {
+    ...(piece.name !== undefined ? { name: piece.name } : {}),
+    ...(piece.arguments !== undefined ? { arguments: piece.arguments } : {}),
+  };
+  if (legacyFunctionCall) return index === 0 ? { functionCall: fn } : undefined;
+  return {
+    toolCalls: [
+      {
+        index,
+        ...(piece.id !== undefined ? { id: piece.id, type: "function" as const } : {}),
+        function: fn,
+      },
+    ],
+  };
+}
+
+function withoutNulls(usage: StreamUsage): StreamUsage {
+  return Object.fromEntries(Object.entries(usage).filter(([, value]) => value != null));
+}
+
+function toUsage(usage: StreamUsage): ChatUsage {
+  return convertAnthropicUsage({
+    input_tokens: usage.input_tokens ?? 0,
+    output_tokens: usage.output_tokens ?? 0,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? null,
+    cache_read_input_tokens: usage.cache_read_input_tokens ?? null,
+  });
+}
