@@ -66,4 +66,24 @@ export const ChatFailedSchema = envelope(
 ).describe("ChatFailed domain event: a chat request that reached routing and got no answer");
 export type ChatFailed = z.infer<typeof ChatFailedSchema>;
 
-export type DomainEvent = ChatCompleted | EmbeddingGenerated | ChatFailed;
+const BreakerStateSchema = z.enum(["closed", "open", "half_open"]);
+
+/** Not caused by one request, so no `request_id`: a provider's circuit breaker opened or closed. */
+export const ProviderHealthChangedSchema = z
+  .object({
+    id: z.string().describe("Derived from provider, new state and the time it changed (de-duplication key)"),
+    type: z.literal("llm-provider.provider_health_changed.v1"),
+    source: z.literal("llm-provider"),
+    time: z.string().describe("ISO 8601"),
+    data: z.object({
+      provider_id: z.string(),
+      from: BreakerStateSchema,
+      to: BreakerStateSchema,
+      is_available: z.boolean().describe("Whether requests are sent to the provider now"),
+      retry_after_ms: z.number().int().nonnegative().describe("Until a probe may go, when open"),
+    }),
+  })
+  .describe("ProviderHealthChanged domain event: a provider's circuit breaker opened or closed");
+export type ProviderHealthChanged = z.infer<typeof ProviderHealthChangedSchema>;
+
+export type DomainEvent = ChatCompleted | EmbeddingGenerated | ChatFailed | ProviderHealthChanged;

@@ -2,7 +2,12 @@ import { z } from "zod";
 import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
 import { EmbeddingResultSchema, GenerateEmbeddingSchema } from "./embedding.js";
 import { ErrorEnvelopeSchema } from "./errors.js";
-import { ChatCompletedSchema, ChatFailedSchema, EmbeddingGeneratedSchema } from "./events.js";
+import {
+  ChatCompletedSchema,
+  ChatFailedSchema,
+  EmbeddingGeneratedSchema,
+  ProviderHealthChangedSchema,
+} from "./events.js";
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
@@ -66,6 +71,12 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
   },
   { file: "chat-completed.json", title: "ChatCompleted", kind: "event", schema: ChatCompletedSchema },
   { file: "chat-failed.json", title: "ChatFailed", kind: "event", schema: ChatFailedSchema },
+  {
+    file: "provider-health-changed.json",
+    title: "ProviderHealthChanged",
+    kind: "event",
+    schema: ProviderHealthChangedSchema,
+  },
   {
     file: "embedding-generated.json",
     title: "EmbeddingGenerated",

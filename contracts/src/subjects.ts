@@ -10,6 +10,7 @@ export const SUBJECTS = {
   chatCompletedEvent: "llm-provider.chat_completed.v1",
   embeddingGeneratedEvent: "llm-provider.embedding_generated.v1",
   chatFailedEvent: "llm-provider.chat_failed.v1",
+  providerHealthChangedEvent: "llm-provider.provider_health_changed.v1",
 } as const;
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS];
 
@@ -21,6 +22,7 @@ export const EVENT_SUBJECTS = [
   SUBJECTS.chatCompletedEvent,
   SUBJECTS.embeddingGeneratedEvent,
   SUBJECTS.chatFailedEvent,
+  SUBJECTS.providerHealthChangedEvent,
 ] as const;
 export type EventSubject = (typeof EVENT_SUBJECTS)[number];
 

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { MockOtlpServer } from "@elastic/mockotlpserver";
 import { connect } from "@nats-io/transport-node";
 import { ChatCompletionSchema, decodeReply, SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { Agent } from "undici";
@@ -156,7 +157,27 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
     cleanup,
     spawnTsChild("echo responder", "echo-responder-process.ts", [nats.url, ECHO_SUBJECT]),
   );
-  const configPath = await writeServiceConfig(tempDir, benchServiceConfig(nats.url, baseUrl));
+  // BENCH_EVENTS=off and BENCH_OTLP=1 price the events and the telemetry export (issue #6).
+  const serviceConfig = benchServiceConfig(nats.url, baseUrl);
+  if (process.env["BENCH_EVENTS"] === "off") serviceConfig.events = { enabled: false };
+  const serviceEnv = serviceEnvironment();
+  if (process.env["BENCH_OTLP"] === "1") {
+    const receiver = new MockOtlpServer({
+      logLevel: "error",
+      services: ["http"],
+      httpHostname: "127.0.0.1",
+      httpPort: 0,
+    });
+    await receiver.start();
+    cleanup.add("OTLP receiver", () => receiver.close());
+    serviceEnv["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.httpUrl!.origin;
+    serviceEnv["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+  }
+  console.log(
+    `[bench] events ${serviceConfig.events?.enabled === false ? "off" : "on"}, ` +
+      `OpenTelemetry export ${process.env["BENCH_OTLP"] === "1" ? "on (local OTLP/HTTP receiver)" : "off"}`,
+  );
+  const configPath = await writeServiceConfig(tempDir, serviceConfig);
   const profileDir = settings.profile
     ? await mkdtemp(join(tmpdir(), "llm-provider-bench-profile-"))
     : undefined;
@@ -165,7 +186,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
     cleanup,
     spawnNode("llm-provider", [...profileFlags, SERVICE_ENTRY, "--config", configPath], {
       cwd: ROOT,
-      env: serviceEnvironment(),
+      env: serviceEnv,
     }),
     SERVICE_STOP_GRACE_MS,
   );

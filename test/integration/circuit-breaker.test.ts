@@ -1,9 +1,11 @@
+import { ProviderHealthChangedSchema } from "@llm-provider/contracts";
 import type { ProviderHealth } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
@@ -78,5 +80,17 @@ describe("a provider that is down", () => {
     await until(() => workers.every((worker) => worker.app.isProviderAvailable("p0")));
     const after = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
     expect(after.every((completion) => completion.provider_id === "p0")).toBe(true);
+
+    // Opening and closing were each announced once, by the worker that decided it.
+    const changes = await waitForEvents(
+      workers[0]!.nc,
+      (events) =>
+        events.filter((e) => e.event.type === "llm-provider.provider_health_changed.v1").length >= 2,
+    );
+    const transitions = changes
+      .filter((e) => e.event.type === "llm-provider.provider_health_changed.v1")
+      .map((e) => ProviderHealthChangedSchema.parse(e.event).data)
+      .map((data) => `${data.provider_id}:${data.to}:${data.is_available}`);
+    expect(transitions).toEqual(["p0:open:false", "p0:closed:true"]);
   });
 });

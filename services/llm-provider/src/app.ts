@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { ConfigError } from "./config/load-config.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog } from "./domain/catalog.js";
+import { buildProviderHealthChanged } from "./domain/events.js";
 import type { ConfigProblem } from "./domain/catalog.js";
 import { createBypassPolicyGate } from "./handlers/bypass-policy-gate.js";
 import { createCompleteChatHandler } from "./handlers/complete-chat.js";
@@ -121,6 +122,8 @@ export async function startApp(options: AppOptions): Promise<App> {
       rateWindow: config.circuit_breaker.rate_window,
     },
     logger,
+    onTransition: (change) =>
+      events?.emit(SUBJECTS.providerHealthChangedEvent, buildProviderHealthChanged(change)),
   });
   const limiter = await createKvRateLimiter({ nc, bucket: config.rate_limits.bucket, logger });
   // Outermost, so that an attempt the breaker or the budget refuses makes no span and no call.

@@ -10,6 +10,7 @@ import type {
   EmbeddingResult,
   ErrorCode,
   GenerateEmbedding,
+  ProviderHealthChanged,
 } from "@llm-provider/contracts";
 
 /**
@@ -101,4 +102,28 @@ export function buildEmbeddingGenerated(
   };
   if (request.metadata) data.metadata = request.metadata;
   return { ...envelope(SUBJECTS.embeddingGeneratedEvent, context), data };
+}
+
+/** A breaker transition as an event; its id is the same whichever worker would report it. */
+export function buildProviderHealthChanged(change: {
+  providerId: string;
+  from: ProviderHealthChanged["data"]["from"];
+  to: ProviderHealthChanged["data"]["to"];
+  changedAt: number;
+  retryAfterMs: number;
+}): ProviderHealthChanged {
+  const type = SUBJECTS.providerHealthChangedEvent;
+  return {
+    id: deriveEventId(type, `${change.providerId}:${change.to}:${change.changedAt}`),
+    type,
+    source: "llm-provider",
+    time: new Date(change.changedAt).toISOString(),
+    data: {
+      provider_id: change.providerId,
+      from: change.from,
+      to: change.to,
+      is_available: change.to === "closed",
+      retry_after_ms: change.retryAfterMs,
+    },
+  };
 }

@@ -158,7 +158,8 @@ export function createJetStreamEventPublisher(
         }
         return;
       }
-      queue.push({ subject, id: event.id, data: JSON.stringify(event), traceparent: event.traceparent });
+      const traceparent = "traceparent" in event ? event.traceparent : undefined;
+      queue.push({ subject, id: event.id, data: JSON.stringify(event), traceparent });
       // Publish at the end of this event-loop turn, with the replies of the same turn: they then
       // leave in one socket write instead of one each.
       if (!pumpScheduled) {

@@ -23,6 +23,14 @@ export interface KvBreakerBoardOptions {
   workerId: string;
   policy: BreakerPolicy;
   logger: Logger;
+  /** Told of every transition this worker decides (not of those it takes over from others). */
+  onTransition?: (change: {
+    providerId: string;
+    from: BreakerState;
+    to: BreakerState;
+    changedAt: number;
+    retryAfterMs: number;
+  }) => void;
 }
 
 export interface KvBreakerBoard extends BreakerBoard {
@@ -135,6 +143,14 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
           "provider circuit breaker changed state",
         );
         publish(providerId, breaker);
+        const now = Date.now();
+        options.onTransition?.({
+          providerId,
+          from: before,
+          to: breaker.state,
+          changedAt: breaker.state === "open" ? breaker.openedAt : now,
+          retryAfterMs: breaker.retryAfterMs(now),
+        });
       }
     },
     isOpen: (providerId) => breakerOf(providerId).state !== "closed",
