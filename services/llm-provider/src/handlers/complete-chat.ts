@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import { SUBJECTS } from "@llm-provider/contracts";
 import type { Attempt, ChatCompletion } from "@llm-provider/contracts";
 import { upstreamModelName } from "../domain/catalog.js";
 import type { Target } from "../domain/catalog.js";
 import { computeChatCost } from "../domain/cost.js";
-import { buildChatCompleted, buildChatFailed } from "../domain/events.js";
+import { buildChatCompleted } from "../domain/events.js";
 import type { ChatOutcome } from "../providers/port.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
 import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { Handler, RequestContext } from "./context.js";
-import { elapsedMs, prepareChat } from "./prepare-chat.js";
+import { elapsedMs, prepareChat, recordChatFailure } from "./prepare-chat.js";
 import type { ChatDeps } from "./prepare-chat.js";
 
 export type CompleteChatDeps = ChatDeps;
@@ -18,7 +18,8 @@ export type CompleteChatDeps = ChatDeps;
 /** CMD-001: validate → POL-LLM-003 → resolve model → policy gate → route → record → ChatCompletion. */
 export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
   return async function completeChat(body, context) {
-    const { request, targets, chain, deadline, eventContext } = await prepareChat(body, context, deps, false);
+    const prepared = await prepareChat(body, context, deps, false);
+    const { request, targets, chain, deadline, eventContext } = prepared;
     let execution: ExecutionResult<ChatOutcome>;
     try {
       execution = await executeWithFallback(
@@ -32,16 +33,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
           }),
       );
     } catch (error) {
-      if (error instanceof LlmProviderError) {
-        deps.health.recordAttempts((error.details?.attempts as Attempt[] | undefined) ?? []);
-        const failure = {
-          code: error.code,
-          message: error.message,
-          attempts: (error.details?.attempts as Attempt[] | undefined) ?? [],
-          latencyMs: elapsedMs(context),
-        };
-        deps.events.emit(SUBJECTS.chatFailedEvent, buildChatFailed(request, failure, eventContext));
-      }
+      recordChatFailure(deps, prepared, context, error);
       throw error;
     }
 

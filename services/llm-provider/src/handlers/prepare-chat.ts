@@ -1,8 +1,9 @@
-import { CompleteChatSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
-import type { CompleteChat } from "@llm-provider/contracts";
+import { CompleteChatSchema, LlmProviderError, parseRequest, SUBJECTS } from "@llm-provider/contracts";
+import type { Attempt, CompleteChat } from "@llm-provider/contracts";
 import { planTargets } from "../domain/catalog.js";
 import type { Catalog, FallbackChain, ModelEntry, Target } from "../domain/catalog.js";
 import { findChatMismatch } from "../domain/chat-requirements.js";
+import { buildChatFailed } from "../domain/events.js";
 import type { EventContext } from "../domain/events.js";
 import { checkMessagesNonEmpty } from "../domain/policies.js";
 import { estimatePromptTokens } from "../domain/tokens.js";
@@ -97,6 +98,27 @@ export async function prepareChat(
     includeContent: deps.includeContentInEvents,
   };
   return { request, model, targets: servable, chain, deadline, eventContext };
+}
+
+/**
+ * A chat that reached routing and got no answer: its attempts go to the health record and a
+ * `chat_failed` event is emitted — except for a cancellation, which is the caller's choice.
+ */
+export function recordChatFailure(
+  deps: ChatDeps,
+  prepared: PreparedChat,
+  context: RequestContext,
+  error: unknown,
+): void {
+  if (!(error instanceof LlmProviderError)) return;
+  const attempts = (error.details?.attempts as Attempt[] | undefined) ?? [];
+  deps.health.recordAttempts(attempts);
+  if (error.code === "cancelled") return;
+  const failure = { code: error.code, message: error.message, attempts, latencyMs: elapsedMs(context) };
+  deps.events.emit(
+    SUBJECTS.chatFailedEvent,
+    buildChatFailed(prepared.request, failure, prepared.eventContext),
+  );
 }
 
 export function elapsedMs(context: RequestContext): number {

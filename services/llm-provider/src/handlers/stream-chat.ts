@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
-import type { Attempt, ChatCompletion, StreamChunk } from "@llm-provider/contracts";
+import { SUBJECTS } from "@llm-provider/contracts";
+import type { ChatCompletion, StreamChunk } from "@llm-provider/contracts";
 import { upstreamModelName } from "../domain/catalog.js";
 import { computeChatCost } from "../domain/cost.js";
-import { buildChatCompleted, buildChatFailed } from "../domain/events.js";
+import { buildChatCompleted } from "../domain/events.js";
 import type { ChatDelta } from "../providers/port.js";
 import { consumeChatStream } from "../routing/consume-chat-stream.js";
 import type { ConsumedStream } from "../routing/consume-chat-stream.js";
@@ -11,7 +11,7 @@ import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
 import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { StreamEndpoint, StreamResult } from "./context.js";
-import { elapsedMs, prepareChat } from "./prepare-chat.js";
+import { elapsedMs, prepareChat, recordChatFailure } from "./prepare-chat.js";
 import type { ChatDeps } from "./prepare-chat.js";
 
 /**
@@ -57,18 +57,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
           },
         );
       } catch (error) {
-        if (error instanceof LlmProviderError) {
-          deps.health.recordAttempts((error.details?.attempts as Attempt[] | undefined) ?? []);
-        }
-        if (error instanceof LlmProviderError && error.code !== "cancelled") {
-          const failure = {
-            code: error.code,
-            message: error.message,
-            attempts: (error.details?.attempts as Attempt[] | undefined) ?? [],
-            latencyMs: elapsedMs(context),
-          };
-          deps.events.emit(SUBJECTS.chatFailedEvent, buildChatFailed(request, failure, eventContext));
-        }
+        recordChatFailure(deps, prepared, context, error);
         throw error;
       }
 
