@@ -47,6 +47,9 @@ export const EmbeddingResultSchema = z
       cost: CostSchema,
     }),
     latency_ms: z.number().nonnegative(),
+    warnings: z
+      .array(z.string())
+      .describe("What a provider could not honour or did not report, e.g. token usage"),
   })
   .describe("Reply of llm-provider.cmd.generate_embedding");
 export type EmbeddingResult = z.infer<typeof EmbeddingResultSchema>;

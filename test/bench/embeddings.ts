@@ -11,7 +11,7 @@
 // Prints latencies and the service's CPU per request, the issue's two targets, then one JSON line.
 // Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds).
 import { mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -27,7 +27,7 @@ import { startNatsServer } from "../harness/nats-server.js";
 import { spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
-import type { LatencySummary, LoadBounds, SendRequest } from "./closed-loop.js";
+import type { LoadBounds, SendRequest } from "./closed-loop.js";
 import {
   BATCH_DIMENSIONS,
   BATCH_SIZE,
@@ -38,6 +38,9 @@ import {
   hitRequest,
   upstreamBatchBody,
 } from "./embedding-bench-config.js";
+import { bucketWritesSender } from "./embedding-bucket-writes.js";
+import { PHASE, report } from "./embedding-report.js";
+import type { PhaseResult } from "./embedding-report.js";
 import { cpuMicrosPerRequest, snapshotCpu } from "./proc-stats.js";
 import { serviceEnvironment, writeServiceConfig } from "./service-config.js";
 
@@ -47,19 +50,9 @@ const BENCH_DIR = join(ROOT, "test/bench");
 const ECHO_SUBJECT = "bench.echo.embeddings";
 const REQUEST_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 20_000;
-const TARGETS = { hitP50Ms: 0.6, halfCachedOverUpstreamMs: 2 };
 
 const progress = (text: string): void => void process.stderr.write(`[bench:embeddings] ${text}\n`);
 const encoder = new TextEncoder();
-
-interface PhaseResult {
-  label: string;
-  requests: number;
-  errors: number;
-  firstError: string | undefined;
-  latencyMs: LatencySummary;
-  cpuMicrosPerRequest: Record<string, number>;
-}
 
 function readBounds(): { warmup: LoadBounds; measure: LoadBounds } {
   const milliseconds = (name: string, fallback: number): number => {
@@ -79,6 +72,14 @@ function serviceSender(nc: NatsConnection, body: () => GenerateEmbeddingInput): 
     });
     const code = reply.headers?.get("Nats-Service-Error-Code");
     if (code) throw new Error(`service error ${code}: ${reply.string().slice(0, 300)}`);
+  };
+}
+
+/** The same micro service, an endpoint that does almost nothing: what any request costs. */
+function listModelsSender(nc: NatsConnection): SendRequest {
+  return async () => {
+    const reply = await nc.request(SUBJECTS.listModels, "", { timeout: REQUEST_TIMEOUT_MS });
+    if (reply.headers?.get("Nats-Service-Error-Code")) throw new Error(reply.string().slice(0, 300));
   };
 }
 
@@ -194,62 +195,6 @@ async function measure(
   };
 }
 
-function report(phases: PhaseResult[]): boolean {
-  const byLabel = (prefix: string) => phases.find((phase) => phase.label.startsWith(prefix))!;
-  const fixed = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : "-");
-  const header = ["phase @1", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "service CPU µs/req"];
-  const rows = phases.map((phase) => [
-    phase.label,
-    String(phase.requests),
-    String(phase.errors),
-    fixed(phase.latencyMs.p50),
-    fixed(phase.latencyMs.p90),
-    fixed(phase.latencyMs.p99),
-    fixed(phase.cpuMicrosPerRequest["service"] ?? NaN, 0),
-  ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
-      .join("  ");
-
-  const hit = byLabel("cache hit, floats").latencyMs.p50;
-  const upstream = byLabel("upstream direct").latencyMs.p50;
-  const half = byLabel("service 256, half").latencyMs.p50;
-  const errorFree = phases.every((phase) => phase.errors === 0);
-  const verdict = (met: boolean) => (met ? "PASS" : "MISS");
-  const lines = [
-    "",
-    `llm-provider embeddings benchmark — ${new Date().toISOString()}, Node ${process.versions.node}, ${availableParallelism()} CPUs`,
-    "",
-    line(header),
-    widths.map((width) => "-".repeat(width)).join("  "),
-    ...rows.map(line),
-    "",
-    `cache hit p50 (one 1536-dim vector, floats): ${fixed(hit)} ms   target ≤ ${TARGETS.hitP50Ms} ms   ${verdict(hit <= TARGETS.hitP50Ms)}`,
-    `256-item batch, half cached: ${fixed(half)} ms = upstream call for the other half ${fixed(upstream)} ms + ` +
-      `${fixed(half - upstream)} ms   target ≤ +${TARGETS.halfCachedOverUpstreamMs} ms   ` +
-      verdict(half - upstream <= TARGETS.halfCachedOverUpstreamMs),
-    `errors: ${errorFree ? "none" : "SOME — figures are suspect"}`,
-    ...phases.filter((phase) => phase.errors > 0).map((phase) => `  ${phase.label}: ${phase.firstError}`),
-    "",
-  ];
-  for (const text of lines) process.stdout.write(`${text}\n`);
-  process.stdout.write(
-    `${JSON.stringify({
-      bench: "llm-provider-embeddings",
-      phases: phases.map((phase) => ({ ...phase, firstError: undefined })),
-      hit_p50_ms: hit,
-      half_cached_over_upstream_ms: half - upstream,
-      targets: TARGETS,
-      error_free: errorFree,
-    })}\n`,
-  );
-  return errorFree;
-}
-
 async function main(): Promise<number> {
   const bounds = readBounds();
   const controller = new AbortController();
@@ -262,31 +207,15 @@ async function main(): Promise<number> {
     const agent = createHttpDispatcher(); // the pool the service uses, so the HTTP floor is fair
     releases.push(() => agent.close());
     const upstreamUrl = `${baseUrl}/embeddings`;
-    const { signal } = controller;
-    const phases = [
-      await measure(
-        "NATS echo round trip",
-        async () => void (await nc.request(ECHO_SUBJECT, "", { timeout: REQUEST_TIMEOUT_MS })),
-        pids,
-        bounds,
-        signal,
-      ),
-      await measure(
-        "cache hit, floats (1536 dims)",
-        serviceSender(nc, () => hitRequest("float")),
-        pids,
-        bounds,
-        signal,
-      ),
-      await measure(
-        "cache hit, base64 (1536 dims)",
-        serviceSender(nc, () => hitRequest("base64")),
-        pids,
-        bounds,
-        signal,
-      ),
-      await measure(
-        `upstream direct, ${BATCH_SIZE / 2} new texts (${BATCH_DIMENSIONS} dims)`,
+    const bucketWrites = await bucketWritesSender(nc);
+    releases.push(() => Promise.resolve(bucketWrites.client.close()));
+    const senders: [string, SendRequest][] = [
+      [PHASE.echo, async () => void (await nc.request(ECHO_SUBJECT, "", { timeout: REQUEST_TIMEOUT_MS }))],
+      [PHASE.floor, listModelsSender(nc)],
+      [PHASE.hitFloats, serviceSender(nc, () => hitRequest("float"))],
+      [PHASE.hitBase64, serviceSender(nc, () => hitRequest("base64"))],
+      [
+        `${PHASE.upstream} (${BATCH_DIMENSIONS} dims)`,
         async () => {
           const response = await httpRequest(upstreamUrl, {
             dispatcher: agent,
@@ -297,25 +226,20 @@ async function main(): Promise<number> {
           await response.body.arrayBuffer();
           if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
         },
-        pids,
-        bounds,
-        signal,
-      ),
-      await measure(
-        `service ${BATCH_SIZE}, half cached (base64, ${BATCH_DIMENSIONS} dims)`,
+      ],
+      [PHASE.bucketWrites, bucketWrites.send],
+      [
+        `${PHASE.halfCached} (base64, ${BATCH_DIMENSIONS} dims)`,
         serviceSender(nc, () => batchRequest(halfCachedBatch())),
-        pids,
-        bounds,
-        signal,
-      ),
-      await measure(
-        `service ${BATCH_SIZE}, all cached (base64, ${BATCH_DIMENSIONS} dims)`,
+      ],
+      [
+        `${PHASE.allCached} (base64, ${BATCH_DIMENSIONS} dims)`,
         serviceSender(nc, () => batchRequest([...CACHED_HALF, ...CACHED_HALF.map((text) => `${text} (2)`)])),
-        pids,
-        bounds,
-        signal,
-      ),
+      ],
     ];
+    const phases: PhaseResult[] = [];
+    for (const [label, send] of senders)
+      phases.push(await measure(label, send, pids, bounds, controller.signal));
     return report(phases) ? 0 : 1;
   } catch (error) {
     progress(`failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -83,7 +83,9 @@ export function buildChatFailed(
  * texts. `count` counts the request's inputs, `cached_count` those answered from the cache.
  */
 export function buildEmbeddingGenerated(
-  result: EmbeddingResult,
+  result: Pick<EmbeddingResult, "model" | "provider_id" | "usage" | "latency_ms"> & {
+    data: readonly Pick<EmbeddingResult["data"][number], "cached" | "dimensions" | "input_ref">[];
+  },
   request: GenerateEmbedding,
   context: EventContext,
 ): EmbeddingGenerated {

@@ -1,0 +1,70 @@
+import { LlmProviderError } from "@llm-provider/contracts";
+import type { GenerateEmbedding } from "@llm-provider/contracts";
+import { upstreamModelName } from "../domain/catalog.js";
+import type { FallbackChain, Target } from "../domain/catalog.js";
+import { computeCost } from "../domain/cost.js";
+import { findDimensionMismatch, upstreamDimensions } from "../domain/embedding-requirements.js";
+import type { EmbeddingRequirement } from "../domain/embedding-requirements.js";
+import type { ProviderClient } from "../providers/port.js";
+import { executeWithFallback } from "../routing/execute-with-fallback.js";
+import type { ComputeBatch } from "./resolve-embeddings.js";
+
+export interface EmbeddingBatchComputerOptions {
+  clients: ReadonlyMap<string, ProviderClient>;
+  /** Targets whose client embeds and whose model serves the requirement, in fallback order. */
+  targets: readonly Target[];
+  chain: FallbackChain | undefined;
+  requirement: EmbeddingRequirement;
+  request: GenerateEmbedding;
+  deadline: number;
+}
+
+/**
+ * One slice of texts through routing — retries and fallback along the targets within the
+ * deadline — then the dimension check: a vector of the wrong length fails the request before
+ * anything is cached. Priced with the answering model's input price.
+ */
+export function createEmbeddingBatchComputer(options: EmbeddingBatchComputerOptions): ComputeBatch {
+  const { clients, targets, chain, requirement, request, deadline } = options;
+  return async function computeBatch(texts, signal) {
+    const execution = await executeWithFallback(
+      { targets, chain, deadline, signal },
+      (target, attemptSignal) =>
+        clients.get(target.provider.id)!.generateEmbeddings!({
+          upstreamModel: upstreamModelName(target.model),
+          inputs: texts,
+          dimensions: upstreamDimensions(target.model, requirement),
+          user: request.user,
+          signal: attemptSignal,
+        }),
+    );
+    const { value: outcome, target, attempts } = execution;
+    const mismatch = findDimensionMismatch(outcome.vectors, requirement.dimensions);
+    if (mismatch) {
+      throw new LlmProviderError(
+        "dimension_mismatch",
+        `model '${target.model.model_name}' on provider '${target.provider.id}' returned a vector of ` +
+          `${mismatch.length} dimensions; ${requirement.dimensions} expected. Nothing was cached`,
+        {
+          details: {
+            model: target.model.model_name,
+            provider_id: target.provider.id,
+            expected_dimensions: requirement.dimensions,
+            received_dimensions: mismatch.length,
+            attempts,
+          },
+        },
+      );
+    }
+    const promptTokens = outcome.usage?.promptTokens ?? 0;
+    return {
+      vectors: outcome.vectors,
+      model: target.model.model_name,
+      providerId: target.provider.id,
+      promptTokens,
+      cost: computeCost(promptTokens, 0, target.model.cost),
+      attempts,
+      warnings: outcome.warnings,
+    };
+  };
+}

@@ -1,0 +1,171 @@
+import { LlmProviderError } from "@llm-provider/contracts";
+import type { Attempt, Cost } from "@llm-provider/contracts";
+import { splitIntoBatches } from "../domain/embedding-batch.js";
+import type { CacheClaim, CachedEmbedding, EmbeddingCache, SettledSlot } from "./embedding-cache.js";
+
+/** What one upstream call answered for a slice of the texts, priced and checked by the caller. */
+export interface ComputedBatch {
+  /** One vector per text, in the slice's order. */
+  vectors: Float32Array[];
+  /** `model_name` and provider of the target that answered. */
+  model: string;
+  providerId: string;
+  promptTokens: number;
+  cost: Cost;
+  attempts: Attempt[];
+  warnings: string[];
+}
+
+/** Embeds a slice of texts upstream (routing, fallback, dimension check); throws a typed error. */
+export type ComputeBatch = (texts: string[], signal: AbortSignal) => Promise<ComputedBatch>;
+
+export interface ResolvedEmbedding {
+  vector: Float32Array;
+  model: string;
+  providerId: string;
+  /** Served from the cache (by this worker's lookup or after waiting for another request's value). */
+  cached: boolean;
+}
+
+export interface EmbeddingResolution {
+  /** Parallel to the keys. */
+  embeddings: ResolvedEmbedding[];
+  /** The upstream calls made, in the order they finished. */
+  batches: ComputedBatch[];
+}
+
+export interface ResolveEmbeddingsOptions {
+  /** Distinct keys and their texts (duplicates already folded together). */
+  keys: readonly string[];
+  texts: readonly string[];
+  cache: EmbeddingCache;
+  compute: ComputeBatch;
+  maxBatchSize: number;
+  maxParallelCalls: number;
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Cache first, provider for the rest: looks every key up, sends only the misses upstream (in
+ * slices of `maxBatchSize`, at most `maxParallelCalls` at once), stores each slice as soon as it
+ * is back (without waiting for the write), and meanwhile waits for keys other requests are
+ * computing — never before computing its own, so two requests holding each other's keys cannot
+ * stall each other.
+ *
+ * On failure every call in flight is aborted and awaited, then every claim still held is
+ * released: the cache keeps only whole entries (slices that completed) and no claim of this
+ * request. The first error is thrown.
+ */
+export async function resolveEmbeddings(options: ResolveEmbeddingsOptions): Promise<EmbeddingResolution> {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  if (options.signal.aborted) abort();
+  else options.signal.addEventListener("abort", abort, { once: true });
+
+  const embeddings = new Array<ResolvedEmbedding | undefined>(options.keys.length);
+  const held = new Map<number, CacheClaim>();
+  const batches: ComputedBatch[] = [];
+  const rounds: Promise<void>[] = [];
+  const fills: Promise<void>[] = [];
+
+  function take(index: number, slot: SettledSlot, toCompute: number[]): void {
+    if (slot.kind === "hit") {
+      const { vector, model, providerId } = slot.embedding;
+      embeddings[index] = { vector, model, providerId, cached: true };
+      return;
+    }
+    if (slot.kind === "claimed") held.set(index, slot.claim);
+    toCompute.push(index);
+  }
+
+  async function computeSlice(indexes: number[]): Promise<void> {
+    const batch = await options.compute(
+      indexes.map((index) => options.texts[index]!),
+      controller.signal,
+    );
+    batches.push(batch);
+    const createdAt = Date.now();
+    const entries: { claim: CacheClaim; embedding: CachedEmbedding }[] = [];
+    indexes.forEach((index, position) => {
+      const vector = batch.vectors[position]!;
+      embeddings[index] = { vector, model: batch.model, providerId: batch.providerId, cached: false };
+      const claim = held.get(index);
+      if (claim === undefined) return;
+      held.delete(index);
+      entries.push({
+        claim,
+        embedding: { vector, model: batch.model, providerId: batch.providerId, createdAt },
+      });
+    });
+    // Stored while the rest goes on: the reply does not wait for the bucket.
+    if (entries.length > 0) fills.push(options.cache.fill(entries));
+  }
+
+  const computeAll = (indexes: number[]) =>
+    runBounded(
+      splitIntoBatches(indexes, options.maxBatchSize),
+      options.maxParallelCalls,
+      controller.signal,
+      computeSlice,
+    );
+
+  try {
+    const slots = await options.cache.acquire(options.keys, {
+      deadline: options.deadline,
+      signal: controller.signal,
+    });
+    const firstRound: number[] = [];
+    const afterWaiting: number[] = [];
+    const waits: Promise<void>[] = [];
+    slots.forEach((slot, index) => {
+      if (slot.kind === "pending")
+        waits.push(slot.settled.then((settled) => take(index, settled, afterWaiting)));
+      else take(index, slot, firstRound);
+    });
+    rounds.push(computeAll(firstRound));
+    if (waits.length > 0) rounds.push(Promise.all(waits).then(() => computeAll(afterWaiting)));
+    await Promise.all(rounds);
+  } catch (error) {
+    controller.abort();
+    // Nothing may claim or fill after the release below: let every round wind down first. An
+    // error reply leaves the cache settled: whole entries from finished slices, no claims.
+    await Promise.allSettled(rounds);
+    await Promise.all(fills);
+    await options.cache.release([...held.values()]);
+    throw error;
+  } finally {
+    options.signal.removeEventListener("abort", abort);
+  }
+  return { embeddings: embeddings as ResolvedEmbedding[], batches };
+}
+
+/**
+ * Runs `work` over `items`, at most `limit` at once. After the first failure no new item starts;
+ * the ones running are awaited, then the first error is thrown. An abort before every item ran
+ * is the worker shutting down.
+ */
+async function runBounded<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  async function worker(): Promise<void> {
+    while (next < items.length && failure === undefined && !signal.aborted) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+  if (next < items.length) {
+    throw new LlmProviderError("shutting_down", "worker shut down before the request finished");
+  }
+}
