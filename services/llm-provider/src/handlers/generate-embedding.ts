@@ -190,6 +190,7 @@ function record(
     costUsd: result.usage.cost.total,
     attempts,
     cacheHit: cachedCount === result.data.length,
+    cacheLookups: { hits: cachedCount, misses: result.data.length - cachedCount },
   });
   deps.events.emit(
     SUBJECTS.embeddingGeneratedEvent,

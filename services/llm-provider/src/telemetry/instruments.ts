@@ -9,6 +9,7 @@ export interface Instruments {
   cost: Counter;
   fallbacks: Counter;
   retries: Counter;
+  cacheLookups: Counter;
 }
 
 let instruments: Instruments | undefined;
@@ -41,6 +42,9 @@ export function getInstruments(): Instruments {
       description: "Requests answered by a fallback target",
     }),
     retries: meter.createCounter(METRIC.retries, { description: "Upstream attempts beyond the first" }),
+    cacheLookups: meter.createCounter(METRIC.cacheLookups, {
+      description: "Embedding inputs looked up in the cache, by result (hit/miss)",
+    }),
   };
   return instruments;
 }

@@ -14,6 +14,8 @@ export function recordRequestOutcome(outcome: {
   costUsd: number;
   attempts: readonly Attempt[];
   cacheHit?: boolean;
+  /** Embedding inputs served from the cache, and those that were not. */
+  cacheLookups?: { hits: number; misses: number };
 }): void {
   const span = trace.getActiveSpan();
   span?.setAttributes({
@@ -28,6 +30,11 @@ export function recordRequestOutcome(outcome: {
   if (outcome.costUsd > 0)
     instruments.cost.add(outcome.costUsd, { ...attributes, [ATTR.providerId]: outcome.providerId });
   if (outcome.attempts.length > 1) instruments.retries.add(outcome.attempts.length - 1, attributes);
+  if (outcome.cacheLookups) {
+    const { hits, misses } = outcome.cacheLookups;
+    if (hits > 0) instruments.cacheLookups.add(hits, { ...attributes, result: "hit" });
+    if (misses > 0) instruments.cacheLookups.add(misses, { ...attributes, result: "miss" });
+  }
   const first = outcome.attempts[0];
   if (first && first.provider_id !== outcome.providerId) instruments.fallbacks.add(1, attributes);
 }

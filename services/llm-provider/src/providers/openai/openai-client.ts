@@ -1,6 +1,5 @@
 import OpenAI from "openai";
 import type { ProviderSpec } from "../../domain/catalog.js";
-import { UpstreamError } from "../../domain/failure.js";
 import type {
   ChatCall,
   ChatOutcome,
@@ -9,6 +8,7 @@ import type {
   EmbeddingOutcome,
   ProviderClient,
 } from "../port.js";
+import { redactApiKey } from "../redact-api-key.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";
 import { convertOpenAIChatResponse } from "./convert-openai-chat-response.js";
 import { convertOpenAIChatStream } from "./convert-openai-chat-stream.js";
@@ -90,14 +90,5 @@ export function createOpenAIClient(options: OpenAIClientOptions): ProviderClient
 
 function toUpstreamError(error: unknown, apiKey: string | undefined): unknown {
   const classified = classifyOpenAIError(error, Date.now());
-  if (classified === undefined) return error;
-  if (apiKey !== undefined && apiKey.length >= 8 && classified.message.includes(apiKey)) {
-    // The SDK error (the cause) quotes the key too, so it is dropped rather than kept.
-    return new UpstreamError(classified.failure, classified.message.replaceAll(apiKey, "[redacted]"), {
-      ...(classified.status !== undefined ? { status: classified.status } : {}),
-      ...(classified.retryAfterMs !== undefined ? { retryAfterMs: classified.retryAfterMs } : {}),
-      ...(classified.providerCode !== undefined ? { providerCode: classified.providerCode } : {}),
-    });
-  }
-  return classified;
+  return classified === undefined ? error : redactApiKey(classified, apiKey);
 }
