@@ -1,11 +1,11 @@
 import { headers as createHeaders } from "@nats-io/nats-core";
 import { LlmProviderError, StreamMessageSchema, SUBJECTS } from "@llm-provider/contracts";
-import type { StreamChunk } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { collectStream } from "../support/streams.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
@@ -45,25 +45,10 @@ beforeEach(() => {
 
 const ask = (content: string) => ({ model: "model-0", messages: [{ role: "user" as const, content }] });
 
-async function collect(stream: AsyncIterable<StreamChunk>) {
-  const chunks: StreamChunk[] = [];
-  let error: unknown;
-  try {
-    for await (const chunk of stream) chunks.push(chunk);
-  } catch (caught) {
-    error = caught;
-  }
-  return {
-    chunks,
-    text: chunks.map((c) => c.delta.content ?? "").join(""),
-    error: error as LlmProviderError | undefined,
-  };
-}
-
 describe("stream_chat through the typed client", () => {
   it("streams the answer in numbered chunks and ends with one terminal message with usage and cost", async () => {
     const stream = service.client.streamChat(ask("one two three"), { requestId: "stream-1" });
-    const { chunks, text, error } = await collect(stream);
+    const { chunks, text, error } = await collectStream(stream);
     expect(error).toBeUndefined();
     expect(text).toBe("echo: one two three");
     expect(chunks.length).toBeGreaterThanOrEqual(4);
@@ -110,7 +95,7 @@ describe("stream_chat through the typed client", () => {
   it("falls back before the first chunk: a failing primary is invisible to the caller", async () => {
     primary.enqueue({ kind: "error", status: 503 });
     const stream = service.client.streamChat(ask("hello"));
-    const { text, error } = await collect(stream);
+    const { text, error } = await collectStream(stream);
     expect(error).toBeUndefined();
     expect(text).toBe("echo: hello");
     const done = await stream.done;
@@ -121,7 +106,7 @@ describe("stream_chat through the typed client", () => {
   it("a primary that sends nothing within the first-chunk limit is left for the fallback", async () => {
     primary.enqueue({ kind: "stream_fault", after: 1, fault: "stall" }); // role chunk only, then silence
     const stream = service.client.streamChat(ask("hello"));
-    const { text, error } = await collect(stream);
+    const { text, error } = await collectStream(stream);
     expect(error).toBeUndefined();
     expect(text).toBe("echo: hello");
     expect((await stream.done).attempts[0]).toMatchObject({
@@ -139,7 +124,7 @@ describe("a stream that breaks after it began is never reported as complete", ()
   ] as const)("%s after two chunks → the chunks, then a typed error; no fallback", async (fault, code) => {
     primary.enqueue({ kind: "stream_fault", after: 3, fault });
     const stream = service.client.streamChat(ask("one two three four five"));
-    const { chunks, error } = await collect(stream);
+    const { chunks, error } = await collectStream(stream);
     expect(chunks.map((c) => c.delta.content).join("")).toBe("echo: one ");
     expect(error).toBeInstanceOf(LlmProviderError);
     expect(error).toMatchObject({ code, retryable: false });
@@ -153,7 +138,7 @@ describe("a stream that breaks after it began is never reported as complete", ()
       primary.enqueue({ kind: "stream_fault", after: 0, fault });
       const started = performance.now();
       const stream = service.client.streamChat(ask("x y"));
-      const { text, error } = await collect(stream);
+      const { text, error } = await collectStream(stream);
       expect(error, fault).toBeUndefined();
       expect(text).toBe("echo: x y");
       expect((await stream.done).finish_reason).toBe("stop");
@@ -180,15 +165,15 @@ describe("the caller stops reading", () => {
     };
     expect(stats.errors_by_code.cancelled).toBe(1);
     // The worker is fine and serves the next stream.
-    expect((await collect(service.client.streamChat(ask("again")))).text).toBe("echo: again");
+    expect((await collectStream(service.client.streamChat(ask("again")))).text).toBe("echo: again");
   });
 });
 
 describe("refusals before any chunk", () => {
   it("come back as typed errors from the iteration", async () => {
-    const unknown = await collect(service.client.streamChat({ ...ask("x"), model: "nope" }));
+    const unknown = await collectStream(service.client.streamChat({ ...ask("x"), model: "nope" }));
     expect(unknown.error).toMatchObject({ code: "unknown_model", field: "model" });
-    const empty = await collect(service.client.streamChat({ model: "model-0", messages: [] }));
+    const empty = await collectStream(service.client.streamChat({ model: "model-0", messages: [] }));
     expect(empty.error).toMatchObject({ code: "invalid_request", policy: "POL-LLM-003" });
   });
 });

@@ -1,11 +1,11 @@
 // stream_chat over NATS against the Anthropic and Ollama wires, through the real service: the
 // answer arrives in numbered chunks with one terminal message, and a primary cut before its first
 // chunk is left for the fallback without the caller noticing.
-import type { LlmProviderError, StreamChunk } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeAnthropicServer, type FakeAnthropicServer } from "../fakes/anthropic-server.js";
 import { startFakeOllamaServer, type FakeOllamaServer } from "../fakes/ollama-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
+import { collectStream } from "../support/streams.js";
 import { multiWireConfig, startTestService, type TestService } from "../support/service.js";
 
 const ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef";
@@ -69,25 +69,10 @@ beforeEach(() => {
 
 const ask = (model: string, content: string) => ({ model, messages: [{ role: "user" as const, content }] });
 
-async function collect(stream: AsyncIterable<StreamChunk>) {
-  const chunks: StreamChunk[] = [];
-  let error: unknown;
-  try {
-    for await (const chunk of stream) chunks.push(chunk);
-  } catch (caught) {
-    error = caught;
-  }
-  return {
-    chunks,
-    text: chunks.map((chunk) => chunk.delta.content ?? "").join(""),
-    error: error as LlmProviderError | undefined,
-  };
-}
-
 describe("stream_chat on the Anthropic and Ollama wires", () => {
   it("Anthropic: SSE events become numbered chunks and one terminal message with usage and cost", async () => {
     const stream = service.client.streamChat(ask("claude", "one two three"), { requestId: "claude-1" });
-    const { chunks, text, error } = await collect(stream);
+    const { chunks, text, error } = await collectStream(stream);
     expect(error).toBeUndefined();
     expect(text).toBe("echo: one two three");
     expect(chunks.length).toBeGreaterThanOrEqual(4);
@@ -112,7 +97,7 @@ describe("stream_chat on the Anthropic and Ollama wires", () => {
 
   it("Ollama: NDJSON lines become numbered chunks and one terminal message", async () => {
     const stream = service.client.streamChat(ask("llama", "four five"));
-    const { text, error } = await collect(stream);
+    const { text, error } = await collectStream(stream);
     expect(error).toBeUndefined();
     expect(text).toBe("echo: four five");
     expect(await stream.done).toMatchObject({
@@ -126,7 +111,7 @@ describe("stream_chat on the Anthropic and Ollama wires", () => {
   it("an Anthropic stream cut before its first chunk falls back to Ollama, unseen by the caller", async () => {
     anthropic.enqueue({ kind: "stream_fault", after: 1, fault: "cut" }); // message_start only
     const stream = service.client.streamChat(ask("claude", "hello"));
-    const { text, error } = await collect(stream);
+    const { text, error } = await collectStream(stream);
     expect(error).toBeUndefined();
     expect(text).toBe("echo: hello");
     const done = await stream.done;
@@ -141,7 +126,7 @@ describe("stream_chat on the Anthropic and Ollama wires", () => {
 
   it("an Anthropic overloaded_error after the first chunk ends the stream with a typed error, no fallback", async () => {
     anthropic.enqueue({ kind: "stream_fault", after: 4, fault: "error_event" });
-    const { chunks, error } = await collect(service.client.streamChat(ask("claude", "one two three")));
+    const { chunks, error } = await collectStream(service.client.streamChat(ask("claude", "one two three")));
     expect(chunks.length).toBeGreaterThanOrEqual(1);
     expect(error).toMatchObject({ code: "upstream_unavailable" });
     expect(ollama.requests).toHaveLength(0);
@@ -149,7 +134,7 @@ describe("stream_chat on the Anthropic and Ollama wires", () => {
 
   it("an Ollama stream without its done line is never reported as complete", async () => {
     ollama.enqueue({ kind: "stream_fault", after: 0, fault: "no_done" });
-    const { chunks, error } = await collect(service.client.streamChat(ask("llama", "six seven")));
+    const { chunks, error } = await collectStream(service.client.streamChat(ask("llama", "six seven")));
     expect(chunks.length).toBeGreaterThanOrEqual(1);
     expect(error).toMatchObject({ code: "upstream_unavailable" });
   });

@@ -4,23 +4,26 @@ import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatOutcome } from "../port.js";
 import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";
 
+/** Lenient: an Ollama chat message, as an answer and as a stream line carry it. */
+export const ollamaMessageSchema = z.object({
+  content: z.string().nullish(),
+  tool_calls: z
+    .array(
+      z.object({
+        id: z.string().nullish(),
+        function: z.object({
+          name: z.string(),
+          arguments: z.union([z.record(z.string(), z.unknown()), z.string()]),
+        }),
+      }),
+    )
+    .nullish(),
+});
+
 /** Lenient: only the fields we use. Counts are left out by Ollama when they are zero. */
 const ollamaChatResponseSchema = z.object({
   model: z.string().nullish(),
-  message: z.object({
-    content: z.string().nullish(),
-    tool_calls: z
-      .array(
-        z.object({
-          id: z.string().nullish(),
-          function: z.object({
-            name: z.string(),
-            arguments: z.union([z.record(z.string(), z.unknown()), z.string()]),
-          }),
-        }),
-      )
-      .nullish(),
-  }),
+  message: ollamaMessageSchema,
   done_reason: z.string().nullish(),
   prompt_eval_count: z.number().int().nonnegative().nullish(),
   eval_count: z.number().int().nonnegative().nullish(),

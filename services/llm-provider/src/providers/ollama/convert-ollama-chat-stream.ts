@@ -1,27 +1,13 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatDelta, ChatStreamPart } from "../port.js";
+import { ollamaMessageSchema } from "./convert-ollama-chat-response.js";
 import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";
 
 /** Lenient: only the fields we use of one NDJSON line of `/api/chat` with `stream: true`. */
 const ollamaStreamLineSchema = z.object({
   model: z.string().nullish(),
-  message: z
-    .object({
-      content: z.string().nullish(),
-      tool_calls: z
-        .array(
-          z.object({
-            id: z.string().nullish(),
-            function: z.object({
-              name: z.string(),
-              arguments: z.union([z.record(z.string(), z.unknown()), z.string()]),
-            }),
-          }),
-        )
-        .nullish(),
-    })
-    .nullish(),
+  message: ollamaMessageSchema.nullish(),
   done: z.boolean().nullish(),
   done_reason: z.string().nullish(),
   prompt_eval_count: z.number().int().nonnegative().nullish(),
