@@ -48,7 +48,9 @@ export async function connectNats(
       } else if (status.type === "reconnect") {
         logger.info({ nats_status: status.type, server: status.server }, "NATS connection restored");
       } else if (status.type === "error" || status.type === "ldm") {
-        logger.warn({ nats_status: status.type }, "NATS status");
+        // Permission violations arrive here: say which subject, or they are invisible.
+        const error = "error" in status ? String(status.error) : undefined;
+        logger.warn({ nats_status: status.type, err: error }, "NATS status");
       }
     }
   })();
