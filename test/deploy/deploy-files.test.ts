@@ -1,0 +1,65 @@
+// What can be checked of the container files without a Docker engine: they parse, what they
+// mount and copy exists, the service config they use is accepted, and the image runs as non-root.
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { parseConfig, readConfigFile } from "../../services/llm-provider/src/config/load-config.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+interface ComposeService {
+  volumes?: string[];
+  deploy?: { replicas?: number };
+  profiles?: string[];
+  build?: string;
+  stop_grace_period?: string;
+}
+
+describe("docker-compose.yml", () => {
+  const compose = parse(readFileSync(`${root}docker-compose.yml`, "utf8")) as {
+    services: Record<string, ComposeService>;
+  };
+
+  it("runs NATS, two service replicas, and the observability stack only on request", () => {
+    expect(Object.keys(compose.services).sort()).toEqual([
+      "jaeger",
+      "llm-provider",
+      "nats",
+      "otel-collector",
+    ]);
+    expect(compose.services["llm-provider"]!.deploy?.replicas).toBe(2);
+    expect(compose.services["llm-provider"]!.build).toBe(".");
+    expect(compose.services["otel-collector"]!.profiles).toEqual(["observability"]);
+    expect(compose.services["jaeger"]!.profiles).toEqual(["observability"]);
+  });
+
+  it("mounts files that exist, and the service configuration it mounts is valid", () => {
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(":")[0]!;
+        if (source.startsWith("./")) expect(existsSync(`${root}${source.slice(2)}`), volume).toBe(true);
+      }
+    }
+    const config = parseConfig(readConfigFile(`${root}deploy/compose-config.yaml`), "compose");
+    expect(config.providers.map((provider) => provider.id)).toEqual(["openai"]);
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = readFileSync(`${root}Dockerfile`, "utf8");
+
+  it("builds on Node 22 LTS, ships production dependencies only and runs as non-root", () => {
+    const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((match) => match[1]);
+    expect(froms.every((image) => image === "node:22-bookworm-slim")).toBe(true);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);
+  });
+
+  it("copies only paths that exist in the repository", () => {
+    for (const match of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const source of match[1]!.split(" ")) expect(existsSync(`${root}${source}`), source).toBe(true);
+    }
+  });
+});
