@@ -180,7 +180,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         isProviderAvailable,
         rateLimitStatus: (providerId) => {
           const provider = catalog.providers.get(providerId);
-          return provider ? limiter.status(providerId, provider.config) : "OK";
+          return provider ? limiter.status(providerId, provider.config) : Promise.resolve("OK" as const);
         },
         thresholds: {
           windowMs: config.health.window_ms,

@@ -12,7 +12,7 @@ export interface GetProviderHealthDeps {
   /** Whether this worker can call the provider at all (active, key present, wire built). */
   isProviderAvailable: (providerId: string) => boolean;
   /** The provider's RPM/TPM budget as this worker sees it. */
-  rateLimitStatus: (providerId: string) => ProviderHealth["rate_limit_status"];
+  rateLimitStatus: (providerId: string) => Promise<ProviderHealth["rate_limit_status"]>;
   thresholds: HealthThresholds;
 }
 
@@ -25,7 +25,7 @@ const SEVERITY = { OK: 0, THROTTLED: 1, BLOCKED: 2 } as const;
 export function createGetProviderHealthHandler(deps: GetProviderHealthDeps): Handler {
   async function healthOf(providerId: string, now: number): Promise<ProviderHealth> {
     const health = toProviderHealth(providerId, await deps.readHealth(providerId), deps.thresholds, now);
-    const budget = deps.rateLimitStatus(providerId);
+    const budget = await deps.rateLimitStatus(providerId);
     if (SEVERITY[budget] > SEVERITY[health.rate_limit_status]) health.rate_limit_status = budget;
     if (deps.isProviderAvailable(providerId)) return health;
     return { ...health, is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" };

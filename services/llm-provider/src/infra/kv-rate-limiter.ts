@@ -121,14 +121,21 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
       const now = Date.now();
       return WINDOW_MS - (now % WINDOW_MS);
     },
-    status(providerId, limits) {
+    async status(providerId, limits) {
+      if (limits.rpm === undefined && limits.tpm === undefined) return "OK";
+      // The shared count of the current window: what all workers reserved, not one worker's view.
       const now = Date.now();
+      const key = `${Buffer.from(providerId).toString("base64url")}.${now - (now % WINDOW_MS)}`;
+      const entry = await kv.get(key).catch(() => null); // the bucket is away: nothing known to the contrary
+      if (!entry || entry.value.length === 0) return "OK";
+      const usage = entry.json<WindowUsage>();
+      const share = Math.max(
+        limits.rpm === undefined ? 0 : usage.requests / limits.rpm,
+        limits.tpm === undefined ? 0 : usage.tokens / limits.tpm,
+      );
       const lease = leases.get(providerId);
-      if (!lease || lease.window !== now - (now % WINDOW_MS)) return "OK";
-      if (lease.exhausted && !fits(lease, limits, 1)) return "BLOCKED";
-      const nearRequests = limits.rpm !== undefined && lease.used.requests >= 0.8 * limits.rpm;
-      const nearTokens = limits.tpm !== undefined && lease.used.tokens >= 0.8 * limits.tpm;
-      return nearRequests || nearTokens ? "THROTTLED" : "OK";
+      if (share >= 1 || (lease?.window === now - (now % WINDOW_MS) && lease.exhausted)) return "BLOCKED";
+      return share >= 0.8 ? "THROTTLED" : "OK";
     },
   };
 }

@@ -9,6 +9,6 @@ export interface RateLimiter {
   acquire(providerId: string, limits: RateLimits, tokens: number): boolean | Promise<boolean>;
   /** Milliseconds until the budget renews. */
   retryAfterMs(providerId: string): number;
-  /** OK, THROTTLED (this worker used most of the window's budget), BLOCKED (spent). */
-  status(providerId: string, limits: RateLimits): "OK" | "THROTTLED" | "BLOCKED";
+  /** OK, THROTTLED (80 % of this window's shared budget reserved), BLOCKED (all of it). */
+  status(providerId: string, limits: RateLimits): Promise<"OK" | "THROTTLED" | "BLOCKED">;
 }
