@@ -3,7 +3,7 @@
 // way a real network and a real provider sometimes do. The wire formats live in each fake.
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen-on-loopback.js";
 
 export interface RecordedRequest {
   method: string;
@@ -99,7 +99,6 @@ export async function startFakeHttpServer<TBehavior extends { kind: string }>(
   const queue: (TBehavior | TransportBehavior)[] = [];
   const requests: RecordedRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
-  const sockets = new Set<Socket>();
 
   function createExchange(request: IncomingMessage, response: ServerResponse, raw: string): Exchange {
     const url = new URL(request.url ?? "/", "http://fake");
@@ -178,17 +177,7 @@ export async function startFakeHttpServer<TBehavior extends { kind: string }>(
       })
       .catch(() => request.socket.destroy());
   });
-  server.keepAliveTimeout = 30_000;
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  let closing: Promise<void> | undefined;
+  const { port, close } = await listenOnLoopback(server, timers);
 
   return {
     origin: `http://127.0.0.1:${port}`,
@@ -199,14 +188,7 @@ export async function startFakeHttpServer<TBehavior extends { kind: string }>(
       queue.length = 0;
       requests.length = 0;
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close,
   };
 }
 

@@ -3,7 +3,7 @@
 // It also serves benchmarks, so the hot path avoids logging and needless work.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./listen-on-loopback.js";
 
 export interface RecordedRequest {
   method: string;
@@ -738,22 +738,9 @@ export async function startFakeOpenAIServer(
     ids: new IdGenerator(),
     options,
   };
-  const sockets = new Set<Socket>();
   // HTTP keep-alive is Node's default; no per-request logging on purpose (benchmarks use this too).
   const server = createServer((req, res) => onRequest(state, req, res));
-  // Longer than HTTP clients' idle timeouts, so the client closes idle sockets first (no reuse races).
-  server.keepAliveTimeout = 30_000;
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  let closing: Promise<void> | undefined;
+  const { port, close } = await listenOnLoopback(server, state.timers);
 
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
@@ -770,14 +757,6 @@ export async function startFakeOpenAIServer(
       state.requests.length = 0; // in place: callers may hold a reference to `requests`
       state.chatReply = undefined;
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of state.timers) clearTimeout(timer);
-        state.timers.clear();
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close,
   };
 }

@@ -38,7 +38,7 @@ const hello = { model: "model-0", messages: [{ role: "user" as const, content: "
 
 async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
   let value = await read();
-  for (let attempt = 0; attempt < 50 && !accept(value); attempt++) {
+  for (let attempt = 0; attempt < 150 && !accept(value); attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     value = await read();
   }

@@ -8,7 +8,8 @@ import type { FailureClass } from "../domain/failure.js";
 import { countsAgainstProvider } from "../routing/breaker-board.js";
 import type { BreakerBoard } from "../routing/breaker-board.js";
 import { getInstruments } from "../telemetry/instruments.js";
-import { METRIC } from "../telemetry/semconv.js";
+import { BREAKER_STATE_VALUE, METRIC } from "../telemetry/semconv.js";
+import { fromKvToken, toKvToken } from "./kv-token.js";
 
 /** What the bucket holds per provider: the shared state, and who set it. */
 interface SharedBreakerState {
@@ -37,12 +38,6 @@ export interface KvBreakerBoard extends BreakerBoard {
   close(): Promise<void>;
 }
 
-const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
-
-function providerKey(providerId: string): string {
-  return Buffer.from(providerId).toString("base64url");
-}
-
 /**
  * Circuit breakers shared by every worker through a KV bucket. Each worker counts its own
  * failures; when its breaker opens or closes it writes that to the bucket, and every worker
@@ -62,16 +57,9 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
     return breaker;
   }
 
-  const keyToProvider = new Map<string, string>();
-  function keyOf(providerId: string): string {
-    const key = providerKey(providerId);
-    keyToProvider.set(key, providerId);
-    return key;
-  }
-
   function publish(providerId: string, breaker: CircuitBreaker): void {
     const shared: SharedBreakerState = { state: breaker.state, opened_at: breaker.openedAt, by: workerId };
-    kv.put(keyOf(providerId), JSON.stringify(shared)).catch((error: unknown) => {
+    kv.put(toKvToken(providerId), JSON.stringify(shared)).catch((error: unknown) => {
       logger.warn(
         { provider_id: providerId, err: (error as Error).message },
         "circuit breaker state not shared",
@@ -86,7 +74,7 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
       if (entry.operation !== "PUT" || entry.value.length === 0) continue;
       const shared = entry.json<SharedBreakerState>();
       if (shared.by === workerId) continue;
-      const providerId = keyToProvider.get(entry.key) ?? Buffer.from(entry.key, "base64url").toString();
+      const providerId = fromKvToken(entry.key);
       const breaker = breakerOf(providerId);
       if (shared.state === "closed") breaker.close();
       else if (shared.state === "open") breaker.open(shared.opened_at);
@@ -105,7 +93,7 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
 
   /** Wins the one probe across workers: CAS the shared open state to half-open in our name. */
   async function claimProbe(providerId: string, breaker: CircuitBreaker): Promise<boolean> {
-    const key = keyOf(providerId);
+    const key = toKvToken(providerId);
     try {
       const entry = await kv.get(key);
       if (entry && entry.value.length > 0) {

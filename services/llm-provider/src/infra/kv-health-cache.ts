@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { HealthWindow, mergeHealthSnapshots } from "../domain/provider-health.js";
 import type { HealthSnapshot } from "../domain/provider-health.js";
 import type { HealthRecorder } from "../handlers/health-recorder.js";
+import { toKvToken } from "./kv-token.js";
 
 export interface KvHealthCacheOptions {
   nc: NatsConnection;
@@ -25,11 +26,6 @@ export interface KvHealthCache extends HealthRecorder {
   read(providerId: string): Promise<HealthSnapshot>;
   /** Writes what is pending and stops the timer. */
   close(): Promise<void>;
-}
-
-/** KV keys allow `[-/=.\w]+`; provider ids may hold `.`, a token separator: encode them. */
-function providerToken(providerId: string): string {
-  return Buffer.from(providerId).toString("base64url");
 }
 
 /**
@@ -64,7 +60,7 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
       pending.map(async (providerId) => {
         const snapshot = windowOf(providerId).snapshot(now);
         try {
-          await kv.put(`${providerToken(providerId)}.${options.workerId}`, JSON.stringify(snapshot));
+          await kv.put(`${toKvToken(providerId)}.${options.workerId}`, JSON.stringify(snapshot));
           lastWritten.set(providerId, now);
         } catch (error) {
           dirty.add(providerId); // try again next round
@@ -96,7 +92,7 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
     },
     async read(providerId) {
       const snapshots: HealthSnapshot[] = [];
-      const keys = await kv.keys(`${providerToken(providerId)}.*`);
+      const keys = await kv.keys(`${toKvToken(providerId)}.*`);
       for await (const key of keys) {
         const entry = await kv.get(key);
         if (entry && entry.operation === "PUT" && entry.value.length > 0)

@@ -3,6 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import type { RateLimiter, RateLimits } from "../routing/rate-limiter.js";
+import { toKvToken } from "./kv-token.js";
 
 const WINDOW_MS = 60_000;
 /** A worker reserves this share of a limit at a time (at least 1): few KV writes, little waste. */
@@ -75,7 +76,7 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
     limits: RateLimits,
     tokens: number,
   ): Promise<boolean> {
-    const key = `${Buffer.from(providerId).toString("base64url")}.${lease.window}`;
+    const key = `${toKvToken(providerId)}.${lease.window}`;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const entry = await kv.get(key);
       const usage: WindowUsage =
@@ -125,7 +126,7 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
       if (limits.rpm === undefined && limits.tpm === undefined) return "OK";
       // The shared count of the current window: what all workers reserved, not one worker's view.
       const now = Date.now();
-      const key = `${Buffer.from(providerId).toString("base64url")}.${now - (now % WINDOW_MS)}`;
+      const key = `${toKvToken(providerId)}.${now - (now % WINDOW_MS)}`;
       const entry = await kv.get(key).catch(() => null); // the bucket is away: nothing known to the contrary
       if (!entry || entry.value.length === 0) return "OK";
       const usage = entry.json<WindowUsage>();

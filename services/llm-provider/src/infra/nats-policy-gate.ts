@@ -8,9 +8,7 @@ import type { BreakerPolicy } from "../domain/circuit-breaker.js";
 import type { PolicyCheck, PolicyGate } from "../handlers/policy-gate.js";
 import { getInstruments } from "../telemetry/instruments.js";
 import { injectTraceContext } from "../telemetry/nats-trace-context.js";
-import { METRIC } from "../telemetry/semconv.js";
-
-const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+import { BREAKER_STATE_VALUE, METRIC } from "../telemetry/semconv.js";
 
 export interface NatsPolicyGateOptions {
   nc: NatsConnection;

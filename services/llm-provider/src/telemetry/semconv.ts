@@ -52,3 +52,6 @@ export const SCOPE = "llm-provider";
 export function genAiProviderName(providerType: string): string {
   return providerType === "azure_openai" ? "azure.ai.openai" : providerType;
 }
+
+/** The circuit breaker gauge's value per state. */
+export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
