@@ -7,7 +7,8 @@ import {
   encodeClaim,
   encodeVectorEntry,
 } from "../../services/llm-provider/src/infra/embedding-cache-value.js";
-import { ensureEmbeddingCacheBucket } from "../../services/llm-provider/src/infra/ensure-embedding-cache-bucket.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
+import { embeddingCacheBucketSpec } from "../../services/llm-provider/src/infra/jetstream-state.js";
 import { createKvBatchClient } from "../../services/llm-provider/src/infra/kv-batch-client.js";
 import type { KvBatchClient } from "../../services/llm-provider/src/infra/kv-batch-client.js";
 import type { SendRequest } from "./closed-loop.js";
@@ -17,7 +18,7 @@ export async function bucketWritesSender(
   nc: NatsConnection,
 ): Promise<{ send: SendRequest; client: KvBatchClient }> {
   const config = EmbeddingCacheConfigSchema.parse({ bucket: "bench_bucket_writes" });
-  await ensureEmbeddingCacheBucket(nc, config);
+  await ensureKvBucket(nc, embeddingCacheBucketSpec(config));
   const client = createKvBatchClient(nc, { bucket: config.bucket, timeoutMs: 10_000 });
   const entry = encodeVectorEntry({
     vector: new Float32Array(BATCH_DIMENSIONS).fill(0.01),

@@ -11,7 +11,11 @@ import { pino } from "pino";
 import type { ProviderSpec, Target } from "../../services/llm-provider/src/domain/catalog.js";
 import { createKvBreakerBoard } from "../../services/llm-provider/src/infra/kv-breaker-board.js";
 import { createKvHealthCache } from "../../services/llm-provider/src/infra/kv-health-cache.js";
-import { createKvRateLimiter } from "../../services/llm-provider/src/infra/kv-rate-limiter.js";
+import {
+  createKvRateLimiter,
+  RATE_LIMIT_ENTRY_TTL_MS,
+} from "../../services/llm-provider/src/infra/kv-rate-limiter.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
 import type {
   ChatCall,
   ChatOutcome,
@@ -88,6 +92,9 @@ const nats = await startNatsServer();
 const nc = await connect({ servers: nats.url });
 try {
   const logger = pino({ level: "silent" });
+  await ensureKvBucket(nc, { bucket: "bench_breakers", replicas: 1 });
+  await ensureKvBucket(nc, { bucket: "bench_rate_limits", replicas: 1, ttlMs: RATE_LIMIT_ENTRY_TTL_MS });
+  await ensureKvBucket(nc, { bucket: "bench_health", replicas: 1, ttlMs: 120_000 });
   const breakers = await createKvBreakerBoard({
     nc,
     bucket: "bench_breakers",

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { EmbeddingCacheConfig } from "../../services/llm-provider/src/config/schema.js";
 import type { CacheSlot, CachedEmbedding } from "../../services/llm-provider/src/handlers/embedding-cache.js";
 import { encodeClaim } from "../../services/llm-provider/src/infra/embedding-cache-value.js";
-import { ensureEmbeddingCacheBucket } from "../../services/llm-provider/src/infra/ensure-embedding-cache-bucket.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
+import { embeddingCacheBucketSpec } from "../../services/llm-provider/src/infra/jetstream-state.js";
 import { createKvEmbeddingCache } from "../../services/llm-provider/src/infra/kv-embedding-cache.js";
 import type { KvEmbeddingCache } from "../../services/llm-provider/src/infra/kv-embedding-cache.js";
 import { startNatsServer } from "../harness/nats-server.js";
@@ -35,7 +36,7 @@ let nc: NatsConnection;
 beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  await ensureEmbeddingCacheBucket(nc, config);
+  await ensureKvBucket(nc, embeddingCacheBucketSpec(config));
 });
 
 afterAll(async () => {

@@ -19,7 +19,6 @@ import { createKvBreakerBoard } from "./infra/kv-breaker-board.js";
 import { createKvHealthCache } from "./infra/kv-health-cache.js";
 import { createKvRateLimiter } from "./infra/kv-rate-limiter.js";
 import { guardProviderClient } from "./routing/guard-provider-client.js";
-import { ensureEmbeddingCacheBucket } from "./infra/ensure-embedding-cache-bucket.js";
 import { createKvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import { createLogger } from "./infra/logger.js";
@@ -28,7 +27,8 @@ import type { RunningService } from "./infra/micro-service.js";
 import { connectNats } from "./infra/nats-connection.js";
 import { createOutbox } from "./infra/nats-outbox.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
-import { createJetStreamEventPublisher, ensureEventStream } from "./infra/jetstream-events.js";
+import { createJetStreamEventPublisher } from "./infra/jetstream-events.js";
+import { ensureJetStreamState } from "./infra/jetstream-state.js";
 import type { EventPublisher } from "./infra/jetstream-events.js";
 import { describeSecretRef, resolveSecret } from "./infra/secrets.js";
 import { createProviderClient, hasWire } from "./providers/create-provider-client.js";
@@ -95,17 +95,19 @@ export async function startApp(options: AppOptions): Promise<App> {
       });
   if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
 
+  const state = await ensureJetStreamState(nc, config);
+  const changed = state.filter((resource) => resource.outcome !== "unchanged");
+  if (changed.length > 0) logger.info({ changed }, "JetStream state created or reshaped");
+
   const outbox = createOutbox();
   let events: EventPublisher | undefined;
   if (config.events.enabled) {
-    await ensureEventStream(nc, config.events);
     events = createJetStreamEventPublisher(nc, config.events, logger, outbox);
   } else {
     logger.warn("domain events are disabled (events.enabled: false)");
   }
   let embeddingCache: KvEmbeddingCache | undefined;
   if (config.embedding_cache.enabled) {
-    await ensureEmbeddingCacheBucket(nc, config.embedding_cache);
     embeddingCache = createKvEmbeddingCache(nc, config.embedding_cache, logger);
   } else {
     logger.warn("embedding cache is disabled (embedding_cache.enabled: false)");

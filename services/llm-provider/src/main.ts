@@ -1,33 +1,14 @@
 #!/usr/bin/env node
-import { parseArgs } from "node:util";
 import { startApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config/load-config.js";
+import { configFromArgv } from "./config/config-from-argv.js";
+import { ConfigError } from "./config/load-config.js";
 import { describeConfig } from "./config/redact-config.js";
 import { createLogger } from "./infra/logger.js";
 import { startOpenTelemetry } from "./infra/open-telemetry.js";
 
 /** Process entry: config from `--config` or `LLM_PROVIDER_CONFIG`, signals, exit codes. */
 async function main(): Promise<void> {
-  const usage = "usage: llm-provider --config <file.yaml|json> (or LLM_PROVIDER_CONFIG)\n";
-  let configPath: string | undefined;
-  try {
-    const { values } = parseArgs({ options: { config: { type: "string", short: "c" } } });
-    configPath = values.config ?? process.env.LLM_PROVIDER_CONFIG;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  if (!configPath) {
-    process.stderr.write(usage);
-    process.exit(2);
-  }
-  let config;
-  try {
-    config = loadConfig(configPath);
-  } catch (error) {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-    process.exit(78); // EX_CONFIG
-  }
+  const config = configFromArgv("llm-provider");
   const logger = createLogger(config.log_level);
   logger.info({ config: describeConfig(config) }, "configuration loaded");
   const telemetry = startOpenTelemetry();

@@ -248,6 +248,7 @@ export const HealthConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
       .default("llm_provider_health"),
+    replicas: z.number().int().min(1).max(5).default(1),
     window_ms: z.number().int().positive().default(60_000).describe("How far back requests count"),
     flush_interval_ms: z
       .number()
@@ -282,6 +283,7 @@ export const CircuitBreakerConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
       .default("llm_provider_breakers"),
+    replicas: z.number().int().min(1).max(5).default(1),
     failure_threshold: z
       .number()
       .int()
@@ -306,6 +308,7 @@ export const RateLimitsConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
       .default("llm_provider_rate_limits"),
+    replicas: z.number().int().min(1).max(5).default(1),
   })
   .describe("Where the providers' RPM/TPM budgets (providers[].config.rpm/tpm) are counted across workers");
 

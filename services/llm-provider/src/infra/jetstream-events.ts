@@ -7,6 +7,7 @@ import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { EventsConfig } from "../config/schema.js";
 import type { EventSink } from "../handlers/event-sink.js";
+import type { EnsureOutcome } from "./ensure-kv-bucket.js";
 import { createOutbox } from "./nats-outbox.js";
 import type { Outbox } from "./nats-outbox.js";
 import { getInstruments } from "../telemetry/instruments.js";
@@ -15,7 +16,7 @@ import { METRIC } from "../telemetry/semconv.js";
 const STREAM_NOT_FOUND = 10059;
 
 /** Creates the event stream, or brings an existing one to the configured shape. Idempotent. */
-export async function ensureEventStream(nc: NatsConnection, config: EventsConfig): Promise<void> {
+export async function ensureEventStream(nc: NatsConnection, config: EventsConfig): Promise<EnsureOutcome> {
   const jsm = await jetstreamManager(nc);
   const desired: Partial<StreamConfig> = {
     subjects: [...EVENT_SUBJECTS],
@@ -24,14 +25,24 @@ export async function ensureEventStream(nc: NatsConnection, config: EventsConfig
     duplicate_window: nanos(config.duplicate_window_ms),
     max_bytes: config.max_bytes ?? -1,
   };
+  let current: StreamConfig;
   try {
-    await jsm.streams.info(config.stream);
+    current = (await jsm.streams.info(config.stream)).config;
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NOT_FOUND) throw error;
     await jsm.streams.add({ name: config.stream, ...desired });
-    return;
+    return "created";
   }
+  const same =
+    current.num_replicas === desired.num_replicas &&
+    current.max_age === desired.max_age &&
+    current.duplicate_window === desired.duplicate_window &&
+    current.max_bytes === desired.max_bytes &&
+    current.subjects.length === EVENT_SUBJECTS.length &&
+    EVENT_SUBJECTS.every((subject) => current.subjects.includes(subject));
+  if (same) return "unchanged";
   await jsm.streams.update(config.stream, desired);
+  return "updated";
 }
 
 export interface EventPublisherStats {

@@ -47,8 +47,8 @@ export interface KvBreakerBoard extends BreakerBoard {
  */
 export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Promise<KvBreakerBoard> {
   const { workerId, policy, logger } = options;
-  const kvm = new Kvm(options.nc);
-  const kv: KV = await kvm.create(options.bucket, { history: 1 }).catch(() => kvm.open(options.bucket));
+  // Created by ensureJetStreamState; reads go to the stream leader, so the probe's compare-and-set sees the latest.
+  const kv: KV = await new Kvm(options.nc).open(options.bucket);
   const breakers = new Map<string, CircuitBreaker>();
 
   function breakerOf(providerId: string): CircuitBreaker {

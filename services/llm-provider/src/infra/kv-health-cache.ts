@@ -34,10 +34,8 @@ export interface KvHealthCache extends HealthRecorder {
  * `<provider>.<worker>`; readers merge all workers' entries of a provider.
  */
 export async function createKvHealthCache(options: KvHealthCacheOptions): Promise<KvHealthCache> {
-  const kvm = new Kvm(options.nc);
-  const kv: KV = await kvm
-    .create(options.bucket, { history: 1, ttl: options.ttlMs })
-    .catch(() => kvm.open(options.bucket));
+  // Created by ensureJetStreamState (TTL = options.ttlMs).
+  const kv: KV = await new Kvm(options.nc).open(options.bucket);
   const windows = new Map<string, HealthWindow>();
   const dirty = new Set<string>();
   const lastWritten = new Map<string, number>();

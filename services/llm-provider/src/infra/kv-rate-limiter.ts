@@ -6,6 +6,8 @@ import type { RateLimiter, RateLimits } from "../routing/rate-limiter.js";
 import { toKvToken } from "./kv-token.js";
 
 const WINDOW_MS = 60_000;
+/** Windows are kept a little past their minute, then expire with the bucket's TTL. */
+export const RATE_LIMIT_ENTRY_TTL_MS = 3 * WINDOW_MS;
 /** A worker reserves this share of a limit at a time (at least 1): few KV writes, little waste. */
 const LEASE_SHARE = 0.05;
 const CAS_ATTEMPTS = 5;
@@ -39,10 +41,8 @@ export interface KvRateLimiterOptions {
  * of one and the start of the next can reach twice the per-minute rate over a short span.
  */
 export async function createKvRateLimiter(options: KvRateLimiterOptions): Promise<RateLimiter> {
-  const kvm = new Kvm(options.nc);
-  const kv: KV = await kvm
-    .create(options.bucket, { history: 1, ttl: 3 * WINDOW_MS })
-    .catch(() => kvm.open(options.bucket));
+  // Created by ensureJetStreamState; reads go to the stream leader, so compare-and-set sees the latest.
+  const kv: KV = await new Kvm(options.nc).open(options.bucket);
   const leases = new Map<string, Lease>();
 
   function leaseOf(providerId: string, window: number): Lease {

@@ -1,0 +1,56 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Config } from "../config/schema.js";
+import { ensureKvBucket } from "./ensure-kv-bucket.js";
+import type { EnsureOutcome, KvBucketSpec } from "./ensure-kv-bucket.js";
+import { ensureEventStream } from "./jetstream-events.js";
+import { RATE_LIMIT_ENTRY_TTL_MS } from "./kv-rate-limiter.js";
+
+/** Every KV bucket the service uses, with the shape the configuration asks for. */
+export function kvBucketSpecs(config: Config): KvBucketSpec[] {
+  const buckets: KvBucketSpec[] = [
+    { bucket: config.circuit_breaker.bucket, replicas: config.circuit_breaker.replicas },
+    {
+      bucket: config.rate_limits.bucket,
+      replicas: config.rate_limits.replicas,
+      ttlMs: RATE_LIMIT_ENTRY_TTL_MS,
+    },
+    { bucket: config.health.bucket, replicas: config.health.replicas, ttlMs: config.health.ttl_ms },
+  ];
+  if (config.embedding_cache.enabled) buckets.push(embeddingCacheBucketSpec(config.embedding_cache));
+  return buckets;
+}
+
+export function embeddingCacheBucketSpec(cache: Config["embedding_cache"]): KvBucketSpec {
+  return {
+    bucket: cache.bucket,
+    replicas: cache.replicas,
+    ttlMs: cache.ttl_ms,
+    ...(cache.max_bytes !== undefined ? { maxBytes: cache.max_bytes } : {}),
+    discardOldest: true,
+  };
+}
+
+export interface EnsuredResource {
+  kind: "stream" | "kv";
+  name: string;
+  replicas: number;
+  outcome: EnsureOutcome;
+}
+
+/**
+ * Creates the event stream and every KV bucket, or brings them to the configured shape
+ * (replicas included). Idempotent: every worker runs it at start, and `llm-provider-bootstrap`
+ * runs only this, for operators who create state ahead of a rollout.
+ */
+export async function ensureJetStreamState(nc: NatsConnection, config: Config): Promise<EnsuredResource[]> {
+  const done: EnsuredResource[] = [];
+  if (config.events.enabled) {
+    const outcome = await ensureEventStream(nc, config.events);
+    done.push({ kind: "stream", name: config.events.stream, replicas: config.events.replicas, outcome });
+  }
+  for (const spec of kvBucketSpecs(config)) {
+    const outcome = await ensureKvBucket(nc, spec);
+    done.push({ kind: "kv", name: spec.bucket, replicas: spec.replicas, outcome });
+  }
+  return done;
+}
