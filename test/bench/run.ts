@@ -9,6 +9,7 @@
 //
 // Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PROFILE=1 (runs the
 // service under `--cpu-prof` and summarises where its CPU went during the measured phases),
+// BENCH_EVENTS=off / BENCH_EVENTS_LINGER_MS=<ms> (events off, or another events.linger_ms),
 // BENCH_SERVICE_ENTRY (another service build to run instead of services/llm-provider/dist/main.js).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -160,6 +161,8 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
   // BENCH_EVENTS=off and BENCH_OTLP=1 price the events and the telemetry export (issue #6).
   const serviceConfig = benchServiceConfig(nats.url, baseUrl);
   if (process.env["BENCH_EVENTS"] === "off") serviceConfig.events = { enabled: false };
+  else if (process.env["BENCH_EVENTS_LINGER_MS"])
+    serviceConfig.events = { linger_ms: Number(process.env["BENCH_EVENTS_LINGER_MS"]) };
   const serviceEnv = serviceEnvironment();
   if (process.env["BENCH_OTLP"] === "1") {
     const receiver = new MockOtlpServer({
@@ -174,7 +177,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
     serviceEnv["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
   }
   console.log(
-    `[bench] events ${serviceConfig.events?.enabled === false ? "off" : "on"}, ` +
+    `[bench] events ${serviceConfig.events?.enabled === false ? "off" : `on (linger ${serviceConfig.events?.linger_ms ?? "default"} ms)`}, ` +
       `OpenTelemetry export ${process.env["BENCH_OTLP"] === "1" ? "on (local OTLP/HTTP receiver)" : "off"}`,
   );
   const configPath = await writeServiceConfig(tempDir, serviceConfig);

@@ -18,7 +18,7 @@ import {
   upstreamInputs,
   waitForCachedVector,
 } from "../support/embeddings.js";
-import { waitForEvents } from "../support/events.js";
+import { purgeEvents, waitForEvents } from "../support/events.js";
 import { startTestService, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
@@ -156,7 +156,7 @@ describe("generate_embedding: cache misses and hits", () => {
   });
 
   it("publishes EmbeddingGenerated with input references, never the texts", async () => {
-    await jetstreamManager(service.nc).then((jsm) => jsm.streams.purge("LLM_PROVIDER_EVENTS"));
+    await purgeEvents(service);
     await service.client.generateEmbedding(
       {
         model: "embed",

@@ -15,7 +15,7 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { readEvents, waitForEvents } from "../support/events.js";
+import { purgeEvents, readEvents, waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
@@ -37,8 +37,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   upstream.reset();
-  const jsm = await jetstreamManager(service.nc);
-  await jsm.streams.purge("LLM_PROVIDER_EVENTS");
+  await purgeEvents(service);
 });
 
 const secretPrompt = "my secret prompt text";
@@ -143,9 +142,12 @@ describe("the event publisher while JetStream cannot take events", () => {
     await nc?.close();
   });
 
-  const eventsConfig = (stream: string, capacity = 100) =>
+  const eventsConfig = (stream: string, capacity = 100, lingerMs = 5) =>
     parseConfig(
-      { ...testConfig(nats.url, ["http://127.0.0.1:1/v1"]), events: { stream, queue_capacity: capacity } },
+      {
+        ...testConfig(nats.url, ["http://127.0.0.1:1/v1"]),
+        events: { stream, queue_capacity: capacity, linger_ms: lingerMs },
+      },
       "t",
     ).events;
 
@@ -215,5 +217,34 @@ describe("the event publisher while JetStream cannot take events", () => {
     await ensureEventStream(nc, config);
     expect(await publisher.flush(15_000)).toBe(0);
     expect(publisher.stats().published).toBe(3);
+  });
+
+  it("gathers events for linger_ms and publishes them together; a full batch or flush() does not wait", async () => {
+    const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 300);
+    await ensureEventStream(nc, config);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge("LLM_PROVIDER_EVENTS");
+    const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }));
+    for (let index = 0; index < 5; index++)
+      publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent(`linger-${index}`));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(publisher.stats()).toMatchObject({ queued: 5, in_flight: 0, published: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 0, published: 5 });
+
+    // 256 waiting end the linger at once.
+    for (let index = 0; index < 256; index++)
+      publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent(`batch-${index}`));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(publisher.stats().queued).toBe(0);
+
+    // flush() (shutdown) publishes what lingers without waiting for it.
+    publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent("at-shutdown"));
+    const started = performance.now();
+    expect(await publisher.flush(5_000)).toBe(0);
+    expect(performance.now() - started).toBeLessThan(250);
+    expect(publisher.stats().published).toBe(5 + 256 + 1);
+    expect((await jsm.streams.info("LLM_PROVIDER_EVENTS")).state.messages).toBe(262);
+    publisher.close();
   });
 });

@@ -42,6 +42,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
       }),
+      "test",
     );
     const first = await ensureJetStreamState(nc, config);
     expect(first.map(({ kind, name, outcome }) => `${kind}:${name}:${outcome}`)).toEqual([
@@ -77,6 +78,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
       }),
+      "test",
     );
     const reshaped = await ensureJetStreamState(nc, changed);
     expect(reshaped.map(({ name, outcome }) => `${name}:${outcome}`)).toEqual([

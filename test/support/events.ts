@@ -41,3 +41,20 @@ export async function waitForEvents(
     `events never matched; stream holds ${events.length}: ${JSON.stringify(events.map((e) => e.event.type))}`,
   );
 }
+
+/**
+ * Empties the event stream between tests: first lets the service publish what it still holds
+ * (events linger a few ms before they are sent), so a late event of the last test can't land
+ * after the purge.
+ */
+export async function purgeEvents(
+  service: {
+    app: { events?: { flush(timeoutMs: number): Promise<number> } | undefined };
+    nc: NatsConnection;
+  },
+  stream = "LLM_PROVIDER_EVENTS",
+): Promise<void> {
+  await service.app.events?.flush(5_000);
+  const jsm = await jetstreamManager(service.nc);
+  await jsm.streams.purge(stream);
+}

@@ -229,6 +229,7 @@ export async function startApp(options: AppOptions): Promise<App> {
           const left = await events.flush(Math.max(graceMs, 1_000));
           if (left > 0)
             logger.error({ events_left: left, ...events.stats() }, "events not acknowledged at shutdown");
+          events.close();
         }
         if (!options.nc) await nc.drain();
         // Every request has its reply by now; cut whatever upstream calls are left.

@@ -176,6 +176,13 @@ export const EventsConfigSchema = z
       .default(120_000)
       .describe("Nats-Msg-Id de-duplication window"),
     publish_timeout_ms: z.number().int().positive().default(5_000),
+    linger_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000)
+      .default(5)
+      .describe("Events gathered this long (or 256 of them) are published together; 0 = at once"),
     queue_capacity: z
       .number()
       .int()

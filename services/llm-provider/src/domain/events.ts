@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { SUBJECTS } from "@llm-provider/contracts";
 import type {
   Attempt,
@@ -18,7 +18,8 @@ import type {
  * produces the same id, and JetStream (which uses it as `Nats-Msg-Id`) keeps only one.
  */
 export function deriveEventId(type: string, requestId: string): string {
-  return `evt_${createHash("sha256").update(type).update("\0").update(requestId).digest("hex").slice(0, 32)}`;
+  // One-shot `hash` (Node ≥ 20.12) costs a fraction of a Hash object; same digest.
+  return `evt_${hash("sha256", `${type}\0${requestId}`, "hex").slice(0, 32)}`;
 }
 
 export interface EventContext {

@@ -1,6 +1,6 @@
-import { jetstream, jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
-import type { JetStreamClient, StreamConfig } from "@nats-io/jetstream";
-import { headers as createHeaders, nanos } from "@nats-io/nats-core";
+import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
+import type { StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { EVENT_SUBJECTS } from "@llm-provider/contracts";
 import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { EventsConfig } from "../config/schema.js";
 import type { EventSink } from "../handlers/event-sink.js";
 import type { EnsureOutcome } from "./ensure-kv-bucket.js";
+import { createPipelinedPublisher } from "./jetstream-pipelined-publisher.js";
 import { createOutbox } from "./nats-outbox.js";
 import type { Outbox } from "./nats-outbox.js";
 import { getInstruments } from "../telemetry/instruments.js";
@@ -57,16 +58,22 @@ export interface EventPublisher extends EventSink {
   stats(): EventPublisherStats;
   /** Waits until every queued event is acknowledged, or `timeoutMs` passes; returns how many are left. */
   flush(timeoutMs: number): Promise<number>;
+  /** Stops listening for acks (after `flush`); events still unacknowledged stay counted as left. */
+  close(): void;
 }
 
 interface PendingEvent {
   subject: EventSubject;
   id: string;
-  data: string;
+  event: DomainEvent;
+  data?: string;
   traceparent: string | undefined;
 }
 
-const MAX_CONCURRENT_PUBLISHES = 32;
+/** Publishes awaiting their ack; more wait in the queue. Acks are pipelined, so this is cheap. */
+const MAX_CONCURRENT_PUBLISHES = 256;
+/** Events that end a linger early. */
+const LINGER_BATCH = 256;
 const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
@@ -82,7 +89,7 @@ export function createJetStreamEventPublisher(
   logger: Logger,
   outbox: Outbox = createOutbox(),
 ): EventPublisher {
-  const js: JetStreamClient = jetstream(nc, { timeout: config.publish_timeout_ms });
+  const publisher = createPipelinedPublisher(nc, config.publish_timeout_ms);
   const queue: PendingEvent[] = [];
   const counters = { published: 0, retries: 0, dropped: 0 };
   let inFlight = 0;
@@ -91,6 +98,8 @@ export function createJetStreamEventPublisher(
   let resumeTimer: NodeJS.Timeout | undefined;
   let lastDropLog = 0;
   let pumpScheduled = false;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let closed = false;
   const idleWaiters = new Set<() => void>();
   const { meter } = getInstruments();
   meter
@@ -110,39 +119,58 @@ export function createJetStreamEventPublisher(
 
   function publishOne(event: PendingEvent): void {
     inFlight++;
-    const hdrs = createHeaders();
-    if (event.traceparent) hdrs.set("traceparent", event.traceparent);
-    js.publish(event.subject, event.data, { msgID: event.id, headers: hdrs })
-      .then(
-        () => {
-          counters.published++;
-          retryDelayMs = RETRY_INITIAL_MS;
-        },
-        (error: unknown) => {
-          counters.retries++;
-          queue.unshift(event);
-          // JetStream is likely away: pause everything, not just this event, and back off.
-          pausedUntil = Date.now() + retryDelayMs;
+    // Serialised here, after the replies of this turn went out, and once even when retried.
+    event.data ??= JSON.stringify(event.event);
+    publisher.publish(event.subject, event.data, event.id, event.traceparent, (error) => {
+      inFlight--;
+      if (error) {
+        counters.retries++;
+        queue.unshift(event);
+        // JetStream is likely away: pause everything, not just this event, and back off; one log
+        // line per pause, not one per event in flight.
+        if (pausedUntil <= Date.now()) {
           logger.warn(
-            {
-              event_id: event.id,
-              subject: event.subject,
-              retry_in_ms: retryDelayMs,
-              err: (error as Error).message,
-            },
+            { event_id: event.id, subject: event.subject, retry_in_ms: retryDelayMs, err: error.message },
             "event not acknowledged; will retry",
           );
+          pausedUntil = Date.now() + retryDelayMs;
           retryDelayMs = Math.min(retryDelayMs * 2, RETRY_MAX_MS);
-        },
-      )
-      .finally(() => {
-        inFlight--;
-        pump();
-        notifyIfIdle();
-      });
+        }
+      } else {
+        counters.published++;
+        retryDelayMs = RETRY_INITIAL_MS;
+      }
+      pump();
+      notifyIfIdle();
+    });
+  }
+
+  /**
+   * Gathers events for `linger_ms` (or until a batch is full), then publishes them after the
+   * replies of that turn: one write and one wake-up for their acks instead of one each.
+   */
+  function schedulePump(lingered = false): void {
+    if (pumpScheduled) return;
+    if (!lingered && config.linger_ms > 0 && queue.length < LINGER_BATCH) {
+      lingerTimer ??= setTimeout(() => {
+        lingerTimer = undefined;
+        schedulePump(true);
+      }, config.linger_ms);
+      return;
+    }
+    if (lingerTimer) {
+      clearTimeout(lingerTimer);
+      lingerTimer = undefined;
+    }
+    pumpScheduled = true;
+    outbox.deferAfterReplies(() => {
+      pumpScheduled = false;
+      pump();
+    });
   }
 
   function pump(): void {
+    if (closed) return; // what is left was counted by flush() and logged at shutdown
     const wait = pausedUntil - Date.now();
     if (wait > 0) {
       resumeTimer ??= setTimeout(() => {
@@ -151,7 +179,8 @@ export function createJetStreamEventPublisher(
       }, wait);
       return;
     }
-    while (inFlight < MAX_CONCURRENT_PUBLISHES && queue.length > 0) publishOne(queue.shift()!);
+    while (inFlight < MAX_CONCURRENT_PUBLISHES && queue.length > 0 && pausedUntil <= Date.now())
+      publishOne(queue.shift()!);
   }
 
   return {
@@ -170,20 +199,18 @@ export function createJetStreamEventPublisher(
         return;
       }
       const traceparent = "traceparent" in event ? event.traceparent : undefined;
-      queue.push({ subject, id: event.id, data: JSON.stringify(event), traceparent });
-      // Publish at the end of this event-loop turn, with the replies of the same turn: they then
-      // leave in one socket write instead of one each.
-      if (!pumpScheduled) {
-        pumpScheduled = true;
-        outbox.defer(() => {
-          pumpScheduled = false;
-          pump();
-        });
-      }
+      queue.push({ subject, id: event.id, event, traceparent });
+      // Publish once the replies of this event-loop turn are written: events never delay them.
+      schedulePump();
     },
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
     flush(timeoutMs) {
       if (queue.length === 0 && inFlight === 0) return Promise.resolve(0);
+      if (lingerTimer) {
+        clearTimeout(lingerTimer);
+        lingerTimer = undefined;
+      }
+      pump(); // no lingering at shutdown
       return new Promise<number>((resolve) => {
         const done = () => {
           clearTimeout(timer);
@@ -195,6 +222,12 @@ export function createJetStreamEventPublisher(
         }, timeoutMs);
         idleWaiters.add(done);
       });
+    },
+    close() {
+      closed = true;
+      if (resumeTimer) clearTimeout(resumeTimer);
+      if (lingerTimer) clearTimeout(lingerTimer);
+      publisher.close();
     },
   };
 }

@@ -1,0 +1,118 @@
+import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+
+/** How a publish ended: acknowledged by the stream, or why not. */
+export type PublishDone = (error?: Error) => void;
+
+export interface PipelinedPublisher {
+  /** Publishes with `Nats-Msg-Id` = `msgId`; `done` is called once: on the ack, a refusal or the timeout. */
+  publish(
+    subject: string,
+    data: string,
+    msgId: string,
+    traceparent: string | undefined,
+    done: PublishDone,
+  ): void;
+  /** Ends the ack subscription; publishes still waiting end with an error. */
+  close(): void;
+}
+
+interface Waiting {
+  done: PublishDone;
+  sentAt: number;
+}
+
+/**
+ * JetStream publishes with their acks on one subscription instead of one request each. A
+ * `js.publish` makes a request object, a timer and (on every reply) an Error per message; here
+ * a publish is one PUB with a reply token, and a single timer, armed only while acks are awaited,
+ * ends the overdue ones. Acks arrive on `<inbox>.<token>`; an ack that comes after its publish
+ * timed out is ignored (the caller retries with the same msg id, which the stream de-duplicates).
+ */
+export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number): PipelinedPublisher {
+  const inbox = createInbox();
+  const tokenStart = inbox.length + 1;
+  // Insertion order is send order, so the overdue ones are always at the front.
+  const waiting = new Map<string, Waiting>();
+  let nextToken = 0;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const subscription: Subscription = nc.subscribe(`${inbox}.*`, {
+    callback: (error, msg) => {
+      if (error) return; // the subscription ends with the connection; close() settles the rest
+      onAck(msg);
+    },
+  });
+
+  function onAck(msg: Msg): void {
+    const token = msg.subject.slice(tokenStart);
+    const entry = waiting.get(token);
+    if (!entry) return;
+    waiting.delete(token);
+    entry.done(ackError(msg));
+  }
+
+  function sweep(): void {
+    sweepTimer = undefined;
+    const overdueBefore = performance.now() - timeoutMs;
+    for (const [token, entry] of waiting) {
+      if (entry.sentAt > overdueBefore) break;
+      waiting.delete(token);
+      entry.done(new Error(`no acknowledgement within ${timeoutMs} ms`));
+    }
+    armSweep();
+  }
+
+  function armSweep(): void {
+    if (sweepTimer || waiting.size === 0 || closed) return;
+    const oldest = waiting.values().next().value as Waiting;
+    const wait = Math.max(0, oldest.sentAt + timeoutMs - performance.now());
+    sweepTimer = setTimeout(sweep, wait + 1);
+    sweepTimer.unref();
+  }
+
+  return {
+    publish(subject, data, msgId, traceparent, done) {
+      // Failures known at once are still reported asynchronously: callers may publish in a loop.
+      if (closed) {
+        queueMicrotask(() => done(new Error("publisher closed")));
+        return;
+      }
+      const token = (nextToken++).toString(36);
+      const hdrs = createHeaders();
+      hdrs.set("Nats-Msg-Id", msgId);
+      if (traceparent) hdrs.set("traceparent", traceparent);
+      try {
+        nc.publish(subject, data, { reply: `${inbox}.${token}`, headers: hdrs });
+      } catch (error) {
+        queueMicrotask(() => done(error as Error)); // closed or draining connection
+        return;
+      }
+      waiting.set(token, { done, sentAt: performance.now() });
+      armSweep();
+    },
+    close() {
+      closed = true;
+      if (sweepTimer) clearTimeout(sweepTimer);
+      subscription.unsubscribe();
+      for (const entry of waiting.values()) entry.done(new Error("publisher closed"));
+      waiting.clear();
+    },
+  };
+}
+
+/** Undefined for a stream ack (a duplicate one included); otherwise what refused the publish. */
+function ackError(msg: Msg): Error | undefined {
+  // No stream listens (503) or the server answered with another status instead of an ack.
+  if (msg.headers?.hasError)
+    return new Error(`JetStream unavailable: ${msg.headers.code} ${msg.headers.description}`);
+  let ack: { stream?: string; error?: { code?: number; description?: string } };
+  try {
+    ack = JSON.parse(msg.string()) as typeof ack;
+  } catch {
+    return new Error("malformed JetStream acknowledgement");
+  }
+  if (ack.error) return new Error(`JetStream refused the event: ${ack.error.code} ${ack.error.description}`);
+  return ack.stream ? undefined : new Error("unexpected JetStream acknowledgement");
+}
