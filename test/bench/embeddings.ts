@@ -9,7 +9,8 @@
 //   - a 256-item batch through the service, half cached and half new (interleaved),
 //   - a 256-item batch all cached, for reference.
 // Prints latencies and the service's CPU per request, the two targets, then one JSON line.
-// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds).
+// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PROFILE_DIR (the service
+// writes a V8 CPU profile of the whole run there).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,7 +115,10 @@ async function startProcesses(release: (step: () => Promise<unknown>) => void) {
   const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
   const echo = tsChild("echo responder", "echo-responder-process.ts", [nats.url, ECHO_SUBJECT]);
   const configPath = await writeServiceConfig(tempDir, benchEmbeddingConfig(nats.url, baseUrl));
-  const service = spawnNode("llm-provider", [SERVICE_ENTRY, "--config", configPath], {
+  // BENCH_PROFILE_DIR: the service writes a V8 CPU profile there when it stops.
+  const profileDir = process.env["BENCH_PROFILE_DIR"];
+  const profileFlags = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  const service = spawnNode("llm-provider", [...profileFlags, SERVICE_ENTRY, "--config", configPath], {
     cwd: ROOT,
     env: serviceEnvironment(),
   });

@@ -34,4 +34,17 @@ describe("createEmbeddingKeyDeriver", () => {
     derive("b");
     expect(derive("a")).toBe(first);
   });
+
+  it("keeps the keys the cache already holds: the derivation is pinned", () => {
+    // sha256 of "9:émbed|22:text-embedding-3-small|256|" followed by the text, in UTF-8. A
+    // change here would orphan every cached vector: bump EMBEDDING_KEY_VERSION instead.
+    const derive = createEmbeddingKeyDeriver({
+      model: "émbed",
+      upstreamModel: "text-embedding-3-small",
+      dimensions: 256,
+    });
+    expect(derive("hello \u{1F600}")).toBe(
+      "v1.60743dcc6f8dd17c68adf3d39299f05a49b85b74c303606515bf131aa9271fa6",
+    );
+  });
 });

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import type { Hash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** Bumped when the derivation below changes, so old and new entries never share a key. */
 export const EMBEDDING_KEY_VERSION = "v1";
@@ -20,11 +19,11 @@ export interface EmbeddingKeyScope {
  * exactly as sent: whitespace and case change embeddings, so they change the key.
  */
 export function createEmbeddingKeyDeriver(scope: EmbeddingKeyScope): (input: string) => string {
-  const model = Buffer.from(scope.model, "utf8");
-  const upstream = Buffer.from(scope.upstreamModel, "utf8");
-  const prefix: Hash = createHash("sha256").update(
-    `${model.length}:${scope.model}|${upstream.length}:${scope.upstreamModel}|${scope.dimensions}|`,
-  );
-  // The scope is hashed once; each input continues from a copy of that state.
-  return (input) => `${EMBEDDING_KEY_VERSION}.${prefix.copy().update(input, "utf8").digest("hex")}`;
+  const model = Buffer.byteLength(scope.model, "utf8");
+  const upstream = Buffer.byteLength(scope.upstreamModel, "utf8");
+  const prefix = `${model}:${scope.model}|${upstream}:${scope.upstreamModel}|${scope.dimensions}|`;
+  // One-shot `hash` over prefix + text: the same digest as hashing them in two updates, at a
+  // fraction of the cost of a Hash object per input. The prefix ends in "|", so the UTF-8 of the
+  // joined string is the UTF-8 of the prefix followed by that of the text.
+  return (input) => `${EMBEDDING_KEY_VERSION}.${hash("sha256", prefix + input, "hex")}`;
 }

@@ -8,12 +8,16 @@ interface MemoryEntry {
   /** Unix ms after which the bucket no longer holds it either. */
   expiresAt: number;
   bytes: number;
+  /** Read since it last reached the front: spared once by eviction (second chance). */
+  used: boolean;
 }
 
 /**
  * The worker's own copy of recently used vectors, in front of the shared bucket: hot keys (a
  * query embedded again and again) are answered without a round trip. Least recently used entries
- * go first once `maxBytes` is reached. A vector never changes for its key, so a copy can only be
+ * go first once `maxBytes` is reached — approximately: a read only marks the entry, and eviction
+ * moves a marked one to the back instead of dropping it (second chance, as in CLOCK), so a hit
+ * costs one map lookup instead of a delete and an insert. A vector never changes for its key, so a copy can only be
  * outdated by the bucket dropping it: each copy expires when the bucket's TTL would remove the
  * original (its `createdAt` + TTL), and a purge of the bucket reaches this tier only by that
  * expiry, eviction or a restart.
@@ -39,12 +43,12 @@ export class EmbeddingMemoryTier {
   get(key: string): CachedEmbedding | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
     if (entry.expiresAt <= this.now()) {
+      this.#entries.delete(key);
       this.#bytes -= entry.bytes;
       return undefined;
     }
-    this.#entries.set(key, entry); // most recently used last
+    entry.used = true;
     return entry.embedding;
   }
 
@@ -57,12 +61,18 @@ export class EmbeddingMemoryTier {
       this.#entries.delete(key);
       this.#bytes -= previous.bytes;
     }
-    this.#entries.set(key, { embedding, expiresAt, bytes });
+    this.#entries.set(key, { embedding, expiresAt, bytes, used: false });
     this.#bytes += bytes;
+    // Oldest first; a marked entry goes to the back unmarked (the iteration may meet it again).
     for (const [oldest, entry] of this.#entries) {
       if (this.#bytes <= this.maxBytes) break;
       this.#entries.delete(oldest);
-      this.#bytes -= entry.bytes;
+      if (entry.used) {
+        entry.used = false;
+        this.#entries.set(oldest, entry);
+      } else {
+        this.#bytes -= entry.bytes;
+      }
     }
   }
 }
