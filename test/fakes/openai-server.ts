@@ -75,6 +75,8 @@ export interface FakeOpenAIServerOptions {
   apiKey?: string;
   /** Record requests in `requests` (default true). Benchmarks can turn it off to keep memory flat. */
   recordRequests?: boolean;
+  /** Answer every request without a queued behavior this much later (requests stay in flight). */
+  defaultDelayMs?: number;
 }
 
 interface OpenAIErrorFields {
@@ -712,7 +714,12 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   // Like the real API, authentication comes first; a rejected request does not use up a queued behavior.
   const authError = checkApiKey(state.options.apiKey, req.headers.authorization);
   if (authError) return sendError(state, exchange, authError);
-  perform(state, exchange, state.queue.shift() ?? { kind: "default" });
+  const delay = state.options.defaultDelayMs;
+  perform(
+    state,
+    exchange,
+    state.queue.shift() ?? (delay ? { kind: "delay", ms: delay } : { kind: "default" }),
+  );
 }
 
 function onRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): void {

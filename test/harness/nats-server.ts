@@ -29,6 +29,8 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** Stop, then start again on the same port with the same store dir; resolves once accepting connections. */
   restart(): Promise<void>;
+  /** SIGKILL (a crash: no shutdown, no lame-duck); the store dir stays for `restart()`. */
+  kill(): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -247,6 +249,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       stopped = true;
       await stopProcess(current.server);
       await rm(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (hasExited(current.server.child)) return;
+      current.server.child.kill("SIGKILL");
+      await current.server.exited;
     },
     async restart() {
       if (stopped) throw new Error("nats-server handle was stopped; cannot restart");

@@ -1,5 +1,6 @@
 import { ProviderHealthChangedSchema } from "@llm-provider/contracts";
 import type { ProviderHealth } from "@llm-provider/contracts";
+import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
@@ -42,6 +43,18 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
 }
 
 describe("a provider that is down", () => {
+  it("a value in the breakers bucket that is no breaker state is ignored, and the workers keep serving", async () => {
+    const kv = await new Kvm(workers[0]!.nc).open("llm_provider_breakers");
+    await kv.put("not_a_provider", "yes");
+    await kv.put("p9", JSON.stringify({ state: "sideways", by: "someone" }));
+    await until(() => workers.every((worker) => worker.logs.join("").includes("not a breaker state")));
+    for (const worker of workers)
+      expect(worker.logs.join("")).toContain("ignored a circuit breaker entry that is not a breaker state");
+    expect((await client().completeChat(hello)).provider_id).toBe("p0");
+    await kv.purge("not_a_provider");
+    await kv.purge("p9");
+  });
+
   it("opens the breaker, which every worker then respects: traffic goes straight to the fallback", async () => {
     for (let index = 0; index < 40; index++) primary.enqueue({ kind: "error", status: 503 });
     // Each worker counts its own failures; at most 2 × 3 calls reach the primary before one opens.

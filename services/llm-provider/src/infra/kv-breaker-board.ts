@@ -72,7 +72,12 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
   void (async () => {
     for await (const entry of watch) {
       if (entry.operation !== "PUT" || entry.value.length === 0) continue;
-      const shared = entry.json<SharedBreakerState>();
+      const shared = parseSharedState(entry.string());
+      if (!shared) {
+        // Only workers write here (NATS permissions); still, a foreign value must not stop the watch.
+        logger.warn({ key: entry.key }, "ignored a circuit breaker entry that is not a breaker state");
+        continue;
+      }
       if (shared.by === workerId) continue;
       const providerId = fromKvToken(entry.key);
       const breaker = breakerOf(providerId);
@@ -97,7 +102,8 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
     try {
       const entry = await kv.get(key);
       if (entry && entry.value.length > 0) {
-        const shared = entry.json<SharedBreakerState>();
+        const shared = parseSharedState(entry.string());
+        if (!shared) return false;
         if (shared.state === "closed") {
           breaker.close();
           return true;
@@ -148,4 +154,19 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
       await Promise.resolve();
     },
   };
+}
+
+/** A breaker state another worker wrote, or undefined for anything else. */
+function parseSharedState(text: string): SharedBreakerState | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { state, opened_at: openedAt, by } = value as Record<string, unknown>;
+  if (state !== "closed" && state !== "open" && state !== "half_open") return undefined;
+  if (typeof by !== "string" || typeof openedAt !== "number") return undefined;
+  return value as SharedBreakerState;
 }

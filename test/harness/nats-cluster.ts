@@ -1,0 +1,142 @@
+// A JetStream cluster of real `nats-server` processes on loopback, for the failover tests: each
+// node is a `startNatsServer` with its own store dir, a server name and routes to the others.
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startNatsServer } from "./nats-server.js";
+import type { NatsServerHandle } from "./nats-server.js";
+
+export interface NatsClusterHandle {
+  nodes: NatsServerHandle[];
+  /** `nats://127.0.0.1:PORT` of every node. */
+  urls: string[];
+  /** `server_name` of node i (`n0`, `n1`, …). */
+  names: string[];
+  /** Index of the node that leads `stream` now. */
+  streamLeader(stream: string): Promise<number>;
+  /** Waits until JetStream answers through every running node (a meta leader is elected). */
+  waitForJetStream(timeoutMs?: number): Promise<void>;
+  /**
+   * Waits until every node is back in the cluster and each of `streams` has a leader and all
+   * its replicas current — after a restart, before the next node may be lost.
+   */
+  waitForHealthy(streams: string[], timeoutMs?: number): Promise<void>;
+  /** Stops every node and removes their dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A port nobody listens on right now (the route ports must be known before the servers start). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
+  const routePorts = await Promise.all(Array.from({ length: size }, freePort));
+  const names = routePorts.map((_port, index) => `n${index}`);
+  const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
+  const nodes: NatsServerHandle[] = [];
+  try {
+    for (let index = 0; index < size; index++) {
+      nodes.push(
+        await startNatsServer({
+          extraConfig: [
+            `server_name: ${names[index]}`,
+            `cluster { name: llm-test, listen: 127.0.0.1:${routePorts[index]}, routes: ${JSON.stringify(
+              routes.filter((_route, other) => other !== index),
+            )} }`,
+          ].join("\n"),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw error;
+  }
+  const urls = nodes.map((node) => node.url);
+
+  const handle: NatsClusterHandle = {
+    nodes,
+    urls,
+    names,
+    async streamLeader(stream) {
+      const nc = await connect({ servers: urls });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const leader = (await jsm.streams.info(stream)).cluster?.leader;
+        const index = names.indexOf(leader ?? "");
+        if (index < 0) throw new Error(`stream ${stream} has no leader (${leader ?? "none"})`);
+        return index;
+      } finally {
+        await nc.close();
+      }
+    },
+    async waitForJetStream(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let lastError: unknown;
+      while (Date.now() < deadline) {
+        const nc = await connect({ servers: urls }).catch((error: unknown) => {
+          lastError = error;
+          return undefined;
+        });
+        if (nc) {
+          try {
+            const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+            await jsm.getAccountInfo();
+            return;
+          } catch (error) {
+            lastError = error;
+          } finally {
+            await nc.close();
+          }
+        }
+        await sleep(200);
+      }
+      throw new Error(`JetStream not available in the cluster within ${timeoutMs} ms: ${String(lastError)}`);
+    },
+    async waitForHealthy(streams, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let problem = "not checked yet";
+      while (Date.now() < deadline) {
+        problem = await unhealthy(streams);
+        if (!problem) return;
+        await sleep(250);
+      }
+      throw new Error(`cluster not healthy within ${timeoutMs} ms: ${problem}`);
+    },
+    async stop() {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+
+  /** What is still wrong, or "" when every node answers JetStream and every stream is whole. */
+  async function unhealthy(streams: string[]): Promise<string> {
+    for (const url of urls) {
+      // Through each node on its own: a restarted node must serve the JetStream API itself.
+      const nc = await connect({ servers: url, reconnect: false }).catch(() => undefined);
+      if (!nc) return `${url} refuses connections`;
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        await jsm.getAccountInfo();
+        for (const stream of streams) {
+          const cluster = (await jsm.streams.info(stream)).cluster;
+          if (!cluster?.leader) return `${stream} has no leader`;
+          const lagging = (cluster.replicas ?? []).filter((replica) => !replica.current || replica.offline);
+          if (lagging.length > 0)
+            return `${stream} replicas not current: ${lagging.map((r) => r.name).join(", ")}`;
+        }
+      } catch (error) {
+        return `${url}: ${String(error)}`;
+      } finally {
+        await nc.close();
+      }
+    }
+    return "";
+  }
+  await handle.waitForJetStream();
+  return handle;
+}
