@@ -1,0 +1,153 @@
+// Scale-out benchmark of issue #7 — `npm run bench:scale` (never part of `npm test`/CI).
+//
+// A 3-node JetStream cluster (R3 event stream and buckets, as in production), the fake OpenAI
+// upstream in its own process, and closed-loop complete_chat load at concurrency 64 against one
+// worker process, then against two (each connected to a different node). Prints throughput,
+// latency and each worker's CPU per request. On a machine with fewer cores than processes the
+// second worker mostly shows how the work spreads, not more throughput: say so when reading it.
+// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (per phase), BENCH_CONCURRENCY.
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
+import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
+import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
+import { startNatsCluster } from "../harness/nats-cluster.js";
+import { spawnNode } from "./child-process.js";
+import type { ChildHandle } from "./child-process.js";
+import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
+import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
+import { processCpuMicros } from "./proc-stats.js";
+import { benchServiceConfig, serviceEnvironment, writeServiceConfig } from "./service-config.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
+const number = (name: string, fallback: number) => Number(process.env[name] ?? fallback) || fallback;
+const WARMUP_MS = number("BENCH_WARMUP_MS", 2_000);
+const MEASURE_MS = number("BENCH_MEASURE_MS", 8_000);
+const CONCURRENCY = number("BENCH_CONCURRENCY", 64);
+const progress = (text: string) => void process.stderr.write(`[bench:scale] ${text}\n`);
+
+const releases: Array<() => Promise<unknown>> = [];
+async function releaseAll(): Promise<void> {
+  for (let release = releases.pop(); release; release = releases.pop())
+    await release().catch(() => undefined);
+}
+
+function r3Config(servers: string, upstreamBaseUrl: string): ConfigInput {
+  return {
+    ...benchServiceConfig(servers, upstreamBaseUrl),
+    events: { replicas: 3 },
+    embedding_cache: { replicas: 3 },
+    health: { replicas: 3 },
+    circuit_breaker: { replicas: 3 },
+    rate_limits: { replicas: 3 },
+  };
+}
+
+async function startWorker(name: string, configPath: string, nc: NatsConnection, expected: number) {
+  const worker = spawnNode(name, [SERVICE_ENTRY, "--config", configPath], {
+    cwd: ROOT,
+    env: serviceEnvironment(),
+  });
+  releases.push(() => worker.stop());
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (worker.hasExited()) throw new Error(`${name} exited:\n${worker.outputTail()}`);
+    let count = 0;
+    try {
+      const replies = await nc.requestMany(`$SRV.PING.${SERVICE_NAME}`, "", { maxWait: 300 });
+      for await (const _reply of replies) count++;
+    } catch {
+      await sleep(100); // no worker subscribed yet: "no responders" at once
+    }
+    if (count >= expected) return worker;
+    if (Date.now() > deadline) throw new Error(`${name} did not answer $SRV.PING:\n${worker.outputTail()}`);
+  }
+}
+
+interface PhaseFigures {
+  workers: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuPerWorker: number[];
+}
+
+async function measure(nc: NatsConnection, workers: ChildHandle[]): Promise<PhaseFigures> {
+  const body = JSON.stringify(COMPLETE_CHAT_REQUEST);
+  const send = async () => {
+    const reply = await nc.request(SUBJECTS.completeChat, body, { timeout: 10_000 });
+    const code = reply.headers?.get("Nats-Service-Error-Code");
+    if (code) throw new Error(`error reply ${code}: ${reply.string().slice(0, 200)}`);
+  };
+  const never = new AbortController().signal;
+  await runClosedLoop(send, CONCURRENCY, { maxMs: WARMUP_MS, maxRequests: 1_000_000 }, never);
+  const before = workers.map((worker) => processCpuMicros(worker.pid));
+  const result = await runClosedLoop(send, CONCURRENCY, { maxMs: MEASURE_MS, maxRequests: 2_000_000 }, never);
+  const after = workers.map((worker) => processCpuMicros(worker.pid));
+  const latency = summarizeLatencies(result.latenciesMs);
+  return {
+    workers: workers.length,
+    rps: (result.requests / result.elapsedMs) * 1000,
+    p50: latency.p50,
+    p99: latency.p99,
+    errors: result.errors,
+    cpuPerWorker: after.map((cpu, index) => (cpu - before[index]!) / Math.max(1, result.requests)),
+  };
+}
+
+try {
+  progress("starting a 3-node JetStream cluster and the fake upstream");
+  const cluster = await startNatsCluster(3);
+  releases.push(() => cluster.stop());
+  const upstream = spawnNode(
+    "fake upstream",
+    ["--import", "tsx", "--conditions=source", join(ROOT, "test/bench/fake-upstream-process.ts")],
+    { cwd: ROOT },
+  );
+  releases.push(() => upstream.stop());
+  const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
+  const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-scale-"));
+  releases.push(() => rm(tempDir, { recursive: true, force: true }));
+  const nc = await connect({ servers: cluster.urls[2]!, name: "bench-scale-load" });
+  releases.push(() => nc.close());
+  await ensureJetStreamState(nc, parseConfig(r3Config(cluster.urls[0]!, baseUrl), "bench"));
+
+  const phases: PhaseFigures[] = [];
+  const workers: ChildHandle[] = [];
+  for (const [index, url] of cluster.urls.slice(0, 2).entries()) {
+    const dir = await mkdtemp(join(tempDir, `worker-${index}-`));
+    const configPath = await writeServiceConfig(dir, r3Config(url, baseUrl));
+    progress(`starting worker ${index + 1} (connected to node n${index})`);
+    workers.push(await startWorker(`worker ${index + 1}`, configPath, nc, index + 1));
+    progress(`measuring ${workers.length} worker(s): ${WARMUP_MS} ms warm-up, ${MEASURE_MS} ms measured`);
+    phases.push(await measure(nc, workers));
+    await sleep(500);
+  }
+
+  console.log(
+    `\nllm-provider scale-out — ${new Date().toISOString()}, Node ${process.versions.node}, ` +
+      `${availableParallelism()} CPUs, 3-node JetStream cluster (R3), complete_chat at concurrency ${CONCURRENCY}\n`,
+  );
+  console.log("workers   req/s   p50 ms   p99 ms  errors  CPU µs/req per worker");
+  console.log("-------  ------  -------  -------  ------  ---------------------");
+  for (const phase of phases) {
+    console.log(
+      `${String(phase.workers).padStart(7)}  ${phase.rps.toFixed(0).padStart(6)}  ${phase.p50.toFixed(2).padStart(7)}` +
+        `  ${phase.p99.toFixed(2).padStart(7)}  ${String(phase.errors).padStart(6)}  ` +
+        phase.cpuPerWorker.map((cpu) => cpu.toFixed(0)).join(" + "),
+    );
+  }
+  const [one, two] = phases;
+  if (one && two) console.log(`\n2 workers / 1 worker throughput: ${(two.rps / one.rps).toFixed(2)}×`);
+  console.log(JSON.stringify({ bench: "llm-provider-scale", concurrency: CONCURRENCY, phases }));
+} finally {
+  await releaseAll();
+}
