@@ -24,7 +24,7 @@ import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import { createLogger } from "./infra/logger.js";
 import { startMicroService } from "./infra/micro-service.js";
 import type { RunningService } from "./infra/micro-service.js";
-import { connectNats } from "./infra/nats-connection.js";
+import { connectNats, trackConnectionStatus } from "./infra/nats-connection.js";
 import { createOutbox } from "./infra/nats-outbox.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
 import { createJetStreamEventPublisher } from "./infra/jetstream-events.js";
@@ -53,6 +53,10 @@ export interface App {
   isProviderAvailable(providerId: string): boolean;
   /** The event publisher, or undefined when `events.enabled` is false. */
   readonly events: EventPublisher | undefined;
+  /** Why this worker should not be given work now (`nats_reconnecting`, `draining`, …), or undefined. */
+  readiness(): string | undefined;
+  /** Why this worker should be restarted (its NATS connection is gone for good), or undefined. */
+  liveness(): string | undefined;
   /** Graceful stop: no new requests, in-flight ones finish within the grace period, then drain. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -80,6 +84,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const catalog = buildCatalog(config, Math.floor(Date.now() / 1000));
 
   const nc = options.nc ?? (await connectNats(config.nats, logger, env));
+  const connectionStatus = trackConnectionStatus(nc);
   const policyGate = config.policy_gateway.bypass
     ? createBypassPolicyGate(() => config.environment)
     : createNatsPolicyGate({
@@ -214,6 +219,16 @@ export async function startApp(options: AppOptions): Promise<App> {
     logger,
     events,
     isProviderAvailable,
+    readiness() {
+      if (stopping) return "draining";
+      const status = connectionStatus();
+      return status === "connected" ? undefined : `nats_${status}`;
+    },
+    liveness() {
+      // An outage alone is no reason to restart: the client reconnects for ever. A closed
+      // connection outside a shutdown is.
+      return connectionStatus() === "closed" && !stopping ? "nats_closed" : undefined;
+    },
     stop(graceMs = config.service.shutdown_grace_ms) {
       stopping ??= (async () => {
         logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");

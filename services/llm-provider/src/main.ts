@@ -5,6 +5,7 @@ import { ConfigError } from "./config/load-config.js";
 import { describeConfig } from "./config/redact-config.js";
 import { createLogger } from "./infra/logger.js";
 import { startOpenTelemetry } from "./infra/open-telemetry.js";
+import { startProbeServer } from "./infra/probe-server.js";
 
 /** Process entry: config from `--config` or `LLM_PROVIDER_CONFIG`, signals, exit codes. */
 async function main(): Promise<void> {
@@ -21,14 +22,28 @@ async function main(): Promise<void> {
     process.exit(error instanceof ConfigError ? 78 : 1);
   }
   const running = app;
+  const probes = config.probes.enabled
+    ? await startProbeServer({
+        host: config.probes.host,
+        port: config.probes.port,
+        liveness: () => running.liveness(),
+        readiness: () => running.readiness(),
+        logger,
+      }).catch((error: unknown) => {
+        logger.fatal({ err: String(error) }, "health probes could not listen");
+        process.exit(1);
+      })
+    : undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutdown requested");
+    // Readiness reports `draining` from here on; the probes go last, once everything is stopped.
     running
       .stop()
       .then(() => telemetry?.shutdown())
+      .then(() => probes?.close())
       .then(
         () => process.exit(0),
         (error: unknown) => {

@@ -319,6 +319,14 @@ export const RateLimitsConfigSchema = z
   })
   .describe("Where the providers' RPM/TPM budgets (providers[].config.rpm/tpm) are counted across workers");
 
+export const ProbesConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe("Serve GET /livez and /readyz over HTTP"),
+    host: z.string().min(1).default("0.0.0.0").describe("Address the probe server binds"),
+    port: z.number().int().min(0).max(65_535).default(8080).describe("0 = any free port"),
+  })
+  .describe("Liveness and readiness for orchestrators (Kubernetes); requests never come this way");
+
 export const ConfigSchema = z.strictObject({
   environment: z.enum(["development", "production"]).default("production"),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -372,6 +380,7 @@ export const ConfigSchema = z.strictObject({
       breaker_failure_threshold: 5,
       breaker_cooldown_ms: 5_000,
     }),
+  probes: ProbesConfigSchema.default(ProbesConfigSchema.parse({})),
   events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
   embedding_cache: EmbeddingCacheConfigSchema.default(EmbeddingCacheConfigSchema.parse({})),
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),

@@ -68,3 +68,23 @@ function requireSecret(
   }
   return value;
 }
+
+export type ConnectionStatus = "connected" | "reconnecting" | "closed";
+
+/**
+ * Follows a connection's status for the health probes: `reconnecting` from a disconnect until
+ * the client is back, `closed` once it gave up or was closed. The client reconnects for ever, so
+ * `closed` only follows a fatal error or the end of a shutdown.
+ */
+export function trackConnectionStatus(nc: NatsConnection): () => ConnectionStatus {
+  let status: ConnectionStatus = nc.isClosed() ? "closed" : "connected";
+  void (async () => {
+    for await (const change of nc.status()) {
+      if (change.type === "disconnect" || change.type === "reconnecting") status = "reconnecting";
+      else if (change.type === "reconnect") status = "connected";
+      else if (change.type === "close") status = "closed";
+    }
+  })();
+  void nc.closed().then(() => (status = "closed"));
+  return () => status;
+}
