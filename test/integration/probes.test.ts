@@ -157,7 +157,7 @@ describe("health probes of the service process", () => {
         { timeout: 10_000 },
       );
       await until(
-        async () => upstream.requests.length,
+        () => Promise.resolve(upstream.requests.length),
         (count) => count > 0,
       );
       child.kill("SIGTERM");
