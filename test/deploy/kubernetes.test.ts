@@ -1,0 +1,149 @@
+// The Kubernetes manifests, checked offline: every object validates against the Kubernetes API
+// schemas (kubernetes-models), and they agree with each other and with the service — the config
+// they mount passes the service's own checks, every secret it names is provided, probes and
+// grace periods match what the service does.
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Job } from "kubernetes-models/batch/v1/Job";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import { describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+
+const dir = fileURLToPath(new URL("../../deploy/kubernetes/", import.meta.url));
+const kinds = { Namespace, ConfigMap, Job, Deployment, PodDisruptionBudget } as const;
+
+type Manifest = { kind: keyof typeof kinds; metadata: { name: string } } & Record<string, unknown>;
+
+const manifests: Manifest[] = readdirSync(dir)
+  .filter((file) => file.endsWith(".yaml") && file !== "kustomization.yaml")
+  .flatMap((file) =>
+    parseAllDocuments(readFileSync(dir + file, "utf8")).map((doc) => doc.toJS() as Manifest),
+  );
+const one = <K extends keyof typeof kinds>(kind: K) => {
+  const found = manifests.filter((manifest) => manifest.kind === kind);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
+const deployment = () => new Deployment(one("Deployment") as never);
+const job = () => new Job(one("Job") as never);
+const serviceConfigText = () =>
+  (one("ConfigMap") as unknown as { data: Record<string, string> }).data["config.yaml"]!;
+
+describe("deploy/kubernetes", () => {
+  it("holds only objects that validate against the Kubernetes API schemas", () => {
+    expect(manifests.map((manifest) => manifest.kind).sort()).toEqual([
+      "ConfigMap",
+      "Deployment",
+      "Job",
+      "Namespace",
+      "PodDisruptionBudget",
+    ]);
+    for (const manifest of manifests) {
+      const Model = kinds[manifest.kind];
+      expect(
+        () => new Model(manifest as never).validate(),
+        `${manifest.kind} ${manifest.metadata.name}`,
+      ).not.toThrow();
+    }
+  });
+
+  it("lists every manifest in kustomization.yaml", () => {
+    const kustomization = parse(readFileSync(`${dir}kustomization.yaml`, "utf8")) as { resources: string[] };
+    const files = readdirSync(dir).filter((file) => file.endsWith(".yaml") && file !== "kustomization.yaml");
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+  });
+
+  it("mounts a production config the service accepts, with R3 state and the probes on", () => {
+    const config = parseConfig(parse(serviceConfigText()), "configmap");
+    expect(config.environment).toBe("production");
+    expect(config.policy_gateway.bypass).toBe(false);
+    expect(config.probes).toEqual({ enabled: true, host: "0.0.0.0", port: 8080 });
+    for (const replicas of [
+      config.events.replicas,
+      config.embedding_cache.replicas,
+      config.health.replicas,
+      config.circuit_breaker.replicas,
+      config.rate_limits.replicas,
+    ])
+      expect(replicas).toBe(3);
+    expect(serviceConfigText()).not.toMatch(/sk-|api_key:/); // references only, never a key
+  });
+
+  it("gives the workers and the bootstrap job every secret the config refers to, from a Secret", () => {
+    const refs = [...serviceConfigText().matchAll(/_ref: env:(\w+)/g)].map((match) => match[1]!);
+    expect(refs.sort()).toEqual(["ANTHROPIC_API_KEY", "NATS_PASSWORD", "OPENAI_API_KEY"]);
+    const containers: IContainer[] = [
+      ...deployment().spec!.template.spec!.containers,
+      ...job().spec!.template.spec!.containers,
+    ];
+    for (const container of containers) {
+      for (const name of refs) {
+        const variable = container.env?.find((entry) => entry.name === name);
+        expect(variable?.valueFrom?.secretKeyRef?.name, `${container.name}: ${name}`).toBe(
+          "llm-provider-secrets",
+        );
+        expect(variable?.value).toBeUndefined();
+      }
+    }
+  });
+
+  it("probes the service's own endpoints and outlasts its drain on SIGTERM", () => {
+    const config = parseConfig(parse(serviceConfigText()), "configmap");
+    const spec = deployment().spec!;
+    const container = spec.template.spec!.containers[0]!;
+    const port = container.ports!.find((entry) => entry.name === "probes")!;
+    expect(port.containerPort).toBe(config.probes.port);
+    expect(container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "probes" });
+    expect(container.startupProbe?.httpGet).toEqual({ path: "/readyz", port: "probes" });
+    expect(container.livenessProbe?.httpGet).toEqual({ path: "/livez", port: "probes" });
+    // Drain (shutdown grace) plus the event flush must end before the kubelet's SIGKILL.
+    expect(spec.template.spec!.terminationGracePeriodSeconds! * 1_000).toBeGreaterThan(
+      config.service.shutdown_grace_ms + 5_000,
+    );
+    expect(container.args).toEqual(["--config", "/etc/llm-provider/config.yaml"]);
+    expect(spec.strategy?.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    expect(spec.replicas).toBeGreaterThanOrEqual(2);
+  });
+
+  it("runs as the image's non-root user with a read-only root filesystem", () => {
+    for (const pod of [deployment().spec!.template.spec!, job().spec!.template.spec!]) {
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 }); // `node` in node:22 images
+      for (const container of pod.containers)
+        expect(container.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        });
+    }
+    expect(readFileSync(fileURLToPath(new URL("../../Dockerfile", import.meta.url)), "utf8")).toMatch(
+      /^USER node$/m,
+    );
+  });
+
+  it("keeps at least all but one worker through voluntary disruptions", () => {
+    const pdb = new PodDisruptionBudget(one("PodDisruptionBudget") as never);
+    expect(pdb.spec!.maxUnavailable).toBe(1);
+    expect(pdb.spec!.selector).toEqual(deployment().spec!.selector);
+    expect(deployment().spec!.template.metadata!.labels).toMatchObject(
+      deployment().spec!.selector.matchLabels!,
+    );
+  });
+
+  it("bootstraps the state with the image's bootstrap entry and the same config", () => {
+    const container = job().spec!.template.spec!.containers[0]!;
+    expect(container.command).toEqual(["node", "services/llm-provider/dist/bootstrap.js"]);
+    expect(container.args).toEqual(["--config", "/etc/llm-provider/config.yaml"]);
+    const servicePackage = JSON.parse(
+      readFileSync(
+        fileURLToPath(new URL("../../services/llm-provider/package.json", import.meta.url)),
+        "utf8",
+      ),
+    ) as { bin: Record<string, string> };
+    expect(servicePackage.bin["llm-provider-bootstrap"]).toBe("./dist/bootstrap.js");
+  });
+});
