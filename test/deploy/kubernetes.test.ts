@@ -29,8 +29,8 @@ const one = <K extends keyof typeof kinds>(kind: K) => {
   expect(found).toHaveLength(1);
   return found[0]!;
 };
-const deployment = () => new Deployment(one("Deployment") as never);
-const job = () => new Job(one("Job") as never);
+const deployment = () => new Deployment(one("Deployment"));
+const job = () => new Job(one("Job"));
 const serviceConfigText = () =>
   (one("ConfigMap") as unknown as { data: Record<string, string> }).data["config.yaml"]!;
 
@@ -126,7 +126,7 @@ describe("deploy/kubernetes", () => {
   });
 
   it("keeps at least all but one worker through voluntary disruptions", () => {
-    const pdb = new PodDisruptionBudget(one("PodDisruptionBudget") as never);
+    const pdb = new PodDisruptionBudget(one("PodDisruptionBudget"));
     expect(pdb.spec!.maxUnavailable).toBe(1);
     expect(pdb.spec!.selector).toEqual(deployment().spec!.selector);
     expect(deployment().spec!.template.metadata!.labels).toMatchObject(
