@@ -38,6 +38,8 @@ let workDir: string;
 let caller: NatsConnection;
 let client: LlmProviderClient;
 const workers: Worker[] = [];
+/** Connected to node 0 (`workers` is in start-up order, which is not fixed). */
+let workerA: Worker;
 
 interface Worker {
   name: string;
@@ -92,7 +94,7 @@ beforeAll(async () => {
   const state = await ensureJetStreamState(caller, parseConfig(clusterConfig(cluster.urls), "cluster test"));
   expect(state.every((resource) => resource.replicas === 3)).toBe(true);
   // Each worker is told one node only; it learns the others from the cluster and fails over.
-  await Promise.all([startWorker("a", cluster.urls[0]!), startWorker("b", cluster.urls[1]!)]);
+  [workerA] = await Promise.all([startWorker("a", cluster.urls[0]!), startWorker("b", cluster.urls[1]!)]);
   await cluster.waitForHealthy(STATE_STREAMS);
 }, 90_000);
 
@@ -245,13 +247,9 @@ describe("a 3-node JetStream cluster with two workers under load", () => {
     await expectStateReadable(); // with a node still down: R3 keeps a quorum
     await expectEventsExactlyOnce("node-loss", result.answered);
     // Worker A did lose its node (and, below, serves again through another one).
-    for (
-      let waited = 0;
-      waited < 5_000 && !workers[0]!.output().includes("NATS connection lost");
-      waited += 100
-    )
+    for (let waited = 0; waited < 5_000 && !workerA.output().includes("NATS connection lost"); waited += 100)
       await sleep(100);
-    expect(workers[0]!.output(), workers[0]!.output().slice(-3_000)).toContain("NATS connection lost");
+    expect(workerA.output(), workerA.output().slice(-3_000)).toContain("NATS connection lost");
     await expectBothWorkersServing();
     await cluster.nodes[0]!.restart();
     await cluster.waitForHealthy(STATE_STREAMS);
@@ -273,10 +271,9 @@ describe("a 3-node JetStream cluster with two workers under load", () => {
   }, 90_000);
 
   it("loses a worker: its in-flight requests fail within the caller's deadline, the other answers the rest", async () => {
-    const [workerA] = workers;
     const result = await loadWhile("worker-loss", async () => {
-      workerA!.child.kill("SIGKILL");
-      await workerA!.exited;
+      workerA.child.kill("SIGKILL");
+      await workerA.exited;
       await sleep(2_000);
     });
     expect(result.answered.size).toBeGreaterThan(50);
