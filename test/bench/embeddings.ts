@@ -43,7 +43,7 @@ import { bucketWritesSender } from "./embedding-bucket-writes.js";
 import { PHASE, report } from "./embedding-report.js";
 import type { PhaseResult } from "./embedding-report.js";
 import { cpuMicrosPerRequest, snapshotCpu } from "./proc-stats.js";
-import { serviceEnvironment, writeServiceConfig } from "./service-config.js";
+import { serviceEnvironment, serviceNodeFlags, writeServiceConfig } from "./service-config.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
@@ -118,10 +118,14 @@ async function startProcesses(release: (step: () => Promise<unknown>) => void) {
   // BENCH_PROFILE_DIR: the service writes a V8 CPU profile there when it stops.
   const profileDir = process.env["BENCH_PROFILE_DIR"];
   const profileFlags = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const service = spawnNode("llm-provider", [...profileFlags, SERVICE_ENTRY, "--config", configPath], {
-    cwd: ROOT,
-    env: serviceEnvironment(),
-  });
+  const service = spawnNode(
+    "llm-provider",
+    [...serviceNodeFlags(), ...profileFlags, SERVICE_ENTRY, "--config", configPath],
+    {
+      cwd: ROOT,
+      env: serviceEnvironment(),
+    },
+  );
   release(() => service.stop());
   const nc = await connect({ servers: nats.url, name: "bench-embeddings-load", reconnect: false });
   release(() => nc.close());

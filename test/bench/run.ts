@@ -9,7 +9,7 @@
 //
 // Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PROFILE=1 (runs the
 // service under `--cpu-prof` and summarises where its CPU went during the measured phases),
-// BENCH_SERVICE_NODE_FLAGS (flags for the service process only),
+// BENCH_SERVICE_NODE_FLAGS (flags for the service process, after the production image's),
 // BENCH_EVENTS=off / BENCH_EVENTS_LINGER_MS=<ms> (events off, or another events.linger_ms),
 // BENCH_SERVICE_ENTRY (another service build to run instead of services/llm-provider/dist/main.js).
 import { execFileSync } from "node:child_process";
@@ -44,6 +44,7 @@ import {
   benchServiceConfig,
   SERVICE_LOG_LEVEL,
   serviceEnvironment,
+  serviceNodeFlags,
   writeServiceConfig,
 } from "./service-config.js";
 
@@ -186,8 +187,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
     ? await mkdtemp(join(tmpdir(), "llm-provider-bench-profile-"))
     : undefined;
   const profileFlags = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  // BENCH_SERVICE_NODE_FLAGS: V8/Node flags for the service process only (e.g. GC tuning).
-  const nodeFlags = (process.env["BENCH_SERVICE_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
+  const nodeFlags = serviceNodeFlags();
   const service = tracked(
     cleanup,
     spawnNode("llm-provider", [...nodeFlags, ...profileFlags, SERVICE_ENTRY, "--config", configPath], {

@@ -23,7 +23,12 @@ import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
 import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
 import { processCpuMicros } from "./proc-stats.js";
-import { benchServiceConfig, serviceEnvironment, writeServiceConfig } from "./service-config.js";
+import {
+  benchServiceConfig,
+  serviceEnvironment,
+  serviceNodeFlags,
+  writeServiceConfig,
+} from "./service-config.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
@@ -51,7 +56,7 @@ function r3Config(servers: string, upstreamBaseUrl: string): ConfigInput {
 }
 
 async function startWorker(name: string, configPath: string, nc: NatsConnection, expected: number) {
-  const worker = spawnNode(name, [SERVICE_ENTRY, "--config", configPath], {
+  const worker = spawnNode(name, [...serviceNodeFlags(), SERVICE_ENTRY, "--config", configPath], {
     cwd: ROOT,
     env: serviceEnvironment(),
   });

@@ -11,6 +11,16 @@ export const SERVICE_LOG_LEVEL = "info";
 export const BENCH_API_KEY_ENV = "BENCH_OPENAI_API_KEY";
 const BENCH_API_KEY = "sk-bench-0000000000000000";
 
+/**
+ * Node flags the production image sets for the service (`NODE_OPTIONS` in the Dockerfile; a
+ * deploy test keeps the two equal), plus BENCH_SERVICE_NODE_FLAGS for experiments.
+ */
+export const PRODUCTION_NODE_FLAGS = ["--max-semi-space-size=32"] as const;
+export function serviceNodeFlags(): string[] {
+  const extra = (process.env["BENCH_SERVICE_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
+  return [...PRODUCTION_NODE_FLAGS, ...extra];
+}
+
 /** Variables that would override the config file; the child must run with the file alone. */
 const OVERRIDING_ENV = /^(NATS_URL|LOG_LEVEL|LLM_PROVIDER_ENV|LLM_PROVIDER_CONFIG|LLM_PROVIDER__.*)$/;
 

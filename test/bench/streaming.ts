@@ -18,7 +18,12 @@ import { startNatsServer } from "../harness/nats-server.js";
 import { spawnNode } from "./child-process.js";
 import { BENCH_MODEL, UPSTREAM_MODEL } from "./payloads.js";
 import { processCpuMicros } from "./proc-stats.js";
-import { benchServiceConfig, serviceEnvironment, writeServiceConfig } from "./service-config.js";
+import {
+  benchServiceConfig,
+  serviceEnvironment,
+  serviceNodeFlags,
+  writeServiceConfig,
+} from "./service-config.js";
 
 const CHUNKS = 200;
 const STREAMS = 150;
@@ -35,10 +40,14 @@ const upstream = spawnNode("upstream", ["--import", "tsx", "test/bench/fake-upst
 try {
   const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
   const configPath = await writeServiceConfig(workDir, benchServiceConfig(nats.url, baseUrl));
-  const service = spawnNode("service", ["services/llm-provider/dist/main.js", "--config", configPath], {
-    cwd: root,
-    env: serviceEnvironment(),
-  });
+  const service = spawnNode(
+    "service",
+    [...serviceNodeFlags(), "services/llm-provider/dist/main.js", "--config", configPath],
+    {
+      cwd: root,
+      env: serviceEnvironment(),
+    },
+  );
   const nc = await connect({ servers: nats.url });
   try {
     for (let attempt = 0; attempt < 100; attempt++) {

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseConfig, readConfigFile } from "../../services/llm-provider/src/config/load-config.js";
+import { PRODUCTION_NODE_FLAGS } from "../bench/service-config.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -55,6 +56,10 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);
+  });
+
+  it("runs Node with the flags the benchmarks measure", () => {
+    expect(dockerfile).toContain(`ENV NODE_OPTIONS="${PRODUCTION_NODE_FLAGS.join(" ")}"`);
   });
 
   it("copies only paths that exist in the repository", () => {
