@@ -184,8 +184,8 @@ describe("the event publisher while JetStream cannot take events", () => {
     const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
     const publisher = createJetStreamEventPublisher(nc, config, logger);
     for (let index = 0; index < 20; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent(`q-${index}`));
-    publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent("q-0")); // a duplicate
+      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`q-${index}`));
+    publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("q-0")); // a duplicate
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(publisher.stats()).toMatchObject({ published: 0, dropped: 0 });
     expect(publisher.stats().retries).toBeGreaterThan(0);
@@ -208,7 +208,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
     const publisher = createJetStreamEventPublisher(nc, config, logger);
     for (let index = 0; index < 40; index++)
-      publisher.emit(SUBJECTS.chatFailedEvent, sampleEvent(`full-${index}`));
+      publisher.emit(SUBJECTS.chatFailedEvent, () => sampleEvent(`full-${index}`));
     expect(publisher.stats().dropped).toBeGreaterThan(0);
     expect(logs.join("")).toContain("event queue full; event dropped");
     // Publishing starts at the end of the event-loop turn: by then only the capacity was accepted.
@@ -226,7 +226,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     await jsm.streams.purge("LLM_PROVIDER_EVENTS");
     const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }));
     for (let index = 0; index < 5; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent(`linger-${index}`));
+      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`linger-${index}`));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(publisher.stats()).toMatchObject({ queued: 5, in_flight: 0, published: 0 });
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -234,12 +234,12 @@ describe("the event publisher while JetStream cannot take events", () => {
 
     // 256 waiting end the linger at once.
     for (let index = 0; index < 256; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent(`batch-${index}`));
+      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`batch-${index}`));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(publisher.stats().queued).toBe(0);
 
     // flush() (shutdown) publishes what lingers without waiting for it.
-    publisher.emit(SUBJECTS.chatCompletedEvent, sampleEvent("at-shutdown"));
+    publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("at-shutdown"));
     const started = performance.now();
     expect(await publisher.flush(5_000)).toBe(0);
     expect(performance.now() - started).toBeLessThan(250);

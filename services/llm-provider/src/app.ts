@@ -130,7 +130,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     },
     logger,
     onTransition: (change) =>
-      events?.emit(SUBJECTS.providerHealthChangedEvent, buildProviderHealthChanged(change)),
+      events?.emit(SUBJECTS.providerHealthChangedEvent, () => buildProviderHealthChanged(change)),
   });
   const limiter = await createKvRateLimiter({ nc, bucket: config.rate_limits.bucket, logger });
   // Outermost, so that an attempt the breaker or the budget refuses makes no span and no call.

@@ -39,7 +39,9 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
 
     deps.health.recordAttempts(execution.attempts);
     const completion = toChatCompletion(execution, context);
-    deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
+    deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
+      buildChatCompleted(completion, request, eventContext),
+    );
     recordRequestOutcome({
       operation: "chat",
       model: completion.model,

@@ -5,5 +5,9 @@ import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
  * caller does not wait on the event store; delivery (with retries) is the sink's job.
  */
 export interface EventSink {
-  emit(subject: EventSubject, event: DomainEvent): void;
+  /**
+   * `build` runs later, when the event is published (after the reply went out): building it,
+   * id hash included, stays off the request's path. It must not depend on ambient state.
+   */
+  emit(subject: EventSubject, build: () => DomainEvent): void;
 }

@@ -192,14 +192,15 @@ function record(
     cacheHit: cachedCount === result.data.length,
     cacheLookups: { hits: cachedCount, misses: result.data.length - cachedCount },
   });
-  deps.events.emit(
-    SUBJECTS.embeddingGeneratedEvent,
-    buildEmbeddingGenerated(result, request, {
-      requestId: context.requestId,
-      time: new Date(),
-      traceparent: currentTraceparent() ?? context.traceparent,
-      includeContent: false,
-    }),
+  // Time and trace context now; the event itself is built when it is published.
+  const eventContext = {
+    requestId: context.requestId,
+    time: new Date(),
+    traceparent: currentTraceparent() ?? context.traceparent,
+    includeContent: false,
+  };
+  deps.events.emit(SUBJECTS.embeddingGeneratedEvent, () =>
+    buildEmbeddingGenerated(result, request, eventContext),
   );
   // A request served wholly from the cache is the hot path: its line is debug (the event records
   // it anyway); a synchronous log write costs more than the rest of a hit.

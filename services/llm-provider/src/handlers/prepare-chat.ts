@@ -115,8 +115,7 @@ export function recordChatFailure(
   deps.health.recordAttempts(attempts);
   if (error.code === "cancelled") return;
   const failure = { code: error.code, message: error.message, attempts, latencyMs: elapsedMs(context) };
-  deps.events.emit(
-    SUBJECTS.chatFailedEvent,
+  deps.events.emit(SUBJECTS.chatFailedEvent, () =>
     buildChatFailed(prepared.request, failure, prepared.eventContext),
   );
 }

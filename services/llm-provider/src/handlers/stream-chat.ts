@@ -95,7 +95,9 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
         created_at: new Date().toISOString(),
         content: stream.content,
       };
-      deps.events.emit(SUBJECTS.chatCompletedEvent, buildChatCompleted(completion, request, eventContext));
+      deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
+        buildChatCompleted(completion, request, eventContext),
+      );
       recordRequestOutcome({
         operation: "chat",
         model: result.model,

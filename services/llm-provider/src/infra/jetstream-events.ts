@@ -64,10 +64,9 @@ export interface EventPublisher extends EventSink {
 
 interface PendingEvent {
   subject: EventSubject;
-  id: string;
-  event: DomainEvent;
-  data?: string;
-  traceparent: string | undefined;
+  build: () => DomainEvent;
+  /** Built and serialised at the first publish, kept for retries. */
+  built?: { id: string; data: string; traceparent: string | undefined };
 }
 
 /** Publishes awaiting their ack; more wait in the queue. Acks are pipelined, so this is cheap. */
@@ -119,9 +118,9 @@ export function createJetStreamEventPublisher(
 
   function publishOne(event: PendingEvent): void {
     inFlight++;
-    // Serialised here, after the replies of this turn went out, and once even when retried.
-    event.data ??= JSON.stringify(event.event);
-    publisher.publish(event.subject, event.data, event.id, event.traceparent, (error) => {
+    // Built and serialised here, after the replies of this turn went out; once even when retried.
+    const built = (event.built ??= serialise(event.build()));
+    publisher.publish(event.subject, built.data, built.id, built.traceparent, (error) => {
       inFlight--;
       if (error) {
         counters.retries++;
@@ -130,7 +129,7 @@ export function createJetStreamEventPublisher(
         // line per pause, not one per event in flight.
         if (pausedUntil <= Date.now()) {
           logger.warn(
-            { event_id: event.id, subject: event.subject, retry_in_ms: retryDelayMs, err: error.message },
+            { event_id: built.id, subject: event.subject, retry_in_ms: retryDelayMs, err: error.message },
             "event not acknowledged; will retry",
           );
           pausedUntil = Date.now() + retryDelayMs;
@@ -184,7 +183,7 @@ export function createJetStreamEventPublisher(
   }
 
   return {
-    emit(subject, event: DomainEvent) {
+    emit(subject, build) {
       if (queue.length >= config.queue_capacity) {
         counters.dropped++;
         droppedCounter.add(1, { subject });
@@ -192,14 +191,18 @@ export function createJetStreamEventPublisher(
         if (now - lastDropLog > 1_000) {
           lastDropLog = now;
           logger.error(
-            { event_id: event.id, subject, dropped_total: counters.dropped, capacity: config.queue_capacity },
+            {
+              event_id: build().id,
+              subject,
+              dropped_total: counters.dropped,
+              capacity: config.queue_capacity,
+            },
             "event queue full; event dropped",
           );
         }
         return;
       }
-      const traceparent = "traceparent" in event ? event.traceparent : undefined;
-      queue.push({ subject, id: event.id, event, traceparent });
+      queue.push({ subject, build });
       // Publish once the replies of this event-loop turn are written: events never delay them.
       schedulePump();
     },
@@ -230,4 +233,9 @@ export function createJetStreamEventPublisher(
       publisher.close();
     },
   };
+}
+
+function serialise(event: DomainEvent): { id: string; data: string; traceparent: string | undefined } {
+  const traceparent = "traceparent" in event ? event.traceparent : undefined;
+  return { id: event.id, data: JSON.stringify(event), traceparent };
 }
