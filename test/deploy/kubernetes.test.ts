@@ -2,7 +2,7 @@
 // schemas (kubernetes-models), and they agree with each other and with the service — the config
 // they mount passes the service's own checks, every secret it names is provided, probes and
 // grace periods match what the service does.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -12,7 +12,9 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 import type { IContainer } from "kubernetes-models/v1/Container";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import { applyEnvOverrides, parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import type { Config, SecretRef } from "../../services/llm-provider/src/config/schema.js";
+import { describeSecretRef, resolveSecret } from "../../services/llm-provider/src/infra/secrets.js";
 
 const dir = fileURLToPath(new URL("../../deploy/kubernetes/", import.meta.url));
 const kinds = { Namespace, ConfigMap, Job, Deployment, PodDisruptionBudget } as const;
@@ -33,6 +35,37 @@ const deployment = () => new Deployment(one("Deployment"));
 const job = () => new Job(one("Job"));
 const serviceConfigText = () =>
   (one("ConfigMap") as unknown as { data: Record<string, string> }).data["config.yaml"]!;
+
+/**
+ * The environment a container gets: literal values as they are, values from the Secret
+ * `llm-provider-secrets` as a placeholder (the real ones are created at install time). A value
+ * from anywhere else stays unset, so a reference to it counts as missing.
+ */
+function containerEnv(container: IContainer): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const entry of container.env ?? []) {
+    if (entry.value !== undefined) env[entry.name] = entry.value;
+    else if (entry.valueFrom?.secretKeyRef?.name === "llm-provider-secrets")
+      env[entry.name] = `from-secret:${entry.valueFrom.secretKeyRef.key}`;
+  }
+  return env;
+}
+
+/** The config the container's process loads: the ConfigMap's file with its environment applied. */
+const configIn = (container: IContainer): Config =>
+  parseConfig(applyEnvOverrides(parse(serviceConfigText()), containerEnv(container)), container.name);
+
+const natsSecretRefs = (config: Config): [string, SecretRef][] =>
+  (["password_ref", "token_ref"] as const).flatMap((field) => {
+    const ref = config.nats[field];
+    return ref ? [[`nats.${field}`, ref] as [string, SecretRef]] : [];
+  });
+const providerKeyRefs = (config: Config): [string, SecretRef][] =>
+  config.providers.flatMap((provider) =>
+    provider.api_key_ref && provider.is_active
+      ? [[`providers.${provider.id}.api_key_ref`, provider.api_key_ref] as [string, SecretRef]]
+      : [],
+  );
 
 describe("deploy/kubernetes", () => {
   it("holds only objects that validate against the Kubernetes API schemas", () => {
@@ -59,7 +92,8 @@ describe("deploy/kubernetes", () => {
   });
 
   it("mounts a production config the service accepts, with R3 state and the probes on", () => {
-    const config = parseConfig(parse(serviceConfigText()), "configmap");
+    // As the worker loads it: the file, then the overrides of the Deployment's environment.
+    const config = configIn(deployment().spec!.template.spec!.containers[0]!);
     expect(config.environment).toBe("production");
     expect(config.policy_gateway.bypass).toBe(false);
     expect(config.probes).toEqual({ enabled: true, host: "0.0.0.0", port: 8080 });
@@ -74,28 +108,36 @@ describe("deploy/kubernetes", () => {
     expect(serviceConfigText()).not.toMatch(/sk-|api_key:/); // references only, never a key
   });
 
-  it("gives the workers and the bootstrap job every secret the config refers to, from a Secret", () => {
-    const refs = [...serviceConfigText().matchAll(/_ref: env:(\w+)/g)].map((match) => match[1]!);
-    expect(refs.sort()).toEqual(["ANTHROPIC_API_KEY", "NATS_PASSWORD", "OPENAI_API_KEY"]);
-    const containers: IContainer[] = [
-      ...deployment().spec!.template.spec!.containers,
-      ...job().spec!.template.spec!.containers,
-    ];
-    for (const container of containers) {
-      for (const name of refs) {
-        const variable = container.env?.find((entry) => entry.name === name);
-        expect(variable?.valueFrom?.secretKeyRef?.name, `${container.name}: ${name}`).toBe(
-          "llm-provider-secrets",
-        );
-        expect(variable?.value).toBeUndefined();
-      }
-    }
+  it("gives the workers every secret the config refers to, from the Secret, never as a literal", () => {
+    const container = deployment().spec!.template.spec!.containers[0]!;
+    const config = configIn(container);
+    const refs = [...natsSecretRefs(config), ...providerKeyRefs(config)];
+    expect(refs.map(([, ref]) => describeSecretRef(ref)).sort()).toEqual([
+      "env:ANTHROPIC_API_KEY",
+      "env:NATS_PASSWORD",
+      "env:OPENAI_API_KEY",
+    ]);
+    // The service's own resolution (production refuses to start when one is missing).
+    const env = containerEnv(container);
+    for (const [field, ref] of refs) expect(resolveSecret(ref, env), field).toMatch(/^from-secret:/);
+    for (const entry of container.env ?? [])
+      if (/KEY|PASSWORD|TOKEN|SECRET/.test(entry.name)) expect(entry.value, entry.name).toBeUndefined();
+  });
+
+  it("gives the bootstrap job its NATS credentials and no provider key (it calls no provider)", () => {
+    const container = job().spec!.template.spec!.containers[0]!;
+    const config = configIn(container);
+    const env = containerEnv(container);
+    for (const [field, ref] of natsSecretRefs(config))
+      expect(resolveSecret(ref, env), field).toMatch(/^from-secret:/);
+    for (const [field, ref] of providerKeyRefs(config))
+      expect(resolveSecret(ref, env), field).toBeUndefined();
   });
 
   it("probes the service's own endpoints and outlasts its drain on SIGTERM", () => {
-    const config = parseConfig(parse(serviceConfigText()), "configmap");
     const spec = deployment().spec!;
     const container = spec.template.spec!.containers[0]!;
+    const config = configIn(container);
     const port = container.ports!.find((entry) => entry.name === "probes")!;
     expect(port.containerPort).toBe(config.probes.port);
     expect(container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "probes" });
@@ -110,9 +152,10 @@ describe("deploy/kubernetes", () => {
     expect(spec.replicas).toBeGreaterThanOrEqual(2);
   });
 
-  it("runs as the image's non-root user with a read-only root filesystem", () => {
+  it("runs as the image's non-root user with a read-only root filesystem and no API token", () => {
     for (const pod of [deployment().spec!.template.spec!, job().spec!.template.spec!]) {
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 }); // `node` in node:22 images
+      expect(pod.automountServiceAccountToken).toBe(false);
       for (const container of pod.containers)
         expect(container.securityContext).toMatchObject({
           allowPrivilegeEscalation: false,
@@ -145,5 +188,32 @@ describe("deploy/kubernetes", () => {
       ),
     ) as { bin: Record<string, string> };
     expect(servicePackage.bin["llm-provider-bootstrap"]).toBe("./dist/bootstrap.js");
+  });
+
+  it("runs the image's entrypoint, whose paths are what the build produces and the image holds", () => {
+    const dockerfile = readFileSync(fileURLToPath(new URL("../../Dockerfile", import.meta.url)), "utf8");
+    const worker = deployment().spec!.template.spec!.containers[0]!;
+    // The workers keep the image's ENTRYPOINT (main.js) and only replace its CMD (the config path).
+    expect(worker.command).toBeUndefined();
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "services\/llm-provider\/dist\/main\.js"\]$/m);
+    // Relative to the final stage's WORKDIR, which holds the compiled service.
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    expect(finalStage).toMatch(/^WORKDIR \/app$/m);
+    expect(finalStage).toMatch(
+      /^COPY --from=build \/app\/services\/llm-provider\/dist services\/llm-provider\/dist$/m,
+    );
+    // tsc compiles src/<name>.ts to dist/<name>.js: both entries exist as sources.
+    const tsconfig = JSON.parse(
+      readFileSync(
+        fileURLToPath(new URL("../../services/llm-provider/tsconfig.json", import.meta.url)),
+        "utf8",
+      ),
+    ) as { compilerOptions: { rootDir: string; outDir: string } };
+    expect(tsconfig.compilerOptions).toMatchObject({ rootDir: "src", outDir: "dist" });
+    for (const entry of ["main", "bootstrap"])
+      expect(
+        existsSync(fileURLToPath(new URL(`../../services/llm-provider/src/${entry}.ts`, import.meta.url))),
+        entry,
+      ).toBe(true);
   });
 });

@@ -97,6 +97,11 @@ describe("health probes of a running worker", () => {
       (answer) => answer.status === 200,
     );
     expect(after).toEqual({ status: 200, body: { status: "ready" } });
+    // The watcher behind the probes is the one that logs: one warning per outage, however many
+    // times the client dialled meanwhile, and one line when it is back.
+    const lines = (message: string) => service.logs.filter((line) => line.includes(`"msg":"${message}"`));
+    expect(lines("NATS connection lost")).toHaveLength(1);
+    expect(lines("NATS connection restored")).toHaveLength(1);
     // And it serves again (the caller's own connection may still be on its way back).
     const hello = { model: "model-0", messages: [{ role: "user" as const, content: "back?" }] };
     const served = await until(

@@ -24,7 +24,7 @@ import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import { createLogger } from "./infra/logger.js";
 import { startMicroService } from "./infra/micro-service.js";
 import type { RunningService } from "./infra/micro-service.js";
-import { connectNats, trackConnectionStatus } from "./infra/nats-connection.js";
+import { connectNats, watchConnection } from "./infra/nats-connection.js";
 import { createOutbox } from "./infra/nats-outbox.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
 import { createJetStreamEventPublisher } from "./infra/jetstream-events.js";
@@ -84,7 +84,8 @@ export async function startApp(options: AppOptions): Promise<App> {
   const catalog = buildCatalog(config, Math.floor(Date.now() / 1000));
 
   const nc = options.nc ?? (await connectNats(config.nats, logger, env));
-  const connectionStatus = trackConnectionStatus(nc);
+  // The connection's state for the probes (the same watcher that logs its changes).
+  const connectionStatus = watchConnection(nc, logger);
   const policyGate = config.policy_gateway.bypass
     ? createBypassPolicyGate(() => config.environment)
     : createNatsPolicyGate({

@@ -38,22 +38,7 @@ export async function connectNats(
   }
   const nc = await connect(options);
   logger.info({ server: nc.getServer(), version: nc.info?.version }, "connected to NATS");
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "disconnect" || status.type === "reconnecting") {
-        logger.warn(
-          { nats_status: status.type, server: (status as { server?: string }).server },
-          "NATS connection lost",
-        );
-      } else if (status.type === "reconnect") {
-        logger.info({ nats_status: status.type, server: status.server }, "NATS connection restored");
-      } else if (status.type === "error" || status.type === "ldm") {
-        // Permission violations arrive here: say which subject, or they are invisible.
-        const error = "error" in status ? String(status.error) : undefined;
-        logger.warn({ nats_status: status.type, err: error }, "NATS status");
-      }
-    }
-  })();
+  watchConnection(nc, logger);
   return nc;
 }
 
@@ -71,20 +56,43 @@ function requireSecret(
 
 export type ConnectionStatus = "connected" | "reconnecting" | "closed";
 
+const watched = new WeakMap<NatsConnection, () => ConnectionStatus>();
+
 /**
- * Follows a connection's status for the health probes: `reconnecting` from a disconnect until
- * the client is back, `closed` once it gave up or was closed. The client reconnects for ever, so
- * `closed` only follows a fatal error or the end of a shutdown.
+ * The one place that follows a connection's status: logs the changes and keeps the state the
+ * health probes read — `reconnecting` from a disconnect until the client is back, `closed` once it
+ * gave up or was closed. The client reconnects for ever, so `closed` only follows a fatal error or
+ * the end of a shutdown. Idempotent: a connection is watched once, later calls get the same reader.
  */
-export function trackConnectionStatus(nc: NatsConnection): () => ConnectionStatus {
+export function watchConnection(nc: NatsConnection, logger: Logger): () => ConnectionStatus {
+  const known = watched.get(nc);
+  if (known) return known;
   let status: ConnectionStatus = nc.isClosed() ? "closed" : "connected";
   void (async () => {
     for await (const change of nc.status()) {
-      if (change.type === "disconnect" || change.type === "reconnecting") status = "reconnecting";
-      else if (change.type === "reconnect") status = "connected";
-      else if (change.type === "close") status = "closed";
+      if (change.type === "disconnect" || change.type === "reconnecting") {
+        // The client dials again every 500 ms: warn once per outage, not per attempt.
+        if (status === "connected")
+          logger.warn(
+            { nats_status: change.type, server: (change as { server?: string }).server },
+            "NATS connection lost",
+          );
+        else logger.debug({ nats_status: change.type }, "NATS reconnecting");
+        if (status !== "closed") status = "reconnecting";
+      } else if (change.type === "reconnect") {
+        status = "connected";
+        logger.info({ nats_status: change.type, server: change.server }, "NATS connection restored");
+      } else if (change.type === "close") {
+        status = "closed";
+      } else if (change.type === "error" || change.type === "ldm") {
+        // Permission violations arrive here: say which subject, or they are invisible.
+        const error = "error" in change ? String(change.error) : undefined;
+        logger.warn({ nats_status: change.type, err: error }, "NATS status");
+      }
     }
   })();
   void nc.closed().then(() => (status = "closed"));
-  return () => status;
+  const read = () => status;
+  watched.set(nc, read);
+  return read;
 }
