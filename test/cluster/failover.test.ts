@@ -1,36 +1,60 @@
 // Scale-out on a real 3-node JetStream cluster (issue #7): two service processes, R3 state, steady
 // load from a caller that retries with the same request id. Kill the node a worker is connected
-// to, then the event stream's leader: every request is answered, every answered request has its
-// event exactly once, state stays readable. Kill a worker: its in-flight requests fail within the
-// caller's deadline and the other worker answers the rest.
+// to, then the event stream's leader: every request is answered, every request has its event
+// exactly once, the caches and health stay readable. Kill a worker: its in-flight requests fail
+// within the caller's deadline and the other worker answers the rest.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { createLlmProviderClient, LlmProviderError } from "@llm-provider/contracts";
+import { createLlmProviderClient, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import type { LlmProviderClient } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
+import { deriveEventId } from "../../services/llm-provider/src/domain/events.js";
 import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
+import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsCluster } from "../harness/nats-cluster.js";
 import type { NatsClusterHandle } from "../harness/nats-cluster.js";
+import { cacheKey, readCacheEntry } from "../support/embeddings.js";
 import { readEvents } from "../support/events.js";
 import { TEST_API_KEY, testConfig } from "../support/service.js";
 
 const root = resolve(import.meta.dirname, "../..");
 /** The caller's deadline per request; a request a dead worker held must fail by then. */
 const REQUEST_TIMEOUT_MS = 3_000;
+/** What "by then" may overrun on a loaded 2-core machine (timer and event-loop lag). */
+const DEADLINE_SLACK_MS = 1_000;
 const CONCURRENCY = 6;
+/** Deadline of a health query (it reads two buckets, nothing upstream). */
+const HEALTH_QUERY_TIMEOUT_MS = 1_000;
+/** Every upstream answer takes this long, so requests are really in flight when something dies. */
 const UPSTREAM_DELAY_MS = 30;
+/** What a caller retries with the same request id: nobody answered (in time). */
+const TRANSPORT_FAILURES = new Set(["request_timeout", "service_unavailable"]);
+/** A request unanswered this long (with retries) fails the test: that is a hang. */
+const GIVE_UP_MS = 20_000;
+
+const EVENT_STREAM = "LLM_PROVIDER_EVENTS";
+const EMBEDDINGS_BUCKET = "llm_provider_embeddings";
+const HEALTH_BUCKET = "llm_provider_health";
+const STATE_STREAMS = [
+  EVENT_STREAM,
+  `KV_${HEALTH_BUCKET}`,
+  `KV_${EMBEDDINGS_BUCKET}`,
+  "KV_llm_provider_breakers",
+  "KV_llm_provider_rate_limits",
+];
 
 let cluster: NatsClusterHandle;
 let upstream: FakeOpenAIServer;
@@ -48,16 +72,34 @@ interface Worker {
   exited: Promise<number | null>;
 }
 
+/** No worker outlives the test process, even when it ends before `afterAll` (harness nodes alike). */
+function killWorkersOnExit(): void {
+  for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
+}
+process.on("exit", killWorkersOnExit);
+
 function clusterConfig(servers: string | string[]): ConfigInput {
-  return testConfig(typeof servers === "string" ? servers : servers[0]!, [upstream.baseUrl], {
+  const config = testConfig(typeof servers === "string" ? servers : servers[0]!, [upstream.baseUrl], {
     nats: { servers },
+    // Every piece of state R3, as in production (deploy/kubernetes).
     events: { replicas: 3, publish_timeout_ms: 2_000 },
-    embedding_cache: { replicas: 3 },
+    // No in-process tier: a cache hit is a read of the R3 bucket.
+    embedding_cache: { replicas: 3, memory_max_bytes: 0 },
     health: { replicas: 3, flush_interval_ms: 500 },
     circuit_breaker: { failure_threshold: 1_000, replicas: 3 },
     rate_limits: { replicas: 3 },
     service: { shutdown_grace_ms: 2_000 },
   });
+  config.models.push({
+    model_name: "embed",
+    provider_id: "p0",
+    upstream_model: "text-embedding-3-small",
+    context_window: 8_191,
+    max_tokens: 8_191,
+    dimensions: 8,
+    features: { chat: false, embedding: true, function_calling: false, streaming: false },
+  });
+  return config;
 }
 
 async function startWorker(name: string, server: string): Promise<Worker> {
@@ -83,6 +125,9 @@ async function startWorker(name: string, server: string): Promise<Worker> {
   return worker;
 }
 
+const workerLogs = (): string =>
+  workers.map((worker) => `--- worker ${worker.name}:\n${worker.output().slice(-2_000)}`).join("\n");
+
 beforeAll(async () => {
   cluster = await startNatsCluster(3);
   upstream = await startFakeOpenAIServer({ defaultDelayMs: UPSTREAM_DELAY_MS, recordRequests: false });
@@ -92,11 +137,13 @@ beforeAll(async () => {
   client = createLlmProviderClient(caller);
   // State placed ahead of the workers, R3, as `llm-provider-bootstrap` would.
   const state = await ensureJetStreamState(caller, parseConfig(clusterConfig(cluster.urls), "cluster test"));
-  expect(state.every((resource) => resource.replicas === 3)).toBe(true);
+  expect(Object.fromEntries(state.map((resource) => [resource.name, resource.replicas]))).toEqual(
+    Object.fromEntries(STATE_STREAMS.map((stream) => [stream.replace(/^KV_/, ""), 3])),
+  );
   // Each worker is told one node only; it learns the others from the cluster and fails over.
   [workerA] = await Promise.all([startWorker("a", cluster.urls[0]!), startWorker("b", cluster.urls[1]!)]);
   await cluster.waitForHealthy(STATE_STREAMS);
-}, 90_000);
+}, 60_000);
 
 afterAll(async () => {
   for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGTERM");
@@ -105,124 +152,292 @@ afterAll(async () => {
       Promise.race([worker.exited, sleep(8_000).then(() => worker.child.kill("SIGKILL"))]),
     ),
   );
+  process.off("exit", killWorkersOnExit);
   await caller?.close();
   await upstream?.close();
   await cluster?.stop();
   if (workDir) await rm(workDir, { recursive: true, force: true });
-}, 60_000);
+}, 30_000);
 
-interface LoadResult {
-  answered: Set<string>;
-  /** Failed attempts (later retried with the same id), with how long the caller waited. */
-  failures: { id: string; code: string; waitedMs: number }[];
+interface FailedAttempt {
+  id: string;
+  code: string;
+  message: string;
+  /** How long the caller waited for this attempt. */
+  waitedMs: number;
+  /** When it failed (ms since the load started). */
+  atMs: number;
 }
 
-/** Steady load until `during` is done plus `tailMs`; each request is retried until answered. */
-async function loadWhile(prefix: string, during: () => Promise<void>, tailMs = 1_500): Promise<LoadResult> {
-  const result: LoadResult = { answered: new Set(), failures: [] };
+interface LoadResult {
+  /** Request id → when it was answered (ms since the load started). */
+  answered: Map<string, number>;
+  /** Attempts that failed for want of an answer; each was retried with the same request id. */
+  failures: FailedAttempt[];
+  /** Attempts that failed with anything else: the service answered with an error. */
+  unexpected: FailedAttempt[];
+  /** When `during` started its fault (ms since the load started). */
+  faultAtMs: number;
+  /** Requests sent once more with the same id after their answer (a retry whose reply was lost). */
+  repeated: number;
+}
+
+/** Every this many requests, one is sent again with its id once answered: its event must stay single. */
+const REPEAT_EVERY = 5;
+
+/**
+ * Steady load from CONCURRENCY loops until `fault` is done plus `tailMs`. Each request is sent
+ * until answered, with the same request id, as a caller that wants exactly one chat should; every
+ * REPEAT_EVERY-th is sent once more after its answer, so that de-duplication is always exercised
+ * (a fault does not always make the caller retry something the service had already done).
+ */
+async function loadWhile(prefix: string, fault: () => Promise<void>, tailMs = 1_500): Promise<LoadResult> {
+  const startedAt = performance.now();
+  const now = () => performance.now() - startedAt;
+  const result: LoadResult = {
+    answered: new Map(),
+    failures: [],
+    unexpected: [],
+    faultAtMs: Number.NaN,
+    repeated: 0,
+  };
   let next = 0;
   let running = true;
+  let fatal: Error | undefined;
   const answer = async (id: string) => {
-    const giveUpAt = Date.now() + 20_000;
+    const giveUpAt = Date.now() + GIVE_UP_MS;
     while (Date.now() < giveUpAt) {
-      const started = performance.now();
+      const sentAt = performance.now();
       try {
         const completion = await client.completeChat(
           { model: "model-0", messages: [{ role: "user", content: `hello ${id}` }] },
           { requestId: id, timeoutMs: REQUEST_TIMEOUT_MS },
         );
-        expect(completion.request_id).toBe(id);
-        result.answered.add(id);
+        if (completion.request_id !== id || completion.content !== `echo: hello ${id}`)
+          throw new Error(`request ${id} got another request's answer: ${JSON.stringify(completion)}`);
+        result.answered.set(id, now());
         return;
       } catch (error) {
-        const code = error instanceof LlmProviderError ? error.code : String(error);
-        result.failures.push({ id, code, waitedMs: performance.now() - started });
+        if (!(error instanceof LlmProviderError)) throw error;
+        const failure = {
+          id,
+          code: error.code,
+          message: error.message,
+          waitedMs: performance.now() - sentAt,
+          atMs: now(),
+        };
+        (TRANSPORT_FAILURES.has(error.code) ? result.failures : result.unexpected).push(failure);
         await sleep(100);
       }
     }
     throw new Error(
-      `request ${id} never answered: ${JSON.stringify(result.failures.slice(-3))}\n` +
-        workers.map((worker) => `--- worker ${worker.name}:\n${worker.output().slice(-2_000)}`).join("\n"),
+      `request ${id} unanswered for ${GIVE_UP_MS} ms: ` +
+        `${JSON.stringify([...result.failures, ...result.unexpected].filter((f) => f.id === id).slice(-3))}\n` +
+        workerLogs(),
     );
   };
   const loops = Array.from({ length: CONCURRENCY }, async () => {
-    while (running) await answer(`${prefix}-${next++}`);
+    while (running && !fatal) {
+      const sequence = next++;
+      const id = `${prefix}-${sequence}`;
+      try {
+        await answer(id);
+        if (sequence % REPEAT_EVERY === 0) {
+          await answer(id);
+          result.repeated++;
+        }
+      } catch (error) {
+        fatal ??= error as Error;
+      }
+    }
   });
-  await sleep(1_000); // steady state first
-  await during();
-  await sleep(tailMs);
-  running = false;
-  await Promise.all(loops);
+  try {
+    await sleep(1_000); // steady state first
+    result.faultAtMs = now();
+    await fault();
+    await sleep(tailMs);
+  } finally {
+    running = false;
+    await Promise.all(loops);
+  }
+  if (fatal) throw fatal;
   return result;
 }
 
-/** Every answered request has exactly one chat_completed event (retries de-duplicated). */
-async function expectEventsExactlyOnce(prefix: string, answered: Set<string>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let counts = new Map<string, number>();
-  while (Date.now() < deadline) {
-    counts = new Map();
-    // While the stream elects a new leader, reading it times out: that is the election, retry.
-    const events = await readEvents(caller).catch(() => undefined);
-    if (!events) {
-      await sleep(500);
-      continue;
-    }
-    for (const { event } of events) {
-      const id = event.request_id;
-      if (event.type !== "llm-provider.chat_completed.v1" || !id.startsWith(`${prefix}-`)) continue;
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    if ([...answered].every((id) => counts.has(id))) break;
-    await sleep(500);
-  }
-  const missing = [...answered].filter((id) => !counts.has(id));
-  const duplicated = [...counts].filter(([, count]) => count > 1);
-  expect({ missing, duplicated }).toEqual({ missing: [], duplicated: [] });
-  expect(counts.size).toBe(answered.size); // and none for a request nobody got an answer to
+/** Caller-side checks common to every scenario. */
+function expectCleanLoad(result: LoadResult): void {
+  expect(result.answered.size).toBeGreaterThan(50);
+  expect(result.repeated).toBeGreaterThan(10);
+  // The service itself never answered with an error: only "no answer (yet)" was retried.
+  expect(result.unexpected).toEqual([]);
+  // No attempt hung past the caller's deadline.
+  const longest = Math.max(0, ...result.failures.map((failure) => failure.waitedMs));
+  expect(longest).toBeLessThan(REQUEST_TIMEOUT_MS + DEADLINE_SLACK_MS);
 }
 
 /**
- * The buckets answer reads and writes again within a leader election (a bucket whose leader was
- * on the lost node is briefly without one), and the health query works.
+ * Every answered request has exactly one chat_completed event (retries de-duplicated through the
+ * id derived from the request id, sent as Nats-Msg-Id), none for anything else, and no request
+ * of the run failed in the service (chat_failed).
  */
-async function expectStateReadable(): Promise<void> {
-  const kvm = new Kvm(caller);
-  for (const bucket of ["llm_provider_health", "llm_provider_embeddings", "llm_provider_breakers"]) {
-    const kv = await kvm.open(bucket);
-    const started = Date.now();
-    for (;;) {
-      try {
-        await kv.put("probe.readable", "yes");
-        expect((await kv.get("probe.readable"))?.string()).toBe("yes");
-        await kv.delete("probe.readable");
-        break;
-      } catch (error) {
-        if (Date.now() - started > 15_000)
-          throw new Error(`bucket ${bucket} unusable for 15 s: ${String(error)}`);
-        await sleep(250);
+async function expectEventsExactlyOnce(prefix: string, answered: Iterable<string>): Promise<void> {
+  const ids = new Set(answered);
+  const deadline = Date.now() + 30_000;
+  let completed = new Map<string, number>();
+  let failed: string[] = [];
+  let badIds: string[] = [];
+  while (Date.now() < deadline) {
+    // While the stream elects a new leader, reading it times out: that is the election, retry.
+    const events = await readEvents(caller).catch(() => undefined);
+    if (events) {
+      completed = new Map();
+      failed = [];
+      badIds = [];
+      for (const { event, msgId, subject } of events) {
+        const id = event.request_id;
+        if (!id.startsWith(`${prefix}-`)) continue;
+        if (event.type === SUBJECTS.chatFailedEvent) failed.push(id);
+        if (event.type !== SUBJECTS.chatCompletedEvent) continue;
+        completed.set(id, (completed.get(id) ?? 0) + 1);
+        const expectedId = deriveEventId(event.type, id);
+        if (event.id !== expectedId || msgId !== expectedId || subject !== event.type) badIds.push(id);
       }
+      // The workers retry unacknowledged events; wait for the last of them.
+      if ([...ids].every((id) => completed.has(id))) break;
     }
+    await sleep(500);
   }
+  const missing = [...ids].filter((id) => !completed.has(id));
+  const duplicated = [...completed].filter(([, count]) => count > 1);
+  const unknown = [...completed.keys()].filter((id) => !ids.has(id));
+  expect({ missing, duplicated, unknown, failed, badIds }, workerLogs()).toEqual({
+    missing: [],
+    duplicated: [],
+    unknown: [],
+    failed: [],
+    badIds: [],
+  });
+}
+
+/**
+ * Retries `check` through a leader election (a bucket whose leader was lost has none for a
+ * while): on a NATS timeout, a retryable service error, or `NotYet`. Anything else fails at once.
+ */
+async function eventually<T>(what: string, check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
   const started = Date.now();
   for (;;) {
     try {
-      const health = await client.getProviderHealth({ provider_id: "p0" }, { timeoutMs: REQUEST_TIMEOUT_MS });
-      expect(health).toMatchObject({ provider_id: "p0" });
-      break;
+      return await check();
     } catch (error) {
-      if (Date.now() - started > 15_000) throw error;
+      const transient =
+        error instanceof NotYet ||
+        (error instanceof LlmProviderError && error.retryable) ||
+        (error instanceof Error && error.name === "TimeoutError");
+      if (!transient || Date.now() - started > timeoutMs)
+        throw new Error(`${what} failed (after ${Date.now() - started} ms): ${String(error)}`, {
+          cause: error,
+        });
+      await sleep(250);
     }
   }
 }
 
-const STATE_STREAMS = [
-  "LLM_PROVIDER_EVENTS",
-  "KV_llm_provider_health",
-  "KV_llm_provider_embeddings",
-  "KV_llm_provider_breakers",
-  "KV_llm_provider_rate_limits",
-];
+/** A check that may pass later (e.g. a cache write not yet readable). */
+class NotYet extends Error {}
+
+const EMBEDDED_TEXT = "a text embedded before the fault";
+
+/** An embedding the service stores in the R3 cache bucket before the fault. */
+async function embedBeforeFault(): Promise<void> {
+  const result = await client.generateEmbedding(
+    { model: "embed", input: EMBEDDED_TEXT },
+    { timeoutMs: REQUEST_TIMEOUT_MS },
+  );
+  expect(result.data).toHaveLength(1);
+  await eventually("the cache write", async () => {
+    const entry = await readCacheEntry(caller, cacheKey(EMBEDDED_TEXT), EMBEDDINGS_BUCKET);
+    if (typeof entry !== "object") throw new NotYet(`cache entry is ${entry}`);
+  });
+}
+
+/**
+ * With the lost node still down: the embedding cache serves a hit through a worker and reads
+ * directly; the health query merges what both workers wrote to the health bucket; the other
+ * buckets answer reads.
+ */
+async function expectStateReadable(): Promise<void> {
+  await eventually("a cache hit through the service", async () => {
+    const result = await client.generateEmbedding(
+      { model: "embed", input: EMBEDDED_TEXT },
+      { timeoutMs: REQUEST_TIMEOUT_MS },
+    );
+    // Uncached means the cache read failed or timed out (the worker then asks the provider).
+    if (!result.data[0]?.cached) throw new NotYet("answered, but not from the cache");
+  });
+  const entry = await eventually("reading the cache bucket", () =>
+    readCacheEntry(caller, cacheKey(EMBEDDED_TEXT), EMBEDDINGS_BUCKET),
+  );
+  expect(entry).toMatchObject({ dimensions: 8 });
+
+  // KNOWN DEFECT (see workerErrors): with a node down, about every other health query gets no
+  // answer in time. A short deadline and retries, as a caller of a quick query would use.
+  const health = await eventually(
+    "the health query",
+    () => client.getProviderHealth({ provider_id: "p0" }, { timeoutMs: HEALTH_QUERY_TIMEOUT_MS }),
+    20_000,
+  );
+  // Counts from the bucket (every worker's window merged), not only the answering worker's.
+  expect(health).toMatchObject({ provider_id: "p0", is_healthy: true, error_count: 0 });
+  expect("request_count" in health ? health.request_count : -1).toBeGreaterThan(50);
+
+  // Both workers' entries are in the bucket. Listed through stream info, not `kv.keys()`: that
+  // creates an ephemeral consumer, which nats-server < 2.12 may place on the lost node (below).
+  const jsm = await jetstreamManager(caller, { timeout: 2_000 });
+  const workerEntries = await eventually("listing the health bucket", async () => {
+    const info = await jsm.streams.info(`KV_${HEALTH_BUCKET}`, {
+      subjects_filter: `$KV.${HEALTH_BUCKET}.${toKvToken("p0")}.*`,
+    });
+    return Object.keys(info.state.subjects ?? {});
+  });
+  expect(workerEntries.length).toBeGreaterThanOrEqual(2);
+  const kvm = new Kvm(caller);
+  for (const bucket of ["llm_provider_breakers", "llm_provider_rate_limits"]) {
+    const kv = await kvm.open(bucket);
+    await eventually(`reading ${bucket}`, () => kv.get(toKvToken("p0")));
+  }
+}
+
+/**
+ * Errors the workers logged (pino level ≥ 50), except one known defect of the service, reported
+ * with issue #7: `get_provider_health` reads the health bucket with `kv.keys()`
+ * (services/llm-provider/src/infra/kv-health-cache.ts, `read`), which creates an ephemeral
+ * consumer per query. nats-server before 2.12 may place that consumer on an offline peer of the
+ * R3 stream (nats-io/nats-server#7165), so while one node is down about every other query waits
+ * for the JetStream API timeout (5 s, longer than the caller's deadline), and then the worker
+ * answers `internal` (micro-service.ts `toTypedError`) — non-retryable — and logs
+ * "request failed unexpectedly". Any other logged error fails the test.
+ */
+function workerErrors(): string[] {
+  const errors: string[] = [];
+  for (const worker of workers) {
+    for (const line of worker.output().split("\n")) {
+      if (!line.startsWith("{")) continue;
+      let entry: { level?: number; msg?: string; subject?: string; err?: { message?: string } };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue; // the last line may still be being written
+      }
+      if ((entry.level ?? 0) < 50) continue;
+      const knownHealthReadDefect =
+        entry.msg === "request failed unexpectedly" &&
+        entry.subject === SUBJECTS.getProviderHealth &&
+        entry.err?.message === "timeout";
+      if (!knownHealthReadDefect) errors.push(`${worker.name}: ${line}`);
+    }
+  }
+  return errors;
+}
 
 /** Both workers answer `$SRV.PING` again (the one whose node died has reconnected elsewhere). */
 async function expectBothWorkersServing(): Promise<void> {
@@ -239,49 +454,65 @@ async function expectBothWorkersServing(): Promise<void> {
 
 describe("a 3-node JetStream cluster with two workers under load", () => {
   it("loses the node a worker is connected to: every request answered, every event stored once", async () => {
+    await embedBeforeFault();
     const result = await loadWhile("node-loss", async () => {
-      await cluster.nodes[0]!.kill();
+      await cluster.kill(0);
       await sleep(3_000);
     });
-    expect(result.answered.size).toBeGreaterThan(50);
-    await expectStateReadable(); // with a node still down: R3 keeps a quorum
-    await expectEventsExactlyOnce("node-loss", result.answered);
+    expectCleanLoad(result);
+    await expectStateReadable(); // with the node still down: R3 keeps a quorum
+    await expectEventsExactlyOnce("node-loss", result.answered.keys());
     // Worker A did lose its node (and, below, serves again through another one).
     for (let waited = 0; waited < 5_000 && !workerA.output().includes("NATS connection lost"); waited += 100)
       await sleep(100);
     expect(workerA.output(), workerA.output().slice(-3_000)).toContain("NATS connection lost");
     await expectBothWorkersServing();
-    await cluster.nodes[0]!.restart();
+    await cluster.restart(0);
     await cluster.waitForHealthy(STATE_STREAMS);
-  }, 90_000);
+    expect(workerErrors()).toEqual([]);
+  }, 50_000);
 
   it("loses the event stream's leader: every request answered, every event stored once", async () => {
-    const leader = await cluster.streamLeader("LLM_PROVIDER_EVENTS");
+    await embedBeforeFault();
+    const leader = await cluster.streamLeader(EVENT_STREAM);
     const result = await loadWhile("leader-loss", async () => {
-      await cluster.nodes[leader]!.kill();
+      await cluster.kill(leader);
       await sleep(3_000);
     });
-    expect(result.answered.size).toBeGreaterThan(50);
+    expectCleanLoad(result);
     await expectStateReadable();
-    await expectEventsExactlyOnce("leader-loss", result.answered);
-    expect(await cluster.streamLeader("LLM_PROVIDER_EVENTS")).not.toBe(leader);
+    await expectEventsExactlyOnce("leader-loss", result.answered.keys());
+    expect(await cluster.streamLeader(EVENT_STREAM)).not.toBe(leader);
     await expectBothWorkersServing();
-    await cluster.nodes[leader]!.restart();
+    await cluster.restart(leader);
     await cluster.waitForHealthy(STATE_STREAMS);
-  }, 90_000);
+    expect(workerErrors()).toEqual([]);
+  }, 50_000);
 
   it("loses a worker: its in-flight requests fail within the caller's deadline, the other answers the rest", async () => {
     const result = await loadWhile("worker-loss", async () => {
       workerA.child.kill("SIGKILL");
       await workerA.exited;
-      await sleep(2_000);
+      // Past the deadline of what A held, so that B alone then serves every loop for a while.
+      await sleep(REQUEST_TIMEOUT_MS + 500);
     });
-    expect(result.answered.size).toBeGreaterThan(50);
-    // The requests worker A held when it died: timed out for the caller, never hung beyond that.
+    const killedAtMs = result.faultAtMs;
+    expectCleanLoad(result); // includes: no attempt waited past the deadline (plus slack)
+    // Worker A held requests when it died: nobody answers them, so they time out for the caller…
     const lost = result.failures.filter((failure) => failure.code === "request_timeout");
-    for (const failure of result.failures) expect(failure.waitedMs).toBeLessThan(REQUEST_TIMEOUT_MS + 1_000);
-    expect(lost.length).toBeLessThanOrEqual(CONCURRENCY);
-    // …and every one of them was answered when the caller retried (worker B).
-    for (const failure of lost) expect(result.answered.has(failure.id)).toBe(true);
-  }, 90_000);
+    expect(result.failures).toEqual(lost);
+    expect(lost.length).toBeGreaterThanOrEqual(1);
+    expect(lost.length).toBeLessThanOrEqual(CONCURRENCY); // one per loop at most: retries go to B
+    for (const failure of lost) {
+      // …sent before, or within moments of, the kill (then the server knew A was gone)…
+      expect(failure.atMs - failure.waitedMs).toBeLessThan(killedAtMs + 1_000);
+      // …and the caller's retry with the same id was answered (by B).
+      expect(result.answered.get(failure.id)).toBeGreaterThan(failure.atMs);
+    }
+    // B answered the rest: the load went on after the kill.
+    const answeredAfterKill = [...result.answered.values()].filter((at) => at > killedAtMs);
+    expect(answeredAfterKill.length).toBeGreaterThan(50);
+    expect(await workerA.exited).toBeNull(); // killed by the signal, not exited
+    expect(workerErrors()).toEqual([]);
+  }, 40_000);
 });

@@ -9,13 +9,27 @@ import type { NatsServerHandle } from "./nats-server.js";
 
 export interface NatsClusterHandle {
   nodes: NatsServerHandle[];
-  /** `nats://127.0.0.1:PORT` of every node. */
+  /** `nats://127.0.0.1:PORT` of every node (a node keeps its URL across `restart`). */
   urls: string[];
   /** `server_name` of node i (`n0`, `n1`, …). */
   names: string[];
-  /** Index of the node that leads `stream` now. */
+  /**
+   * Stops node i: SIGKILL (default, a crash) or SIGTERM (a clean shutdown). Its ports and store
+   * dir are kept for `restart(i)`.
+   */
+  kill(index: number, signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
+  /**
+   * Starts node i again on the same client and cluster ports with the same store dir (stopping
+   * it first if it runs); resolves once it accepts connections — not yet once it has caught up,
+   * for that see `waitForHealthy`.
+   */
+  restart(index: number): Promise<void>;
+  /** Index of the node that leads `stream` now (`stream info` → `cluster.leader` → server name). */
   streamLeader(stream: string): Promise<number>;
-  /** Waits until JetStream answers through every running node (a meta leader is elected). */
+  /**
+   * Waits until `$JS.API.INFO` answers: in a cluster only the JetStream meta leader answers it (a
+   * leaderless cluster answers "not available"), so this is "a meta leader is elected".
+   */
   waitForJetStream(timeoutMs?: number): Promise<void>;
   /**
    * Waits until every node is back in the cluster and each of `streams` has a leader and all
@@ -35,38 +49,59 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
-  const routePorts = await Promise.all(Array.from({ length: size }, freePort));
-  const names = routePorts.map((_port, index) => `n${index}`);
-  const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
-  const nodes: NatsServerHandle[] = [];
-  try {
-    for (let index = 0; index < size; index++) {
-      nodes.push(
-        await startNatsServer({
-          extraConfig: [
-            `server_name: ${names[index]}`,
-            `cluster { name: llm-test, listen: 127.0.0.1:${routePorts[index]}, routes: ${JSON.stringify(
-              routes.filter((_route, other) => other !== index),
-            )} }`,
-          ].join("\n"),
-        }),
-      );
+/** Attempts at starting the nodes when a route port was taken between choosing and binding it. */
+const START_ATTEMPTS = 3;
+
+/** Starts `size` nodes routed to each other; each is a `startNatsServer` (JetStream, own temp dir). */
+async function startNodes(size: number, names: string[]): Promise<NatsServerHandle[]> {
+  for (let attempt = 1; ; attempt++) {
+    const routePorts = await Promise.all(Array.from({ length: size }, freePort));
+    const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
+    const nodes: NatsServerHandle[] = [];
+    try {
+      for (let index = 0; index < size; index++) {
+        nodes.push(
+          await startNatsServer({
+            extraConfig: [
+              `server_name: ${names[index]}`,
+              `cluster { name: llm-test, listen: 127.0.0.1:${routePorts[index]}, routes: ${JSON.stringify(
+                routes.filter((_route, other) => other !== index),
+              )} }`,
+            ].join("\n"),
+          }),
+        );
+      }
+      return nodes;
+    } catch (error) {
+      await Promise.all(nodes.map((node) => node.stop()));
+      // Another process bound a route port after `freePort` released it: choose new ones.
+      if (attempt < START_ATTEMPTS && /address already in use/i.test(String(error))) continue;
+      throw error;
     }
-  } catch (error) {
-    await Promise.all(nodes.map((node) => node.stop()));
-    throw error;
   }
+}
+
+export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
+  const names = Array.from({ length: size }, (_unused, index) => `n${index}`);
+  const nodes = await startNodes(size, names);
   const urls = nodes.map((node) => node.url);
+  const node = (index: number): NatsServerHandle => {
+    const found = nodes[index];
+    if (!found) throw new Error(`no node ${index} in a cluster of ${nodes.length}`);
+    return found;
+  };
 
   const handle: NatsClusterHandle = {
     nodes,
     urls,
     names,
+    kill: (index, signal = "SIGKILL") => node(index).kill(signal),
+    restart: (index) => node(index).restart(),
     async streamLeader(stream) {
       const nc = await connect({ servers: urls });
       try {
-        const jsm = await jetstreamManager(nc);
+        // Short: while a stream has no leader nobody answers, and callers poll through elections.
+        const jsm = await jetstreamManager(nc, { timeout: 1_000 });
         const leader = (await jsm.streams.info(stream)).cluster?.leader;
         const index = names.indexOf(leader ?? "");
         if (index < 0) throw new Error(`stream ${stream} has no leader (${leader ?? "none"})`);
@@ -137,6 +172,11 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
     }
     return "";
   }
-  await handle.waitForJetStream();
+  try {
+    await handle.waitForJetStream();
+  } catch (error) {
+    await handle.stop();
+    throw error;
+  }
   return handle;
 }

@@ -29,8 +29,11 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** Stop, then start again on the same port with the same store dir; resolves once accepting connections. */
   restart(): Promise<void>;
-  /** SIGKILL (a crash: no shutdown, no lame-duck); the store dir stays for `restart()`. */
-  kill(): Promise<void>;
+  /**
+   * SIGKILL by default (a crash: no shutdown, no lame-duck), or the given signal (SIGTERM: a clean
+   * shutdown); resolves once the process exited. The store dir stays for `restart()`.
+   */
+  kill(signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -250,9 +253,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       await stopProcess(current.server);
       await rm(dir, { recursive: true, force: true });
     },
-    async kill() {
+    async kill(signal = "SIGKILL") {
       if (hasExited(current.server.child)) return;
-      current.server.child.kill("SIGKILL");
+      // SIGTERM: the same bounded stop as `stop()` (SIGKILL after the grace period), dir kept.
+      if (signal === "SIGTERM") return stopProcess(current.server);
+      current.server.child.kill(signal);
       await current.server.exited;
     },
     async restart() {
