@@ -19,13 +19,34 @@ export interface GetProviderHealthDeps {
 const SEVERITY = { OK: 0, THROTTLED: 1, BLOCKED: 2 } as const;
 
 /**
+ * Reads shared state (KV). When it does not answer — a JetStream leader election, a lost node —
+ * the caller gets a retryable `service_unavailable`, not an `internal` error.
+ */
+async function sharedState<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof LlmProviderError) throw error;
+    throw new LlmProviderError(
+      "service_unavailable",
+      `provider health is not readable right now (shared state on JetStream did not answer: ${
+        error instanceof Error ? error.message : String(error)
+      }); retry`,
+    );
+  }
+}
+
+/**
  * QRY-002: one provider's health, or the aggregate of all providers with the status of every
  * fallback chain. A provider this worker cannot call is reported unhealthy and BLOCKED.
  */
 export function createGetProviderHealthHandler(deps: GetProviderHealthDeps): Handler {
   async function healthOf(providerId: string, now: number): Promise<ProviderHealth> {
-    const health = toProviderHealth(providerId, await deps.readHealth(providerId), deps.thresholds, now);
-    const budget = await deps.rateLimitStatus(providerId);
+    const [snapshot, budget] = await Promise.all([
+      sharedState(() => deps.readHealth(providerId)),
+      sharedState(() => deps.rateLimitStatus(providerId)),
+    ]);
+    const health = toProviderHealth(providerId, snapshot, deps.thresholds, now);
     if (SEVERITY[budget] > SEVERITY[health.rate_limit_status]) health.rate_limit_status = budget;
     if (deps.isProviderAvailable(providerId)) return health;
     return { ...health, is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" };
