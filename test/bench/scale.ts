@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
+import { SUBJECTS } from "@llm-provider/contracts";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
 import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
@@ -24,6 +24,7 @@ import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
 import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
 import { machineCpu, snapshotCpu } from "./proc-stats.js";
+import { countWorkers } from "../support/workers.js";
 import {
   benchServiceConfig,
   serviceEnvironment,
@@ -65,14 +66,9 @@ async function startWorker(name: string, configPath: string, nc: NatsConnection,
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (worker.hasExited()) throw new Error(`${name} exited:\n${worker.outputTail()}`);
-    let count = 0;
-    try {
-      const replies = await nc.requestMany(`$SRV.PING.${SERVICE_NAME}`, "", { maxWait: 300 });
-      for await (const _reply of replies) count++;
-    } catch {
-      await sleep(100); // no worker subscribed yet: "no responders" at once
-    }
+    const count = await countWorkers(nc);
     if (count >= expected) return worker;
+    if (count === 0) await sleep(100); // none subscribed yet: "no responders" comes back at once
     if (Date.now() > deadline) throw new Error(`${name} did not answer $SRV.PING:\n${worker.outputTail()}`);
   }
 }

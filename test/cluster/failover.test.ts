@@ -29,6 +29,7 @@ import type { NatsClusterHandle } from "../harness/nats-cluster.js";
 import { cacheKey, readCacheEntry } from "../support/embeddings.js";
 import { readEvents } from "../support/events.js";
 import { TEST_API_KEY, testConfig } from "../support/service.js";
+import { countWorkers } from "../support/workers.js";
 
 const root = resolve(import.meta.dirname, "../..");
 /** The caller's deadline per request; a request a dead worker held must fail by then. */
@@ -436,10 +437,9 @@ async function expectBothWorkersServing(): Promise<void> {
   const deadline = Date.now() + 15_000;
   let seen = 0;
   while (Date.now() < deadline) {
-    const replies = await caller.requestMany("$SRV.PING.llm-provider", "", { maxWait: 500 });
-    seen = 0;
-    for await (const _reply of replies) seen++;
+    seen = await countWorkers(caller, 500);
     if (seen === 2) return;
+    if (seen === 0) await sleep(100);
   }
   expect(seen).toBe(2);
 }

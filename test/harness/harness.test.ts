@@ -1,12 +1,12 @@
 // Proves the test infrastructure itself: a real nats-server per test file, and the fake OpenAI
 // server driven through the official `openai` SDK exactly as production code will drive it.
-import { access } from "node:fs/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeOpenAIServer, type FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
+import { isProcessAlive, pathExists } from "../support/processes.js";
 
 /** Resolves with whatever the promise rejects with; fails if it resolves. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -16,22 +16,6 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error("expected the promise to reject");
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0); // signal 0 only checks existence
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Resolves on the next status event of the given type, or rejects after `timeoutMs`. */

@@ -1,31 +1,15 @@
 // Proves the cluster harness itself: three real nats-servers routed into one JetStream cluster on
 // loopback, an R3 stream whose leader can be found and killed, a node restarted on its own ports
 // and store, and a stop that leaves no process and no directory behind.
-import { access } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsCluster, type NatsClusterHandle } from "./nats-cluster.js";
+import { isProcessAlive, pathExists } from "../support/processes.js";
 
 const STREAM = "HARNESS_R3";
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0); // signal 0 only checks existence
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pathExists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Polls until `read` returns a value other than `previous` (it throws while there is none). */
 async function changedFrom<T>(previous: T, read: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
