@@ -26,18 +26,30 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
     [ATTR.serverPort]: Number(endpoint.port || (endpoint.protocol === "https:" ? 443 : 80)),
     [ATTR.providerId]: provider.id,
   };
+  // Attribute sets per operation and model, built once: the SDK copies span attributes and
+  // hashes metric attributes on every call anyway, and a fresh object per call is garbage.
+  // Bounded: the models are the configured ones (response models, the few each answers as).
+  const attributeSets = new Map<string, AttributeSets>();
 
-  function start(operation: "chat" | "embeddings", model: string, extra: Attributes = {}) {
-    const metricAttributes: Attributes = {
-      [ATTR.genAiOperationName]: operation,
-      [ATTR.genAiProviderName]: providerName,
-      [ATTR.genAiRequestModel]: model,
-    };
-    const span = tracer.startSpan(`${operation} ${model}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { ...metricAttributes, ...server, ...extra },
-    });
-    return { span, metricAttributes, started: performance.now() };
+  function attributeSetsOf(operation: "chat" | "embeddings", model: string): AttributeSets {
+    const name = `${operation} ${model}`;
+    let sets = attributeSets.get(name);
+    if (!sets) {
+      const metric: Attributes = {
+        [ATTR.genAiOperationName]: operation,
+        [ATTR.genAiProviderName]: providerName,
+        [ATTR.genAiRequestModel]: model,
+      };
+      sets = { name, metric, span: { ...metric, ...server }, answered: new Map(), failed: new Map() };
+      attributeSets.set(name, sets);
+    }
+    return sets;
+  }
+
+  function start(operation: "chat" | "embeddings", model: string) {
+    const sets = attributeSetsOf(operation, model);
+    const span = tracer.startSpan(sets.name, { kind: SpanKind.CLIENT, attributes: sets.span });
+    return { span, sets, started: performance.now() };
   }
 
   function succeed(
@@ -45,17 +57,22 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
     responseModel: string,
     usage: { promptTokens: number; completionTokens?: number } | undefined,
   ): void {
-    const attributes = { ...attempt.metricAttributes, [ATTR.genAiResponseModel]: responseModel };
+    let answered = attempt.sets.answered.get(responseModel);
+    if (!answered) {
+      const duration = { ...attempt.sets.metric, [ATTR.genAiResponseModel]: responseModel };
+      answered = {
+        duration,
+        input: { ...duration, [ATTR.genAiTokenType]: "input" },
+        output: { ...duration, [ATTR.genAiTokenType]: "output" },
+      };
+      attempt.sets.answered.set(responseModel, answered);
+    }
     const instruments = getInstruments();
-    instruments.operationDuration.record((performance.now() - attempt.started) / 1000, attributes);
+    instruments.operationDuration.record((performance.now() - attempt.started) / 1000, answered.duration);
     if (usage) {
-      instruments.tokenUsage.record(usage.promptTokens, { ...attributes, [ATTR.genAiTokenType]: "input" });
-      if (usage.completionTokens !== undefined) {
-        instruments.tokenUsage.record(usage.completionTokens, {
-          ...attributes,
-          [ATTR.genAiTokenType]: "output",
-        });
-      }
+      instruments.tokenUsage.record(usage.promptTokens, answered.input);
+      if (usage.completionTokens !== undefined)
+        instruments.tokenUsage.record(usage.completionTokens, answered.output);
     }
     attempt.span.end();
   }
@@ -69,44 +86,39 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
       message: error instanceof Error ? error.message : errorType,
     });
     if (error instanceof Error) attempt.span.recordException(error);
-    getInstruments().operationDuration.record((performance.now() - attempt.started) / 1000, {
-      ...attempt.metricAttributes,
-      [ATTR.errorType]: errorType,
-    });
+    let failed = attempt.sets.failed.get(errorType);
+    if (!failed) {
+      failed = { ...attempt.sets.metric, [ATTR.errorType]: errorType };
+      attempt.sets.failed.set(errorType, failed);
+    }
+    getInstruments().operationDuration.record((performance.now() - attempt.started) / 1000, failed);
     attempt.span.end();
   }
 
-  function chatAttributes(call: ChatCall): Attributes {
-    return {
-      ...(call.request.max_tokens !== undefined
-        ? { [ATTR.genAiRequestMaxTokens]: call.request.max_tokens }
-        : {}),
-      ...(call.request.temperature !== undefined
-        ? { [ATTR.genAiRequestTemperature]: call.request.temperature }
-        : {}),
-    };
+  function startChat(call: ChatCall) {
+    const attempt = start("chat", call.upstreamModel);
+    const { max_tokens, temperature } = call.request;
+    if (max_tokens !== undefined) attempt.span.setAttribute(ATTR.genAiRequestMaxTokens, max_tokens);
+    if (temperature !== undefined) attempt.span.setAttribute(ATTR.genAiRequestTemperature, temperature);
+    return attempt;
   }
 
   function annotateChat(span: Span, outcome: Omit<ChatOutcome, "content">, model: string): string {
     const responseModel = outcome.responseModel ?? model;
-    span.setAttributes({
-      [ATTR.genAiResponseModel]: responseModel,
-      [ATTR.genAiResponseFinishReasons]: [outcome.rawFinishReason ?? outcome.finishReason],
-      ...(outcome.upstreamId ? { [ATTR.genAiResponseId]: outcome.upstreamId } : {}),
-      ...(outcome.usage
-        ? {
-            [ATTR.genAiUsageInputTokens]: outcome.usage.promptTokens,
-            [ATTR.genAiUsageOutputTokens]: outcome.usage.completionTokens,
-          }
-        : {}),
-    });
+    span.setAttribute(ATTR.genAiResponseModel, responseModel);
+    span.setAttribute(ATTR.genAiResponseFinishReasons, [outcome.rawFinishReason ?? outcome.finishReason]);
+    if (outcome.upstreamId) span.setAttribute(ATTR.genAiResponseId, outcome.upstreamId);
+    if (outcome.usage) {
+      span.setAttribute(ATTR.genAiUsageInputTokens, outcome.usage.promptTokens);
+      span.setAttribute(ATTR.genAiUsageOutputTokens, outcome.usage.completionTokens);
+    }
     return responseModel;
   }
 
   const instrumented: ProviderClient = {
     providerId: client.providerId,
     async completeChat(call) {
-      const attempt = start("chat", call.upstreamModel, chatAttributes(call));
+      const attempt = startChat(call);
       try {
         const outcome = await client.completeChat(call);
         succeed(attempt, annotateChat(attempt.span, outcome, call.upstreamModel), outcome.usage);
@@ -120,7 +132,7 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
 
   if (client.streamChat) {
     instrumented.streamChat = async function* (call: ChatCall): AsyncGenerator<ChatStreamPart> {
-      const attempt = start("chat", call.upstreamModel, chatAttributes(call));
+      const attempt = startChat(call);
       let ended = false;
       try {
         for await (const part of client.streamChat!(call)) {
@@ -159,4 +171,16 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
     };
   }
   return instrumented;
+}
+
+/** The attribute sets of one operation on one model, reused by every call. */
+interface AttributeSets {
+  /** The span name, `{operation} {model}`. */
+  name: string;
+  metric: Attributes;
+  span: Attributes;
+  /** Duration and token-usage attributes per response model. */
+  answered: Map<string, { duration: Attributes; input: Attributes; output: Attributes }>;
+  /** Duration attributes per `error.type`. */
+  failed: Map<string, Attributes>;
 }
