@@ -160,3 +160,23 @@ function packageOf(frame: CallFrame): string {
   if (url.includes("/contracts/")) return "@llm-provider/contracts";
   return url;
 }
+
+/** The summary as report lines: by package (self, inclusive), then top functions (self, inclusive). */
+export function formatProfile(summary: ProfileSummary, title: string): string[] {
+  const entries = (heading: string, list: ProfileSummary["bySelf"]) => [
+    heading,
+    ...list.map(
+      (e) => `  ${e.ms.toFixed(0).padStart(7)} ms  ${e.percent.toFixed(1).padStart(5)} %  ${e.name}`,
+    ),
+  ];
+  const busyMs = summary.windowMs - summary.idleMs;
+  return [
+    "",
+    `== ${title}: sampled ${summary.windowMs.toFixed(0)} ms, busy ${busyMs.toFixed(0)} ms ` +
+      `(on CPU or waiting for one), idle ${summary.idleMs.toFixed(0)} ms; % of busy`,
+    ...entries("by package (self time):", summary.byPackage),
+    ...entries("by package (inclusive: on the stack):", summary.byPackageInclusive),
+    ...entries("top functions by self time:", summary.bySelf),
+    ...entries("top functions by inclusive time:", summary.byInclusive),
+  ];
+}

@@ -9,9 +9,10 @@
 //   - a 256-item batch through the service, half cached and half new (interleaved),
 //   - a 256-item batch all cached, for reference.
 // Prints latencies and the service's CPU per request, the issue's two targets, then one JSON line.
-// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PROFILE_DIR (the service
-// writes a V8 CPU profile of the whole run there).
-import { mkdtemp, rm } from "node:fs/promises";
+// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PHASES (comma-separated
+// parts of phase labels: only those run), BENCH_PROFILE_DIR (the service writes a V8 CPU profile
+// there; where each measured phase's CPU went is printed at the end).
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -42,6 +43,8 @@ import {
 import { bucketWritesSender } from "./embedding-bucket-writes.js";
 import { PHASE, report } from "./embedding-report.js";
 import type { PhaseResult } from "./embedding-report.js";
+import { formatProfile, summarizeCpuProfile } from "./cpu-profile.js";
+import type { TimeWindow } from "./cpu-profile.js";
 import { cpuMicrosPerRequest, snapshotCpu } from "./proc-stats.js";
 import { serviceEnvironment, serviceNodeFlags, writeServiceConfig } from "./service-config.js";
 
@@ -51,6 +54,8 @@ const BENCH_DIR = join(ROOT, "test/bench");
 const ECHO_SUBJECT = "bench.echo.embeddings";
 const REQUEST_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 20_000;
+const SERVICE_STOP_GRACE_MS = 10_000;
+const PROFILE_TOP_ENTRIES = 25;
 
 const progress = (text: string): void => void process.stderr.write(`[bench:embeddings] ${text}\n`);
 const encoder = new TextEncoder();
@@ -127,6 +132,7 @@ async function startProcesses(release: (step: () => Promise<unknown>) => void) {
     },
   );
   release(() => service.stop());
+  const stopService = () => service.stop(SERVICE_STOP_GRACE_MS);
   const nc = await connect({ servers: nats.url, name: "bench-embeddings-load", reconnect: false });
   release(() => nc.close());
   await echo.firstLine;
@@ -136,7 +142,40 @@ async function startProcesses(release: (step: () => Promise<unknown>) => void) {
     ["nats-server", nats.pid],
     ["upstream", upstream.pid],
   ]);
-  return { nc, baseUrl, pids };
+  return { nc, baseUrl, pids, profileDir, stopService };
+}
+
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** Phases BENCH_PHASES names (by a part of their label), or all. */
+function selectedPhases<T>(phases: readonly [string, T][]): [string, T][] {
+  const parts = (process.env["BENCH_PHASES"] ?? "")
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+  if (parts.length === 0) return [...phases];
+  return phases.filter(([label]) => parts.some((part) => label.includes(part)));
+}
+
+/** Stops the service (it writes its profile on exit) and prints where its CPU went in each phase. */
+async function reportProfile(
+  profileDir: string,
+  stopService: () => Promise<void>,
+  windows: readonly { label: string; window: TimeWindow }[],
+): Promise<void> {
+  await stopService();
+  const file = (await readdir(profileDir)).find((name) => name.endsWith(".cpuprofile"));
+  if (!file) {
+    progress(`no .cpuprofile in ${profileDir}`);
+    return;
+  }
+  const path = join(profileDir, file);
+  const lines = [``, `service CPU profile: ${path} (kept; open it in Chrome DevTools)`];
+  for (const { label, window } of windows) {
+    const summary = await summarizeCpuProfile(path, [window], PROFILE_TOP_ENTRIES);
+    lines.push(...formatProfile(summary, `${label}, measured phase`));
+  }
+  for (const line of lines) process.stdout.write(`${line}\n`);
 }
 
 async function waitForService(nc: NatsConnection, service: ChildHandle): Promise<void> {
@@ -187,13 +226,16 @@ async function measure(
   pids: ReadonlyMap<string, number>,
   bounds: ReturnType<typeof readBounds>,
   signal: AbortSignal,
-): Promise<PhaseResult> {
+): Promise<PhaseResult & { window: TimeWindow }> {
   progress(`${label}: warm-up, then measuring`);
   await runClosedLoop(send, 1, bounds.warmup, signal);
   const before = snapshotCpu(pids);
+  const startUs = monotonicMicros();
   const load = await runClosedLoop(send, 1, bounds.measure, signal);
+  const window = { startUs, endUs: monotonicMicros() };
   const after = snapshotCpu(pids);
   return {
+    window,
     label,
     requests: load.requests,
     errors: load.errors,
@@ -210,7 +252,9 @@ async function main(): Promise<number> {
   const releases: (() => Promise<unknown>)[] = [];
   try {
     progress("starting nats-server, fake upstream, echo responder and the service");
-    const { nc, baseUrl, pids } = await startProcesses((step) => releases.push(step));
+    const { nc, baseUrl, pids, profileDir, stopService } = await startProcesses((step) =>
+      releases.push(step),
+    );
     await warmAndCheck(nc);
     const agent = createHttpDispatcher(); // the pool the service uses, so the HTTP floor is fair
     releases.push(() => agent.close());
@@ -245,10 +289,12 @@ async function main(): Promise<number> {
         serviceSender(nc, () => batchRequest([...CACHED_HALF, ...CACHED_HALF.map((text) => `${text} (2)`)])),
       ],
     ];
-    const phases: PhaseResult[] = [];
-    for (const [label, send] of senders)
+    const phases: (PhaseResult & { window: TimeWindow })[] = [];
+    for (const [label, send] of selectedPhases(senders))
       phases.push(await measure(label, send, pids, bounds, controller.signal));
-    return report(phases) ? 0 : 1;
+    const passed = report(phases);
+    if (profileDir) await reportProfile(profileDir, stopService, phases);
+    return passed ? 0 : 1;
   } catch (error) {
     progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;

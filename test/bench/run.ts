@@ -28,7 +28,7 @@ import { createHttpDispatcher } from "../../services/llm-provider/src/providers/
 import { startNatsServer } from "../harness/nats-server.js";
 import { spawnNode, type ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies, type LoadBounds, type SendRequest } from "./closed-loop.js";
-import { summarizeCpuProfile, type ProfileSummary, type TimeWindow } from "./cpu-profile.js";
+import { formatProfile, summarizeCpuProfile, type TimeWindow } from "./cpu-profile.js";
 import { COMPLETE_CHAT_REQUEST, OPENAI_CHAT_REQUEST } from "./payloads.js";
 import {
   CLOCK_TICKS_PER_SECOND,
@@ -409,25 +409,6 @@ async function reportProfile(env: Environment, windows: readonly ServiceWindow[]
     lines.push(...formatProfile(summary, `${PHASE_LABELS.service} @${concurrency}, measured phase`));
   }
   for (const line of lines) process.stdout.write(`${line}\n`);
-}
-
-function formatProfile(summary: ProfileSummary, title: string): string[] {
-  const entries = (heading: string, list: ProfileSummary["bySelf"]) => [
-    heading,
-    ...list.map(
-      (e) => `  ${e.ms.toFixed(0).padStart(7)} ms  ${e.percent.toFixed(1).padStart(5)} %  ${e.name}`,
-    ),
-  ];
-  const busyMs = summary.windowMs - summary.idleMs;
-  return [
-    "",
-    `== ${title}: sampled ${summary.windowMs.toFixed(0)} ms, busy ${busyMs.toFixed(0)} ms ` +
-      `(on CPU or waiting for one), idle ${summary.idleMs.toFixed(0)} ms; % of busy`,
-    ...entries("by package (self time):", summary.byPackage),
-    ...entries("by package (inclusive: on the stack):", summary.byPackageInclusive),
-    ...entries("top functions by self time:", summary.bySelf),
-    ...entries("top functions by inclusive time:", summary.byInclusive),
-  ];
 }
 
 // ---------------------------------------------------------------------------------------------
