@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Context, Span } from "@opentelemetry/api";
+import type { Attributes, Context, Span } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { extractTraceContext } from "./nats-trace-context.js";
 import { ATTR, SCOPE } from "./semconv.js";
@@ -8,6 +8,25 @@ export interface ServerSpan {
   span: Span;
   /** Run the handler in this context so its spans are children of the server span. */
   context: Context;
+}
+
+// Per subject and queue group (a handful): built once, copied by the SDK into each span.
+const subjectAttributes = new Map<string, Attributes>();
+
+function attributesOf(subject: string, queue: string): Attributes {
+  const key = `${subject} ${queue}`;
+  let attributes = subjectAttributes.get(key);
+  if (!attributes) {
+    attributes = {
+      [ATTR.messagingSystem]: "nats",
+      [ATTR.messagingDestinationName]: subject,
+      [ATTR.messagingOperationType]: "process",
+      [ATTR.messagingOperationName]: "process",
+      [ATTR.messagingConsumerGroupName]: queue,
+    };
+    subjectAttributes.set(key, attributes);
+  }
+  return attributes;
 }
 
 /** A SERVER span for one NATS request, continuing the caller's trace when it sent one. */
@@ -19,22 +38,17 @@ export function startServerSpan(
   requestId: string,
 ): ServerSpan {
   const parent = extractTraceContext(headers);
-  const span = trace.getTracer(SCOPE).startSpan(
-    `process ${subject}`,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
-        [ATTR.messagingSystem]: "nats",
-        [ATTR.messagingDestinationName]: subject,
-        [ATTR.messagingOperationType]: "process",
-        [ATTR.messagingOperationName]: "process",
-        [ATTR.messagingConsumerGroupName]: queue,
-        [ATTR.messagingMessageBodySize]: bodySize,
-        [ATTR.requestId]: requestId,
-      },
-    },
-    parent,
-  );
+  const span = trace
+    .getTracer(SCOPE)
+    .startSpan(
+      `process ${subject}`,
+      { kind: SpanKind.SERVER, attributes: attributesOf(subject, queue) },
+      parent,
+    );
+  if (span.isRecording()) {
+    span.setAttribute(ATTR.messagingMessageBodySize, bodySize);
+    span.setAttribute(ATTR.requestId, requestId);
+  }
   return { span, context: trace.setSpan(parent, span) };
 }
 
