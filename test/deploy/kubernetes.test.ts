@@ -143,7 +143,7 @@ describe("deploy/kubernetes", () => {
     expect(container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "probes" });
     expect(container.startupProbe?.httpGet).toEqual({ path: "/readyz", port: "probes" });
     expect(container.livenessProbe?.httpGet).toEqual({ path: "/livez", port: "probes" });
-    // Drain (shutdown grace) plus the event flush must end before the kubelet's SIGKILL.
+    // A stop (the grace, plus at most 1 s of flushing and the NATS drain) ends before SIGKILL.
     expect(spec.template.spec!.terminationGracePeriodSeconds! * 1_000).toBeGreaterThan(
       config.service.shutdown_grace_ms + 5_000,
     );

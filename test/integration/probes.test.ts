@@ -155,6 +155,7 @@ describe("health probes of the service process", () => {
 
       // One request in flight for a while, then SIGTERM.
       upstream.enqueue({ kind: "delay", ms: 1_500 });
+      const seenBefore = upstream.requests.length; // earlier tests' requests are still listed
       const nc = await connect({ servers: nats.url });
       const reply = nc.request(
         "llm-provider.cmd.complete_chat",
@@ -163,7 +164,7 @@ describe("health probes of the service process", () => {
       );
       await until(
         () => Promise.resolve(upstream.requests.length),
-        (count) => count > 0,
+        (count) => count > seenBefore,
       );
       child.kill("SIGTERM");
       const draining = await until(

@@ -37,6 +37,9 @@ import type { ProviderClient } from "./providers/port.js";
 import { instrumentProviderClient } from "./telemetry/instrument-provider-client.js";
 import { SERVICE_VERSION } from "./version.js";
 
+/** The least time buffered state gets to reach JetStream at shutdown, however long the drain took. */
+const MIN_FLUSH_MS = 1_000;
+
 export interface AppOptions {
   config: Config;
   logger?: Logger;
@@ -232,18 +235,24 @@ export async function startApp(options: AppOptions): Promise<App> {
     },
     stop(graceMs = config.service.shutdown_grace_ms) {
       stopping ??= (async () => {
+        const started = performance.now();
         logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
         await service.stop(graceMs);
-        if (embeddingCache) {
+        // One window for everything still buffered (vectors being written, health snapshots,
+        // events): what the drain left of the grace, and never less than MIN_FLUSH_MS. The
+        // flushes run side by side, so a JetStream that does not answer costs one window, not
+        // one per buffer, and the whole stop stays within the grace plus MIN_FLUSH_MS.
+        const flushMs = Math.max(graceMs - (performance.now() - started), MIN_FLUSH_MS);
+        const [, left] = await Promise.all([
           // Vectors already answered but still being written: stored now, or their claims expire.
-          await embeddingCache.flush(Math.max(graceMs, 1_000));
-          embeddingCache.close();
-        }
-        await health.close().catch(() => undefined);
+          embeddingCache?.flush(flushMs),
+          events?.flush(flushMs),
+          withinMs(health.close(), flushMs).catch(() => undefined),
+        ]);
+        embeddingCache?.close();
         await breakers.close();
         if (events) {
-          const left = await events.flush(Math.max(graceMs, 1_000));
-          if (left > 0)
+          if (left !== undefined && left > 0)
             logger.error({ events_left: left, ...events.stats() }, "events not acknowledged at shutdown");
           events.close();
         }
@@ -255,6 +264,17 @@ export async function startApp(options: AppOptions): Promise<App> {
       return stopping;
     },
   };
+}
+
+/** Waits for `work` at most `ms`; undefined when the time ran out first. */
+async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
