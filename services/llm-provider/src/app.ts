@@ -269,7 +269,7 @@ export async function startApp(options: AppOptions): Promise<App> {
 /** Waits for `work` at most `ms`; undefined when the time ran out first. */
 async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
   try {
     return await Promise.race([work, expired]);
   } finally {
