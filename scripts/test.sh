@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The project's test command (README and CI run exactly this): install what is missing, then
-# lint, format check, type check, check the generated contracts, and run every test against real
-# nats-servers — on this machine's Node and, when that is not Node 22 (production), on Node 22 too.
+# lint, format check, type check, build (the production compile, as the image does), check the
+# generated contracts, and run every test against real nats-servers — on this machine's Node and,
+# when that is not Node 22 (production), on Node 22 too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run lint
 npm run format:check
 npm run typecheck
+npm run build
 npm run check:schemas
 
 results=.cache/vitest-results.json
