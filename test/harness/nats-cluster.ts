@@ -2,7 +2,7 @@
 // node is a `startNatsServer` with its own store dir, a server name and routes to the others.
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "./nats-server.js";
 import type { NatsServerHandle } from "./nats-server.js";
@@ -172,8 +172,41 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
     }
     return "";
   }
+  /**
+   * A meta leader may be elected before every peer has joined the meta group: R`size` state then
+   * fails with "no suitable peers for placement". Waits until an R`size` stream can be placed.
+   */
+  async function waitForEveryPeer(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const nc = await connect({ servers: urls });
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+      let lastError: unknown;
+      while (Date.now() < deadline) {
+        try {
+          const name = "HARNESS_PLACEMENT_PROBE";
+          await jsm.streams.add({
+            name,
+            subjects: ["harness.placement.probe"],
+            num_replicas: size,
+            storage: StorageType.Memory,
+          });
+          await jsm.streams.delete(name);
+          return;
+        } catch (error) {
+          lastError = error;
+          await sleep(200);
+        }
+      }
+      throw new Error(`an R${size} stream could not be placed within ${timeoutMs} ms: ${String(lastError)}`);
+    } finally {
+      await nc.close();
+    }
+  }
+
   try {
     await handle.waitForJetStream();
+    await waitForEveryPeer();
   } catch (error) {
     await handle.stop();
     throw error;

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createLlmProviderClient } from "@llm-provider/contracts";
@@ -10,6 +11,7 @@ import { startApp } from "../../services/llm-provider/src/app.js";
 import type { App } from "../../services/llm-provider/src/app.js";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import { createLogger } from "../../services/llm-provider/src/infra/logger.js";
+import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { resolveNatsServerBinary, startNatsServer } from "../harness/nats-server.js";
@@ -30,6 +32,8 @@ let upstream: FakeOpenAIServer;
 let app: App;
 let caller: NatsConnection;
 const violations: string[] = [];
+/** What the service logged (warnings and up): its own permission violations show up here. */
+const serviceLog: string[] = [];
 
 beforeAll(async () => {
   Object.assign(process.env, passwords); // the server reads them from its environment
@@ -46,7 +50,12 @@ beforeAll(async () => {
     dimensions: 8,
     features: { chat: false, embedding: true, function_calling: false, streaming: false },
   });
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const sink = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      serviceLog.push(chunk.toString());
+      done();
+    },
+  });
   app = await startApp({
     config: parseConfig(config, "test"),
     env: { ...passwords, TEST_OPENAI_KEY: TEST_API_KEY },
@@ -97,6 +106,34 @@ describe("the shipped NATS permissions", () => {
     expect((await client.listModels()).data.length).toBeGreaterThan(0);
     expect(await client.getProviderHealth()).toHaveProperty("providers");
     expect(violations).toEqual([]);
+    // The service itself was refused nothing: e.g. listing the health and breaker buckets (stream
+    // info with a subjects filter), direct gets, the subscription to the breakers bucket's writes.
+    expect(serviceLog.join("")).not.toMatch(/permission|not read from the bucket/i);
+  });
+
+  it("let the service take over a breaker state another worker writes", async () => {
+    const peer = await connect({
+      servers: nats.url,
+      user: "llm-provider",
+      pass: passwords.LLM_PROVIDER_NATS_PASSWORD,
+    });
+    try {
+      const breakers = await new Kvm(peer).open("llm_provider_breakers");
+      await breakers.put(
+        toKvToken("p0"),
+        JSON.stringify({ state: "open", opened_at: Date.now(), by: "peer" }),
+      );
+      for (let waited = 0; waited < 5_000 && app.isProviderAvailable("p0"); waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(app.isProviderAvailable("p0")).toBe(false);
+      await breakers.put(toKvToken("p0"), JSON.stringify({ state: "closed", opened_at: 0, by: "peer" }));
+      for (let waited = 0; waited < 5_000 && !app.isProviderAvailable("p0"); waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(app.isProviderAvailable("p0")).toBe(true);
+    } finally {
+      await peer.close();
+    }
+    expect(serviceLog.join("")).not.toMatch(/permission/i);
   });
 
   it("refuse a caller who publishes a fake event or reads the cache", async () => {

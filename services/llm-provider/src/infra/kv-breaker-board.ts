@@ -1,4 +1,4 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
@@ -9,6 +9,7 @@ import { countsAgainstProvider } from "../routing/breaker-board.js";
 import type { BreakerBoard } from "../routing/breaker-board.js";
 import { getInstruments } from "../telemetry/instruments.js";
 import { BREAKER_STATE_VALUE, METRIC } from "../telemetry/semconv.js";
+import { createKvBucketReader } from "./kv-bucket-reader.js";
 import { fromKvToken, toKvToken } from "./kv-token.js";
 
 /** What the bucket holds per provider: the shared state, and who set it. */
@@ -32,7 +33,21 @@ export interface KvBreakerBoardOptions {
     changedAt: number;
     retryAfterMs: number;
   }) => void;
+  /**
+   * How often the whole bucket is read again, to take over what the subscription missed (writes
+   * made while this worker was disconnected). Default 30 s; also done after every reconnect.
+   */
+  resyncIntervalMs?: number;
+  /** How long a read of the bucket (key listing, then values) may wait for each answer. Default 5 s. */
+  readTimeoutMs?: number;
 }
+
+const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
+const DEFAULT_READ_TIMEOUT_MS = 5_000;
+/** How far behind the stream leader a replica answering a direct get may be, at most (generous). */
+const REPLICA_LAG_MS = 1_000;
+const KV_OPERATION = "KV-Operation";
+const decoder = new TextDecoder();
 
 export interface KvBreakerBoard extends BreakerBoard {
   close(): Promise<void>;
@@ -41,9 +56,11 @@ export interface KvBreakerBoard extends BreakerBoard {
 /**
  * Circuit breakers shared by every worker through a KV bucket. Each worker counts its own
  * failures; when its breaker opens or closes it writes that to the bucket, and every worker
- * watching the bucket takes the state over — so a provider one worker saw fail is not hammered by
- * the others. After the cool-down the workers race for the one probe with a compare-and-set on
- * the key; the loser keeps the breaker open. Admission is answered from memory otherwise.
+ * subscribed to the bucket's subjects takes the state over — so a provider one worker saw fail is
+ * not hammered by the others; a periodic read of the bucket catches up on writes made while a
+ * worker was disconnected. After the cool-down the workers race for the one probe with a
+ * compare-and-set on the key; the loser keeps the breaker open. Admission is answered from memory
+ * otherwise.
  */
 export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Promise<KvBreakerBoard> {
   const { workerId, policy, logger } = options;
@@ -67,25 +84,96 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
     });
   }
 
-  // Take over what other workers decide.
-  const watch = await kv.watch();
-  void (async () => {
-    for await (const entry of watch) {
-      if (entry.operation !== "PUT" || entry.value.length === 0) continue;
-      const shared = parseSharedState(entry.string());
-      if (!shared) {
-        // Only workers write here (NATS permissions); still, a foreign value must not stop the watch.
-        logger.warn({ key: entry.key }, "ignored a circuit breaker entry that is not a breaker state");
-        continue;
-      }
-      if (shared.by === workerId) continue;
-      const providerId = fromKvToken(entry.key);
-      const breaker = breakerOf(providerId);
-      if (shared.state === "closed") breaker.close();
-      else if (shared.state === "open") breaker.open(shared.opened_at);
-      // half_open: another worker probes; to us the breaker stays open until it reports.
-      else breaker.open(Date.now());
+  // Take over what other workers decide, without a consumer (a KV watch is an ordered consumer,
+  // which nats-server < 2.12 may place on a node that is down, nats-io/nats-server#7165): every
+  // KV write is a plain publish on `$KV.<bucket>.<key>`, so a core subscription sees it; the
+  // bucket is read (key listing + direct gets) at start, every `resyncIntervalMs` and after a
+  // reconnect, for what was written while this worker was not subscribed.
+  const subjectPrefix = `$KV.${options.bucket}.`;
+  const reader = createKvBucketReader(options.nc, {
+    bucket: options.bucket,
+    timeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
+  });
+  /** Last value seen per key (subscription or read): a read applies only what changed since. */
+  const lastSeen = new Map<string, string>();
+  /** When the subscription last delivered a write of each key (`performance.now()`). */
+  const deliveredAt = new Map<string, number>();
+  /** Per provider, how many probe claims of this worker are out now. */
+  const claimsOut = new Map<string, number>();
+  /** Providers another worker claimed the probe of while a claim of ours was out. */
+  const foreignClaims = new Set<string>();
+
+  function takeOver(key: string, text: string): void {
+    lastSeen.set(key, text);
+    const shared = parseSharedState(text);
+    if (!shared) {
+      // Only workers write here (NATS permissions); still, a foreign value must not stop anything.
+      logger.warn({ key }, "ignored a circuit breaker entry that is not a breaker state");
+      return;
     }
+    if (shared.by === workerId) return;
+    const providerId = fromKvToken(key);
+    const breaker = breakerOf(providerId);
+    if (shared.state === "closed") breaker.close();
+    else if (shared.state === "open") breaker.open(shared.opened_at);
+    // half_open: another worker claims the probe; to us the breaker stays open until it reports.
+    // A claim is a compare-and-set, and a core subscription sees it even when JetStream refused it
+    // (the loser of a race for the probe): while our own claim is out, its outcome decides; while
+    // our own probe is out, ours won.
+    else if (claimsOut.has(providerId)) foreignClaims.add(providerId);
+    else if (breaker.state !== "half_open") breaker.open(Date.now());
+  }
+
+  function onWrite(error: Error | null, msg: Msg): void {
+    if (error) {
+      logger.warn({ err: error.message }, "circuit breaker subscription failed");
+      return;
+    }
+    const key = msg.subject.slice(subjectPrefix.length);
+    deliveredAt.set(key, performance.now());
+    const operation = msg.headers?.get(KV_OPERATION) ?? "";
+    if (operation === "DEL" || operation === "PURGE" || msg.data.length === 0) {
+      lastSeen.delete(key);
+      return;
+    }
+    takeOver(key, decoder.decode(msg.data));
+  }
+
+  let resyncing: Promise<void> | undefined;
+  /** Reads the whole bucket and takes over what changed since last seen; never rejects. */
+  function resync(reason: string): Promise<void> {
+    resyncing ??= (async () => {
+      // A key the subscription delivered since then is left alone: that write is at least as new as
+      // what the read returns (a direct get may be answered by a replica a few ms behind).
+      const liveSince = performance.now() - REPLICA_LAG_MS;
+      try {
+        for (const entry of await reader.entries()) {
+          if ((deliveredAt.get(entry.key) ?? -Infinity) > liveSince || entry.value.length === 0) continue;
+          const text = decoder.decode(entry.value);
+          if (lastSeen.get(entry.key) !== text) takeOver(entry.key, text);
+        }
+      } catch (error) {
+        logger.warn(
+          { reason, err: (error as Error).message, next_in_ms: resyncIntervalMs },
+          "circuit breaker states not read from the bucket; trying again later",
+        );
+      } finally {
+        resyncing = undefined;
+      }
+    })();
+    return resyncing;
+  }
+
+  const resyncIntervalMs = options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
+  const subscription = options.nc.subscribe(`${subjectPrefix}>`, { callback: onWrite });
+  // Subscribed (at our server) before the first read, so no write falls between the two.
+  await options.nc.flush();
+  await resync("start");
+  const timer = setInterval(() => void resync("periodic"), resyncIntervalMs);
+  timer.unref();
+  const statusEvents = options.nc.status();
+  void (async () => {
+    for await (const status of statusEvents) if (status.type === "reconnect") void resync("reconnect");
   })();
 
   getInstruments()
@@ -98,6 +186,22 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
 
   /** Wins the one probe across workers: CAS the shared open state to half-open in our name. */
   async function claimProbe(providerId: string, breaker: CircuitBreaker): Promise<boolean> {
+    claimsOut.set(providerId, (claimsOut.get(providerId) ?? 0) + 1);
+    let won = false;
+    try {
+      won = await claimProbeOnce(providerId, breaker);
+    } finally {
+      const left = (claimsOut.get(providerId) ?? 1) - 1;
+      if (left > 0) claimsOut.set(providerId, left);
+      else claimsOut.delete(providerId);
+      // Lost to another worker's claim seen meanwhile: it probes, so our cool-down starts again.
+      if (!won && foreignClaims.has(providerId) && breaker.state === "open") breaker.open(Date.now());
+      if (left <= 0) foreignClaims.delete(providerId);
+    }
+    return won;
+  }
+
+  async function claimProbeOnce(providerId: string, breaker: CircuitBreaker): Promise<boolean> {
     const key = toKvToken(providerId);
     try {
       const entry = await kv.get(key);
@@ -108,6 +212,9 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
           breaker.close();
           return true;
         }
+        // Another worker's claim, stored and seen while ours was out: it probes, not us.
+        if (shared.state === "half_open" && shared.by !== workerId && foreignClaims.has(providerId))
+          return false;
         const probe: SharedBreakerState = { state: "half_open", opened_at: shared.opened_at, by: workerId };
         await kv.update(key, JSON.stringify(probe), entry.revision);
       }
@@ -150,8 +257,12 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
     isOpen: (providerId) => breakerOf(providerId).state !== "closed",
     retryAfterMs: (providerId) => breakerOf(providerId).retryAfterMs(Date.now()),
     async close() {
-      watch.stop();
-      await Promise.resolve();
+      clearInterval(timer);
+      subscription.unsubscribe();
+      // The status iterator of @nats-io/nats-core has `stop()` (typed as a plain AsyncIterable).
+      (statusEvents as { stop?: () => void }).stop?.();
+      await resyncing;
+      reader.close();
     },
   };
 }

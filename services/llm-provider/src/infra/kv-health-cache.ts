@@ -3,9 +3,11 @@ import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
 import type { Attempt } from "@llm-provider/contracts";
 import type { Logger } from "pino";
+import { z } from "zod";
 import { HealthWindow, mergeHealthSnapshots } from "../domain/provider-health.js";
 import type { HealthSnapshot } from "../domain/provider-health.js";
 import type { HealthRecorder } from "../handlers/health-recorder.js";
+import { createKvBucketReader } from "./kv-bucket-reader.js";
 import { toKvToken } from "./kv-token.js";
 
 export interface KvHealthCacheOptions {
@@ -19,7 +21,12 @@ export interface KvHealthCacheOptions {
   /** Entry lifetime in the bucket; a worker that stopped writing drops out after it. */
   ttlMs: number;
   logger: Logger;
+  /** How long a read of the bucket (key listing, then values) may wait for each answer. Default 5 s. */
+  readTimeoutMs?: number;
 }
+
+const DEFAULT_READ_TIMEOUT_MS = 5_000;
+const decoder = new TextDecoder();
 
 export interface KvHealthCache extends HealthRecorder {
   /** Every worker's recent snapshot of one provider, merged (eventually consistent, as the seed says). */
@@ -31,11 +38,17 @@ export interface KvHealthCache extends HealthRecorder {
 /**
  * The HealthCache: each worker keeps a sliding window per provider in memory, and every
  * `flushIntervalMs` writes the snapshots that changed to a KV bucket with a TTL under
- * `<provider>.<worker>`; readers merge all workers' entries of a provider.
+ * `<provider>.<worker>`; readers merge all workers' entries of a provider. Reads use no consumer
+ * (stream info lists the keys, direct gets read them): they answer while a node of the cluster is
+ * down, also on nats-server < 2.12.
  */
 export async function createKvHealthCache(options: KvHealthCacheOptions): Promise<KvHealthCache> {
   // Created by ensureJetStreamState (TTL = options.ttlMs).
   const kv: KV = await new Kvm(options.nc).open(options.bucket);
+  const reader = createKvBucketReader(options.nc, {
+    bucket: options.bucket,
+    timeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
+  });
   const windows = new Map<string, HealthWindow>();
   const dirty = new Set<string>();
   const lastWritten = new Map<string, number>();
@@ -89,18 +102,48 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
       }
     },
     async read(providerId) {
+      // `<provider>.*`: exactly this provider's entries (one token per worker), not those of a
+      // provider whose encoded id merely starts the same way.
+      const entries = await reader.entries(`${toKvToken(providerId)}.*`);
       const snapshots: HealthSnapshot[] = [];
-      const keys = await kv.keys(`${toKvToken(providerId)}.*`);
-      for await (const key of keys) {
-        const entry = await kv.get(key);
-        if (entry && entry.operation === "PUT" && entry.value.length > 0)
-          snapshots.push(entry.json<HealthSnapshot>());
+      for (const entry of entries) {
+        const snapshot = parseSnapshot(entry.value);
+        // Only workers write here (NATS permissions); a foreign value must still not fail the read.
+        if (snapshot) snapshots.push(snapshot);
+        else if (entry.value.length > 0)
+          options.logger.warn({ key: entry.key }, "ignored a health entry that is not a snapshot");
       }
       return mergeHealthSnapshots(snapshots);
     },
     async close() {
       clearInterval(timer);
-      await flush();
+      try {
+        await flush();
+      } finally {
+        reader.close();
+      }
     },
   };
+}
+
+/** What a worker writes: anything else in the bucket is ignored, not merged. */
+const StoredSnapshotSchema = z.object({
+  requests: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  latencySumMs: z.number().nonnegative(),
+  lastError: z.string().nullable(),
+  lastErrorAt: z.number().nullable(),
+  lastSuccessAt: z.number().nullable(),
+  rateLimitedAt: z.number().nullable(),
+});
+
+/** A worker's snapshot as stored, or undefined for anything else. */
+function parseSnapshot(value: Uint8Array): HealthSnapshot | undefined {
+  if (value.length === 0) return undefined;
+  try {
+    const parsed = StoredSnapshotSchema.safeParse(JSON.parse(decoder.decode(value)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
