@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Subscription } from "@nats-io/nats-core";
 import { LlmProviderError, POLICY_GATEWAY_SUBJECT } from "@llm-provider/contracts";
 import type { PolicyDecision, PolicyEvaluationRequest } from "@llm-provider/contracts";
@@ -145,6 +146,7 @@ const sampleCheck = {
   providerId: "p",
   estimatedTokens: 1,
   deadline: Number.MAX_SAFE_INTEGER,
+  trace: ROOT_CONTEXT,
 };
 
 describe("circuit breaker around the Policy Gateway", () => {

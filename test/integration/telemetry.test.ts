@@ -1,5 +1,4 @@
 import { context, metrics, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   AggregationTemporality,
@@ -22,6 +21,7 @@ import type { NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { SynchronousContextManager } from "../../services/llm-provider/src/telemetry/synchronous-context-manager.js";
 
 // Global SDK pieces, installed before the service starts (each test file runs in its own process).
 const spans = new InMemorySpanExporter();
@@ -30,7 +30,8 @@ const metricReader = new PeriodicExportingMetricReader({
   exporter: metricExporter,
   exportIntervalMillis: 3_600_000,
 });
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+// What the service installs: trace context is handed on explicitly, nothing follows an `await`.
+context.setGlobalContextManager(new SynchronousContextManager().enable());
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
 metrics.setGlobalMeterProvider(new MeterProvider({ readers: [metricReader] }));

@@ -30,6 +30,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
             modelMaxTokens: target.model.max_tokens,
             request,
             signal,
+            trace: context.trace,
           }),
       );
     } catch (error) {
@@ -42,7 +43,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
       buildChatCompleted(completion, request, eventContext),
     );
-    recordRequestOutcome({
+    recordRequestOutcome(context.trace, {
       operation: "chat",
       model: completion.model,
       providerId: completion.provider_id,

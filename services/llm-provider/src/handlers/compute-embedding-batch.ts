@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { GenerateEmbedding } from "@llm-provider/contracts";
 import { upstreamModelName } from "../domain/catalog.js";
@@ -17,6 +18,8 @@ export interface EmbeddingBatchComputerOptions {
   requirement: EmbeddingRequirement;
   request: GenerateEmbedding;
   deadline: number;
+  /** The request's trace context (`RequestContext.trace`). */
+  trace: Context;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface EmbeddingBatchComputerOptions {
  * anything is cached. Priced with the answering model's input price.
  */
 export function createEmbeddingBatchComputer(options: EmbeddingBatchComputerOptions): ComputeBatch {
-  const { clients, targets, chain, requirement, request, deadline } = options;
+  const { clients, targets, chain, requirement, request, deadline, trace } = options;
   return async function computeBatch(texts, signal) {
     const execution = await executeWithFallback(
       { targets, chain, deadline, signal },
@@ -36,6 +39,7 @@ export function createEmbeddingBatchComputer(options: EmbeddingBatchComputerOpti
           dimensions: upstreamDimensions(target.model, requirement),
           user: request.user,
           signal: attemptSignal,
+          trace,
         }),
     );
     const { value: outcome, target, attempts } = execution;

@@ -1,4 +1,5 @@
 import type { StreamChunk, StreamDone } from "@llm-provider/contracts";
+import type { Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 /** What every handler knows about the request it serves. */
@@ -11,6 +12,11 @@ export interface RequestContext {
   signal: AbortSignal;
   /** W3C trace context of the caller, when it sent one. */
   traceparent?: string | undefined;
+  /**
+   * The request's OpenTelemetry context (its SERVER span), handed on explicitly to whatever makes
+   * child spans or propagates the trace: no context follows the request across `await`.
+   */
+  trace: Context;
 }
 
 /** A handler takes the decoded JSON body and returns the reply body, or throws an `LlmProviderError`. */

@@ -101,6 +101,7 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
       model: model.model_name,
       providerId: model.provider_id,
       estimatedTokens: estimateEmbeddingTokens(inputs),
+      trace: context.trace,
     });
 
     const deriveKey = createEmbeddingKeyDeriver({
@@ -120,6 +121,7 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
         requirement,
         request,
         deadline,
+        trace: context.trace,
       }),
       maxBatchSize: Math.min(
         ...servable.map((target) => target.model.max_batch_size ?? DEFAULT_EMBEDDING_BATCH_SIZE),
@@ -183,7 +185,7 @@ function record(
   context: RequestContext,
 ): void {
   const cachedCount = result.data.filter((item) => item.cached).length;
-  recordRequestOutcome({
+  recordRequestOutcome(context.trace, {
     operation: "embeddings",
     model: result.model,
     providerId: result.provider_id,
@@ -196,7 +198,7 @@ function record(
   const eventContext = {
     requestId: context.requestId,
     time: new Date(),
-    traceparent: currentTraceparent() ?? context.traceparent,
+    traceparent: currentTraceparent(context.trace) ?? context.traceparent,
     includeContent: false,
   };
   deps.events.emit(SUBJECTS.embeddingGeneratedEvent, () =>

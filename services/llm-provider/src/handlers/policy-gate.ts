@@ -1,3 +1,5 @@
+import type { Context } from "@opentelemetry/api";
+
 /** What the Policy Gateway is asked before a request reaches a provider. */
 export interface PolicyCheck {
   requestId: string;
@@ -7,6 +9,8 @@ export interface PolicyCheck {
   estimatedTokens: number;
   /** The request's deadline (`performance.now()` clock): the gateway is not waited for past it. */
   deadline: number;
+  /** The request's trace context, propagated to the gateway. */
+  trace: Context;
 }
 
 /**

@@ -88,13 +88,14 @@ export async function prepareChat(
     model: model.model_name,
     providerId: model.provider_id,
     estimatedTokens: estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens),
+    trace: context.trace,
   });
 
   const eventContext: EventContext = {
     requestId: context.requestId,
     time: new Date(),
     // Our own span when tracing is on, so consumers of the event link to it; else the caller's.
-    traceparent: currentTraceparent() ?? context.traceparent,
+    traceparent: currentTraceparent(context.trace) ?? context.traceparent,
     includeContent: deps.includeContentInEvents,
   };
   return { request, model, targets: servable, chain, deadline, eventContext };

@@ -43,6 +43,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
               modelMaxTokens: target.model.max_tokens,
               request,
               signal: AbortSignal.any([signal, stall.signal]),
+              trace: context.trace,
             });
             const limits = {
               firstChunkMs: target.provider.config.stream_first_chunk_timeout_ms,
@@ -98,7 +99,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
       deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
         buildChatCompleted(completion, request, eventContext),
       );
-      recordRequestOutcome({
+      recordRequestOutcome(context.trace, {
         operation: "chat",
         model: result.model,
         providerId: result.provider_id,

@@ -6,7 +6,6 @@ import { Svcm } from "@nats-io/services";
 import type { Service, ServiceGroup, ServiceMsg } from "@nats-io/services";
 import { CancelStreamSchema, HEADERS, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import type { Attempt, StreamChunk } from "@llm-provider/contracts";
-import { context as otelContext } from "@opentelemetry/api";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { EncodedReply } from "../handlers/context.js";
@@ -207,6 +206,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       log: logger,
       signal: entry.stream ? AbortSignal.any([abandon.signal, entry.stream.cancel.signal]) : abandon.signal,
       traceparent: msg.headers?.get(HEADERS.traceparent) || undefined,
+      trace: server.context,
     };
     let work: () => Promise<unknown>;
     if (streaming) {
@@ -216,8 +216,14 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     } else {
       work = () => endpoint(body, context);
     }
-    // The handler runs in the server span's context, so its spans (upstream attempts) are children.
-    otelContext.with(server.context, work).then(
+    // No ambient context: the handler hands `context.trace` on to what makes child spans.
+    let running: Promise<unknown>;
+    try {
+      running = work();
+    } catch (error) {
+      running = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    running.then(
       (result) => {
         reply(entry, result);
         finish(entry);

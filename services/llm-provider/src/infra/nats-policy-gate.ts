@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import { headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { HEADERS, LlmProviderError, PolicyDecisionSchema } from "@llm-provider/contracts";
@@ -34,12 +35,16 @@ export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate
       result.observe(BREAKER_STATE_VALUE[breaker.state], { target: "policy_gateway" }),
     );
 
-  async function ask(request: PolicyEvaluationRequest, timeout: number): Promise<PolicyDecision> {
+  async function ask(
+    request: PolicyEvaluationRequest,
+    trace: Context,
+    timeout: number,
+  ): Promise<PolicyDecision> {
     let data: unknown;
     try {
       const hdrs = createHeaders();
       hdrs.set(HEADERS.requestId, request.request_id);
-      injectTraceContext(hdrs);
+      injectTraceContext(hdrs, trace);
       const reply = await nc.request(subject, JSON.stringify(request), { timeout, headers: hdrs });
       data = reply.json();
     } catch (error) {
@@ -93,7 +98,7 @@ export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate
       };
       let decision: PolicyDecision;
       try {
-        decision = await ask(request, Math.min(timeoutMs, remainingMs));
+        decision = await ask(request, check.trace, Math.min(timeoutMs, remainingMs));
       } catch (error) {
         record(false);
         throw error;

@@ -1,4 +1,5 @@
 import { NodeSDK } from "@opentelemetry/sdk-node";
+import { SynchronousContextManager } from "../telemetry/synchronous-context-manager.js";
 
 /** Variables that say an operator wants telemetry exported. */
 const EXPORT_VARIABLES = [
@@ -27,6 +28,8 @@ export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): Teleme
     serviceName: env.OTEL_SERVICE_NAME ?? "llm-provider",
     instrumentations: [],
     resourceDetectors: [],
+    // Trace context is handed on explicitly; see SynchronousContextManager.
+    contextManager: new SynchronousContextManager(),
   });
   sdk.start();
   return {

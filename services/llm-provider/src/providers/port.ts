@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import type {
   CompleteChat,
   FinishReason,
@@ -18,6 +19,8 @@ export interface ChatCall {
   request: CompleteChat;
   /** Aborts the HTTP call: per-attempt timeout, request deadline or shutdown. */
   signal: AbortSignal;
+  /** The request's trace context: the call's span is its child (none: a trace of its own). */
+  trace?: Context;
 }
 
 /** What a provider answered, in neutral form, with the raw values kept beside the normalised ones. */
@@ -57,6 +60,8 @@ export interface EmbeddingCall {
   user?: string | undefined;
   /** Aborts the HTTP call: per-attempt timeout, request deadline or shutdown. */
   signal: AbortSignal;
+  /** The request's trace context: the call's span is its child (none: a trace of its own). */
+  trace?: Context;
 }
 
 /** What a provider answered: one vector per input, in input order. */

@@ -1,5 +1,5 @@
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Attributes, Span } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Attributes, Context, Span } from "@opentelemetry/api";
 import type { ProviderSpec } from "../domain/catalog.js";
 import { UpstreamError } from "../domain/failure.js";
 import type {
@@ -46,9 +46,13 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
     return sets;
   }
 
-  function start(operation: "chat" | "embeddings", model: string) {
+  function start(operation: "chat" | "embeddings", model: string, parent: Context | undefined) {
     const sets = attributeSetsOf(operation, model);
-    const span = tracer.startSpan(sets.name, { kind: SpanKind.CLIENT, attributes: sets.span });
+    const span = tracer.startSpan(
+      sets.name,
+      { kind: SpanKind.CLIENT, attributes: sets.span },
+      parent ?? ROOT_CONTEXT,
+    );
     return { span, sets, started: performance.now() };
   }
 
@@ -96,7 +100,7 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
   }
 
   function startChat(call: ChatCall) {
-    const attempt = start("chat", call.upstreamModel);
+    const attempt = start("chat", call.upstreamModel, call.trace);
     const { max_tokens, temperature } = call.request;
     if (max_tokens !== undefined) attempt.span.setAttribute(ATTR.genAiRequestMaxTokens, max_tokens);
     if (temperature !== undefined) attempt.span.setAttribute(ATTR.genAiRequestTemperature, temperature);
@@ -155,7 +159,7 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
   }
   if (client.generateEmbeddings) {
     instrumented.generateEmbeddings = async (call: EmbeddingCall) => {
-      const attempt = start("embeddings", call.upstreamModel);
+      const attempt = start("embeddings", call.upstreamModel, call.trace);
       try {
         const outcome = await client.generateEmbeddings!(call);
         const dimensions = outcome.vectors[0]?.length;

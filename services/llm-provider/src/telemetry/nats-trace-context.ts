@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import { propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Context, TextMapGetter, TextMapSetter } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
 
@@ -16,14 +16,14 @@ export function extractTraceContext(headers: MsgHdrs | undefined): Context {
   return propagation.extract(ROOT_CONTEXT, headers, getter);
 }
 
-/** Writes the current trace context into outgoing NATS headers. */
-export function injectTraceContext(headers: MsgHdrs): void {
-  propagation.inject(context.active(), headers, setter);
+/** Writes a request's trace context into outgoing NATS headers. */
+export function injectTraceContext(headers: MsgHdrs, trace: Context): void {
+  propagation.inject(trace, headers, setter);
 }
 
-/** The current span as a W3C `traceparent`, when there is a recording one. */
-export function currentTraceparent(): string | undefined {
+/** A request's span as a W3C `traceparent`, when there is a recording one. */
+export function currentTraceparent(trace: Context): string | undefined {
   const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
+  propagation.inject(trace, carrier);
   return carrier.traceparent;
 }

@@ -1,5 +1,5 @@
-import { trace } from "@opentelemetry/api";
-import type { Attributes } from "@opentelemetry/api";
+import { trace as traceApi } from "@opentelemetry/api";
+import type { Attributes, Context } from "@opentelemetry/api";
 import type { Attempt } from "@llm-provider/contracts";
 import { getInstruments } from "./instruments.js";
 import { ATTR } from "./semconv.js";
@@ -34,19 +34,22 @@ function attributesOf(operation: string, model: string, providerId: string): Out
 
 /**
  * Puts what only the handler knows on the request's SERVER span — cost, attempts, who answered,
- * cache hits — and counts cost, retries and fallbacks.
+ * cache hits — and counts cost, retries and fallbacks. `trace`: the request's (`RequestContext.trace`).
  */
-export function recordRequestOutcome(outcome: {
-  operation: "chat" | "embeddings";
-  model: string;
-  providerId: string;
-  costUsd: number;
-  attempts: readonly Attempt[];
-  cacheHit?: boolean;
-  /** Embedding inputs served from the cache, and those that were not. */
-  cacheLookups?: { hits: number; misses: number };
-}): void {
-  const span = trace.getActiveSpan();
+export function recordRequestOutcome(
+  trace: Context,
+  outcome: {
+    operation: "chat" | "embeddings";
+    model: string;
+    providerId: string;
+    costUsd: number;
+    attempts: readonly Attempt[];
+    cacheHit?: boolean;
+    /** Embedding inputs served from the cache, and those that were not. */
+    cacheLookups?: { hits: number; misses: number };
+  },
+): void {
+  const span = traceApi.getSpan(trace);
   if (span) {
     span.setAttribute(ATTR.model, outcome.model);
     span.setAttribute(ATTR.providerId, outcome.providerId);
