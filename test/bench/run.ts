@@ -19,7 +19,6 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { MockOtlpServer } from "@elastic/mockotlpserver";
 import { connect } from "@nats-io/transport-node";
 import { ChatCompletionSchema, decodeReply, SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { Agent } from "undici";
@@ -132,6 +131,8 @@ interface Environment {
   /** Every process whose CPU is measured, by report name. */
   pids: Map<string, number>;
   profileDir: string | undefined;
+  /** The OTLP/HTTP receiver the service exports to (BENCH_OTLP=1). */
+  otlpReceiverUrl: string | undefined;
 }
 
 function spawnTsChild(name: string, file: string, args: string[] = []): ChildHandle {
@@ -166,16 +167,11 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
   else if (process.env["BENCH_EVENTS_LINGER_MS"])
     serviceConfig.events = { linger_ms: Number(process.env["BENCH_EVENTS_LINGER_MS"]) };
   const serviceEnv = serviceEnvironment();
+  let otlpReceiverUrl: string | undefined;
   if (process.env["BENCH_OTLP"] === "1") {
-    const receiver = new MockOtlpServer({
-      logLevel: "error",
-      services: ["http"],
-      httpHostname: "127.0.0.1",
-      httpPort: 0,
-    });
-    await receiver.start();
-    cleanup.add("OTLP receiver", () => receiver.close());
-    serviceEnv["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.httpUrl!.origin;
+    const receiver = tracked(cleanup, spawnTsChild("OTLP receiver", "otlp-receiver-process.ts"));
+    otlpReceiverUrl = (JSON.parse(await receiver.firstLine) as { url: string }).url;
+    serviceEnv["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpReceiverUrl;
     serviceEnv["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
   }
   console.log(
@@ -224,6 +220,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
       ["load generator", process.pid],
     ]),
     profileDir,
+    otlpReceiverUrl,
   };
 }
 
@@ -414,6 +411,18 @@ async function reportProfile(env: Environment, windows: readonly ServiceWindow[]
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** With BENCH_OTLP=1 the spans must have reached the receiver: a telemetry cost of nothing is no result. */
+async function checkExported(receiverUrl: string): Promise<void> {
+  const stats = (await (await fetch(`${receiverUrl}/stats`)).json()) as Record<
+    string,
+    { requests: number; bytes: number }
+  >;
+  const traces = stats["/v1/traces"];
+  if (!traces || traces.bytes === 0)
+    throw new Error(`no spans reached the OTLP receiver: ${JSON.stringify(stats)}`);
+  progress(`OTLP receiver got ${traces.requests} trace exports (${(traces.bytes / 1e6).toFixed(1)} MB)`);
+}
+
 async function runBenchmark(settings: Settings, cleanup: Cleanup, signal: AbortSignal): Promise<boolean> {
   const startedAt = new Date().toISOString();
   progress("starting nats-server, fake upstream, echo responder and the service");
@@ -421,6 +430,7 @@ async function runBenchmark(settings: Settings, cleanup: Cleanup, signal: AbortS
   signal.throwIfAborted();
   const replyBytes = await checkReplies(env);
   const { phases, serviceWindows } = await runPhases(env, settings, signal);
+  if (env.otlpReceiverUrl) await checkExported(env.otlpReceiverUrl);
 
   const run: BenchRun = {
     startedAt,
