@@ -47,6 +47,8 @@ export interface BenchRun {
   lowConcurrency: number;
   highConcurrency: number;
   phases: PhaseResult[];
+  /** With OTLP export: spans the receiver got, of those the service's requests made (2 each). */
+  otlpSpans?: { received: number; expected: number };
 }
 
 export const TARGETS = {
@@ -232,5 +234,6 @@ export function formatJson(run: BenchRun, verdicts: Verdicts): string {
       service_cpu_us_per_req: { max: TARGETS.maxServiceCpuMicrosPerRequest, met: verdicts.cpuMet },
     },
     error_free: verdicts.errorFree,
+    ...(run.otlpSpans ? { otlp_spans: run.otlpSpans } : {}),
   });
 }
