@@ -35,6 +35,7 @@ import { createProviderClient, hasWire } from "./providers/create-provider-clien
 import { createHttpDispatcher, createUndiciFetch } from "./providers/http/undici-fetch.js";
 import type { ProviderClient } from "./providers/port.js";
 import { instrumentProviderClient } from "./telemetry/instrument-provider-client.js";
+import { withinMs } from "./infra/within-ms.js";
 import { SERVICE_VERSION } from "./version.js";
 
 /** The least time buffered state gets to reach JetStream at shutdown, however long the drain took. */
@@ -264,17 +265,6 @@ export async function startApp(options: AppOptions): Promise<App> {
       return stopping;
     },
   };
-}
-
-/** Waits for `work` at most `ms`; undefined when the time ran out first. */
-async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

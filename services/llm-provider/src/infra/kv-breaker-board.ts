@@ -43,7 +43,6 @@ export interface KvBreakerBoardOptions {
 }
 
 const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
-const DEFAULT_READ_TIMEOUT_MS = 5_000;
 /** How far behind the stream leader a replica answering a direct get may be, at most (generous). */
 const REPLICA_LAG_MS = 1_000;
 const KV_OPERATION = "KV-Operation";
@@ -92,7 +91,7 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
   const subjectPrefix = `$KV.${options.bucket}.`;
   const reader = createKvBucketReader(options.nc, {
     bucket: options.bucket,
-    timeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
+    timeoutMs: options.readTimeoutMs,
   });
   /** Last value seen per key (subscription or read): a read applies only what changed since. */
   const lastSeen = new Map<string, string>();

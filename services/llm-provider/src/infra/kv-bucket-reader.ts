@@ -28,18 +28,22 @@ export interface KvBucketReader {
   close(): void;
 }
 
+/** How long a read waits for each answer (key listing, values) unless told otherwise. */
+const DEFAULT_READ_TIMEOUT_MS = 5_000;
+
 export function createKvBucketReader(
   nc: NatsConnection,
-  options: { bucket: string; timeoutMs: number },
+  options: { bucket: string; timeoutMs?: number | undefined },
 ): KvBucketReader {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   const stream = `KV_${options.bucket}`;
   const prefix = `$KV.${options.bucket}.`;
   // No `$JS.API.INFO` round trip (checkAPI): the manager is only used for stream info.
   let manager: Promise<JetStreamManager> | undefined;
-  const batch = createKvBatchClient(nc, options);
+  const batch = createKvBatchClient(nc, { bucket: options.bucket, timeoutMs });
 
   async function keys(pattern = ">"): Promise<string[]> {
-    manager ??= jetstreamManager(nc, { checkAPI: false, timeout: options.timeoutMs });
+    manager ??= jetstreamManager(nc, { checkAPI: false, timeout: timeoutMs });
     const jsm = await manager;
     // The server pages the subjects beyond 100 000 (JSMaxSubjectDetails); the client then asks for
     // the following pages and returns them merged. A fresh request object each time: it sets

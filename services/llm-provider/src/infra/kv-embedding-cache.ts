@@ -13,6 +13,7 @@ import { readKeyState, waitForClaims } from "./embedding-claim-waiter.js";
 import { encodeClaim, encodeVectorEntry } from "./embedding-cache-value.js";
 import { EmbeddingMemoryTier } from "./embedding-memory-tier.js";
 import { createKvBatchClient } from "./kv-batch-client.js";
+import { withinMs } from "./within-ms.js";
 
 export interface KvEmbeddingCache extends EmbeddingCache {
   /** Waits (at most `timeoutMs`) for vectors still being written: shutdown calls it before draining. */
@@ -271,10 +272,7 @@ export function createKvEmbeddingCache(
     release,
 
     async flush(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-      await Promise.race([Promise.all(writing), expired]);
-      clearTimeout(timer);
+      await withinMs(Promise.all(writing), timeoutMs);
     },
 
     close: () => kv.close(),

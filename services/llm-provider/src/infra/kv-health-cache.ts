@@ -25,7 +25,6 @@ export interface KvHealthCacheOptions {
   readTimeoutMs?: number;
 }
 
-const DEFAULT_READ_TIMEOUT_MS = 5_000;
 const decoder = new TextDecoder();
 
 export interface KvHealthCache extends HealthRecorder {
@@ -47,7 +46,7 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
   const kv: KV = await new Kvm(options.nc).open(options.bucket);
   const reader = createKvBucketReader(options.nc, {
     bucket: options.bucket,
-    timeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
+    timeoutMs: options.readTimeoutMs,
   });
   const windows = new Map<string, HealthWindow>();
   const dirty = new Set<string>();

@@ -15,6 +15,7 @@ import { METRIC } from "../telemetry/semconv.js";
 import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
 import { EndpointMetrics } from "./endpoint-metrics.js";
 import type { Outbox } from "./nats-outbox.js";
+import { withinMs } from "./within-ms.js";
 
 export interface MicroServiceOptions {
   nc: NatsConnection;
@@ -282,11 +283,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     async stop(graceMs: number): Promise<void> {
       await service.stop();
       if (inFlight.size > 0) {
-        const drained = new Promise<void>((resolve) => (idle = resolve));
-        let timer: NodeJS.Timeout | undefined;
-        const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-        await Promise.race([drained, expired]);
-        clearTimeout(timer);
+        await withinMs(new Promise<void>((resolve) => (idle = resolve)), graceMs);
       }
       abandon.abort();
       for (const entry of inFlight) {
