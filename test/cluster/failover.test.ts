@@ -395,6 +395,17 @@ async function expectStateReadable(): Promise<void> {
     }),
   );
 
+  // The counts are eventually consistent: a worker's snapshot write that failed while JetStream
+  // elected leaders is written again at its next flush (`health.flush_interval_ms`).
+  await eventually("both workers' counts in the health bucket", async () => {
+    const health = await client.getProviderHealth(
+      { provider_id: "p0" },
+      { timeoutMs: HEALTH_QUERY_TIMEOUT_MS },
+    );
+    const count = "request_count" in health ? health.request_count : -1;
+    if (count <= 50) throw new NotYet(`request_count ${count}`);
+  });
+
   // From then on every health query answers within a short deadline, first time, with the node
   // still down: the service reads the bucket without a consumer (stream info, direct gets). Before,
   // `kv.keys()` made an ephemeral consumer, which nats-server < 2.12 may place on the lost node
