@@ -15,17 +15,17 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { decodeReply, EmbeddingResultSchema, SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
+import { decodeReply, EmbeddingResultSchema, SUBJECTS } from "@llm-provider/contracts";
 import type { GenerateEmbeddingInput } from "@llm-provider/contracts";
 import { request as httpRequest } from "undici";
 import { decodeFloat32Base64 } from "../../services/llm-provider/src/domain/embedding-vector.js";
 import { createHttpDispatcher } from "../../services/llm-provider/src/providers/http/undici-fetch.js";
 import { fakeEmbedding } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
+import { waitForService } from "./service-ready.js";
 import { spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
@@ -53,7 +53,6 @@ const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
 const BENCH_DIR = join(ROOT, "test/bench");
 const ECHO_SUBJECT = "bench.echo.embeddings";
 const REQUEST_TIMEOUT_MS = 10_000;
-const READY_TIMEOUT_MS = 20_000;
 const SERVICE_STOP_GRACE_MS = 10_000;
 const PROFILE_TOP_ENTRIES = 25;
 
@@ -176,20 +175,6 @@ async function reportProfile(
     lines.push(...formatProfile(summary, `${label}, measured phase`));
   }
   for (const line of lines) process.stdout.write(`${line}\n`);
-}
-
-async function waitForService(nc: NatsConnection, service: ChildHandle): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (service.hasExited()) throw new Error(`the service exited during start-up:\n${service.outputTail()}`);
-    try {
-      await nc.request(`$SRV.PING.${SERVICE_NAME}`, "", { timeout: 500 });
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`the service did not answer $SRV.PING within ${READY_TIMEOUT_MS} ms`);
 }
 
 /** Fills the cache and checks one reply of each kind in full (the load loop checks only for errors). */

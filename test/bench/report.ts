@@ -15,7 +15,10 @@ export const PROCESS_NAMES = ["service", "nats-server", "upstream", "echo", "loa
 
 export interface PhaseResult {
   target: PhaseTarget;
+  /** Requests in flight (closed loop); 0 for a fixed-rate phase. */
   concurrency: number;
+  /** Open-loop load at a fixed rate (BENCH_RATE), instead of a concurrency. */
+  fixedRate?: { perSecond: number; maxInFlight: number; ticksAtCap: number };
   requests: number;
   errors: number;
   firstError: string | undefined;
@@ -73,8 +76,17 @@ export interface Verdicts {
 }
 
 function phase(run: BenchRun, target: PhaseTarget, concurrency: number): PhaseResult | undefined {
-  return run.phases.find((p) => p.target === target && p.concurrency === concurrency);
+  return run.phases.find((p) => p.target === target && p.concurrency === concurrency && !p.fixedRate);
 }
+
+/** The open-loop service phase (BENCH_RATE), if one ran. */
+export function fixedRatePhase(run: BenchRun): PhaseResult | undefined {
+  return run.phases.find((p) => p.target === "service" && p.fixedRate);
+}
+
+/** "64", or "800/s" for a fixed-rate phase. */
+const loadLabel = (p: PhaseResult): string =>
+  p.fixedRate ? `${p.fixedRate.perSecond}/s` : String(p.concurrency);
 
 export function evaluate(run: BenchRun): Verdicts {
   const low = (target: PhaseTarget) => phase(run, target, run.lowConcurrency);
@@ -121,7 +133,7 @@ function latencyTable(run: BenchRun): string[] {
   const header = ["phase", "conc", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"];
   const rows = run.phases.map((p) => [
     PHASE_LABELS[p.target],
-    String(p.concurrency),
+    loadLabel(p),
     String(p.requests),
     String(p.errors),
     fixed(p.requestsPerSecond, 0),
@@ -144,7 +156,7 @@ function cpuTable(run: BenchRun): string[] {
   ];
   const rows = run.phases.map((p) => [
     PHASE_LABELS[p.target],
-    String(p.concurrency),
+    loadLabel(p),
     ...PROCESS_NAMES.map((name) => fixed(p.cpuMicrosPerRequest[name] ?? NaN, 0)),
     p.target === "service" ? fixed(p.serviceRssMiB, 1) : "",
     fixed(p.otherLoadPercent, 1),
@@ -158,7 +170,17 @@ export function formatReport(run: BenchRun, verdicts: Verdicts): string[] {
   const high = run.highConcurrency;
   const errorLines = run.phases
     .filter((p) => p.errors > 0)
-    .map((p) => `  ${PHASE_LABELS[p.target]} @${p.concurrency}: ${p.errors} errors, first: ${p.firstError}`);
+    .map((p) => `  ${PHASE_LABELS[p.target]} @${loadLabel(p)}: ${p.errors} errors, first: ${p.firstError}`);
+  const rated = fixedRatePhase(run);
+  const rateLines = rated?.fixedRate
+    ? [
+        `service CPU per request at ${rated.fixedRate.perSecond} req/s (open loop): ` +
+          `${fixed(rated.cpuMicrosPerRequest["service"] ?? NaN, 0)} µs, at most ${rated.fixedRate.maxInFlight} in flight` +
+          (rated.fixedRate.ticksAtCap > 0
+            ? `   RATE NOT HELD (${rated.fixedRate.ticksAtCap} ticks at the cap)`
+            : ""),
+      ]
+    : [];
   return [
     "",
     `llm-provider benchmark — ${run.startedAt}, source ${run.sourceVersion}, Node ${run.node}, ${run.cpus} CPUs, ` +
@@ -184,6 +206,7 @@ export function formatReport(run: BenchRun, verdicts: Verdicts): string[] {
     `service CPU per request @${high}:       ${fixed(verdicts.serviceCpuMicrosPerRequest, 0)} µs` +
       `   target ≤ ${TARGETS.maxServiceCpuMicrosPerRequest} µs   ${verdict(verdicts.cpuMet)}` +
       `   (@${low}: ${fixed(verdicts.serviceCpuMicrosPerRequestLow, 0)} µs)`,
+    ...rateLines,
     `errors: ${verdicts.errorFree ? "none" : "SOME — figures are suspect"}`,
     ...errorLines,
     "",
@@ -216,6 +239,15 @@ export function formatJson(run: BenchRun, verdicts: Verdicts): string {
     phases: run.phases.map((p) => ({
       target: p.target,
       concurrency: p.concurrency,
+      ...(p.fixedRate
+        ? {
+            fixed_rate: {
+              per_second: p.fixedRate.perSecond,
+              max_in_flight: p.fixedRate.maxInFlight,
+              ticks_at_cap: p.fixedRate.ticksAtCap,
+            },
+          }
+        : {}),
       requests: p.requests,
       errors: p.errors,
       elapsed_ms: round(p.elapsedMs, 1),

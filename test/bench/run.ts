@@ -11,7 +11,9 @@
 // service under `--cpu-prof` and summarises where its CPU went during the measured phases),
 // BENCH_SERVICE_NODE_FLAGS (flags for the service process, after the production image's),
 // BENCH_EVENTS=off / BENCH_EVENTS_LINGER_MS=<ms> (events off, or another events.linger_ms),
-// BENCH_SERVICE_ENTRY (another service build to run instead of services/llm-provider/dist/main.js).
+// BENCH_SERVICE_ENTRY (another service build to run instead of services/llm-provider/dist/main.js),
+// BENCH_RATE=<req/s> (also measures the service under open-loop load at that fixed rate: the
+// fair ground for comparing two variants' CPU per request, see fixed-rate.ts).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism, constants as osConstants, tmpdir } from "node:os";
@@ -20,14 +22,23 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { ChatCompletionSchema, decodeReply, SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
+import { ChatCompletionSchema, decodeReply, SUBJECTS } from "@llm-provider/contracts";
 import type { Agent } from "undici";
 import { request as httpRequest } from "undici";
 import { createHttpDispatcher } from "../../services/llm-provider/src/providers/http/undici-fetch.js";
 import { startNatsServer } from "../harness/nats-server.js";
+import { natsSender } from "./nats-sender.js";
+import { waitForService } from "./service-ready.js";
 import { spawnNode, type ChildHandle } from "./child-process.js";
-import { runClosedLoop, summarizeLatencies, type LoadBounds, type SendRequest } from "./closed-loop.js";
+import {
+  runClosedLoop,
+  summarizeLatencies,
+  type LoadBounds,
+  type LoadResult,
+  type SendRequest,
+} from "./closed-loop.js";
 import { formatProfile, summarizeCpuProfile, type TimeWindow } from "./cpu-profile.js";
+import { runAtFixedRate, type FixedRateResult } from "./fixed-rate.js";
 import { COMPLETE_CHAT_REQUEST, OPENAI_CHAT_REQUEST } from "./payloads.js";
 import {
   CLOCK_TICKS_PER_SECOND,
@@ -55,9 +66,7 @@ const BENCH_DIR = join(ROOT, "test/bench");
 const LOW_CONCURRENCY = 1;
 const HIGH_CONCURRENCY = 64;
 const ECHO_SUBJECT = "bench.echo.complete_chat";
-const SERVICE_ERROR_HEADER = "Nats-Service-Error-Code";
 const REQUEST_TIMEOUT_MS = 5_000;
-const READY_TIMEOUT_MS = 20_000;
 /** Everything, start-up and clean-up included; a normal run takes about 45 s. */
 const RUN_DEADLINE_MS = 90_000;
 const CLEANUP_STEP_TIMEOUT_MS = 15_000;
@@ -69,6 +78,8 @@ interface Settings {
   warmup: LoadBounds;
   measure: LoadBounds;
   profile: boolean;
+  /** BENCH_RATE: requests per second of the extra open-loop service phase, if any. */
+  fixedRate: number | undefined;
 }
 
 function readSettings(): Settings {
@@ -80,6 +91,7 @@ function readSettings(): Settings {
     warmup: { maxMs: milliseconds("BENCH_WARMUP_MS", 2_000), maxRequests: 2_000 },
     measure: { maxMs: milliseconds("BENCH_MEASURE_MS", 5_000), maxRequests: 500_000 },
     profile: process.env["BENCH_PROFILE"] === "1",
+    fixedRate: Number(process.env["BENCH_RATE"]) > 0 ? Number(process.env["BENCH_RATE"]) : undefined,
   };
 }
 
@@ -224,36 +236,10 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
   };
 }
 
-/** Polls `$SRV.PING.llm-provider` until the service answers (it is connected and subscribed). */
-async function waitForService(nc: NatsConnection, service: ChildHandle): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (service.hasExited())
-      throw new Error(`the service exited during start-up. Output:\n${service.outputTail()}`);
-    try {
-      await nc.request(`$SRV.PING.${SERVICE_NAME}`, "", { timeout: 500 });
-      return;
-    } catch {
-      await sleep(100); // not subscribed yet: "no responders" comes back at once
-    }
-  }
-  throw new Error(
-    `the service did not answer $SRV.PING within ${READY_TIMEOUT_MS} ms. Output:\n${service.outputTail()}`,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests
 
 const encoder = new TextEncoder();
-
-function natsSender(nc: NatsConnection, subject: string, body: Uint8Array): SendRequest {
-  return async () => {
-    const reply = await nc.request(subject, body, { timeout: REQUEST_TIMEOUT_MS });
-    const code = reply.headers?.get(SERVICE_ERROR_HEADER);
-    if (code) throw new Error(`service error ${code}: ${reply.string().slice(0, 300)}`);
-  };
-}
 
 function httpSender(agent: Agent, url: string, body: string): SendRequest {
   return async () => {
@@ -325,22 +311,30 @@ const SPAN_EXPORT_DELAY_MS = 5_000;
 
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
+/** How a phase loads its target: N requests in flight (closed loop), or N started per second. */
+type Load = { concurrency: number } | { perSecond: number };
+
 async function measurePhase(
   env: Environment,
   settings: Settings,
   target: PhaseTarget,
-  concurrency: number,
+  load: Load,
   signal: AbortSignal,
 ): Promise<{ result: PhaseResult; window: TimeWindow }> {
-  progress(`${PHASE_LABELS[target]} @${concurrency}: warm-up, then measuring`);
+  const loadLabel = "concurrency" in load ? `@${load.concurrency}` : `at ${load.perSecond} req/s`;
+  progress(`${PHASE_LABELS[target]} ${loadLabel}: warm-up, then measuring`);
   const send = senderFor(target, env);
-  await runClosedLoop(send, concurrency, settings.warmup, signal);
+  const run = (bounds: LoadBounds): Promise<LoadResult | FixedRateResult> =>
+    "concurrency" in load
+      ? runClosedLoop(send, load.concurrency, bounds, signal)
+      : runAtFixedRate(send, load.perSecond, bounds, signal);
+  await run(settings.warmup);
   signal.throwIfAborted();
 
   const cpuBefore = snapshotCpu(env.pids);
   const machineBefore = machineCpu();
   const startUs = monotonicMicros();
-  const load = await runClosedLoop(send, concurrency, settings.measure, signal);
+  const outcome = await run(settings.measure);
   const window = { startUs, endUs: monotonicMicros() };
   const machineAfter = machineCpu();
   const cpuAfter = snapshotCpu(env.pids);
@@ -353,14 +347,23 @@ async function measurePhase(
 
   const result: PhaseResult = {
     target,
-    concurrency,
-    requests: load.requests,
-    errors: load.errors,
-    firstError: load.firstError,
-    elapsedMs: load.elapsedMs,
-    requestsPerSecond: (load.requests * 1000) / load.elapsedMs,
-    latencyMs: summarizeLatencies(load.latenciesMs),
-    cpuMicrosPerRequest: cpuMicrosPerRequest(cpuBefore, cpuAfter, load.requests),
+    concurrency: "concurrency" in load ? load.concurrency : 0,
+    ...("maxInFlight" in outcome
+      ? {
+          fixedRate: {
+            perSecond: outcome.offeredPerSecond,
+            maxInFlight: outcome.maxInFlight,
+            ticksAtCap: outcome.ticksAtCap,
+          },
+        }
+      : {}),
+    requests: outcome.requests,
+    errors: outcome.errors,
+    firstError: outcome.firstError,
+    elapsedMs: outcome.elapsedMs,
+    requestsPerSecond: (outcome.requests * 1000) / outcome.elapsedMs,
+    latencyMs: summarizeLatencies(outcome.latenciesMs),
+    cpuMicrosPerRequest: cpuMicrosPerRequest(cpuBefore, cpuAfter, outcome.requests),
     serviceRssMiB: processRssMiB(env.service.pid),
     ...disturbance,
   };
@@ -385,7 +388,7 @@ function measureDisturbance(
 
 /** A measured service phase, for the profile. */
 interface ServiceWindow {
-  concurrency: number;
+  label: string;
   window: TimeWindow;
 }
 
@@ -394,10 +397,16 @@ async function runPhases(env: Environment, settings: Settings, signal: AbortSign
   const serviceWindows: ServiceWindow[] = [];
   for (const target of ["echo", "upstream", "service"] as const) {
     for (const concurrency of [LOW_CONCURRENCY, HIGH_CONCURRENCY]) {
-      const { result, window } = await measurePhase(env, settings, target, concurrency, signal);
+      const { result, window } = await measurePhase(env, settings, target, { concurrency }, signal);
       phases.push(result);
-      if (target === "service") serviceWindows.push({ concurrency, window });
+      if (target === "service") serviceWindows.push({ label: `@${concurrency}`, window });
     }
+  }
+  if (settings.fixedRate !== undefined) {
+    const perSecond = settings.fixedRate;
+    const { result, window } = await measurePhase(env, settings, "service", { perSecond }, signal);
+    phases.push(result);
+    serviceWindows.push({ label: `at ${perSecond} req/s`, window });
   }
   return { phases, serviceWindows };
 }
@@ -416,9 +425,9 @@ async function reportProfile(env: Environment, windows: readonly ServiceWindow[]
   }
   const path = join(env.profileDir, file);
   const lines = [``, `service CPU profile: ${path} (kept; open it in Chrome DevTools)`];
-  for (const { concurrency, window } of windows) {
+  for (const { label, window } of windows) {
     const summary = await summarizeCpuProfile(path, [window], PROFILE_TOP_ENTRIES);
-    lines.push(...formatProfile(summary, `${PHASE_LABELS.service} @${concurrency}, measured phase`));
+    lines.push(...formatProfile(summary, `${PHASE_LABELS.service} ${label}, measured phase`));
   }
   for (const line of lines) process.stdout.write(`${line}\n`);
 }
