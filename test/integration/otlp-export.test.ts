@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MockOtlpServer, normalizeTrace } from "@elastic/mockotlpserver";
+import { MockOtlpServer, normalizeMetrics, normalizeTrace } from "@elastic/mockotlpserver";
 import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +19,9 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 interface ExportedSpan {
   name: string;
   kind: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
   attributes: Record<string, unknown>;
 }
 
@@ -27,6 +30,15 @@ let upstream: FakeOpenAIServer;
 let receiver: MockOtlpServer;
 let workDir: string;
 const received: ExportedSpan[] = [];
+const resources: Record<string, unknown>[] = [];
+interface ExportedMetric {
+  name: string;
+  histogram?: {
+    dataPoints: Array<{ attributes: Record<string, unknown>; count: number | string; sum: number }>;
+  };
+  sum?: { dataPoints: Array<{ attributes: Record<string, unknown>; asDouble?: number }> };
+}
+const metricsReceived: ExportedMetric[] = [];
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -36,12 +48,24 @@ beforeAll(async () => {
     services: ["http"],
     httpHostname: "127.0.0.1",
     httpPort: 0,
+    onMetrics: (request: unknown) => {
+      const exported = normalizeMetrics(request) as {
+        resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: ExportedMetric[] }> }>;
+      };
+      for (const resource of exported.resourceMetrics)
+        for (const scope of resource.scopeMetrics) metricsReceived.push(...scope.metrics);
+    },
     onTrace: (request: unknown) => {
       const trace = normalizeTrace(request) as {
-        resourceSpans: Array<{ scopeSpans: Array<{ spans: ExportedSpan[] }> }>;
+        resourceSpans: Array<{
+          resource: { attributes: Record<string, unknown> };
+          scopeSpans: Array<{ spans: ExportedSpan[] }>;
+        }>;
       };
-      for (const resource of trace.resourceSpans)
+      for (const resource of trace.resourceSpans) {
+        resources.push(resource.resource.attributes);
         for (const scope of resource.scopeSpans) received.push(...scope.spans);
+      }
     },
   });
   await receiver.start();
@@ -56,50 +80,102 @@ afterAll(async () => {
 });
 
 describe("OTLP/HTTP export from the service process", () => {
-  it("exports the request's spans to a real OTLP receiver, configured only by OTEL_* variables", async () => {
-    const configPath = join(workDir, "config.yaml");
-    await writeFile(configPath, toYaml(testConfig(nats.url, [upstream.baseUrl])));
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "--conditions=source", "services/llm-provider/src/main.ts", "--config", configPath],
-      {
-        cwd: root,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          TEST_OPENAI_KEY: TEST_API_KEY,
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl!.origin,
-          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-          OTEL_METRICS_EXPORTER: "none",
-          OTEL_SERVICE_NAME: "llm-provider-test",
+  // http/protobuf (the default) goes through the service's own span serializer; http/json
+  // through the SDK's exporter. The receiver decodes both with the OTLP protocol definitions.
+  it.each(["http/protobuf", "http/json"])(
+    "exports the request's spans over %s to a real OTLP receiver, configured only by OTEL_* variables",
+    async (protocol) => {
+      received.length = 0;
+      resources.length = 0;
+      metricsReceived.length = 0;
+      const configPath = join(workDir, "config.yaml");
+      await writeFile(configPath, toYaml(testConfig(nats.url, [upstream.baseUrl])));
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "--conditions=source",
+          "services/llm-provider/src/main.ts",
+          "--config",
+          configPath,
+        ],
+        {
+          cwd: root,
+          stdio: ["ignore", "pipe", "pipe"],
+          env: {
+            ...process.env,
+            TEST_OPENAI_KEY: TEST_API_KEY,
+            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl!.origin,
+            OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+            OTEL_SERVICE_NAME: "llm-provider-test",
+          },
         },
-      },
-    );
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    const nc = await connect({ servers: nats.url });
-    try {
-      for (let attempt = 0; attempt < 100; attempt++) {
-        if (await nc.request("$SRV.PING.llm-provider", "", { timeout: 200 }).catch(() => undefined)) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      );
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      const nc = await connect({ servers: nats.url });
+      try {
+        for (let attempt = 0; attempt < 100; attempt++) {
+          if (await nc.request("$SRV.PING.llm-provider", "", { timeout: 200 }).catch(() => undefined)) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const completion = await createLlmProviderClient(nc).completeChat({
+          model: "model-0",
+          messages: [{ role: "user", content: "Hello" }],
+        });
+        expect(completion.content).toBe("echo: Hello");
+        child.kill("SIGTERM"); // shutdown flushes the batch span processor
+        expect(await exited, stderr).toBe(0);
+        const names = received.map((span) => span.name);
+        expect(names).toContain("chat upstream-model-0");
+        expect(names).toContain("process llm-provider.cmd.complete_chat");
+        const client = received.find((span) => span.name === "chat upstream-model-0")!;
+        const server = received.find((span) => span.name === "process llm-provider.cmd.complete_chat")!;
+        expect(client.kind).toBe("SPAN_KIND_CLIENT");
+        expect(server.kind).toBe("SPAN_KIND_SERVER");
+        expect(client.traceId).toBe(server.traceId);
+        expect(client.parentSpanId).toBe(server.spanId);
+        expect(client.attributes).toMatchObject({
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "upstream-model-0",
+          "gen_ai.response.finish_reasons": ["stop"],
+          "server.address": "127.0.0.1",
+        });
+        expect(client.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0);
+        expect(server.attributes).toMatchObject({
+          "messaging.system": "nats",
+          "messaging.destination.name": "llm-provider.cmd.complete_chat",
+          "llm_provider.model": "model-0",
+        });
+        expect(server.attributes["llm_provider.cost_usd"]).toBeGreaterThan(0);
+        expect(resources).toContainEqual(expect.objectContaining({ "service.name": "llm-provider-test" }));
+
+        // Metrics are exported at shutdown: the GenAI histograms (aggregated in the process) and the
+        // SDK's instruments side by side.
+        const tokens = metricsReceived.find((metric) => metric.name === "gen_ai.client.token.usage");
+        const input = tokens?.histogram?.dataPoints.find(
+          (point) => point.attributes["gen_ai.token.type"] === "input",
+        );
+        expect(input?.attributes).toMatchObject({
+          "gen_ai.operation.name": "chat",
+          "gen_ai.request.model": "upstream-model-0",
+        });
+        expect(Number(input?.count)).toBe(1);
+        expect(input?.sum).toBeGreaterThan(0);
+        expect(metricsReceived.map((metric) => metric.name)).toEqual(
+          expect.arrayContaining([
+            "gen_ai.client.operation.duration",
+            "llm_provider.cost",
+            "llm_provider.requests.in_flight",
+          ]),
+        );
+      } finally {
+        child.kill("SIGKILL");
+        await nc.close();
       }
-      const completion = await createLlmProviderClient(nc).completeChat({
-        model: "model-0",
-        messages: [{ role: "user", content: "Hello" }],
-      });
-      expect(completion.content).toBe("echo: Hello");
-      child.kill("SIGTERM"); // shutdown flushes the batch span processor
-      expect(await exited, stderr).toBe(0);
-      const names = received.map((span) => span.name);
-      expect(names).toContain("chat upstream-model-0");
-      expect(names).toContain("process llm-provider.cmd.complete_chat");
-      const client = received.find((span) => span.name === "chat upstream-model-0")!;
-      expect(client.attributes["gen_ai.operation.name"]).toBe("chat");
-      expect(client.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0);
-    } finally {
-      child.kill("SIGKILL");
-      await nc.close();
-    }
-  });
+    },
+  );
 });

@@ -2,10 +2,12 @@ import { context, metrics, propagation, SpanKind, SpanStatusCode, trace } from "
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   AggregationTemporality,
+  DataPointType,
   InMemoryMetricExporter,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
+import type { SumMetricData } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import {
   BasicTracerProvider,
@@ -21,15 +23,20 @@ import type { NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { createLocalHistogramProducer } from "../../services/llm-provider/src/telemetry/instruments.js";
 import { SynchronousContextManager } from "../../services/llm-provider/src/telemetry/synchronous-context-manager.js";
 
 // Global SDK pieces, installed before the service starts (each test file runs in its own process).
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+// The GenAI histograms are aggregated in the process; each reader gets them from a producer.
+const histogramProducer = createLocalHistogramProducer();
 const metricReader = new PeriodicExportingMetricReader({
   exporter: metricExporter,
   exportIntervalMillis: 3_600_000,
+  metricProducers: [histogramProducer],
 });
+histogramProducer.bindTo(metricReader);
 // What the service installs: trace context is handed on explicitly, nothing follows an `await`.
 context.setGlobalContextManager(new SynchronousContextManager().enable());
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -199,9 +206,35 @@ describe("metrics", () => {
       "gen_ai.operation.name": "chat",
       "gen_ai.provider.name": "openai",
     });
+    expect(tokens.dataPointType).toBe(DataPointType.HISTOGRAM);
     expect((input.value as { sum: number }).sum).toBeGreaterThanOrEqual(100);
-    expect(byName("gen_ai.client.operation.duration")!.descriptor.unit).toBe("s");
-    expect(byName("llm_provider.cost")).toBeDefined();
+    const output = tokens.dataPoints.find(
+      (point) =>
+        point.attributes["gen_ai.token.type"] === "output" &&
+        point.attributes["gen_ai.request.model"] === "upstream-model-0",
+    )!;
+    expect((output.value as { sum: number }).sum).toBeGreaterThanOrEqual(7);
+    const duration = byName("gen_ai.client.operation.duration")!;
+    expect(duration.descriptor.unit).toBe("s");
+    expect(duration.dataPointType).toBe(DataPointType.HISTOGRAM);
+    expect(duration.dataPoints.some((point) => point.attributes["error.type"] !== undefined)).toBe(true); // the failed attempt of the fallback test
+    // Cost is summed in the process and observed at collection: the exported sum must be exact.
+    const costOf = (metricList: typeof all) => {
+      const cost = metricList.filter((metric) => metric.descriptor.name === "llm_provider.cost").at(-1)!;
+      expect(cost.dataPointType).toBe(DataPointType.SUM);
+      expect((cost as SumMetricData).isMonotonic).toBe(true);
+      return cost.dataPoints
+        .filter((point) => point.attributes["llm_provider.model"] === hello.model)
+        .reduce((sum, point) => sum + (point.value as number), 0);
+    };
+    const before = costOf(all);
+    const second = await service.client.completeChat(hello);
+    await metricReader.forceFlush();
+    const allAfter = metricExporter
+      .getMetrics()
+      .flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics));
+    expect(second.usage.cost.total).toBeGreaterThan(0);
+    expect(costOf(allAfter) - before).toBeCloseTo(second.usage.cost.total, 12);
     expect(byName("llm_provider.retries")).toBeDefined(); // from the fallback test above
     expect(byName("llm_provider.fallbacks")).toBeDefined();
     expect(byName("llm_provider.requests.in_flight")).toBeDefined();

@@ -15,4 +15,5 @@ declare module "@elastic/mockotlpserver" {
     close(): Promise<void>;
   }
   export function normalizeTrace(request: unknown): unknown;
+  export function normalizeMetrics(request: unknown): unknown;
 }

@@ -1,5 +1,8 @@
 import { NodeSDK } from "@opentelemetry/sdk-node";
+import { PooledIdGenerator } from "../telemetry/pooled-id-generator.js";
 import { SynchronousContextManager } from "../telemetry/synchronous-context-manager.js";
+import { metricReadersFromEnv } from "./otel-metric-readers.js";
+import { createOtlpProtobufTraceExporter, wantsOtlpProtobufTraces } from "./otlp-trace-exporter.js";
 
 /** Variables that say an operator wants telemetry exported. */
 const EXPORT_VARIABLES = [
@@ -30,6 +33,12 @@ export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): Teleme
     resourceDetectors: [],
     // Trace context is handed on explicitly; see SynchronousContextManager.
     contextManager: new SynchronousContextManager(),
+    idGenerator: new PooledIdGenerator(),
+    // The default exporter with a faster serializer; the SDK still wraps it in its batch processor
+    // configured by OTEL_BSP_*. Other exporters are left to the SDK's environment handling.
+    ...(wantsOtlpProtobufTraces(env) ? { traceExporter: createOtlpProtobufTraceExporter() } : {}),
+    // As the SDK would make them from the environment, each with the local histograms' producer.
+    metricReaders: metricReadersFromEnv(env),
   });
   sdk.start();
   return {

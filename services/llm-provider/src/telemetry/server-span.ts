@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Attributes, Context, Span } from "@opentelemetry/api";
+import type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { extractTraceContext } from "./nats-trace-context.js";
 import { ATTR, SCOPE } from "./semconv.js";
@@ -12,6 +12,8 @@ export interface ServerSpan {
 
 // Per subject and queue group (a handful): built once, copied by the SDK into each span.
 const subjectAttributes = new Map<string, Attributes>();
+// Looked up once: `getTracer` builds a key and searches the provider's tracers on every call.
+let tracer: Tracer | undefined;
 
 function attributesOf(subject: string, queue: string): Attributes {
   const key = `${subject} ${queue}`;
@@ -38,13 +40,12 @@ export function startServerSpan(
   requestId: string,
 ): ServerSpan {
   const parent = extractTraceContext(headers);
-  const span = trace
-    .getTracer(SCOPE)
-    .startSpan(
-      `process ${subject}`,
-      { kind: SpanKind.SERVER, attributes: attributesOf(subject, queue) },
-      parent,
-    );
+  tracer ??= trace.getTracer(SCOPE);
+  const span = tracer.startSpan(
+    `process ${subject}`,
+    { kind: SpanKind.SERVER, attributes: attributesOf(subject, queue) },
+    parent,
+  );
   if (span.isRecording()) {
     span.setAttribute(ATTR.messagingMessageBodySize, bodySize);
     span.setAttribute(ATTR.requestId, requestId);
