@@ -21,7 +21,9 @@
 // BENCH_FULL=events or =telemetry gives the full variant only one of the two, to price it alone.
 // It also checks that the full variant did its work: every span of its requests reached the
 // receiver, and its event stream holds one event per request.
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -56,6 +58,8 @@ const SPANS_PER_REQUEST = 2; // SERVER + CLIENT
  * slice's own settle time instead of in the other variant's slice.
  */
 const SPAN_EXPORT_DELAY_MS = 200;
+/** Spans and events still on their way when the load ends may take this long to arrive. */
+const COUNT_DEADLINE_MS = 20_000;
 /** After a slice's last request: its events' acks and last span export land in its own figure. */
 const SETTLE_MS = 500;
 const EVENT_STREAM = "LLM_PROVIDER_EVENTS";
@@ -73,6 +77,20 @@ const FULL = (process.env["BENCH_FULL"] ?? "both") as "both" | "events" | "telem
 const fullHasEvents = FULL !== "telemetry";
 const fullHasTelemetry = FULL !== "events";
 
+/**
+ * BENCH_PIN=1: the services run on the last CPU, everything else (load generator, nats-servers,
+ * upstream, receiver) on the others, so the full variant's helpers (the receiver, JetStream's
+ * writes) do not compete with the service for its core. Off by default: on 2 CPUs the one left
+ * for the helpers saturates at 800 req/s, JetStream falls behind, and the retried publishes
+ * then count against the service.
+ */
+const PIN = process.env["BENCH_PIN"] === "1" && availableParallelism() >= 2;
+const SERVICE_CPU = String(availableParallelism() - 1);
+const OTHER_CPUS = `0-${availableParallelism() - 2}`;
+function pin(pid: number, cpus: string): void {
+  if (PIN) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+}
+
 const progress = (text: string): void => void process.stderr.write(`[bench:telemetry-cost] ${text}\n`);
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -85,8 +103,12 @@ interface Variant {
   name: VariantName;
   service: ChildHandle;
   nc: NatsConnection;
-  /** complete_chat requests sent (warm-up and checks included). */
-  sent: number;
+  /**
+   * complete_chat requests answered with a completion (warm-up and check included): each made a
+   * SERVER and a CLIENT span and an event. A refused one (`busy` while the service warms up)
+   * makes a SERVER span alone.
+   */
+  answered: number;
   send: () => Promise<void>;
 }
 
@@ -108,6 +130,7 @@ async function startVariant(
 ): Promise<Variant> {
   const nats = await startNatsServer();
   release(() => nats.stop());
+  pin(nats.pid, OTHER_CPUS);
   const config = benchServiceConfig(nats.url, upstreamBaseUrl);
   const env = serviceEnvironment();
   if (name === "bare" || !fullHasEvents) config.events = { enabled: false };
@@ -126,6 +149,7 @@ async function startVariant(
     { cwd: ROOT, env },
   );
   release(() => service.stop(10_000));
+  pin(service.pid, SERVICE_CPU);
   const nc = await connect({
     servers: nats.url,
     name: `bench-${name}`,
@@ -140,14 +164,14 @@ async function startVariant(
     name,
     service,
     nc,
-    sent: 0,
-    send: () => {
-      variant.sent++;
-      return request();
+    answered: 0,
+    send: async () => {
+      await request();
+      variant.answered++;
     },
   };
   // One reply checked in full: the load loop only looks at the error header.
-  variant.sent++;
+  variant.answered++;
   const completion = decodeReply(
     await nc.request(SUBJECTS.completeChat, body, { timeout: 5_000 }),
     ChatCompletionSchema,
@@ -173,7 +197,7 @@ async function measureSlice(variant: Variant, signal: AbortSignal): Promise<Slic
 
 /** Spans the receiver got of those the full variant's requests made: all must arrive. */
 async function countSpans(receiverUrl: string, expected: number): Promise<number> {
-  const deadline = Date.now() + 5_000;
+  const deadline = Date.now() + COUNT_DEADLINE_MS;
   let received = 0;
   while (Date.now() < deadline) {
     const stats = (await (await fetch(`${receiverUrl}/stats`)).json()) as Record<string, { spans: number }>;
@@ -187,7 +211,7 @@ async function countSpans(receiverUrl: string, expected: number): Promise<number
 /** Events in the full variant's stream once its queue drained: one per request. */
 async function countEvents(nc: NatsConnection, expected: number): Promise<number> {
   const jsm = await jetstreamManager(nc);
-  const deadline = Date.now() + 5_000;
+  const deadline = Date.now() + COUNT_DEADLINE_MS;
   let messages = 0;
   while (Date.now() < deadline) {
     messages = (await jsm.streams.info(EVENT_STREAM)).state.messages;
@@ -240,6 +264,7 @@ function report(
     JSON.stringify({
       bench: "telemetry-cost",
       full: FULL,
+      pinned: PIN,
       rate: RATE,
       slice_ms: SLICE_MS,
       pairs: pairs.map((pair) => [
@@ -262,6 +287,7 @@ async function main(): Promise<number> {
   const release = (step: () => Promise<unknown>) => void releases.push(step);
   try {
     progress("starting the fake upstream, the OTLP receiver, two nats-servers and two services");
+    pin(process.pid, OTHER_CPUS);
     const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-telemetry-"));
     release(() => rm(tempDir, { recursive: true, force: true }));
     const child = (name: string, file: string) => {
@@ -269,6 +295,7 @@ async function main(): Promise<number> {
         cwd: ROOT,
       });
       release(() => handle.stop());
+      pin(handle.pid, OTHER_CPUS);
       return handle;
     };
     const upstream = child("fake upstream", "fake-upstream-process.ts");
@@ -281,13 +308,17 @@ async function main(): Promise<number> {
     };
 
     progress(`warm-up: ${WARMUP_MS} ms each at ${RATE} req/s`);
-    for (const variant of [variants.bare, variants.full])
-      await runAtFixedRate(
+    for (const variant of [variants.bare, variants.full]) {
+      const warmUp = await runAtFixedRate(
         variant.send,
         RATE,
         { maxMs: WARMUP_MS, maxRequests: 1_000_000 },
         controller.signal,
       );
+      // A cold service may stall long enough to refuse some (`busy`); only the slices must be clean.
+      if (warmUp.errors > 0)
+        progress(`${variant.name}: ${warmUp.errors} warm-up requests refused (first: ${warmUp.firstError})`);
+    }
 
     progress(`measuring: ${SLICES} slices of ${SLICE_MS} ms each, alternating`);
     const slices: Slice[] = [];
@@ -296,13 +327,15 @@ async function main(): Promise<number> {
       for (const variant of order) slices.push(await measureSlice(variant, controller.signal));
     }
 
-    const expectedSpans = fullHasTelemetry ? variants.full.sent * SPANS_PER_REQUEST : 0;
+    const expectedSpans = fullHasTelemetry ? variants.full.answered * SPANS_PER_REQUEST : 0;
     const spans = { expected: expectedSpans, received: await countSpans(otlpUrl, expectedSpans) };
-    const expectedEvents = fullHasEvents ? variants.full.sent : 0;
+    const expectedEvents = fullHasEvents ? variants.full.answered : 0;
     const events = {
       expected: expectedEvents,
       stored: fullHasEvents ? await countEvents(variants.full.nc, expectedEvents) : 0,
     };
+    if (spans.received < spans.expected || events.stored < events.expected)
+      progress(`incomplete; the full variant's last output:\n${variants.full.service.outputTail()}`);
     return report(slices, spans, events) ? 0 : 1;
   } catch (error) {
     progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
