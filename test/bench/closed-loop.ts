@@ -22,25 +22,17 @@ export interface LoadResult {
   latenciesMs: Float64Array;
 }
 
-export async function runClosedLoop(
-  send: SendRequest,
-  concurrency: number,
-  bounds: LoadBounds,
-  signal: AbortSignal,
-): Promise<LoadResult> {
-  const latencies = new Float64Array(bounds.maxRequests);
-  let started = 0;
+/** Times requests and counts failures; what both load shapes (closed loop, fixed rate) share. */
+export function createLoadRecorder(maxRequests: number) {
+  const latencies = new Float64Array(maxRequests);
+  const startedAt = performance.now();
   let succeeded = 0;
   let errors = 0;
   let firstError: string | undefined;
-  const startedAt = performance.now();
-  const deadline = startedAt + bounds.maxMs;
-  const mayStartAnother = (): boolean =>
-    started < bounds.maxRequests && !signal.aborted && performance.now() < deadline;
-
-  async function worker(): Promise<void> {
-    while (mayStartAnother()) {
-      started++;
+  return {
+    startedAt,
+    /** Sends one request and records its latency, or its failure. Never rejects. */
+    async record(send: SendRequest): Promise<void> {
       const sentAt = performance.now();
       try {
         await send();
@@ -49,17 +41,40 @@ export async function runClosedLoop(
         errors++;
         firstError ??= error instanceof Error ? error.message : String(error);
       }
+    },
+    result(): LoadResult {
+      return {
+        requests: succeeded + errors,
+        errors,
+        firstError,
+        elapsedMs: performance.now() - startedAt,
+        latenciesMs: latencies.subarray(0, succeeded).sort(),
+      };
+    },
+  };
+}
+
+export async function runClosedLoop(
+  send: SendRequest,
+  concurrency: number,
+  bounds: LoadBounds,
+  signal: AbortSignal,
+): Promise<LoadResult> {
+  const recorder = createLoadRecorder(bounds.maxRequests);
+  const deadline = recorder.startedAt + bounds.maxMs;
+  let started = 0;
+  const mayStartAnother = (): boolean =>
+    started < bounds.maxRequests && !signal.aborted && performance.now() < deadline;
+
+  async function worker(): Promise<void> {
+    while (mayStartAnother()) {
+      started++;
+      await recorder.record(send);
     }
   }
 
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return {
-    requests: succeeded + errors,
-    errors,
-    firstError,
-    elapsedMs: performance.now() - startedAt,
-    latenciesMs: latencies.subarray(0, succeeded).sort(),
-  };
+  return recorder.result();
 }
 
 export interface LatencySummary {

@@ -37,6 +37,7 @@ import { spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runAtFixedRate } from "./fixed-rate.js";
 import { natsSender } from "./nats-sender.js";
+import { waitForSpans } from "./otlp-receiver-spans.js";
 import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
 import { processCpuMicros } from "./proc-stats.js";
 import { waitForService } from "./service-ready.js";
@@ -195,19 +196,6 @@ async function measureSlice(variant: Variant, signal: AbortSignal): Promise<Slic
   };
 }
 
-/** Spans the receiver got of those the full variant's requests made: all must arrive. */
-async function countSpans(receiverUrl: string, expected: number): Promise<number> {
-  const deadline = Date.now() + COUNT_DEADLINE_MS;
-  let received = 0;
-  while (Date.now() < deadline) {
-    const stats = (await (await fetch(`${receiverUrl}/stats`)).json()) as Record<string, { spans: number }>;
-    received = stats["/v1/traces"]?.spans ?? 0;
-    if (received >= expected) break;
-    await sleep(250);
-  }
-  return received;
-}
-
 /** Events in the full variant's stream once its queue drained: one per request. */
 async function countEvents(nc: NatsConnection, expected: number): Promise<number> {
   const jsm = await jetstreamManager(nc);
@@ -328,7 +316,10 @@ async function main(): Promise<number> {
     }
 
     const expectedSpans = fullHasTelemetry ? variants.full.answered * SPANS_PER_REQUEST : 0;
-    const spans = { expected: expectedSpans, received: await countSpans(otlpUrl, expectedSpans) };
+    const spans = {
+      expected: expectedSpans,
+      received: await waitForSpans(otlpUrl, expectedSpans, COUNT_DEADLINE_MS),
+    };
     const expectedEvents = fullHasEvents ? variants.full.answered : 0;
     const events = {
       expected: expectedEvents,

@@ -2,6 +2,7 @@
 // or a time limit is reached. Two variants of the service compared at the same rate do the same
 // work per event-loop turn; compared at saturation (closed loop), the slower variant also
 // batches less per turn, which makes the difference look larger than what the variant adds.
+import { createLoadRecorder } from "./closed-loop.js";
 import type { LoadBounds, LoadResult, SendRequest } from "./closed-loop.js";
 
 export interface FixedRateResult extends LoadResult {
@@ -24,31 +25,20 @@ export async function runAtFixedRate(
   bounds: LoadBounds,
   signal: AbortSignal,
 ): Promise<FixedRateResult> {
-  const latencies = new Float64Array(bounds.maxRequests);
+  const recorder = createLoadRecorder(bounds.maxRequests);
+  const startedAt = recorder.startedAt;
+  const deadline = startedAt + bounds.maxMs;
   let started = 0;
-  let succeeded = 0;
-  let errors = 0;
   let inFlight = 0;
   let maxInFlight = 0;
   let ticksAtCap = 0;
-  let firstError: string | undefined;
   const settled: Promise<void>[] = [];
-  const startedAt = performance.now();
-  const deadline = startedAt + bounds.maxMs;
 
   async function one(): Promise<void> {
-    const sentAt = performance.now();
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      await send();
-      latencies[succeeded++] = performance.now() - sentAt;
-    } catch (error) {
-      errors++;
-      firstError ??= error instanceof Error ? error.message : String(error);
-    } finally {
-      inFlight--;
-    }
+    await recorder.record(send);
+    inFlight--;
   }
 
   while (!signal.aborted && started < bounds.maxRequests) {
@@ -66,11 +56,7 @@ export async function runAtFixedRate(
   }
   await Promise.all(settled);
   return {
-    requests: succeeded + errors,
-    errors,
-    firstError,
-    elapsedMs: performance.now() - startedAt,
-    latenciesMs: latencies.subarray(0, succeeded).sort(),
+    ...recorder.result(),
     offeredPerSecond: perSecond,
     maxInFlight,
     ticksAtCap,

@@ -28,6 +28,7 @@ import { request as httpRequest } from "undici";
 import { createHttpDispatcher } from "../../services/llm-provider/src/providers/http/undici-fetch.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import { natsSender } from "./nats-sender.js";
+import { waitForSpans } from "./otlp-receiver-spans.js";
 import { waitForService } from "./service-ready.js";
 import { spawnNode, type ChildHandle } from "./child-process.js";
 import {
@@ -435,21 +436,11 @@ async function reportProfile(env: Environment, windows: readonly ServiceWindow[]
 // ---------------------------------------------------------------------------------------------
 // Main
 
-/**
- * With BENCH_OTLP=1, how many spans reached the receiver of those the requests made. Every one
- * must be there: spans the SDK dropped (its queue full) would make the export look cheaper than
- * it is. Waits out the batch processor's delay for the last partial batch.
- */
+/** With BENCH_OTLP=1, how many spans reached the receiver of those the requests made (all must). */
 async function countExportedSpans(receiverUrl: string): Promise<{ received: number; expected: number }> {
   const expected = serviceRequestsSent * SPANS_PER_REQUEST;
-  const deadline = Date.now() + SPAN_EXPORT_DELAY_MS + 2_000;
-  let received = 0;
-  while (Date.now() < deadline) {
-    const stats = (await (await fetch(`${receiverUrl}/stats`)).json()) as Record<string, { spans: number }>;
-    received = stats["/v1/traces"]?.spans ?? 0;
-    if (received >= expected) break;
-    await sleep(250);
-  }
+  // Waits out the batch processor's delay for the last partial batch.
+  const received = await waitForSpans(receiverUrl, expected, SPAN_EXPORT_DELAY_MS + 2_000);
   progress(`OTLP receiver got ${received} of ${expected} spans`);
   return { received, expected };
 }
