@@ -168,3 +168,25 @@ describe("KV embedding cache without its bucket", () => {
     cache.close();
   });
 });
+
+describe("KV embedding cache, vectors at hand", () => {
+  it("peekAll answers only when every key is in this worker's memory, never from the bucket", async () => {
+    // Memory keeps a copy only until the bucket's TTL would drop it: a fresh vector.
+    const fresh = { ...embedding(7), createdAt: Date.now() };
+    const cache = createKvEmbeddingCache(nc, { ...config, memory_max_bytes: 1 << 20 }, silent);
+    const [slot] = await cache.acquire(["m1"], request());
+    if (slot?.kind !== "claimed") throw new Error("not claimed");
+    await cache.fill([{ claim: slot.claim, embedding: fresh }]);
+    expect(cache.peekAll!(["m1"])).toEqual([fresh]);
+    expect(cache.peekAll!(["m1", "m2"])).toBeUndefined();
+    // Another worker finds the vector in the bucket, but has not got it at hand.
+    const other = createKvEmbeddingCache(nc, { ...config, memory_max_bytes: 1 << 20 }, silent);
+    expect(other.peekAll!(["m1"])).toBeUndefined();
+    expect(await other.acquire(["m1"], request())).toEqual([{ kind: "hit", embedding: fresh }]);
+    expect(other.peekAll!(["m1"])).toEqual([fresh]);
+    // Without a memory tier nothing is ever at hand.
+    const bare = createKvEmbeddingCache(nc, config, silent);
+    expect(bare.peekAll!(["m1"])).toBeUndefined();
+    for (const each of [cache, other, bare]) each.close();
+  });
+});

@@ -55,4 +55,9 @@ export interface EmbeddingCache {
   fill(entries: readonly { claim: CacheClaim; embedding: CachedEmbedding }[]): Promise<void>;
   /** Gives claims up without a value (the provider failed), so others may claim at once. */
   release(claims: readonly CacheClaim[]): Promise<void>;
+  /**
+   * Every key's vector when this worker has all of them at hand (in its memory), answered at
+   * once; otherwise undefined, and `acquire` decides. A hot key then costs no claim machinery.
+   */
+  peekAll?(keys: readonly string[]): CachedEmbedding[] | undefined;
 }

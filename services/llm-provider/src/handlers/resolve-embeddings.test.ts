@@ -101,6 +101,43 @@ describe("resolveEmbeddings", () => {
     expect(released).toEqual([]);
   });
 
+  it("answers keys the worker has at hand without acquiring, computing or storing anything", async () => {
+    const texts = ["alpha", "beta"];
+    const keys = texts.map((text) => `k-${text}`);
+    let acquired = 0;
+    const { cache, filled } = fakeCache(() => claimed("unused"));
+    cache.acquire = () => {
+      acquired++;
+      return Promise.reject(new Error("acquire must not be called"));
+    };
+    cache.peekAll = (asked) => asked.map((key) => cachedOf(key.slice(2)));
+    const { compute, calls } = recordingCompute();
+    const resolution = await resolveEmbeddings({ ...base, keys, texts, cache, compute });
+    expect(acquired).toBe(0);
+    expect(calls).toEqual([]);
+    expect(filled).toEqual([]);
+    expect(resolution.batches).toEqual([]);
+    expect(resolution.embeddings.map((embedding) => [embedding.cached, embedding.providerId])).toEqual([
+      [true, "p-cache"],
+      [true, "p-cache"],
+    ]);
+    expect(resolution.embeddings.map((embedding) => Array.from(embedding.vector))).toEqual(
+      texts.map((text) => Array.from(vectorOf(text))),
+    );
+  });
+
+  it("goes through acquire when not every key is at hand", async () => {
+    const texts = ["alpha", "beta"];
+    const keys = texts.map((text) => `k-${text}`);
+    const { cache, filled } = fakeCache((key) => claimed(key));
+    cache.peekAll = () => undefined;
+    const { compute, calls } = recordingCompute();
+    const resolution = await resolveEmbeddings({ ...base, keys, texts, cache, compute });
+    expect(calls).toEqual([texts]);
+    expect(filled).toEqual(keys);
+    expect(resolution.embeddings.every((embedding) => !embedding.cached)).toBe(true);
+  });
+
   it("splits misses into batches of the provider's size, a bounded number at once", async () => {
     const texts = Array.from({ length: 10 }, (_, index) => `t${index}`);
     const { cache, filled } = fakeCache((key) => claimed(key));

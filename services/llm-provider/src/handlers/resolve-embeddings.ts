@@ -58,6 +58,17 @@ export interface ResolveEmbeddingsOptions {
  * request. The first error is thrown.
  */
 export async function resolveEmbeddings(options: ResolveEmbeddingsOptions): Promise<EmbeddingResolution> {
+  // All at hand: nothing to compute, wait for or release, so none of the machinery below.
+  const atHand = options.cache.peekAll?.(options.keys);
+  if (atHand) {
+    const embeddings = atHand.map(({ vector, model, providerId }) => ({
+      vector,
+      model,
+      providerId,
+      cached: true,
+    }));
+    return { embeddings, batches: [] };
+  }
   const controller = new AbortController();
   const abort = () => controller.abort();
   if (options.signal.aborted) abort();

@@ -271,6 +271,17 @@ export function createKvEmbeddingCache(
 
     release,
 
+    peekAll(keys) {
+      if (!memory) return undefined;
+      const embeddings: CachedEmbedding[] = [];
+      for (const key of keys) {
+        const embedding = memory.get(key);
+        if (!embedding) return undefined;
+        embeddings.push(embedding);
+      }
+      return embeddings;
+    },
+
     async flush(timeoutMs) {
       await withinMs(Promise.all(writing), timeoutMs);
     },
