@@ -33,7 +33,7 @@ export function metricReadersFromEnv(env: NodeJS.ProcessEnv): MetricReader[] {
     let reader: MetricReader;
     if (name === "otlp") reader = periodicReader(otlpMetricExporter(env), env, producer);
     else if (name === "console") reader = periodicReader(new ConsoleMetricExporter(), env, producer);
-    else if (name === "prometheus") reader = new PrometheusExporter({ metricProducers: [producer] });
+    else if (name === "prometheus") reader = prometheusReader(env, producer);
     else {
       diag.warn(`Unsupported OTEL_METRICS_EXPORTER value: "${name}" (otlp, console, prometheus, none)`);
       continue;
@@ -42,6 +42,20 @@ export function metricReadersFromEnv(env: NodeJS.ProcessEnv): MetricReader[] {
     readers.push(reader);
   }
   return readers;
+}
+
+/** The Prometheus endpoint (host and port from the variables given, as the exporter reads them). */
+function prometheusReader(
+  env: NodeJS.ProcessEnv,
+  producer: ReturnType<typeof createLocalHistogramProducer>,
+): PrometheusExporter {
+  const host = env.OTEL_EXPORTER_PROMETHEUS_HOST;
+  const port = Number(env.OTEL_EXPORTER_PROMETHEUS_PORT);
+  return new PrometheusExporter({
+    ...(host ? { host } : {}),
+    ...(port > 0 ? { port } : {}),
+    metricProducers: [producer],
+  });
 }
 
 function otlpMetricExporter(env: NodeJS.ProcessEnv): PushMetricExporter {
