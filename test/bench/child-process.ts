@@ -1,7 +1,9 @@
 // Child processes of the benchmark: Node processes with piped, continuously drained output (the
 // tail is kept for error messages), and never left behind: SIGKILLed when the bench exits.
 import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 
 const OUTPUT_TAIL_CHARS = 4_000;
 const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -120,4 +122,14 @@ function describeExit(child: ChildProcess): string {
   if (child.signalCode !== null) return `signal ${child.signalCode}`;
   if (child.exitCode !== null) return `code ${child.exitCode}`;
   return "spawn failed";
+}
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const BENCH_DIR = join(ROOT, "test/bench");
+
+/** One of the bench's own helper processes (`test/bench/<file>`), run from source through tsx. */
+export function spawnBenchChild(name: string, file: string, args: readonly string[] = []): ChildHandle {
+  return spawnNode(name, ["--import", "tsx", "--conditions=source", join(BENCH_DIR, file), ...args], {
+    cwd: ROOT,
+  });
 }

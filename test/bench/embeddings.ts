@@ -26,7 +26,7 @@ import { createHttpDispatcher } from "../../services/llm-provider/src/providers/
 import { fakeEmbedding } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import { waitForService } from "./service-ready.js";
-import { spawnNode } from "./child-process.js";
+import { spawnBenchChild, spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
 import type { LoadBounds, SendRequest } from "./closed-loop.js";
@@ -50,7 +50,6 @@ import { serviceEnvironment, serviceNodeFlags, writeServiceConfig } from "./serv
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
-const BENCH_DIR = join(ROOT, "test/bench");
 const ECHO_SUBJECT = "bench.echo.embeddings";
 const REQUEST_TIMEOUT_MS = 10_000;
 const SERVICE_STOP_GRACE_MS = 10_000;
@@ -103,13 +102,7 @@ async function startProcesses(release: (step: () => Promise<unknown>) => void) {
   const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-embeddings-"));
   release(() => rm(tempDir, { recursive: true, force: true }));
   const tsChild = (name: string, file: string, args: string[] = []): ChildHandle => {
-    const child = spawnNode(
-      name,
-      ["--import", "tsx", "--conditions=source", join(BENCH_DIR, file), ...args],
-      {
-        cwd: ROOT,
-      },
-    );
+    const child = spawnBenchChild(name, file, args);
     release(() => child.stop());
     return child;
   };

@@ -33,7 +33,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { ChatCompletionSchema, decodeReply, SUBJECTS } from "@llm-provider/contracts";
 import { startNatsServer } from "../harness/nats-server.js";
-import { spawnNode } from "./child-process.js";
+import { spawnBenchChild, spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runAtFixedRate } from "./fixed-rate.js";
 import { natsSender } from "./nats-sender.js";
@@ -49,7 +49,6 @@ import {
 } from "./service-config.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BENCH_DIR = join(ROOT, "test/bench");
 const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
 const TARGET_US = 100;
 const SPANS_PER_REQUEST = 2; // SERVER + CLIENT
@@ -279,9 +278,7 @@ async function main(): Promise<number> {
     const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-telemetry-"));
     release(() => rm(tempDir, { recursive: true, force: true }));
     const child = (name: string, file: string) => {
-      const handle = spawnNode(name, ["--import", "tsx", "--conditions=source", join(BENCH_DIR, file)], {
-        cwd: ROOT,
-      });
+      const handle = spawnBenchChild(name, file);
       release(() => handle.stop());
       pin(handle.pid, OTHER_CPUS);
       return handle;

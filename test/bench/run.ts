@@ -30,7 +30,7 @@ import { startNatsServer } from "../harness/nats-server.js";
 import { natsSender } from "./nats-sender.js";
 import { waitForSpans } from "./otlp-receiver-spans.js";
 import { waitForService } from "./service-ready.js";
-import { spawnNode, type ChildHandle } from "./child-process.js";
+import { spawnBenchChild, spawnNode, type ChildHandle } from "./child-process.js";
 import {
   runClosedLoop,
   summarizeLatencies,
@@ -62,7 +62,6 @@ import {
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** BENCH_SERVICE_ENTRY runs another build (e.g. a candidate change) under the same load. */
 const SERVICE_ENTRY = process.env["BENCH_SERVICE_ENTRY"] ?? join(ROOT, "services/llm-provider/dist/main.js");
-const BENCH_DIR = join(ROOT, "test/bench");
 
 const LOW_CONCURRENCY = 1;
 const HIGH_CONCURRENCY = 64;
@@ -148,12 +147,6 @@ interface Environment {
   otlpReceiverUrl: string | undefined;
 }
 
-function spawnTsChild(name: string, file: string, args: string[] = []): ChildHandle {
-  return spawnNode(name, ["--import", "tsx", "--conditions=source", join(BENCH_DIR, file), ...args], {
-    cwd: ROOT,
-  });
-}
-
 /** Registers the stop of a child just spawned, so that no later failure can leak it. */
 function tracked(cleanup: Cleanup, child: ChildHandle, graceMs?: number): ChildHandle {
   cleanup.add(child.name, () => child.stop(graceMs));
@@ -164,7 +157,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
   const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-"));
   cleanup.add("temp dir", () => rm(tempDir, { recursive: true, force: true }));
 
-  const upstream = tracked(cleanup, spawnTsChild("fake upstream", "fake-upstream-process.ts"));
+  const upstream = tracked(cleanup, spawnBenchChild("fake upstream", "fake-upstream-process.ts"));
   // JetStream on, as in production: the service may publish its events there.
   const nats = await startNatsServer();
   cleanup.add("nats-server", () => nats.stop());
@@ -172,7 +165,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
 
   const echo = tracked(
     cleanup,
-    spawnTsChild("echo responder", "echo-responder-process.ts", [nats.url, ECHO_SUBJECT]),
+    spawnBenchChild("echo responder", "echo-responder-process.ts", [nats.url, ECHO_SUBJECT]),
   );
   // BENCH_EVENTS=off and BENCH_OTLP=1 price the events and the telemetry export (issue #6).
   const serviceConfig = benchServiceConfig(nats.url, baseUrl);
@@ -182,7 +175,7 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
   const serviceEnv = serviceEnvironment();
   let otlpReceiverUrl: string | undefined;
   if (process.env["BENCH_OTLP"] === "1") {
-    const receiver = tracked(cleanup, spawnTsChild("OTLP receiver", "otlp-receiver-process.ts"));
+    const receiver = tracked(cleanup, spawnBenchChild("OTLP receiver", "otlp-receiver-process.ts"));
     otlpReceiverUrl = (JSON.parse(await receiver.firstLine) as { url: string }).url;
     serviceEnv["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpReceiverUrl;
     serviceEnv["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";

@@ -1,8 +1,6 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient, LlmProviderError } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,9 +9,9 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { runMain, waitUntilServing } from "../support/main-process.js";
 import { startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
 
 let nats: NatsServerHandle;
@@ -122,31 +120,6 @@ describe("secrets", () => {
   });
 });
 
-/** Runs the real entry point (`main.ts`) as a process, as an operator would. */
-function runMain(configPath: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--conditions=source",
-      "services/llm-provider/src/main.ts",
-      "--config",
-      configPath,
-      ...extraArgs,
-    ],
-    { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  void exited.then(() => clearTimeout(kill));
-  return { child, exited, output: () => ({ stdout, stderr }) };
-}
-
 async function writeConfig(name: string, config: unknown): Promise<string> {
   const path = join(workDir, name);
   await writeFile(path, toYaml(config));
@@ -160,17 +133,7 @@ describe("the service process", () => {
     const nc = await connect({ servers: nats.url });
     try {
       const client = createLlmProviderClient(nc);
-      const ready = async () => {
-        for (let attempt = 0; attempt < 100; attempt++) {
-          const pong = await nc
-            .request("$SRV.PING.llm-provider", "", { timeout: 200 })
-            .catch(() => undefined);
-          if (pong) return;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        throw new Error(`service did not start: ${proc.output().stderr}`);
-      };
-      await ready();
+      await waitUntilServing(nc, proc);
       upstream.enqueue({ kind: "delay", ms: 500 });
       const inFlight = client.completeChat(hello, { requestId: "drain-1" });
       await new Promise((resolve) => setTimeout(resolve, 150));

@@ -1,8 +1,6 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { MockOtlpServer, normalizeMetrics, normalizeTrace } from "@elastic/mockotlpserver";
 import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient } from "@llm-provider/contracts";
@@ -12,9 +10,8 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { runMain, waitUntilServing } from "../support/main-process.js";
 import { testConfig, TEST_API_KEY } from "../support/service.js";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
 
 interface ExportedSpan {
   name: string;
@@ -90,44 +87,22 @@ describe("OTLP/HTTP export from the service process", () => {
       metricsReceived.length = 0;
       const configPath = join(workDir, "config.yaml");
       await writeFile(configPath, toYaml(testConfig(nats.url, [upstream.baseUrl])));
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          "--conditions=source",
-          "services/llm-provider/src/main.ts",
-          "--config",
-          configPath,
-        ],
-        {
-          cwd: root,
-          stdio: ["ignore", "pipe", "pipe"],
-          env: {
-            ...process.env,
-            TEST_OPENAI_KEY: TEST_API_KEY,
-            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl!.origin,
-            OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
-            OTEL_SERVICE_NAME: "llm-provider-test",
-          },
-        },
-      );
-      let stderr = "";
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      const proc = runMain(configPath, {
+        TEST_OPENAI_KEY: TEST_API_KEY,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl!.origin,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_SERVICE_NAME: "llm-provider-test",
+      });
       const nc = await connect({ servers: nats.url });
       try {
-        for (let attempt = 0; attempt < 100; attempt++) {
-          if (await nc.request("$SRV.PING.llm-provider", "", { timeout: 200 }).catch(() => undefined)) break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        await waitUntilServing(nc, proc);
         const completion = await createLlmProviderClient(nc).completeChat({
           model: "model-0",
           messages: [{ role: "user", content: "Hello" }],
         });
         expect(completion.content).toBe("echo: Hello");
-        child.kill("SIGTERM"); // shutdown flushes the batch span processor
-        expect(await exited, stderr).toBe(0);
+        proc.child.kill("SIGTERM"); // shutdown flushes the batch span processor
+        expect(await proc.exited, proc.output().stderr).toBe(0);
         const names = received.map((span) => span.name);
         expect(names).toContain("chat upstream-model-0");
         expect(names).toContain("process llm-provider.cmd.complete_chat");
@@ -173,7 +148,7 @@ describe("OTLP/HTTP export from the service process", () => {
           ]),
         );
       } finally {
-        child.kill("SIGKILL");
+        proc.child.kill("SIGKILL");
         await nc.close();
       }
     },

@@ -60,15 +60,7 @@ export interface ResolveEmbeddingsOptions {
 export async function resolveEmbeddings(options: ResolveEmbeddingsOptions): Promise<EmbeddingResolution> {
   // All at hand: nothing to compute, wait for or release, so none of the machinery below.
   const atHand = options.cache.peekAll?.(options.keys);
-  if (atHand) {
-    const embeddings = atHand.map(({ vector, model, providerId }) => ({
-      vector,
-      model,
-      providerId,
-      cached: true,
-    }));
-    return { embeddings, batches: [] };
-  }
+  if (atHand) return { embeddings: atHand.map(fromCache), batches: [] };
   const controller = new AbortController();
   const abort = () => controller.abort();
   if (options.signal.aborted) abort();
@@ -82,8 +74,7 @@ export async function resolveEmbeddings(options: ResolveEmbeddingsOptions): Prom
 
   function take(index: number, slot: SettledSlot, toCompute: number[]): void {
     if (slot.kind === "hit") {
-      const { vector, model, providerId } = slot.embedding;
-      embeddings[index] = { vector, model, providerId, cached: true };
+      embeddings[index] = fromCache(slot.embedding);
       return;
     }
     if (slot.kind === "claimed") held.set(index, slot.claim);
@@ -149,6 +140,10 @@ export async function resolveEmbeddings(options: ResolveEmbeddingsOptions): Prom
     options.signal.removeEventListener("abort", abort);
   }
   return { embeddings: embeddings as ResolvedEmbedding[], batches };
+}
+
+function fromCache({ vector, model, providerId }: CachedEmbedding): ResolvedEmbedding {
+  return { vector, model, providerId, cached: true };
 }
 
 /**

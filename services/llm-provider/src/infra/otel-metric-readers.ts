@@ -6,6 +6,8 @@ import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { ConsoleMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { MetricReader, PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import { createLocalHistogramProducer } from "../telemetry/instruments.js";
+import type { LocalHistogramProducer } from "../telemetry/local-histograms.js";
+import { exporterNames, otlpProtocol } from "./otel-env.js";
 
 const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
 const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
@@ -18,14 +20,7 @@ const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
  * are still read by the exporters themselves.
  */
 export function metricReadersFromEnv(env: NodeJS.ProcessEnv): MetricReader[] {
-  const names = [
-    ...new Set(
-      (env.OTEL_METRICS_EXPORTER ?? "")
-        .split(",")
-        .map((name) => name.trim())
-        .filter((name) => name !== "" && name !== "null"),
-    ),
-  ];
+  const names = exporterNames(env.OTEL_METRICS_EXPORTER);
   if (names.includes("none")) return [];
   const readers: MetricReader[] = [];
   for (const name of names.length > 0 ? names : ["otlp"]) {
@@ -45,10 +40,7 @@ export function metricReadersFromEnv(env: NodeJS.ProcessEnv): MetricReader[] {
 }
 
 /** The Prometheus endpoint (host and port from the variables given, as the exporter reads them). */
-function prometheusReader(
-  env: NodeJS.ProcessEnv,
-  producer: ReturnType<typeof createLocalHistogramProducer>,
-): PrometheusExporter {
+function prometheusReader(env: NodeJS.ProcessEnv, producer: LocalHistogramProducer): PrometheusExporter {
   const host = env.OTEL_EXPORTER_PROMETHEUS_HOST;
   const port = Number(env.OTEL_EXPORTER_PROMETHEUS_PORT);
   return new PrometheusExporter({
@@ -59,7 +51,7 @@ function prometheusReader(
 }
 
 function otlpMetricExporter(env: NodeJS.ProcessEnv): PushMetricExporter {
-  const protocol = (env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "").trim();
+  const protocol = otlpProtocol(env, "METRICS");
   if (protocol === "grpc") return new OtlpGrpcMetricExporter();
   if (protocol === "http/json") return new OtlpJsonMetricExporter();
   if (protocol !== "" && protocol !== "http/protobuf")
@@ -70,7 +62,7 @@ function otlpMetricExporter(env: NodeJS.ProcessEnv): PushMetricExporter {
 function periodicReader(
   exporter: PushMetricExporter,
   env: NodeJS.ProcessEnv,
-  producer: ReturnType<typeof createLocalHistogramProducer>,
+  producer: LocalHistogramProducer,
 ): PeriodicExportingMetricReader {
   const milliseconds = (name: string, fallback: number): number => {
     const value = Number(env[name]);

@@ -6,6 +6,7 @@ import {
 import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createOtlpSpanSerializer } from "../telemetry/otlp-span-serializer.js";
+import { exporterNames, otlpProtocol } from "./otel-env.js";
 
 /**
  * Whether the environment asks for the OTLP/HTTP protobuf trace exporter — what the SDK picks
@@ -13,12 +14,9 @@ import { createOtlpSpanSerializer } from "../telemetry/otlp-span-serializer.js";
  * `http/protobuf`. Any other choice (gRPC, JSON, Zipkin, console, several) stays the SDK's.
  */
 export function wantsOtlpProtobufTraces(env: NodeJS.ProcessEnv): boolean {
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? "")
-    .split(",")
-    .map((name) => name.trim())
-    .filter((name) => name !== "" && name !== "null");
+  const exporters = exporterNames(env.OTEL_TRACES_EXPORTER);
   if (exporters.length > 1 || (exporters.length === 1 && exporters[0] !== "otlp")) return false;
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "").trim();
+  const protocol = otlpProtocol(env, "TRACES");
   return protocol === "" || protocol === "http/protobuf";
 }
 
