@@ -9,7 +9,8 @@
 // (default 2000 ms) each, the order alternating (bare·full, full·bare, …), every slice at one
 // fixed rate (BENCH_RATE, default 800 req/s, open loop), and reads the CPU time of the instance it
 // loads, until SETTLE_MS after its last request. The verdict is the median over neighbouring
-// pairs of slices of (full − bare).
+// pairs of slices of (full − bare). Beside it, the system calls (reads + writes) per request of each:
+// a count that does not drift, and on this VM each socket call costs tens of µs.
 //
 // Why so: this VM's speed drifts over tens of seconds, by more than the quantity measured.
 // Variants measured minutes apart (as two runs of run.ts are) differ by that drift; slices seconds
@@ -39,7 +40,7 @@ import { runAtFixedRate } from "./fixed-rate.js";
 import { natsSender } from "./nats-sender.js";
 import { waitForSpans } from "./otlp-receiver-spans.js";
 import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
-import { processCpuMicros } from "./proc-stats.js";
+import { processCpuMicros, processSystemCalls } from "./proc-stats.js";
 import { waitForService } from "./service-ready.js";
 import {
   benchServiceConfig,
@@ -115,6 +116,7 @@ interface Variant {
 interface Slice {
   variant: VariantName;
   cpuMicrosPerRequest: number;
+  systemCallsPerRequest: number;
   requests: number;
   rateHeld: boolean;
   errors: number;
@@ -182,12 +184,14 @@ async function startVariant(
 
 async function measureSlice(variant: Variant, signal: AbortSignal): Promise<Slice> {
   const before = processCpuMicros(variant.service.pid);
+  const callsBefore = processSystemCalls(variant.service.pid);
   const load = await runAtFixedRate(variant.send, RATE, { maxMs: SLICE_MS, maxRequests: 1_000_000 }, signal);
   await sleep(SETTLE_MS);
   const after = processCpuMicros(variant.service.pid);
   return {
     variant: variant.name,
     cpuMicrosPerRequest: (after - before) / load.requests,
+    systemCallsPerRequest: (processSystemCalls(variant.service.pid) - callsBefore) / load.requests,
     requests: load.requests,
     rateHeld: load.ticksAtCap === 0 && (load.requests * 1000) / load.elapsedMs >= RATE * 0.97,
     errors: load.errors,
@@ -230,11 +234,16 @@ function report(
   const added = median(pairs.map((pair) => pair.full.cpuMicrosPerRequest - pair.bare.cpuMicrosPerRequest));
   const bare = median(pairs.map((pair) => pair.bare.cpuMicrosPerRequest));
   const full = median(pairs.map((pair) => pair.full.cpuMicrosPerRequest));
+  const calls = {
+    bare: median(pairs.map((pair) => pair.bare.systemCallsPerRequest)),
+    full: median(pairs.map((pair) => pair.full.systemCallsPerRequest)),
+  };
   const errors = slices.reduce((sum, slice) => sum + slice.errors, 0);
   const allHeld = slices.every((slice) => slice.rateHeld);
   const complete = spans.received >= spans.expected && events.stored >= events.expected;
   console.log(
     `\nmedians: bare ${bare.toFixed(0)} µs, full ${full.toFixed(0)} µs per request` +
+      `; system calls per request: bare ${calls.bare.toFixed(2)}, full ${calls.full.toFixed(2)}` +
       `\nspans exported ${spans.received}/${spans.expected}, events stored ${events.stored}/${events.expected}` +
       `, errors ${errors}${errors > 0 ? ` (first: ${slices.find((slice) => slice.firstError)?.firstError})` : ""}` +
       `\nevents + telemetry add ${added.toFixed(0)} µs CPU per request (median of the pairs' differences)` +
@@ -259,6 +268,7 @@ function report(
         Math.round(pair.full.cpuMicrosPerRequest),
       ]),
       added_us: Math.round(added),
+      system_calls_per_request: calls,
       spans,
       events,
       errors,

@@ -24,6 +24,17 @@ export function processCpuMicros(pid: number): number {
   return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Read and write system calls the process has made so far (`syscr` + `syscw` of /proc/<pid>/io).
+ * On a VM a socket system call costs tens of µs of CPU, so their count per request explains CPU
+ * differences that timing noise hides, and unlike time it does not drift with the machine.
+ */
+export function processSystemCalls(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, "utf8");
+  const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(io)?.[1] ?? Number.NaN);
+  return count("syscr") + count("syscw");
+}
+
 /** Resident set size in MiB (`VmRSS` of /proc/<pid>/status). */
 export function processRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -11,6 +11,7 @@ import {
   createJetStreamEventPublisher,
   ensureEventStream,
 } from "../../services/llm-provider/src/infra/jetstream-events.js";
+import { createOutbox } from "../../services/llm-provider/src/infra/nats-outbox.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
@@ -219,7 +220,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     expect(publisher.stats().published).toBe(3);
   });
 
-  it("gathers events for linger_ms and publishes them together; a full batch or flush() does not wait", async () => {
+  it("gathers events for linger_ms, then publishes them together (alone when no replies come); a full batch or flush() does not wait", async () => {
     const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 300);
     await ensureEventStream(nc, config);
     const jsm = await jetstreamManager(nc);
@@ -229,7 +230,10 @@ describe("the event publisher while JetStream cannot take events", () => {
       publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`linger-${index}`));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(publisher.stats()).toMatchObject({ queued: 5, in_flight: 0, published: 0 });
+    // Due after 300 ms; with no replies to ride with, they leave alone another 300 ms later.
     await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(publisher.stats()).toMatchObject({ queued: 5, in_flight: 0, published: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 0, published: 5 });
 
     // 256 waiting end the linger at once.
@@ -245,6 +249,34 @@ describe("the event publisher while JetStream cannot take events", () => {
     expect(performance.now() - started).toBeLessThan(250);
     expect(publisher.stats().published).toBe(5 + 256 + 1);
     expect((await jsm.streams.info("LLM_PROVIDER_EVENTS")).state.messages).toBe(262);
+    publisher.close();
+  });
+
+  it("due events ride with the next replies, right after them, instead of waiting to leave alone", async () => {
+    const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 200);
+    await ensureEventStream(nc, config);
+    const outbox = createOutbox();
+    const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }), outbox);
+    const seen: string[] = [];
+    const watcher = nc.subscribe("llm-provider.>", { callback: (_, msg) => void seen.push(msg.subject) });
+    await nc.flush();
+    for (let index = 0; index < 3; index++)
+      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`ride-${index}`));
+    await new Promise((resolve) => setTimeout(resolve, 250)); // due, not yet sent alone (at 400 ms)
+    expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 0, published: 0 });
+
+    outbox.defer(() => nc.publish("llm-provider.test.reply", "a reply"));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 3 });
+    expect(await publisher.flush(5_000)).toBe(0);
+    await nc.flush();
+    expect(seen).toEqual([
+      "llm-provider.test.reply",
+      SUBJECTS.chatCompletedEvent,
+      SUBJECTS.chatCompletedEvent,
+      SUBJECTS.chatCompletedEvent,
+    ]);
+    watcher.unsubscribe();
     publisher.close();
   });
 });

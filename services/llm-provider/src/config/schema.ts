@@ -181,8 +181,10 @@ export const EventsConfigSchema = z
       .int()
       .min(0)
       .max(1_000)
-      .default(5)
-      .describe("Events gathered this long (or 256 of them) are published together; 0 = at once"),
+      .default(20)
+      .describe(
+        "Events gathered this long (or 256 of them) are published together, with the next replies; 0 = at once",
+      ),
     queue_capacity: z
       .number()
       .int()

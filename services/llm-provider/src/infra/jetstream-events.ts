@@ -96,8 +96,11 @@ export function createJetStreamEventPublisher(
   let retryDelayMs = RETRY_INITIAL_MS;
   let resumeTimer: NodeJS.Timeout | undefined;
   let lastDropLog = 0;
-  let pumpScheduled = false;
   let lingerTimer: NodeJS.Timeout | undefined;
+  /** Lingered events wait for the next replies (`riding`) or `aloneTimer`, whichever is first. */
+  let pumpDue = false;
+  let riding = false;
+  let aloneTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const idleWaiters = new Set<() => void>();
   const { meter } = getInstruments();
@@ -116,10 +119,14 @@ export function createJetStreamEventPublisher(
     idleWaiters.clear();
   }
 
+  /** Builds and serialises the event once, even when it is retried. */
+  function prepare(event: PendingEvent): NonNullable<PendingEvent["built"]> {
+    return (event.built ??= serialise(event.build()));
+  }
+
   function publishOne(event: PendingEvent): void {
     inFlight++;
-    // Built and serialised here, after the replies of this turn went out; once even when retried.
-    const built = (event.built ??= serialise(event.build()));
+    const built = prepare(event);
     publisher.publish(event.subject, built.data, built.id, built.traceparent, (error) => {
       inFlight--;
       if (error) {
@@ -145,27 +152,52 @@ export function createJetStreamEventPublisher(
   }
 
   /**
-   * Gathers events for `linger_ms` (or until a batch is full), then publishes them after the
-   * replies of that turn: one write and one wake-up for their acks instead of one each.
+   * Gathers events for `linger_ms` (or until a batch is full). Then they are due: they ride with
+   * the next replies, in the same socket write and after them (see Outbox), or leave on their own
+   * when no replies come within another `linger_ms`. One write and one wake-up for their acks,
+   * shared with replies, instead of one each.
    */
-  function schedulePump(lingered = false): void {
-    if (pumpScheduled) return;
-    if (!lingered && config.linger_ms > 0 && queue.length < LINGER_BATCH) {
+  function schedulePump(): void {
+    if (pumpDue) return;
+    if (config.linger_ms > 0 && queue.length < LINGER_BATCH) {
       lingerTimer ??= setTimeout(() => {
         lingerTimer = undefined;
-        schedulePump(true);
+        makeDue(true);
       }, config.linger_ms);
       return;
     }
+    makeDue(false);
+  }
+
+  function makeDue(lingered: boolean): void {
     if (lingerTimer) {
       clearTimeout(lingerTimer);
       lingerTimer = undefined;
     }
-    pumpScheduled = true;
-    outbox.deferAfterReplies(() => {
-      pumpScheduled = false;
-      pump();
-    });
+    if (pumpDue) return;
+    pumpDue = true;
+    // Serialised in the timer's turn, so the replies they ride with wait only for the publishes.
+    if (lingered) {
+      const publishable = Math.min(queue.length, MAX_CONCURRENT_PUBLISHES - inFlight);
+      for (let index = 0; index < publishable; index++) prepare(queue[index]!);
+    }
+    if (!riding) {
+      riding = true;
+      outbox.withNextReplies(() => {
+        riding = false;
+        publishDue();
+      });
+    }
+    // Lingered: another linger_ms for replies to come. A full batch (or linger 0): only this turn's
+    // replies, an immediate, which a timer runs after.
+    aloneTimer = setTimeout(publishDue, lingered ? config.linger_ms : 1);
+  }
+
+  function publishDue(): void {
+    if (!pumpDue) return;
+    pumpDue = false;
+    clearTimeout(aloneTimer);
+    pump();
   }
 
   function pump(): void {
@@ -203,7 +235,6 @@ export function createJetStreamEventPublisher(
         return;
       }
       queue.push({ subject, build });
-      // Publish once the replies of this event-loop turn are written: events never delay them.
       schedulePump();
     },
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
@@ -228,8 +259,9 @@ export function createJetStreamEventPublisher(
     },
     close() {
       closed = true;
-      if (resumeTimer) clearTimeout(resumeTimer);
-      if (lingerTimer) clearTimeout(lingerTimer);
+      clearTimeout(resumeTimer);
+      clearTimeout(lingerTimer);
+      clearTimeout(aloneTimer);
       publisher.close();
     },
   };
