@@ -2,7 +2,6 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { EmbeddingGeneratedSchema, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import type { EmbeddingResult } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { decodeFloat32Base64 } from "../../services/llm-provider/src/domain/embedding-vector.js";
 import { fakeEmbedding, startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
@@ -21,6 +20,7 @@ import {
 import { purgeEvents, waitForEvents } from "../support/events.js";
 import { startTestService, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { embeddingValues } from "../harness/embedding-values.js";
 
 let nats: NatsServerHandle;
 let upstream: FakeOpenAIServer;
@@ -44,9 +44,8 @@ beforeEach(async () => {
   await purgeCache(service.nc);
 });
 
-const vectorsOf = (result: EmbeddingResult) => result.data.map((item) => item.embedding);
-const expected = (text: string, dimensions = FAKE_NATIVE_DIMENSIONS) =>
-  Array.from(fakeEmbedding(text, dimensions));
+const vectorsOf = (result: EmbeddingResult) => result.data.map((item) => embeddingValues(item.embedding));
+const expected = (text: string, dimensions = FAKE_NATIVE_DIMENSIONS) => fakeEmbedding(text, dimensions);
 
 async function refusal(promise: Promise<unknown>): Promise<LlmProviderError> {
   const error = await promise.then(
@@ -102,7 +101,7 @@ describe("generate_embedding: cache misses and hits", () => {
     const entry = await waitForCachedVector(service.nc, cacheKey("stored compactly"));
     expect(entry).toMatchObject({ kind: "vector", dimensions: 8, model: "embed", providerId: "p0" });
     if (typeof entry === "string" || entry.kind !== "vector") throw new Error("no vector entry");
-    expect(Array.from(entry.vector)).toEqual(expected("stored compactly"));
+    expect(entry.vector).toEqual(expected("stored compactly"));
     expect(entry.createdAt).toBeGreaterThan(Date.now() - 60_000);
   });
 
@@ -150,9 +149,7 @@ describe("generate_embedding: cache misses and hits", () => {
       encoding_format: "base64",
     });
     expect(base64.data.every((item) => typeof item.embedding === "string" && item.cached)).toBe(true);
-    expect(base64.data.map((item) => Array.from(decodeFloat32Base64(item.embedding as string)))).toEqual(
-      vectorsOf(floats),
-    );
+    expect(vectorsOf(base64)).toEqual(vectorsOf(floats));
   });
 
   it("publishes EmbeddingGenerated with input references, never the texts", async () => {
@@ -279,7 +276,7 @@ describe("generate_embedding: upstream failure in the middle of a batch", () => 
     for (const text of stored) {
       const entry = entries.get(cacheKey(text, "embed-batch-2"));
       if (typeof entry !== "object" || entry.kind !== "vector") throw new Error("vanished");
-      expect(Array.from(entry.vector)).toEqual(expected(text));
+      expect(entry.vector).toEqual(expected(text));
     }
     expect(stored.length).toBeLessThanOrEqual(4);
 

@@ -8,6 +8,7 @@ import { fakeEmbedding, startFakeOpenAIServer, type FakeOpenAIServer } from "../
 import { startFakeOllamaServer, type FakeOllamaServer } from "../fakes/ollama-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { multiWireConfig, startTestService, type TestService } from "../support/service.js";
+import { embeddingValues } from "../harness/embedding-values.js";
 
 const KEYS = {
   ANTHROPIC_KEY: "sk-ant-test-0123456789abcdef",
@@ -208,9 +209,9 @@ describe("complete_chat over every wire", () => {
 describe("generate_embedding over the Ollama wire", () => {
   it("sends a batch to /api/embed and returns the vectors in input order", async () => {
     const result = await service.client.generateEmbedding({ model: "nomic", input: ["alpha", "beta"] });
-    expect(result.data.map((item) => item.embedding)).toEqual([
-      Array.from(fakeEmbedding("alpha", 8)),
-      Array.from(fakeEmbedding("beta", 8)),
+    expect(result.data.map((item) => embeddingValues(item.embedding))).toEqual([
+      fakeEmbedding("alpha", 8),
+      fakeEmbedding("beta", 8),
     ]);
     expect(ollama.requests.filter((request) => request.path === "/api/embed")).toHaveLength(1);
   });

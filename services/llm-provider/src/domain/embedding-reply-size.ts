@@ -10,8 +10,11 @@ const ITEM_OVERHEAD_MIN_BYTES = 140;
 const ITEM_OVERHEAD_BYTES = 146;
 /** Bytes of the reply envelope at least: request id, model, provider, usage, latency. */
 const ENVELOPE_MIN_BYTES = 150;
-/** A float32 widened to a double prints as up to ~22 characters ("-1.2345678901234567e-7"), plus a comma. */
-const FLOAT_NUMBER_MAX_BYTES = 24;
+/**
+ * A float32 prints as its shortest round-trip text: at most 17 characters ("-0.00000123456789") for
+ * every |v| < 1e8 (embedding values are far below), plus a comma.
+ */
+const FLOAT_NUMBER_MAX_BYTES = 18;
 
 export type EmbeddingEncoding = "float" | "base64";
 

@@ -39,17 +39,3 @@ export function encodeFloat32Base64(vector: Float32Array): string {
 export function decodeFloat32Base64(text: string): Float32Array {
   return bytesToFloat32(Buffer.from(text, "base64"));
 }
-
-/**
- * The vector as JSON text, exactly what `JSON.stringify(Array.from(vector))` gives (each float32
- * widened to the double of the same value; NaN and ±Infinity as `null`), in half its time.
- */
-export function float32ToJson(vector: Float32Array): string {
-  let text = "[";
-  for (let index = 0; index < vector.length; index++) {
-    const value = vector[index]!;
-    if (index > 0) text += ",";
-    text += Number.isFinite(value) ? String(value) : "null";
-  }
-  return text + "]";
-}

@@ -1,22 +1,26 @@
-import { encodeFloat32Base64, float32ToJson } from "../domain/embedding-vector.js";
+import { encodeFloat32Base64 } from "../domain/embedding-vector.js";
+import { float32JsonArrayMaxBytes, writeFloat32JsonArray } from "../domain/float32-json.js";
 import type { EmbeddingReply } from "./build-embedding-reply.js";
 
 const QUOTE = 0x22;
 
+type Part = { text: string } | { vector: Float32Array; base64?: string };
+
 /**
- * The reply's JSON bytes: an `EmbeddingResult` with each vector in the requested encoding, the
- * same bytes `JSON.stringify` would give, made without an intermediate array of numbers and
- * without stringifying the whole reply first. A batch reply is megabytes of vectors, and
- * stringifying it whole, then encoding that string as UTF-8, costs more than the rest of a
- * cached batch. Vector texts (base64 or JSON numbers: ASCII either way) are copied into the
- * buffer byte for byte; only the small remaining parts go through the UTF-8 encoder. Duplicate
- * inputs share one vector, and so one text.
+ * The reply's JSON bytes: an `EmbeddingResult` with each vector in the requested encoding, made
+ * without an intermediate array of numbers and without stringifying the whole reply first. A batch
+ * reply is megabytes of vectors, and stringifying it whole, then encoding that string as UTF-8,
+ * costs more than the rest of a cached batch.
+ *
+ * Float vectors are written as numbers straight into the reply buffer, each as the shortest text
+ * that reads back as the same float32 (as OpenAI's API prints them: `0.012345679`, not the widened
+ * double's `0.012345678918063641`). base64 vectors are copied in byte for byte; only the small
+ * remaining parts go through the UTF-8 encoder. Duplicate inputs share one vector, and so one text.
  */
 export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
-  const vectorTexts = new Map<Float32Array, string>();
   const quoted = reply.encoding === "base64";
-  const parts: { text: string; vector: boolean }[] = [];
-  const add = (text: string, vector = false) => parts.push({ text, vector });
+  const parts: Part[] = [];
+  const add = (text: string) => parts.push({ text });
 
   add(
     `{"request_id":${JSON.stringify(reply.request_id)},"model":${JSON.stringify(reply.model)},` +
@@ -24,12 +28,7 @@ export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
   );
   reply.data.forEach((item, position) => {
     add(`${position === 0 ? "" : ","}{"index":${item.index},"embedding":`);
-    let text = vectorTexts.get(item.vector);
-    if (text === undefined) {
-      text = quoted ? encodeFloat32Base64(item.vector) : float32ToJson(item.vector);
-      vectorTexts.set(item.vector, text);
-    }
-    add(text, true);
+    parts.push({ vector: item.vector });
     add(
       `,"dimensions":${item.dimensions},"input_ref":${JSON.stringify(item.input_ref)},` +
         `"model":${JSON.stringify(item.model)},"cached":${item.cached}}`,
@@ -40,20 +39,41 @@ export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
       `"warnings":${JSON.stringify(reply.warnings)}}`,
   );
 
-  let size = 0;
-  for (const part of parts)
-    size += part.vector ? part.text.length + (quoted ? 2 : 0) : Buffer.byteLength(part.text);
-  const bytes = Buffer.allocUnsafe(size);
+  // An upper bound for float vectors (their exact length is known only once written), exact otherwise.
+  const base64Texts = new Map<Float32Array, string>();
+  let capacity = 0;
+  for (const part of parts) {
+    if ("text" in part) {
+      capacity += Buffer.byteLength(part.text);
+    } else if (quoted) {
+      let text = base64Texts.get(part.vector);
+      if (text === undefined) base64Texts.set(part.vector, (text = encodeFloat32Base64(part.vector)));
+      part.base64 = text;
+      capacity += text.length + 2;
+    } else {
+      capacity += float32JsonArrayMaxBytes(part.vector.length);
+    }
+  }
+
+  const bytes = Buffer.allocUnsafe(capacity);
+  const written = new Map<Float32Array, { start: number; end: number }>();
   let offset = 0;
   for (const part of parts) {
-    if (!part.vector) {
+    if ("text" in part) {
       offset += bytes.write(part.text, offset, "utf8");
-      continue;
+    } else if (part.base64 !== undefined) {
+      // base64 needs no escaping, so its text is written between quotes as is.
+      bytes[offset++] = QUOTE;
+      offset += bytes.write(part.base64, offset, "latin1");
+      bytes[offset++] = QUOTE;
+    } else {
+      const earlier = written.get(part.vector);
+      const start = offset;
+      offset = earlier
+        ? offset + bytes.copy(bytes, offset, earlier.start, earlier.end)
+        : writeFloat32JsonArray(part.vector, bytes, offset);
+      if (!earlier) written.set(part.vector, { start, end: offset });
     }
-    // base64 needs no escaping, so its text is written between quotes as is.
-    if (quoted) bytes[offset++] = QUOTE;
-    offset += bytes.write(part.text, offset, "latin1");
-    if (quoted) bytes[offset++] = QUOTE;
   }
-  return bytes;
+  return bytes.subarray(0, offset);
 }
