@@ -11,7 +11,8 @@
 // Prints latencies and the service's CPU per request, the issue's two targets, then one JSON line.
 // Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PHASES (comma-separated
 // parts of phase labels: only those run), BENCH_PROFILE_DIR (the service writes a V8 CPU profile
-// there; where each measured phase's CPU went is printed at the end).
+// there; where each measured phase's CPU went is printed at the end, BENCH_PROFILE_TOP entries
+// per list).
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,7 +54,7 @@ const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
 const ECHO_SUBJECT = "bench.echo.embeddings";
 const REQUEST_TIMEOUT_MS = 10_000;
 const SERVICE_STOP_GRACE_MS = 10_000;
-const PROFILE_TOP_ENTRIES = 25;
+const PROFILE_TOP_ENTRIES = Number(process.env["BENCH_PROFILE_TOP"] ?? 25);
 
 const progress = (text: string): void => void process.stderr.write(`[bench:embeddings] ${text}\n`);
 const encoder = new TextEncoder();

@@ -29,9 +29,23 @@ export type CacheValue =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Encoded model names and provider ids: a handful (the configured ones), written per vector. */
+const nameBytes = new Map<string, Uint8Array>();
+const NAME_CACHE_LIMIT = 256;
+
+function encodeName(name: string): Uint8Array {
+  let bytes = nameBytes.get(name);
+  if (bytes === undefined) {
+    if (nameBytes.size >= NAME_CACHE_LIMIT) nameBytes.clear();
+    bytes = encoder.encode(name);
+    nameBytes.set(name, bytes);
+  }
+  return bytes;
+}
+
 export function encodeVectorEntry(embedding: CachedEmbedding): Uint8Array {
-  const model = encoder.encode(embedding.model);
-  const provider = encoder.encode(embedding.providerId);
+  const model = encodeName(embedding.model);
+  const provider = encodeName(embedding.providerId);
   if (model.length > MAX_NAME_BYTES || provider.length > MAX_NAME_BYTES) {
     throw new RangeError("model name or provider id too long for a cache entry");
   }

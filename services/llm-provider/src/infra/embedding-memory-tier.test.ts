@@ -38,6 +38,25 @@ describe("EmbeddingMemoryTier", () => {
     expect(tier.bytes).toBe(entryBytes * 2);
   });
 
+  it("evicts like CLOCK: the hand spares a read entry once and goes on from where it stopped", () => {
+    const entryBytes = 4 * 256 + 2 + 200;
+    const tier = new EmbeddingMemoryTier(entryBytes * 3, 60_000, () => 0);
+    for (const key of ["k1", "k2", "k3"]) tier.set(key, embedding(0, 256));
+    tier.get("k1");
+    tier.set("k4", embedding(0, 256)); // k1 spared (mark cleared), k2 dropped
+    tier.set("k5", embedding(0, 256)); // the hand goes on: k3, not k1, read after k3 was stored
+    expect(["k1", "k2", "k3", "k4", "k5"].map((key) => tier.get(key) !== undefined)).toEqual([
+      true,
+      false,
+      false,
+      true,
+      true,
+    ]);
+    for (let index = 6; index < 1_000; index++) tier.set(`k${index}`, embedding(0, 256));
+    expect(tier.size).toBe(3);
+    expect(tier.bytes).toBe(entryBytes * 3);
+  });
+
   it("replaces an entry in place and never holds one larger than its bound", () => {
     const tier = new EmbeddingMemoryTier(2_000, 60_000, () => 0);
     tier.set("k", embedding(0, 4));

@@ -8,23 +8,27 @@ interface MemoryEntry {
   /** Unix ms after which the bucket no longer holds it either. */
   expiresAt: number;
   bytes: number;
-  /** Read since it last reached the front: spared once by eviction (second chance). */
+  /** Read since the eviction hand last passed: spared once (second chance). */
   used: boolean;
 }
 
 /**
  * The worker's own copy of recently used vectors, in front of the shared bucket: hot keys (a
  * query embedded again and again) are answered without a round trip. Least recently used entries
- * go first once `maxBytes` is reached — approximately: a read only marks the entry, and eviction
- * moves a marked one to the back instead of dropping it (second chance, as in CLOCK), so a hit
- * costs one map lookup instead of a delete and an insert. A vector never changes for its key, so a copy can only be
- * outdated by the bucket dropping it: each copy expires when the bucket's TTL would remove the
- * original (its `createdAt` + TTL), and a purge of the bucket reaches this tier only by that
- * expiry, eviction or a restart.
+ * go first once `maxBytes` is reached — approximately, as in CLOCK: a read only marks the entry,
+ * and an eviction hand going round the entries in insertion order clears a mark and passes on,
+ * dropping the first unmarked entry. A hit costs one map lookup, an eviction a step or two of the
+ * hand (it is kept between calls: restarting from the front would walk over the holes the
+ * deletions leave there, microseconds per call in a full tier). A vector never changes for its
+ * key, so a copy can only be outdated by the bucket dropping it: each copy expires when the
+ * bucket's TTL would remove the original (its `createdAt` + TTL), and a purge of the bucket
+ * reaches this tier only by that expiry, eviction or a restart.
  */
 export class EmbeddingMemoryTier {
   readonly #entries = new Map<string, MemoryEntry>();
   #bytes = 0;
+  /** The eviction hand: a live iterator, which a Map keeps valid across deletions and inserts. */
+  #hand: MapIterator<[string, MemoryEntry]> | undefined;
 
   constructor(
     private readonly maxBytes: number,
@@ -63,16 +67,20 @@ export class EmbeddingMemoryTier {
     }
     this.#entries.set(key, { embedding, expiresAt, bytes, used: false });
     this.#bytes += bytes;
-    // Oldest first; a marked entry goes to the back unmarked (the iteration may meet it again).
-    for (const [oldest, entry] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#entries.delete(oldest);
+    while (this.#bytes > this.maxBytes) {
+      let step = this.#hand?.next();
+      if (step === undefined || step.done) {
+        this.#hand = this.#entries.entries();
+        step = this.#hand.next();
+        if (step.done) break;
+      }
+      const [oldest, entry] = step.value;
       if (entry.used) {
         entry.used = false;
-        this.#entries.set(oldest, entry);
-      } else {
-        this.#bytes -= entry.bytes;
+        continue;
       }
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
     }
   }
 }

@@ -264,7 +264,12 @@ export function createKvEmbeddingCache(
     fill(entries) {
       if (entries.length === 0) return Promise.resolve();
       for (const { claim, embedding } of entries) memory?.set(claim.key, embedding);
-      const write = store(entries).finally(() => writing.delete(write));
+      // Background work: the reply this request is about to send, and the next request's lookups
+      // and claims, go ahead of these writes (on the server too, which takes one connection's
+      // messages in order). Until the write lands the keys stay claimed: others wait for it.
+      const write = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => store(entries))
+        .finally(() => writing.delete(write));
       writing.add(write);
       return write;
     },
