@@ -92,6 +92,7 @@ describe("OTLP/HTTP export from the service process", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.httpUrl!.origin,
         OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
         OTEL_SERVICE_NAME: "llm-provider-test",
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=otlp-test",
       });
       const nc = await connect({ servers: nats.url });
       try {
@@ -126,7 +127,12 @@ describe("OTLP/HTTP export from the service process", () => {
           "llm_provider.model": "model-0",
         });
         expect(server.attributes["llm_provider.cost_usd"]).toBeGreaterThan(0);
-        expect(resources).toContainEqual(expect.objectContaining({ "service.name": "llm-provider-test" }));
+        expect(resources).toContainEqual(
+          expect.objectContaining({
+            "service.name": "llm-provider-test",
+            "deployment.environment.name": "otlp-test",
+          }),
+        );
 
         // Metrics are exported at shutdown: the GenAI histograms (aggregated in the process) and the
         // SDK's instruments side by side.

@@ -30,7 +30,8 @@ export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): Teleme
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? "llm-provider",
     instrumentations: [],
-    resourceDetectors: [],
+    // Resource detectors are the SDK's (OTEL_NODE_RESOURCE_DETECTORS; env, host and process by
+    // default): OTEL_RESOURCE_ATTRIBUTES is read by the env detector.
     // Trace context is handed on explicitly; see SynchronousContextManager.
     contextManager: new SynchronousContextManager(),
     idGenerator: new PooledIdGenerator(),
