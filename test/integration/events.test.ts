@@ -268,6 +268,10 @@ describe("the event publisher while JetStream cannot take events", () => {
     outbox.defer(() => nc.publish("llm-provider.test.reply", "a reply"));
     await new Promise((resolve) => setImmediate(resolve));
     expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 3 });
+    // Emitted while those wait for their acks: it lingers too, instead of leaving on an ack.
+    publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("ride-late"));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(publisher.stats()).toMatchObject({ queued: 1, in_flight: 0, published: 3 });
     expect(await publisher.flush(5_000)).toBe(0);
     await nc.flush();
     expect(seen).toEqual([
@@ -275,6 +279,7 @@ describe("the event publisher while JetStream cannot take events", () => {
       SUBJECTS.chatCompletedEvent,
       SUBJECTS.chatCompletedEvent,
       SUBJECTS.chatCompletedEvent,
+      SUBJECTS.chatCompletedEvent, // the late one, at shutdown's flush
     ]);
     watcher.unsubscribe();
     publisher.close();

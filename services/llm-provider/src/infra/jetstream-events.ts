@@ -102,6 +102,8 @@ export function createJetStreamEventPublisher(
   let riding = false;
   let aloneTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Shutdown: nothing lingers any more. */
+  let flushing = false;
   const idleWaiters = new Set<() => void>();
   const { meter } = getInstruments();
   meter
@@ -146,7 +148,10 @@ export function createJetStreamEventPublisher(
         counters.published++;
         retryDelayMs = RETRY_INITIAL_MS;
       }
-      pump();
+      // Events emitted meanwhile linger and ride like any other: published from here, in the ack's
+      // turn, each would leave in a write of its own, and every ack would start the next one.
+      if (flushing) pump();
+      else if (queue.length > 0) schedulePump();
       notifyIfIdle();
     });
   }
@@ -240,6 +245,7 @@ export function createJetStreamEventPublisher(
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
     flush(timeoutMs) {
       if (queue.length === 0 && inFlight === 0) return Promise.resolve(0);
+      flushing = true;
       if (lingerTimer) {
         clearTimeout(lingerTimer);
         lingerTimer = undefined;
@@ -248,6 +254,7 @@ export function createJetStreamEventPublisher(
       return new Promise<number>((resolve) => {
         const done = () => {
           clearTimeout(timer);
+          flushing = false;
           resolve(queue.length + inFlight);
         };
         const timer = setTimeout(() => {
