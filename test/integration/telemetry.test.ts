@@ -10,10 +10,12 @@ import {
 import type { SumMetricData } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import {
-  BasicTracerProvider,
+  AlwaysOnSampler,
   InMemorySpanExporter,
+  ParentBasedSampler,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { resourceFromAttributes } from "@opentelemetry/resources";
 import { POLICY_GATEWAY_SUBJECT, SUBJECTS } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
@@ -24,6 +26,8 @@ import { waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 import { createLocalHistogramProducer } from "../../services/llm-provider/src/telemetry/instruments.js";
+import { LeanTracerProvider } from "../../services/llm-provider/src/telemetry/lean-tracer.js";
+import { PooledIdGenerator } from "../../services/llm-provider/src/telemetry/pooled-id-generator.js";
 import { SynchronousContextManager } from "../../services/llm-provider/src/telemetry/synchronous-context-manager.js";
 
 // Global SDK pieces, installed before the service starts (each test file runs in its own process).
@@ -40,7 +44,16 @@ histogramProducer.bindTo(metricReader);
 // What the service installs: trace context is handed on explicitly, nothing follows an `await`.
 context.setGlobalContextManager(new SynchronousContextManager().enable());
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+// The tracer the service runs with its default exporter (the SDK's equivalence: lean-tracer.test.ts).
+trace.setGlobalTracerProvider(
+  new LeanTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "llm-provider-test" }),
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    spanLimits: {},
+    idGenerator: new PooledIdGenerator(),
+    spanProcessor: new SimpleSpanProcessor(spans),
+  }),
+);
 metrics.setGlobalMeterProvider(new MeterProvider({ readers: [metricReader] }));
 
 let nats: NatsServerHandle;

@@ -1,4 +1,23 @@
+import { trace } from "@opentelemetry/api";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+} from "@opentelemetry/resources";
+import type { Resource } from "@opentelemetry/resources";
 import { NodeSDK } from "@opentelemetry/sdk-node";
+// The SDK's own readers of OTEL_TRACES_SAMPLER*, the span limits, OTEL_BSP_* and
+// OTEL_NODE_RESOURCE_DETECTORS, so that the lean tracer is configured exactly as the SDK would be.
+import {
+  createBatchSpanProcessorFromEnv,
+  createSamplerFromEnv,
+  createSpanLimitsFromEnv,
+} from "@opentelemetry/sdk-node/build/src/create-from-env.js";
+import { getResourceDetectorsFromEnv } from "@opentelemetry/sdk-node/build/src/utils.js";
+import { LeanTracerProvider, PARENT_BASED_ALWAYS_ON } from "../telemetry/lean-tracer.js";
 import { PooledIdGenerator } from "../telemetry/pooled-id-generator.js";
 import { SynchronousContextManager } from "../telemetry/synchronous-context-manager.js";
 import { metricReadersFromEnv } from "./otel-metric-readers.js";
@@ -23,28 +42,58 @@ export interface TelemetryHandle {
  * default: endpoint, protocol, headers, service name and resource all from the environment), and
  * does nothing otherwise — the API then stays a no-op. No auto-instrumentation: the service makes
  * its own spans (NATS has no instrumentation package), so nothing patches modules at load.
+ *
+ * With the default trace exporter (OTLP/HTTP protobuf) spans are made by `LeanTracerProvider` and
+ * written by the service's serializer, through the SDK's batch processor and HTTP exporter; any
+ * other trace exporter gets the SDK's own TracerProvider.
  */
 export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): TelemetryHandle | undefined {
   if (env.OTEL_SDK_DISABLED === "true") return undefined;
   if (!EXPORT_VARIABLES.some((name) => env[name])) return undefined;
+  const serviceName = env.OTEL_SERVICE_NAME ?? "llm-provider";
+  const lean = wantsOtlpProtobufTraces(env);
+  // One resource for traces and metrics, detected as the SDK would (env, host and process
+  // detectors unless OTEL_NODE_RESOURCE_DETECTORS names others).
+  const resource = lean ? detectResource(env, serviceName) : undefined;
+  const idGenerator = new PooledIdGenerator();
   const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? "llm-provider",
+    serviceName,
     instrumentations: [],
-    // Resource detectors are the SDK's (OTEL_NODE_RESOURCE_DETECTORS; env, host and process by
-    // default): OTEL_RESOURCE_ATTRIBUTES is read by the env detector.
+    ...(resource ? { resource, autoDetectResources: false } : {}),
     // Trace context is handed on explicitly; see SynchronousContextManager.
     contextManager: new SynchronousContextManager(),
-    idGenerator: new PooledIdGenerator(),
-    // The default exporter with a faster serializer; the SDK still wraps it in its batch processor
-    // configured by OTEL_BSP_*. Other exporters are left to the SDK's environment handling.
-    ...(wantsOtlpProtobufTraces(env) ? { traceExporter: createOtlpProtobufTraceExporter() } : {}),
+    idGenerator,
+    // Lean tracing: no span processor, so the SDK registers no TracerProvider of its own.
+    ...(lean ? { spanProcessors: [] } : {}),
     // As the SDK would make them from the environment, each with the local histograms' producer.
     metricReaders: metricReadersFromEnv(env),
   });
   sdk.start();
+  const tracerProvider = resource
+    ? new LeanTracerProvider({
+        resource,
+        sampler:
+          (env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on") === "parentbased_always_on"
+            ? PARENT_BASED_ALWAYS_ON
+            : (createSamplerFromEnv() ?? PARENT_BASED_ALWAYS_ON),
+        spanLimits: createSpanLimitsFromEnv() ?? {},
+        idGenerator,
+        spanProcessor: createBatchSpanProcessorFromEnv(createOtlpProtobufTraceExporter()),
+      })
+    : undefined;
+  if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   return {
     async shutdown() {
-      await sdk.shutdown();
+      await Promise.all([sdk.shutdown(), tracerProvider?.shutdown()]);
     },
   };
+}
+
+function detectResource(env: NodeJS.ProcessEnv, serviceName: string): Resource {
+  const detectors = env.OTEL_NODE_RESOURCE_DETECTORS
+    ? getResourceDetectorsFromEnv()
+    : [envDetector, processDetector, hostDetector];
+  return defaultResource()
+    .merge(detectResources({ detectors }))
+    .merge(resourceFromAttributes({ "service.name": serviceName }));
 }

@@ -1,9 +1,10 @@
-import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from "@opentelemetry/api";
+import type { Attributes, AttributeValue, HrTime, Link, SpanContext, SpanStatus } from "@opentelemetry/api";
 import type { InstrumentationScope } from "@opentelemetry/core";
 import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
+import { LeanSpan } from "./lean-tracer.js";
 
 /**
  * A drop-in replacement for `ProtobufTraceSerializer` (@opentelemetry/otlp-transformer 0.223.0)
@@ -115,7 +116,12 @@ class SpanWriter {
     if (kind !== 0) this.varintField(0x30, kind);
     this.hrTimeField(0x39, span.startTime);
     this.hrTimeField(0x41, span.endTime);
-    if (span.attributes) this.attributes(span.attributes, 0x4a);
+    if (span instanceof LeanSpan) {
+      const { attributeKeys: keys, attributeValues: values } = span;
+      for (let index = 0; index < keys.length; index++) this.attribute(keys[index]!, values[index], 0x4a);
+    } else if (span.attributes) {
+      this.attributes(span.attributes, 0x4a);
+    }
     this.varintField(0x50, span.droppedAttributesCount);
     for (const event of span.events) this.event(event);
     this.varintField(0x60, span.droppedEventsCount);
@@ -173,30 +179,32 @@ class SpanWriter {
    */
   private attributes(attributes: Attributes, tag: number): void {
     for (const key in attributes) {
-      if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
-      const value = attributes[key];
-      this.ensure(1);
-      this.buf[this.pos++] = tag;
-      if (!isCacheable(value)) {
-        this.keyValue(key, value);
-        continue;
-      }
-      let values = this.keyValues.get(key);
-      const cached = values?.get(value);
-      if (cached !== undefined) {
-        this.bytes(cached);
-        continue;
-      }
-      const start = this.pos;
+      if (Object.prototype.hasOwnProperty.call(attributes, key)) this.attribute(key, attributes[key], tag);
+    }
+  }
+
+  private attribute(key: string, value: AttributeValue | undefined, tag: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = tag;
+    if (!isCacheable(value)) {
       this.keyValue(key, value);
-      if (values === undefined) {
-        if (this.keyValues.size >= CACHED_KEYS) continue;
-        this.keyValues.set(key, (values = new Map<CacheableValue, Uint8Array>()));
-      }
-      if (values.size < CACHED_VALUES_PER_KEY && this.cachedKeyValues < CACHED_KEY_VALUES) {
-        values.set(value, new Uint8Array(this.buf.subarray(start, this.pos)));
-        this.cachedKeyValues++;
-      }
+      return;
+    }
+    let values = this.keyValues.get(key);
+    const cached = values?.get(value);
+    if (cached !== undefined) {
+      this.bytes(cached);
+      return;
+    }
+    const start = this.pos;
+    this.keyValue(key, value);
+    if (values === undefined) {
+      if (this.keyValues.size >= CACHED_KEYS) return;
+      this.keyValues.set(key, (values = new Map<CacheableValue, Uint8Array>()));
+    }
+    if (values.size < CACHED_VALUES_PER_KEY && this.cachedKeyValues < CACHED_KEY_VALUES) {
+      values.set(value, new Uint8Array(this.buf.subarray(start, this.pos)));
+      this.cachedKeyValues++;
     }
   }
 
