@@ -48,6 +48,11 @@ describe("pipelined JetStream publisher", () => {
     expect(stored?.header.get("Nats-Msg-Id")).toBe("id-41");
     expect(stored?.header.get("traceparent")).toBe(traceparent);
     expect(stored?.string()).toBe(`{"n":41}`);
+    // The headers object is reused: a publish without trace context carries none of the last one.
+    expect(await publishOnce(publisher, "pipe.a", `{"n":500}`, "id-500")).toBeUndefined();
+    const untraced = await jsm.streams.getMessage("PIPE", { seq: 501 });
+    expect(untraced?.header.get("Nats-Msg-Id")).toBe("id-500");
+    expect(untraced?.header.has("traceparent")).toBe(false);
     publisher.close();
   });
 

@@ -37,6 +37,7 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
   let nextToken = 0;
   let sweepTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  const hdrs = createHeaders();
 
   const subscription: Subscription = nc.subscribe(`${inbox}.*`, {
     callback: (error, msg) => {
@@ -80,9 +81,10 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
         return;
       }
       const token = (nextToken++).toString(36);
-      const hdrs = createHeaders();
+      // One headers object for every publish: nats.js encodes it during the call.
       hdrs.set("Nats-Msg-Id", msgId);
       if (traceparent) hdrs.set("traceparent", traceparent);
+      else hdrs.delete("traceparent");
       try {
         nc.publish(subject, data, { reply: `${inbox}.${token}`, headers: hdrs });
       } catch (error) {
@@ -102,8 +104,19 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
   };
 }
 
+/** How every successful ack starts: nats-server writes the error, when there is one, first. */
+const ACK_PREFIX = new TextEncoder().encode('{"stream":"');
+
+function isPlainAck(msg: Msg): boolean {
+  const data = msg.data;
+  if (msg.headers !== undefined || data.length <= ACK_PREFIX.length) return false;
+  for (let index = 0; index < ACK_PREFIX.length; index++) if (data[index] !== ACK_PREFIX[index]) return false;
+  return true;
+}
+
 /** Undefined for a stream ack (a duplicate one included); otherwise what refused the publish. */
 function ackError(msg: Msg): Error | undefined {
+  if (isPlainAck(msg)) return undefined; // the common case, without decoding and parsing it
   // No stream listens (503) or the server answered with another status instead of an ack.
   if (msg.headers?.hasError)
     return new Error(`JetStream unavailable: ${msg.headers.code} ${msg.headers.description}`);
