@@ -1,5 +1,6 @@
 import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { plainAckSequence } from "./jetstream-ack.js";
 
 /** How a publish ended: acknowledged by the stream, or why not. */
 export type PublishDone = (error?: Error) => void;
@@ -104,19 +105,9 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
   };
 }
 
-/** How every successful ack starts: nats-server writes the error, when there is one, first. */
-const ACK_PREFIX = new TextEncoder().encode('{"stream":"');
-
-function isPlainAck(msg: Msg): boolean {
-  const data = msg.data;
-  if (msg.headers !== undefined || data.length <= ACK_PREFIX.length) return false;
-  for (let index = 0; index < ACK_PREFIX.length; index++) if (data[index] !== ACK_PREFIX[index]) return false;
-  return true;
-}
-
 /** Undefined for a stream ack (a duplicate one included); otherwise what refused the publish. */
 function ackError(msg: Msg): Error | undefined {
-  if (isPlainAck(msg)) return undefined; // the common case, without decoding and parsing it
+  if (plainAckSequence(msg) !== undefined) return undefined; // the common case
   // No stream listens (503) or the server answered with another status instead of an ack.
   if (msg.headers?.hasError)
     return new Error(`JetStream unavailable: ${msg.headers.code} ${msg.headers.description}`);

@@ -1,6 +1,7 @@
 import { JetStreamApiCodes } from "@nats-io/jetstream";
 import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { plainAckSequence } from "./jetstream-ack.js";
 
 /** The latest record of a key. DEL and PURGE are the markers a deleted key leaves. */
 export interface KvRecord {
@@ -53,7 +54,9 @@ const NO_RESPONDERS = 503;
 interface Operation {
   subject: string;
   data?: Uint8Array;
-  headers?: MsgHdrs;
+  /** A compare-and-set write: `Nats-Expected-Last-Subject-Sequence`. */
+  expectedRevision?: number;
+  kvOperation?: "DEL";
 }
 
 export function createKvBatchClient(
@@ -66,6 +69,7 @@ export function createKvBatchClient(
   const waiting = new Map<string, (msg: Msg) => void>();
   let subscription: Subscription | undefined;
   let sequence = 0;
+  const hdrs = createHeaders();
 
   function ensureSubscription(): void {
     subscription ??= nc.subscribe(`${inbox}.*`, {
@@ -105,25 +109,24 @@ export function createKvBatchClient(
         });
       });
       try {
-        operations.forEach((operation, index) =>
+        operations.forEach((operation, index) => {
+          // One headers object for all: nats.js encodes it during publish.
+          if (operation.expectedRevision !== undefined) {
+            hdrs.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(operation.expectedRevision));
+            if (operation.kvOperation) hdrs.set(KV_OPERATION, operation.kvOperation);
+            else hdrs.delete(KV_OPERATION);
+          }
           nc.publish(operation.subject, operation.data, {
             reply: subjects[index]!,
-            headers: operation.headers,
-          }),
-        );
+            headers: operation.expectedRevision === undefined ? undefined : hdrs,
+          });
+        });
       } catch (error) {
         clearTimeout(timer);
         for (const subject of subjects) waiting.delete(subject);
         reject(new KvUnavailableError(`KV request could not be sent: ${String(error)}`, { cause: error }));
       }
     });
-  }
-
-  function expectRevision(revision: number, operation?: "DEL"): MsgHdrs {
-    const hdrs = createHeaders();
-    hdrs.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision));
-    if (operation) hdrs.set(KV_OPERATION, operation);
-    return hdrs;
   }
 
   return {
@@ -141,7 +144,7 @@ export function createKvBatchClient(
         writes.map((write) => ({
           subject: prefix + write.key,
           data: write.value,
-          headers: expectRevision(write.expectedRevision),
+          expectedRevision: write.expectedRevision,
         })),
       );
       return replies.map(readAck);
@@ -151,7 +154,8 @@ export function createKvBatchClient(
       const replies = await sendAll(
         deletes.map((entry) => ({
           subject: prefix + entry.key,
-          headers: expectRevision(entry.expectedRevision, "DEL"),
+          expectedRevision: entry.expectedRevision,
+          kvOperation: "DEL" as const,
         })),
       );
       return replies.map(readAck);
@@ -179,6 +183,8 @@ function readRecord(msg: Msg): KvRecord | null {
 }
 
 function readAck(msg: Msg): KvWriteResult {
+  const sequence = plainAckSequence(msg);
+  if (sequence !== undefined) return { ok: true, revision: sequence };
   if ((msg.headers?.code ?? 0) !== 0) throw statusError(msg, "publish");
   let ack: { seq?: number; error?: { err_code?: number; description?: string } };
   try {
