@@ -6,8 +6,8 @@ import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
  */
 export interface EventSink {
   /**
-   * `build` runs later, when the event is published (after the reply went out): building it,
-   * id hash included, stays off the request's path. It must not depend on ambient state.
+   * `build` runs only when the event is kept (events enabled, room in the queue); serialising it
+   * waits until it is published, off the request's path. It must not depend on ambient state.
    */
   emit(subject: EventSubject, build: () => DomainEvent): void;
 }

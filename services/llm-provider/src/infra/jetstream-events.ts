@@ -64,8 +64,12 @@ export interface EventPublisher extends EventSink {
 
 interface PendingEvent {
   subject: EventSubject;
-  build: () => DomainEvent;
-  /** Built and serialised at the first publish, kept for retries. */
+  /**
+   * Built when emitted: a small object, where the builder would hold the request and the answer
+   * (prompts and content) for as long as the event waits; serialised at the first publish.
+   */
+  event: DomainEvent;
+  /** Serialised at the first publish, kept for retries. */
   built?: { id: string; data: string; traceparent: string | undefined };
 }
 
@@ -121,9 +125,9 @@ export function createJetStreamEventPublisher(
     idleWaiters.clear();
   }
 
-  /** Builds and serialises the event once, even when it is retried. */
+  /** Serialises the event once, even when it is retried. */
   function prepare(event: PendingEvent): NonNullable<PendingEvent["built"]> {
-    return (event.built ??= serialise(event.build()));
+    return (event.built ??= serialise(event.event));
   }
 
   function publishOne(event: PendingEvent): void {
@@ -239,7 +243,7 @@ export function createJetStreamEventPublisher(
         }
         return;
       }
-      queue.push({ subject, build });
+      queue.push({ subject, event: build() });
       schedulePump();
     },
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),

@@ -12,16 +12,19 @@ import { NodeSDK } from "@opentelemetry/sdk-node";
 // The SDK's own readers of OTEL_TRACES_SAMPLER*, the span limits, OTEL_BSP_* and
 // OTEL_NODE_RESOURCE_DETECTORS, so that the lean tracer is configured exactly as the SDK would be.
 import {
-  createBatchSpanProcessorFromEnv,
   createSamplerFromEnv,
   createSpanLimitsFromEnv,
 } from "@opentelemetry/sdk-node/build/src/create-from-env.js";
-import { getResourceDetectorsFromEnv } from "@opentelemetry/sdk-node/build/src/utils.js";
+import {
+  getNonNegativeNumberFromEnv,
+  getResourceDetectorsFromEnv,
+} from "@opentelemetry/sdk-node/build/src/utils.js";
 import { LeanTracerProvider, PARENT_BASED_ALWAYS_ON } from "../telemetry/lean-tracer.js";
 import { PooledIdGenerator } from "../telemetry/pooled-id-generator.js";
 import { SynchronousContextManager } from "../telemetry/synchronous-context-manager.js";
 import { metricReadersFromEnv } from "./otel-metric-readers.js";
-import { createOtlpProtobufTraceExporter, wantsOtlpProtobufTraces } from "./otlp-trace-exporter.js";
+import { SerializingSpanProcessor } from "../telemetry/serializing-span-processor.js";
+import { createOtlpProtobufRequestExporter, wantsOtlpProtobufTraces } from "./otlp-trace-exporter.js";
 
 /** Variables that say an operator wants telemetry exported. */
 const EXPORT_VARIABLES = [
@@ -78,7 +81,13 @@ export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): Teleme
             : (createSamplerFromEnv() ?? PARENT_BASED_ALWAYS_ON),
         spanLimits: createSpanLimitsFromEnv() ?? {},
         idGenerator,
-        spanProcessor: createBatchSpanProcessorFromEnv(createOtlpProtobufTraceExporter()),
+        // The SDK's batch settings (as createBatchSpanProcessorFromEnv reads them).
+        spanProcessor: new SerializingSpanProcessor(createOtlpProtobufRequestExporter(), {
+          maxQueueSize: getNonNegativeNumberFromEnv("OTEL_BSP_MAX_QUEUE_SIZE"),
+          scheduledDelayMillis: getNonNegativeNumberFromEnv("OTEL_BSP_SCHEDULE_DELAY"),
+          exportTimeoutMillis: getNonNegativeNumberFromEnv("OTEL_BSP_EXPORT_TIMEOUT"),
+          maxExportBatchSize: getNonNegativeNumberFromEnv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+        }),
       })
     : undefined;
   if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);

@@ -1,11 +1,9 @@
-import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import {
   convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,
 } from "@opentelemetry/otlp-exporter-base/node-http";
-import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
-import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { createOtlpSpanSerializer } from "../telemetry/otlp-span-serializer.js";
+import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
+import type { TraceRequest, TraceRequestExporter } from "../telemetry/serializing-span-processor.js";
 import { exporterNames, otlpProtocol } from "./otel-env.js";
 
 /**
@@ -21,17 +19,24 @@ export function wantsOtlpProtobufTraces(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * The SDK's OTLP/HTTP protobuf trace exporter — its transport, retries and `OTEL_EXPORTER_OTLP_*`
- * configuration (endpoint, headers, compression, timeout, certificates) — with the service's
- * serializer, which writes the same bytes at a fraction of the CPU (`otlp-span-serializer.ts`).
+ * The SDK's OTLP/HTTP protobuf trace transport — its `OTEL_EXPORTER_OTLP_*` configuration
+ * (endpoint, headers, compression, timeout, certificates), retries and concurrency limit — for
+ * requests the service has serialized already (`SerializingSpanProcessor`).
  */
-export function createOtlpProtobufTraceExporter(): SpanExporter {
-  const delegate = createOtlpHttpExportDelegate<ReadableSpan[], unknown>(
+export function createOtlpProtobufRequestExporter(): TraceRequestExporter {
+  const delegate = createOtlpHttpExportDelegate<TraceRequest, unknown>(
     convertLegacyHttpOptions({}, "TRACES", "v1/traces", { "Content-Type": "application/x-protobuf" }),
-    createOtlpSpanSerializer(),
+    {
+      serializeRequest: (batch) => batch.request,
+      deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
+    },
     "otlp_http_span_exporter",
-    TraceExporterMetricsHelper,
+    { name: "span", countItems: (batch) => batch.count },
     undefined, // the SDK's own metrics stay off, as they are in the SDK's exporter by default
   );
-  return new OTLPExporterBase(delegate);
+  return {
+    export: (batch, done) => delegate.export(batch, done),
+    forceFlush: () => delegate.forceFlush(),
+    shutdown: () => delegate.shutdown(),
+  };
 }

@@ -10,10 +10,20 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
-import { createOtlpSpanSerializer } from "./otlp-span-serializer.js";
+import { createOtlpSpanSerializer, SpanAppender } from "./otlp-span-serializer.js";
 
 /** One serializer for the whole file: its caches get warm, and must never change the output. */
 const shared = createOtlpSpanSerializer();
+/** The same for the appender, which writes each span as it ends and the request at take(). */
+const sharedAppender = new SpanAppender();
+
+function appended(spans: ReadableSpan[], appender = sharedAppender): Uint8Array | undefined {
+  for (const span of spans) appender.append(span);
+  expect(appender.count).toBe(spans.length);
+  const bytes = appender.take();
+  expect(appender.count).toBe(0);
+  return bytes;
+}
 
 function official(spans: ReadableSpan[]): Uint8Array {
   const bytes = ProtobufTraceSerializer.serializeRequest(spans);
@@ -33,6 +43,10 @@ function expectOfficialBytes(spans: ReadableSpan[]): Uint8Array {
   expect(Buffer.compare(ours(spans, createOtlpSpanSerializer()), expected)).toBe(0);
   expect(Buffer.compare(ours(spans), expected)).toBe(0);
   expect(Buffer.compare(ours(spans), expected)).toBe(0);
+  // No spans: the appender has no request to send at all.
+  const fresh = appended(spans, new SpanAppender()) ?? new Uint8Array(0);
+  expect(Buffer.compare(fresh, expected)).toBe(0);
+  expect(Buffer.compare(appended(spans) ?? new Uint8Array(0), expected)).toBe(0);
   return expected;
 }
 
@@ -322,6 +336,27 @@ describe("createOtlpSpanSerializer", () => {
       odd({ events: [{ time: [1, 2], name: "e", droppedAttributesCount: 5 }] }),
       odd({ instrumentationScope: scopeWithAttributes }),
     ]);
+  });
+
+  it("appends spans as they end; each take is the request for those since the last", () => {
+    const { tracer, spans } = recorder();
+    for (const [scope, name] of [
+      ["a", "first"],
+      ["b", "second"],
+      ["a", "third"],
+    ] as const)
+      tracer(scope).startSpan(name).end();
+    const [first, second, third] = spans();
+    const appender = new SpanAppender();
+    expect(appender.take()).toBeUndefined();
+    appender.append(first!);
+    appender.append(second!);
+    expect(Buffer.compare(appender.take()!, official([first!, second!]))).toBe(0);
+    // Scope b came first before; this batch has only a, then b: the order is this batch's.
+    appender.append(third!);
+    appender.append(second!);
+    expect(Buffer.compare(appender.take()!, official([third!, second!]))).toBe(0);
+    expect(appender.take()).toBeUndefined();
   });
 
   it("reads an empty export response as the official deserializer does", () => {
