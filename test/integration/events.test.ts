@@ -218,6 +218,13 @@ describe("the event publisher while JetStream cannot take events", () => {
     await ensureEventStream(nc, config);
     expect(await publisher.flush(15_000)).toBe(0);
     expect(publisher.stats().published).toBe(3);
+    // A builder that throws fails nothing but its own event: counted and logged.
+    publisher.emit(SUBJECTS.chatFailedEvent, () => {
+      throw new Error("builder bug");
+    });
+    expect(publisher.stats()).toMatchObject({ queued: 0, dropped: 38 });
+    expect(logs.join("")).toContain("event not built");
+    publisher.close();
   });
 
   it("gathers events for linger_ms, then publishes them together (alone when no replies come); a full batch or flush() does not wait", async () => {

@@ -243,7 +243,20 @@ export function createJetStreamEventPublisher(
         }
         return;
       }
-      queue.push({ subject, event: build() });
+      let event: DomainEvent;
+      try {
+        event = build();
+      } catch (error) {
+        // A builder bug must not fail the request the event is about: counted and logged instead.
+        counters.dropped++;
+        droppedCounter.add(1, { subject });
+        logger.error(
+          { subject, err: error instanceof Error ? error.message : String(error) },
+          "event not built",
+        );
+        return;
+      }
+      queue.push({ subject, event });
       schedulePump();
     },
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
