@@ -4,7 +4,8 @@ import type { EmbeddingReply } from "./build-embedding-reply.js";
 
 const QUOTE = 0x22;
 
-type Part = { text: string } | { vector: Float32Array; base64?: string };
+/** Text for the UTF-8 encoder, a base64 vector (ASCII, copied as is) or a float vector. */
+type Part = { text: string } | { base64: string } | { vector: Float32Array };
 
 /**
  * The reply's JSON bytes: an `EmbeddingResult` with each vector in the requested encoding, made
@@ -19,6 +20,7 @@ type Part = { text: string } | { vector: Float32Array; base64?: string };
  */
 export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
   const quoted = reply.encoding === "base64";
+  const base64Texts = new Map<Float32Array, string>();
   const parts: Part[] = [];
   const add = (text: string) => parts.push({ text });
 
@@ -28,7 +30,13 @@ export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
   );
   reply.data.forEach((item, position) => {
     add(`${position === 0 ? "" : ","}{"index":${item.index},"embedding":`);
-    parts.push({ vector: item.vector });
+    if (quoted) {
+      let base64 = base64Texts.get(item.vector);
+      if (base64 === undefined) base64Texts.set(item.vector, (base64 = encodeFloat32Base64(item.vector)));
+      parts.push({ base64 });
+    } else {
+      parts.push({ vector: item.vector });
+    }
     add(
       `,"dimensions":${item.dimensions},"input_ref":${JSON.stringify(item.input_ref)},` +
         `"model":${JSON.stringify(item.model)},"cached":${item.cached}}`,
@@ -40,19 +48,11 @@ export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
   );
 
   // An upper bound for float vectors (their exact length is known only once written), exact otherwise.
-  const base64Texts = new Map<Float32Array, string>();
   let capacity = 0;
   for (const part of parts) {
-    if ("text" in part) {
-      capacity += Buffer.byteLength(part.text);
-    } else if (quoted) {
-      let text = base64Texts.get(part.vector);
-      if (text === undefined) base64Texts.set(part.vector, (text = encodeFloat32Base64(part.vector)));
-      part.base64 = text;
-      capacity += text.length + 2;
-    } else {
-      capacity += float32JsonArrayMaxBytes(part.vector.length);
-    }
+    if ("text" in part) capacity += Buffer.byteLength(part.text);
+    else if ("base64" in part) capacity += part.base64.length + 2;
+    else capacity += float32JsonArrayMaxBytes(part.vector.length);
   }
 
   const bytes = Buffer.allocUnsafe(capacity);
@@ -61,7 +61,7 @@ export function encodeEmbeddingResult(reply: EmbeddingReply): Uint8Array {
   for (const part of parts) {
     if ("text" in part) {
       offset += bytes.write(part.text, offset, "utf8");
-    } else if (part.base64 !== undefined) {
+    } else if ("base64" in part) {
       // base64 needs no escaping, so its text is written between quotes as is.
       bytes[offset++] = QUOTE;
       offset += bytes.write(part.base64, offset, "latin1");

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { setTimeout as delay } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import type { EmbeddingCacheConfig } from "../config/schema.js";
@@ -267,7 +268,7 @@ export function createKvEmbeddingCache(
       // Background work: the reply this request is about to send, and the next request's lookups
       // and claims, go ahead of these writes (on the server too, which takes one connection's
       // messages in order). Until the write lands the keys stay claimed: others wait for it.
-      const write = new Promise((resolve) => setTimeout(resolve, 0))
+      const write = delay(0)
         .then(() => store(entries))
         .finally(() => writing.delete(write));
       writing.add(write);

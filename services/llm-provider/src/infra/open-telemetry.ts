@@ -9,8 +9,8 @@ import {
 } from "@opentelemetry/resources";
 import type { Resource } from "@opentelemetry/resources";
 import { NodeSDK } from "@opentelemetry/sdk-node";
-// The SDK's own readers of OTEL_TRACES_SAMPLER*, the span limits, OTEL_BSP_* and
-// OTEL_NODE_RESOURCE_DETECTORS, so that the lean tracer is configured exactly as the SDK would be.
+// The SDK's own readers of OTEL_TRACES_SAMPLER*, the span limits (create-from-env), OTEL_BSP_*
+// and OTEL_NODE_RESOURCE_DETECTORS (utils): the lean tracer is configured as the SDK would be.
 import {
   createSamplerFromEnv,
   createSpanLimitsFromEnv,
@@ -57,12 +57,13 @@ export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): Teleme
   const lean = wantsOtlpProtobufTraces(env);
   // One resource for traces and metrics, detected as the SDK would (env, host and process
   // detectors unless OTEL_NODE_RESOURCE_DETECTORS names others).
-  const resource = lean ? detectResource(env, serviceName) : undefined;
+  const resource = detectResource(env, serviceName);
   const idGenerator = new PooledIdGenerator();
   const sdk = new NodeSDK({
     serviceName,
     instrumentations: [],
-    ...(resource ? { resource, autoDetectResources: false } : {}),
+    resource,
+    autoDetectResources: false,
     // Trace context is handed on explicitly; see SynchronousContextManager.
     contextManager: new SynchronousContextManager(),
     idGenerator,
@@ -72,7 +73,7 @@ export function startOpenTelemetry(env: NodeJS.ProcessEnv = process.env): Teleme
     metricReaders: metricReadersFromEnv(env),
   });
   sdk.start();
-  const tracerProvider = resource
+  const tracerProvider = lean
     ? new LeanTracerProvider({
         resource,
         sampler:

@@ -27,11 +27,13 @@ import {
   hrTime,
   hrTimeDuration,
   isAttributeValue,
+  isTimeInput,
   isTimeInputHrTime,
   isTracingSuppressed,
   millisToHrTime,
 } from "@opentelemetry/core";
 import type { InstrumentationScope } from "@opentelemetry/core";
+import { ATTR } from "./semconv.js";
 import type { Resource } from "@opentelemetry/resources";
 import { AlwaysOnSampler, ParentBasedSampler, SamplingDecision } from "@opentelemetry/sdk-trace-base";
 import type {
@@ -399,14 +401,14 @@ export class LeanSpan implements Span, ReadableSpan {
   recordException(exception: Exception, time?: TimeInput): void {
     const attributes: Attributes = {};
     if (typeof exception === "string") {
-      attributes["exception.message"] = exception;
+      attributes[ATTR.exceptionMessage] = exception;
     } else if (exception) {
-      if (exception.code) attributes["exception.type"] = exception.code.toString();
-      else if (exception.name) attributes["exception.type"] = exception.name;
-      if (exception.message) attributes["exception.message"] = exception.message;
-      if (exception.stack) attributes["exception.stacktrace"] = exception.stack;
+      if (exception.code) attributes[ATTR.exceptionType] = exception.code.toString();
+      else if (exception.name) attributes[ATTR.exceptionType] = exception.name;
+      if (exception.message) attributes[ATTR.exceptionMessage] = exception.message;
+      if (exception.stack) attributes[ATTR.exceptionStacktrace] = exception.stack;
     }
-    if (attributes["exception.type"] || attributes["exception.message"])
+    if (attributes[ATTR.exceptionType] || attributes[ATTR.exceptionMessage])
       this.addEvent(EXCEPTION_EVENT, attributes, time);
     else diag.warn("Failed to record an exception: it has neither a type nor a message");
   }
@@ -454,8 +456,4 @@ export class LeanSpan implements Span, ReadableSpan {
     }
     return { attributes, dropped, count };
   }
-}
-
-function isTimeInput(value: unknown): value is TimeInput {
-  return typeof value === "number" || value instanceof Date || isTimeInputHrTime(value);
 }

@@ -1,29 +1,11 @@
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext, SpanStatus } from "@opentelemetry/api";
 import type { InstrumentationScope } from "@opentelemetry/core";
-import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer";
-import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
 import { LeanSpan } from "./lean-tracer.js";
 
-/**
- * A drop-in replacement for `ProtobufTraceSerializer` (@opentelemetry/otlp-transformer 0.223.0)
- * that writes byte-for-byte the same ExportTraceServiceRequest, in one pass instead of two
- * (size estimate, then write) and without the per-id `hexToBinary` allocations. Every quirk of the
- * official serializer is kept on purpose — always-written dropped counts and status code, int64 vs
- * double choice, flags, grouping by resource then scope object — so the two are interchangeable;
- * the unit tests compare them byte for byte.
- */
-export function createOtlpSpanSerializer(): ISerializer<ReadableSpan[], IExportTraceServiceResponse> {
-  const writer = new SpanWriter();
-  return {
-    serializeRequest: (spans) => writer.request(spans),
-    deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
-  };
-}
-
 /** What the official serializer reads from a scope, beyond the core type. */
-export type Scope = InstrumentationScope & { attributes?: Attributes; droppedAttributesCount?: number };
+type Scope = InstrumentationScope & { attributes?: Attributes; droppedAttributesCount?: number };
 
 const INITIAL_CAPACITY = 64 * 1024;
 /** A buffer grown past this by one huge request is dropped afterwards rather than kept for good. */
@@ -47,7 +29,7 @@ const HEX_DIGITS = Int8Array.from({ length: 0x80 }, (_, c) =>
   c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c - 55,
 );
 
-export class SpanWriter {
+class SpanWriter {
   private buf: Buffer = Buffer.allocUnsafeSlow(INITIAL_CAPACITY);
   private view: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
@@ -57,25 +39,14 @@ export class SpanWriter {
   private readonly keyValues = new Map<string, Map<CacheableValue, Uint8Array>>();
   private cachedKeyValues = 0;
 
-  request(spans: ReadableSpan[]): Uint8Array {
+  /** The request around spans written earlier by other writers, grouped by resource then scope. */
+  request(written: Map<Resource, Map<Scope, SpanWriter>>): Uint8Array {
     this.pos = 0;
-    for (const [resource, scopes] of groupByResourceAndScope(spans)) {
-      this.resourceSpans(resource, scopes, (list) => {
-        for (const span of list) this.span(span);
-      });
-    }
+    for (const [resource, scopes] of written) this.resourceSpans(resource, scopes);
     return this.take();
   }
 
-  /** The same request from spans written earlier (`SpanAppender`), grouped the same way. */
-  requestFromWritten(written: Map<Resource, Map<Scope, Uint8Array>>): Uint8Array {
-    this.pos = 0;
-    for (const [resource, scopes] of written)
-      this.resourceSpans(resource, scopes, (bytes) => this.bytes(bytes));
-    return this.take();
-  }
-
-  /** Appends one span's `ScopeSpans.spans` field, as `request` would write it in its scope. */
+  /** Appends one span's `ScopeSpans.spans` field, as it stands inside its scope's message. */
   appendSpan(span: ReadableSpan): void {
     this.span(span);
   }
@@ -83,14 +54,18 @@ export class SpanWriter {
   /** A copy of what was written (the buffer is reused), from the start. */
   take(): Uint8Array {
     const out = new Uint8Array(this.buf.subarray(0, this.pos));
+    this.clear();
+    return out;
+  }
+
+  private clear(): void {
     this.pos = 0;
     if (this.buf.length > MAX_RETAINED_CAPACITY) this.setBuffer(Buffer.allocUnsafeSlow(INITIAL_CAPACITY));
-    return out;
   }
 
   // --- messages, in the official field order ---
 
-  private resourceSpans<T>(resource: Resource, scopes: Map<Scope, T>, writeSpans: (spans: T) => void): void {
+  private resourceSpans(resource: Resource, scopes: Map<Scope, SpanWriter>): void {
     this.ensure(16);
     this.buf[this.pos++] = 0x0a; // ExportTraceServiceRequest.resource_spans
     const start = this.reserve(3);
@@ -101,12 +76,12 @@ export class SpanWriter {
     this.buf[this.pos++] = 0x10; // Resource.dropped_attributes_count, always 0
     this.buf[this.pos++] = 0;
     this.finish(resourceStart, 2);
-    for (const [scope, spans] of scopes) this.scopeSpans(scope, spans, writeSpans);
+    for (const [scope, spans] of scopes) this.scopeSpans(scope, spans);
     if (resource.schemaUrl) this.stringField(0x1a, resource.schemaUrl);
     this.finish(start, 3);
   }
 
-  private scopeSpans<T>(scope: Scope, spans: T, writeSpans: (spans: T) => void): void {
+  private scopeSpans(scope: Scope, spans: SpanWriter): void {
     this.ensure(16);
     this.buf[this.pos++] = 0x12; // ResourceSpans.scope_spans
     const start = this.reserve(3);
@@ -117,7 +92,9 @@ export class SpanWriter {
     if (scope.attributes) this.attributes(scope.attributes, 0x1a);
     if (scope.droppedAttributesCount) this.varintField(0x20, scope.droppedAttributesCount);
     this.finish(scopeStart, 1);
-    writeSpans(spans);
+    // The spans' bytes straight from their writer, which starts over for the next batch.
+    this.bytes(spans.buf.subarray(0, spans.pos));
+    spans.clear();
     if (scope.schemaUrl) this.stringField(0x1a, scope.schemaUrl);
     this.finish(start, 3);
   }
@@ -481,29 +458,6 @@ export class SpanWriter {
   }
 }
 
-/** Spans grouped by resource, then scope, by object identity and in first-seen order. */
-function groupByResourceAndScope(spans: ReadableSpan[]): Map<Resource, Map<Scope, ReadableSpan[]>> {
-  const resources = new Map<Resource, Map<Scope, ReadableSpan[]>>();
-  // Consecutive spans nearly always share both: skip the map look-ups for them.
-  let lastResource: Resource | undefined;
-  let lastScope: Scope | undefined;
-  let lastList: ReadableSpan[] | undefined;
-  for (const span of spans) {
-    const { resource, instrumentationScope: scope } = span;
-    if (lastList === undefined || resource !== lastResource || scope !== lastScope) {
-      let scopes = resources.get(resource);
-      if (!scopes) resources.set(resource, (scopes = new Map<Scope, ReadableSpan[]>()));
-      let list = scopes.get(scope);
-      if (!list) scopes.set(scope, (list = []));
-      lastResource = resource;
-      lastScope = scope;
-      lastList = list;
-    }
-    lastList.push(span);
-  }
-  return resources;
-}
-
 type CacheableValue = string | number | boolean;
 
 /**
@@ -548,11 +502,15 @@ function varintSize(v: number): number {
 }
 
 /**
- * Spans serialized as they end, kept as bytes until exported: a span object then lives only as
- * long as the request that made it, instead of until the next export, where the garbage collector
- * would copy it from young to old space and collect it there (about a third of what telemetry
- * cost per request before). `take()` gives the whole ExportTraceServiceRequest, the same bytes
- * `createOtlpSpanSerializer()` gives for those spans.
+ * OTLP protobuf of spans, written as each span ends and kept as bytes until exported: a span object
+ * then lives only as long as the request that made it, instead of until the next export, where the
+ * garbage collector would copy it from young to old space and collect it there. `take()` gives the
+ * ExportTraceServiceRequest for the spans appended since the last take: byte for byte what
+ * `ProtobufTraceSerializer` (@opentelemetry/otlp-transformer 0.223.0) writes for them, in one pass
+ * instead of two (size estimate, then write) and without the per-id `hexToBinary` allocations.
+ * Every quirk of the official serializer is kept on purpose — always-written dropped counts and
+ * status code, int64 vs double choice, flags, grouping by resource then scope object in
+ * first-seen order — so the two are interchangeable; the unit tests compare them byte for byte.
  */
 export class SpanAppender {
   /** This batch's writers, by resource then scope, in first-seen order (as the serializer groups). */
@@ -579,15 +537,10 @@ export class SpanAppender {
   /** The request for every span appended since the last take, or undefined when there is none. */
   take(): Uint8Array | undefined {
     if (this.#count === 0) return undefined;
-    const written = new Map<Resource, Map<Scope, Uint8Array>>();
-    for (const [resource, scopes] of this.#batch) {
-      const bytes = new Map<Scope, Uint8Array>();
-      for (const [scope, writer] of scopes) bytes.set(scope, writer.take());
-      written.set(resource, bytes);
-    }
+    const request = this.#envelope.request(this.#batch);
     this.#batch = new Map();
     this.#count = 0;
-    return this.#envelope.requestFromWritten(written);
+    return request;
   }
 
   #writerFor(resource: Resource, scope: Scope): SpanWriter {

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api";
+import { diag, DiagLogLevel, ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api";
 import type { Tracer } from "@opentelemetry/api";
 import { ExportResultCode, setGlobalErrorHandler } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
@@ -51,6 +51,9 @@ function endSpans(tracer: Tracer, count: number, prefix = "span"): void {
   for (let index = 0; index < count; index++) tracer.startSpan(`${prefix}-${index}`).end();
 }
 
+const ignore = () => undefined;
+const silentLogger = { error: ignore, warn: ignore, info: ignore, debug: ignore, verbose: ignore };
+
 const official = (spans: ReadableSpan[]) => Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -77,6 +80,11 @@ describe("SerializingSpanProcessor", () => {
   });
 
   it("keeps one export at a time and drops spans beyond the queue size", async () => {
+    const warnings: string[] = [];
+    diag.setLogger(
+      { ...silentLogger, warn: (message: string) => void warnings.push(message) },
+      DiagLogLevel.WARN,
+    );
     const { exporter, tracer } = setup({
       maxQueueSize: 4,
       maxExportBatchSize: 2,
@@ -90,8 +98,10 @@ describe("SerializingSpanProcessor", () => {
     exporter.pending.shift()!({ code: ExportResultCode.SUCCESS });
     endSpans(tracer, 2, "later"); // room again
     expect(exporter.requests.map((batch) => batch.count)).toEqual([2, 2, 2]);
+    expect(warnings).toEqual(["Dropped 2 spans because maxQueueSize reached"]);
     exporter.pending.shift()!({ code: ExportResultCode.SUCCESS });
     await sleep(1);
+    diag.disable();
   });
 
   it("skips spans that are not sampled", () => {
