@@ -69,6 +69,26 @@ describe("SerializingSpanProcessor", () => {
     expect(Buffer.from(exporter.requests[1]!.request)).toEqual(official(spans.slice(3, 6)));
   });
 
+  it("serializes spans in groups as they end, in order, across batch and group boundaries", async () => {
+    // 200 spans: three full groups of 64 and a rest that waits for the group timer, exported in
+    // batches of 150 that cut a group in two.
+    const { exporter, processor, finished, tracer } = setup({
+      maxExportBatchSize: 150,
+      scheduledDelayMillis: 60_000,
+    });
+    endSpans(tracer, 140);
+    await sleep(30); // the 12 spans after the second group are serialized by the group timer
+    endSpans(tracer, 60, "later");
+    expect(exporter.requests.map((batch) => batch.count)).toEqual([150]);
+    const spans = finished.getFinishedSpans();
+    expect(Buffer.from(exporter.requests[0]!.request)).toEqual(official(spans.slice(0, 150)));
+    await sleep(30);
+    expect(exporter.requests).toHaveLength(1); // the rest waits for the schedule delay, not the group timer
+    await processor.forceFlush();
+    expect(exporter.requests.map((batch) => batch.count)).toEqual([150, 50]);
+    expect(Buffer.from(exporter.requests[1]!.request)).toEqual(official(spans.slice(150)));
+  });
+
   it("exports what waits once the schedule delay has passed since the first", async () => {
     const { exporter, finished, tracer } = setup({ scheduledDelayMillis: 30 });
     endSpans(tracer, 2);
