@@ -6,9 +6,8 @@ import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
  */
 export interface EventSink {
   /**
-   * `build` runs only when the event is kept (events enabled, room in the queue), once its batch is
-   * due (within `linger_ms`), and the event is serialised then; what waits for the publish after
-   * that is the JSON alone. `build` must not depend on ambient state.
+   * `build` runs only when the event is kept (events enabled, room in the queue); serialising it
+   * waits until it is published, off the request's path. It must not depend on ambient state.
    */
   emit(subject: EventSubject, build: () => DomainEvent): void;
 }

@@ -62,20 +62,15 @@ export interface EventPublisher extends EventSink {
   close(): void;
 }
 
-/**
- * An event as it waits and is retried. Built and serialised when its batch is due (see
- * `serialiseWaiting`), so its builder holds the request and the answer for at most `linger_ms`;
- * from then on it is one flat string.
- */
 interface PendingEvent {
   subject: EventSubject;
-  /** Until serialised. */
-  build: (() => DomainEvent) | undefined;
-  id: string;
-  data: string;
-  traceparent: string | undefined;
-  /** Its builder threw: dropped. */
-  unbuildable: boolean;
+  /**
+   * Built when emitted: a small object, where the builder would hold the request and the answer
+   * (prompts and content) for as long as the event waits; serialised at the first publish.
+   */
+  event: DomainEvent;
+  /** Serialised at the first publish, kept for retries. */
+  built?: { id: string; data: string; traceparent: string | undefined };
 }
 
 /** Publishes awaiting their ack; more wait in the queue. Acks are pipelined, so this is cheap. */
@@ -99,8 +94,6 @@ export function createJetStreamEventPublisher(
 ): EventPublisher {
   const publisher = createPipelinedPublisher(nc, config.publish_timeout_ms);
   const queue: PendingEvent[] = [];
-  /** Events in `queue` not serialised yet, in emit order. */
-  const unserialised: PendingEvent[] = [];
   const counters = { published: 0, retries: 0, dropped: 0 };
   let inFlight = 0;
   let pausedUntil = 0;
@@ -132,9 +125,15 @@ export function createJetStreamEventPublisher(
     idleWaiters.clear();
   }
 
+  /** Serialises the event once, even when it is retried. */
+  function prepare(event: PendingEvent): NonNullable<PendingEvent["built"]> {
+    return (event.built ??= serialise(event.event));
+  }
+
   function publishOne(event: PendingEvent): void {
     inFlight++;
-    publisher.publish(event.subject, event.data, event.id, event.traceparent, (error) => {
+    const built = prepare(event);
+    publisher.publish(event.subject, built.data, built.id, built.traceparent, (error) => {
       inFlight--;
       if (error) {
         counters.retries++;
@@ -143,7 +142,7 @@ export function createJetStreamEventPublisher(
         // line per pause, not one per event in flight.
         if (pausedUntil <= Date.now()) {
           logger.warn(
-            { event_id: event.id, subject: event.subject, retry_in_ms: retryDelayMs, err: error.message },
+            { event_id: built.id, subject: event.subject, retry_in_ms: retryDelayMs, err: error.message },
             "event not acknowledged; will retry",
           );
           pausedUntil = Date.now() + retryDelayMs;
@@ -186,7 +185,11 @@ export function createJetStreamEventPublisher(
     }
     if (pumpDue) return;
     pumpDue = true;
-    serialiseWaiting(); // in this turn: the replies they will ride with then wait only for the publishes
+    // Serialised in the timer's turn, so the replies they ride with wait only for the publishes.
+    if (lingered) {
+      const publishable = Math.min(queue.length, MAX_CONCURRENT_PUBLISHES - inFlight);
+      for (let index = 0; index < publishable; index++) prepare(queue[index]!);
+    }
     if (!riding) {
       riding = true;
       outbox.withNextReplies(() => {
@@ -206,46 +209,8 @@ export function createJetStreamEventPublisher(
     pump();
   }
 
-  /**
-   * Builds and serialises the waiting events in one loop: a few dozen in a row keep the builder's,
-   * the hash's and JSON.stringify's code warm in the CPU caches, where one at a time, between
-   * requests, cost half as much again (CPU profiles of bench:telemetry-cost). An event whose
-   * builder throws is dropped, counted and logged: a builder bug must not fail the request the
-   * event is about, nor stop the events around it.
-   */
-  function serialiseWaiting(): void {
-    if (unserialised.length === 0) return;
-    let unbuildable = 0;
-    for (const event of unserialised) {
-      try {
-        const built = event.build!();
-        event.id = built.id;
-        event.data = JSON.stringify(built);
-        event.traceparent = "traceparent" in built ? built.traceparent : undefined;
-      } catch (error) {
-        event.unbuildable = true;
-        unbuildable++;
-        counters.dropped++;
-        droppedCounter.add(1, { subject: event.subject });
-        logger.error(
-          { subject: event.subject, err: error instanceof Error ? error.message : String(error) },
-          "event not built",
-        );
-      }
-      event.build = undefined;
-    }
-    unserialised.length = 0;
-    if (unbuildable > 0) {
-      for (let index = queue.length - 1; index >= 0; index--) {
-        if (queue[index]!.unbuildable) queue.splice(index, 1);
-      }
-      notifyIfIdle();
-    }
-  }
-
   function pump(): void {
     if (closed) return; // what is left was counted by flush() and logged at shutdown
-    serialiseWaiting();
     const wait = pausedUntil - Date.now();
     if (wait > 0) {
       resumeTimer ??= setTimeout(() => {
@@ -266,15 +231,9 @@ export function createJetStreamEventPublisher(
         const now = Date.now();
         if (now - lastDropLog > 1_000) {
           lastDropLog = now;
-          let eventId: string | undefined;
-          try {
-            eventId = build().id;
-          } catch {
-            eventId = undefined; // counted and logged here all the same
-          }
           logger.error(
             {
-              event_id: eventId,
+              event_id: build().id,
               subject,
               dropped_total: counters.dropped,
               capacity: config.queue_capacity,
@@ -284,16 +243,20 @@ export function createJetStreamEventPublisher(
         }
         return;
       }
-      const event: PendingEvent = {
-        subject,
-        build,
-        id: "",
-        data: "",
-        traceparent: undefined,
-        unbuildable: false,
-      };
-      unserialised.push(event);
-      queue.push(event);
+      let event: DomainEvent;
+      try {
+        event = build();
+      } catch (error) {
+        // A builder bug must not fail the request the event is about: counted and logged instead.
+        counters.dropped++;
+        droppedCounter.add(1, { subject });
+        logger.error(
+          { subject, err: error instanceof Error ? error.message : String(error) },
+          "event not built",
+        );
+        return;
+      }
+      queue.push({ subject, event });
       schedulePump();
     },
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
@@ -326,4 +289,9 @@ export function createJetStreamEventPublisher(
       publisher.close();
     },
   };
+}
+
+function serialise(event: DomainEvent): { id: string; data: string; traceparent: string | undefined } {
+  const traceparent = "traceparent" in event ? event.traceparent : undefined;
+  return { id: event.id, data: JSON.stringify(event), traceparent };
 }
