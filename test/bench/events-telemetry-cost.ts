@@ -5,18 +5,22 @@
 //   - "bare": events off, OpenTelemetry off;
 //   - "full": events on (JetStream, acknowledged) and OTLP/HTTP export of traces and metrics to
 //     a local receiver in its own process.
-// The load generator drives them in turns, BENCH_SLICES slices (default 12) of BENCH_SLICE_MS
-// (default 2000 ms) each, the order alternating (bare·full, full·bare, …), every slice at one
-// fixed rate (BENCH_RATE, default 800 req/s, open loop), and reads the CPU time of the instance it
-// loads, until SETTLE_MS after its last request. The verdict is the median over neighbouring
-// pairs of slices of (full − bare). Beside it, the system calls (reads + writes) per request of each:
-// a count that does not drift, and on this VM each socket call costs tens of µs.
+// The load generator drives them in turns at one fixed rate (BENCH_RATE, default 800 req/s, open
+// loop): BENCH_SWITCH_MS (default 250 ms) on one, then as long on the other, and so on through a
+// block of BENCH_BLOCK_MS (default 4000 ms), the first variant alternating from block to block.
+// Each block's figure per variant is the CPU time its process used during the block divided by
+// the requests it served in it; the verdict is the median over BENCH_BLOCKS blocks (default 16)
+// of (full − bare). Work a variant defers (event acks, span exports) lands in the block that
+// follows, as the previous block's lands in this one; after the last block both settle for
+// SETTLE_MS. Beside it, the system calls (reads + writes) per request of each: a count that does
+// not drift, and on this VM each socket call costs tens of µs.
 //
-// Why so: this VM's speed drifts over tens of seconds, by more than the quantity measured.
-// Variants measured minutes apart (as two runs of run.ts are) differ by that drift; slices seconds
-// apart share it. And at one fixed rate both variants handle the same number of requests per
-// event-loop turn; at saturation (closed loop) the slower variant would also batch less per turn,
-// and that would be counted as a cost of events and telemetry.
+// Why so: this VM's speed drifts, by more than the quantity measured, over seconds as well as
+// minutes (neighbouring 2 s slices correlate at 0.5). Variants measured minutes apart (as two
+// runs of run.ts are) differ by that drift; variants taking turns every quarter second share it.
+// And at one fixed rate both variants handle the same number of requests per event-loop turn; at
+// saturation (closed loop) the slower variant would also batch less per turn, and that would be
+// counted as a cost of events and telemetry.
 //
 // BENCH_EVENTS_LINGER_MS sets the full variant's events.linger_ms (default: the config's).
 // BENCH_FULL=events or =telemetry gives the full variant only one of the two, to price it alone.
@@ -61,7 +65,7 @@ const SPANS_PER_REQUEST = 2; // SERVER + CLIENT
 const SPAN_EXPORT_DELAY_MS = 200;
 /** Spans and events still on their way when the load ends may take this long to arrive. */
 const COUNT_DEADLINE_MS = 20_000;
-/** After a slice's last request: its events' acks and last span export land in its own figure. */
+/** After the last block: its events' acks and last span export land in its figures. */
 const SETTLE_MS = 500;
 const EVENT_STREAM = "LLM_PROVIDER_EVENTS";
 
@@ -69,8 +73,9 @@ const positive = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
-const SLICES = positive("BENCH_SLICES", 12);
-const SLICE_MS = positive("BENCH_SLICE_MS", 2_000);
+const BLOCKS = positive("BENCH_BLOCKS", 16);
+const BLOCK_MS = positive("BENCH_BLOCK_MS", 4_000);
+const SWITCH_MS = positive("BENCH_SWITCH_MS", 250);
 const RATE = positive("BENCH_RATE", 800);
 const WARMUP_MS = positive("BENCH_WARMUP_MS", 3_000);
 /** BENCH_FULL=events or =telemetry prices one of the two alone (the verdict needs both). */
@@ -113,8 +118,8 @@ interface Variant {
   send: () => Promise<void>;
 }
 
-interface Slice {
-  variant: VariantName;
+/** One variant's share of a block. */
+interface Load {
   cpuMicrosPerRequest: number;
   systemCallsPerRequest: number;
   requests: number;
@@ -122,6 +127,8 @@ interface Slice {
   errors: number;
   firstError: string | undefined;
 }
+
+type Block = Record<VariantName, Load>;
 
 async function startVariant(
   name: VariantName,
@@ -182,21 +189,61 @@ async function startVariant(
   return variant;
 }
 
-async function measureSlice(variant: Variant, signal: AbortSignal): Promise<Slice> {
-  const before = processCpuMicros(variant.service.pid);
-  const callsBefore = processSystemCalls(variant.service.pid);
-  const load = await runAtFixedRate(variant.send, RATE, { maxMs: SLICE_MS, maxRequests: 1_000_000 }, signal);
-  await sleep(SETTLE_MS);
-  const after = processCpuMicros(variant.service.pid);
-  return {
-    variant: variant.name,
-    cpuMicrosPerRequest: (after - before) / load.requests,
-    systemCallsPerRequest: (processSystemCalls(variant.service.pid) - callsBefore) / load.requests,
-    requests: load.requests,
-    rateHeld: load.ticksAtCap === 0 && (load.requests * 1000) / load.elapsedMs >= RATE * 0.97,
-    errors: load.errors,
-    firstError: load.firstError,
+/** A block: the variants take turns every SWITCH_MS, `first` starting; each is charged its own CPU. */
+async function measureBlock(
+  variants: Record<VariantName, Variant>,
+  first: VariantName,
+  settle: boolean,
+  signal: AbortSignal,
+): Promise<Block> {
+  const order = first === "bare" ? [variants.bare, variants.full] : [variants.full, variants.bare];
+  const before = {
+    bare: {
+      cpu: processCpuMicros(variants.bare.service.pid),
+      calls: processSystemCalls(variants.bare.service.pid),
+    },
+    full: {
+      cpu: processCpuMicros(variants.full.service.pid),
+      calls: processSystemCalls(variants.full.service.pid),
+    },
   };
+  const served = {
+    bare: { requests: 0, errors: 0, ticksAtCap: 0, firstError: undefined as string | undefined },
+    full: { requests: 0, errors: 0, ticksAtCap: 0, firstError: undefined as string | undefined },
+  };
+  let turns = 0;
+  for (let elapsed = 0; elapsed < BLOCK_MS; elapsed += 2 * SWITCH_MS) {
+    for (const variant of order) {
+      const load = await runAtFixedRate(
+        variant.send,
+        RATE,
+        { maxMs: SWITCH_MS, maxRequests: 1_000_000 },
+        signal,
+      );
+      const tally = served[variant.name];
+      tally.requests += load.requests;
+      tally.errors += load.errors;
+      tally.ticksAtCap += load.ticksAtCap;
+      tally.firstError ??= load.firstError;
+    }
+    turns++;
+  }
+  if (settle) await sleep(SETTLE_MS);
+  // Every turn starts RATE × SWITCH_MS requests, but for the last tick's share.
+  const offered = turns * Math.floor((RATE * SWITCH_MS) / 1000);
+  const loadOf = (name: VariantName): Load => {
+    const pid = variants[name].service.pid;
+    const tally = served[name];
+    return {
+      cpuMicrosPerRequest: (processCpuMicros(pid) - before[name].cpu) / tally.requests,
+      systemCallsPerRequest: (processSystemCalls(pid) - before[name].calls) / tally.requests,
+      requests: tally.requests,
+      rateHeld: tally.ticksAtCap === 0 && tally.requests >= offered * 0.97,
+      errors: tally.errors,
+      firstError: tally.firstError,
+    };
+  };
+  return { bare: loadOf("bare"), full: loadOf("full") };
 }
 
 /** Events in the full variant's stream once its queue drained: one per request. */
@@ -213,40 +260,45 @@ async function countEvents(nc: NatsConnection, expected: number): Promise<number
 }
 
 function report(
-  slices: readonly Slice[],
+  blocks: readonly Block[],
   spans: { received: number; expected: number },
   events: { stored: number; expected: number },
 ): boolean {
-  const pairs: { bare: Slice; full: Slice }[] = [];
-  for (let index = 0; index + 1 < slices.length; index += 2) {
-    const [first, second] = [slices[index]!, slices[index + 1]!];
-    pairs.push(first.variant === "bare" ? { bare: first, full: second } : { bare: second, full: first });
-  }
-  console.log(`\nslices of ${SLICE_MS} ms at ${RATE} req/s (open loop); service CPU µs per request:`);
-  pairs.forEach((pair, index) => {
-    const held = pair.bare.rateHeld && pair.full.rateHeld ? "" : "  RATE NOT HELD";
+  console.log(
+    `\nblocks of ${BLOCK_MS} ms, turns of ${SWITCH_MS} ms, at ${RATE} req/s (open loop); service CPU µs per request:`,
+  );
+  blocks.forEach((block, index) => {
+    const held = block.bare.rateHeld && block.full.rateHeld ? "" : "  RATE NOT HELD";
     console.log(
-      `pair ${String(index + 1).padStart(2)}  bare ${pair.bare.cpuMicrosPerRequest.toFixed(0).padStart(4)}` +
-        `  full ${pair.full.cpuMicrosPerRequest.toFixed(0).padStart(4)}` +
-        `  difference ${(pair.full.cpuMicrosPerRequest - pair.bare.cpuMicrosPerRequest).toFixed(0).padStart(4)}${held}`,
+      `block ${String(index + 1).padStart(2)}  bare ${block.bare.cpuMicrosPerRequest.toFixed(0).padStart(4)}` +
+        `  full ${block.full.cpuMicrosPerRequest.toFixed(0).padStart(4)}` +
+        `  difference ${(block.full.cpuMicrosPerRequest - block.bare.cpuMicrosPerRequest).toFixed(0).padStart(4)}${held}`,
     );
   });
-  const added = median(pairs.map((pair) => pair.full.cpuMicrosPerRequest - pair.bare.cpuMicrosPerRequest));
-  const bare = median(pairs.map((pair) => pair.bare.cpuMicrosPerRequest));
-  const full = median(pairs.map((pair) => pair.full.cpuMicrosPerRequest));
+  const differences = blocks.map((block) => block.full.cpuMicrosPerRequest - block.bare.cpuMicrosPerRequest);
+  const added = median(differences);
+  const mean = differences.reduce((sum, value) => sum + value, 0) / differences.length;
+  const spread = Math.sqrt(
+    differences.reduce((sum, value) => sum + (value - mean) ** 2, 0) / Math.max(1, differences.length - 1),
+  );
+  const standardError = spread / Math.sqrt(differences.length);
+  const bare = median(blocks.map((block) => block.bare.cpuMicrosPerRequest));
+  const full = median(blocks.map((block) => block.full.cpuMicrosPerRequest));
   const calls = {
-    bare: median(pairs.map((pair) => pair.bare.systemCallsPerRequest)),
-    full: median(pairs.map((pair) => pair.full.systemCallsPerRequest)),
+    bare: median(blocks.map((block) => block.bare.systemCallsPerRequest)),
+    full: median(blocks.map((block) => block.full.systemCallsPerRequest)),
   };
-  const errors = slices.reduce((sum, slice) => sum + slice.errors, 0);
-  const allHeld = slices.every((slice) => slice.rateHeld);
+  const loads = blocks.flatMap((block) => [block.bare, block.full]);
+  const errors = loads.reduce((sum, load) => sum + load.errors, 0);
+  const allHeld = loads.every((load) => load.rateHeld);
   const complete = spans.received >= spans.expected && events.stored >= events.expected;
   console.log(
     `\nmedians: bare ${bare.toFixed(0)} µs, full ${full.toFixed(0)} µs per request` +
       `; system calls per request: bare ${calls.bare.toFixed(2)}, full ${calls.full.toFixed(2)}` +
       `\nspans exported ${spans.received}/${spans.expected}, events stored ${events.stored}/${events.expected}` +
-      `, errors ${errors}${errors > 0 ? ` (first: ${slices.find((slice) => slice.firstError)?.firstError})` : ""}` +
-      `\nevents + telemetry add ${added.toFixed(0)} µs CPU per request (median of the pairs' differences)` +
+      `, errors ${errors}${errors > 0 ? ` (first: ${loads.find((load) => load.firstError)?.firstError})` : ""}` +
+      `\nmean of the blocks' differences ${mean.toFixed(0)} ± ${standardError.toFixed(0)} µs (standard error)` +
+      `\nevents + telemetry add ${added.toFixed(0)} µs CPU per request (median of the blocks' differences)` +
       `   target ≤ ${TARGET_US} µs   ` +
       (!allHeld || errors > 0 || !complete
         ? "INVALID (see above)"
@@ -262,12 +314,15 @@ function report(
       full: FULL,
       pinned: PIN,
       rate: RATE,
-      slice_ms: SLICE_MS,
-      pairs: pairs.map((pair) => [
-        Math.round(pair.bare.cpuMicrosPerRequest),
-        Math.round(pair.full.cpuMicrosPerRequest),
+      block_ms: BLOCK_MS,
+      switch_ms: SWITCH_MS,
+      blocks: blocks.map((block) => [
+        Math.round(block.bare.cpuMicrosPerRequest),
+        Math.round(block.full.cpuMicrosPerRequest),
       ]),
       added_us: Math.round(added),
+      mean_us: Math.round(mean),
+      standard_error_us: Math.round(standardError),
       system_calls_per_request: calls,
       spans,
       events,
@@ -310,16 +365,18 @@ async function main(): Promise<number> {
         { maxMs: WARMUP_MS, maxRequests: 1_000_000 },
         controller.signal,
       );
-      // A cold service may stall long enough to refuse some (`busy`); only the slices must be clean.
+      // A cold service may stall long enough to refuse some (`busy`); only the blocks must be clean.
       if (warmUp.errors > 0)
         progress(`${variant.name}: ${warmUp.errors} warm-up requests refused (first: ${warmUp.firstError})`);
     }
 
-    progress(`measuring: ${SLICES} slices of ${SLICE_MS} ms each, alternating`);
-    const slices: Slice[] = [];
-    for (let pair = 0; pair < SLICES; pair++) {
-      const order = pair % 2 === 0 ? [variants.bare, variants.full] : [variants.full, variants.bare];
-      for (const variant of order) slices.push(await measureSlice(variant, controller.signal));
+    progress(
+      `measuring: ${BLOCKS} blocks of ${BLOCK_MS} ms, the variants taking turns every ${SWITCH_MS} ms`,
+    );
+    const blocks: Block[] = [];
+    for (let index = 0; index < BLOCKS; index++) {
+      const first = index % 2 === 0 ? "bare" : "full";
+      blocks.push(await measureBlock(variants, first, index === BLOCKS - 1, controller.signal));
     }
 
     const expectedSpans = fullHasTelemetry ? variants.full.answered * SPANS_PER_REQUEST : 0;
@@ -334,7 +391,7 @@ async function main(): Promise<number> {
     };
     if (spans.received < spans.expected || events.stored < events.expected)
       progress(`incomplete; the full variant's last output:\n${variants.full.service.outputTail()}`);
-    return report(slices, spans, events) ? 0 : 1;
+    return report(blocks, spans, events) ? 0 : 1;
   } catch (error) {
     progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return 1;
