@@ -11,9 +11,12 @@
 // Each block's figure per variant is the CPU time its process used during the block divided by
 // the requests it served in it; the verdict is the median over BENCH_BLOCKS blocks (default 16)
 // of (full − bare). Work a variant defers (event acks, span exports) lands in the block that
-// follows, as the previous block's lands in this one; after the last block both settle for
-// SETTLE_MS. Beside it, the system calls (reads + writes) per request of each: a count that does
-// not drift, and on this VM each socket call costs tens of µs.
+// follows, as the previous block's lands in this one; after a round's last block both settle for
+// SETTLE_MS. The blocks are spread over BENCH_ROUNDS rounds (default 4), each with a fresh pair of
+// instances started in turn order: whichever starts first costs more for as long as it runs, and
+// each process has its own lasting luck besides (the GC's, the JIT's), which one pair would
+// carry into every block. Beside it, the system calls (reads + writes) per request of each: a
+// count that does not drift, and on this VM each socket call costs tens of µs.
 //
 // Why so: this VM's speed drifts, by more than the quantity measured, over seconds as well as
 // minutes (neighbouring 2 s slices correlate at 0.5). Variants measured minutes apart (as two
@@ -74,10 +77,13 @@ const positive = (name: string, fallback: number): number => {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 const BLOCKS = positive("BENCH_BLOCKS", 16);
+/** The blocks are shared out over rounds, each with two freshly started instances (see startRound). */
+const ROUNDS = positive("BENCH_ROUNDS", 4);
 const BLOCK_MS = positive("BENCH_BLOCK_MS", 4_000);
 const SWITCH_MS = positive("BENCH_SWITCH_MS", 250);
 const RATE = positive("BENCH_RATE", 800);
-const WARMUP_MS = positive("BENCH_WARMUP_MS", 3_000);
+/** Per instance and round: half at an eighth of the rate, half at the rate. */
+const WARMUP_MS = positive("BENCH_WARMUP_MS", 10_000);
 /** BENCH_FULL=events or =telemetry prices one of the two alone (the verdict needs both). */
 const FULL = (process.env["BENCH_FULL"] ?? "both") as "both" | "events" | "telemetry";
 const fullHasEvents = FULL !== "telemetry";
@@ -265,7 +271,7 @@ function report(
   events: { stored: number; expected: number },
 ): boolean {
   console.log(
-    `\nblocks of ${BLOCK_MS} ms, turns of ${SWITCH_MS} ms, at ${RATE} req/s (open loop); service CPU µs per request:`,
+    `\n${ROUNDS} rounds, blocks of ${BLOCK_MS} ms, turns of ${SWITCH_MS} ms, at ${RATE} req/s (open loop); service CPU µs per request:`,
   );
   blocks.forEach((block, index) => {
     const held = block.bare.rateHeld && block.full.rateHeld ? "" : "  RATE NOT HELD";
@@ -314,6 +320,7 @@ function report(
       full: FULL,
       pinned: PIN,
       rate: RATE,
+      rounds: ROUNDS,
       block_ms: BLOCK_MS,
       switch_ms: SWITCH_MS,
       blocks: blocks.map((block) => [
@@ -332,13 +339,57 @@ function report(
   return allHeld && errors === 0 && complete && FULL === "both" && added <= TARGET_US;
 }
 
+/**
+ * A round's two instances, started and warmed up. Whichever instance starts first costs more per
+ * request for as long as it runs (with the same build in both places: 20–40 µs, the sign following
+ * the start order), so the rounds take turns at starting first.
+ */
+async function startRound(
+  round: number,
+  tempDir: string,
+  upstreamBaseUrl: string,
+  otlpUrl: string,
+  release: (step: () => Promise<unknown>) => void,
+  signal: AbortSignal,
+): Promise<Record<VariantName, Variant>> {
+  const order: VariantName[] = round % 2 === 0 ? ["bare", "full"] : ["full", "bare"];
+  const started: Partial<Record<VariantName, Variant>> = {};
+  for (const name of order)
+    started[name] = await startVariant(name, tempDir, upstreamBaseUrl, otlpUrl, release);
+  const variants = started as Record<VariantName, Variant>;
+  progress(`round ${round + 1}: warm-up, ${WARMUP_MS} ms each (half at ${RATE / 8}, half at ${RATE} req/s)`);
+  for (const name of order) {
+    // Gently first: a cold instance taken straight to the full rate stalls, and its requests pile
+    // up; measured, an instance started so kept a higher and more erratic cost for the whole
+    // round (the rounds' spread doubled), as if what was promoted then kept promoting more.
+    await runAtFixedRate(
+      variants[name].send,
+      RATE / 8,
+      { maxMs: WARMUP_MS / 2, maxRequests: 1_000_000 },
+      signal,
+    );
+    const warmUp = await runAtFixedRate(
+      variants[name].send,
+      RATE,
+      { maxMs: WARMUP_MS / 2, maxRequests: 1_000_000 },
+      signal,
+    );
+    // A cold service may stall long enough to refuse some (`busy`); only the blocks must be clean.
+    if (warmUp.errors > 0)
+      progress(`${name}: ${warmUp.errors} warm-up requests refused (first: ${warmUp.firstError})`);
+  }
+  return variants;
+}
+
 async function main(): Promise<number> {
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort(new Error("interrupted")));
   const releases: (() => Promise<unknown>)[] = [];
   const release = (step: () => Promise<unknown>) => void releases.push(step);
   try {
-    progress("starting the fake upstream, the OTLP receiver, two nats-servers and two services");
+    progress(
+      "starting the fake upstream and the OTLP receiver; each round, two nats-servers and two services",
+    );
     pin(process.pid, OTHER_CPUS);
     const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-telemetry-"));
     release(() => rm(tempDir, { recursive: true, force: true }));
@@ -352,45 +403,49 @@ async function main(): Promise<number> {
     const receiver = child("OTLP receiver", "otlp-receiver-process.ts");
     const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
     const { url: otlpUrl } = JSON.parse(await receiver.firstLine) as { url: string };
-    const variants = {
-      bare: await startVariant("bare", tempDir, baseUrl, otlpUrl, release),
-      full: await startVariant("full", tempDir, baseUrl, otlpUrl, release),
-    };
-
-    progress(`warm-up: ${WARMUP_MS} ms each at ${RATE} req/s`);
-    for (const variant of [variants.bare, variants.full]) {
-      const warmUp = await runAtFixedRate(
-        variant.send,
-        RATE,
-        { maxMs: WARMUP_MS, maxRequests: 1_000_000 },
-        controller.signal,
-      );
-      // A cold service may stall long enough to refuse some (`busy`); only the blocks must be clean.
-      if (warmUp.errors > 0)
-        progress(`${variant.name}: ${warmUp.errors} warm-up requests refused (first: ${warmUp.firstError})`);
-    }
-
-    progress(
-      `measuring: ${BLOCKS} blocks of ${BLOCK_MS} ms, the variants taking turns every ${SWITCH_MS} ms`,
-    );
     const blocks: Block[] = [];
-    for (let index = 0; index < BLOCKS; index++) {
-      const first = index % 2 === 0 ? "bare" : "full";
-      blocks.push(await measureBlock(variants, first, index === BLOCKS - 1, controller.signal));
+    let expectedSpans = 0;
+    const events = { expected: 0, stored: 0 };
+    let lastFull: Variant | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      const roundReleases: (() => Promise<unknown>)[] = [];
+      try {
+        const variants = await startRound(
+          round,
+          tempDir,
+          baseUrl,
+          otlpUrl,
+          (step) => void roundReleases.push(step),
+          controller.signal,
+        );
+        const count = Math.ceil(BLOCKS / ROUNDS);
+        progress(
+          `round ${round + 1}/${ROUNDS}: ${count} blocks of ${BLOCK_MS} ms, the variants taking turns every ${SWITCH_MS} ms`,
+        );
+        for (let index = 0; index < count; index++) {
+          const first = index % 2 === 0 ? "bare" : "full";
+          blocks.push(await measureBlock(variants, first, index === count - 1, controller.signal));
+        }
+        // Before the round's services stop: their events are in their own nats-server.
+        if (fullHasTelemetry) expectedSpans += variants.full.answered * SPANS_PER_REQUEST;
+        if (fullHasEvents) {
+          events.expected += variants.full.answered;
+          events.stored += await countEvents(variants.full.nc, variants.full.answered);
+        }
+        lastFull = variants.full;
+      } finally {
+        // Stopping a service flushes its last spans to the receiver.
+        for (const step of roundReleases.reverse()) {
+          await step().catch((error: unknown) => progress(`clean-up failed: ${String(error)}`));
+        }
+      }
     }
-
-    const expectedSpans = fullHasTelemetry ? variants.full.answered * SPANS_PER_REQUEST : 0;
     const spans = {
       expected: expectedSpans,
       received: await waitForSpans(otlpUrl, expectedSpans, COUNT_DEADLINE_MS),
     };
-    const expectedEvents = fullHasEvents ? variants.full.answered : 0;
-    const events = {
-      expected: expectedEvents,
-      stored: fullHasEvents ? await countEvents(variants.full.nc, expectedEvents) : 0,
-    };
     if (spans.received < spans.expected || events.stored < events.expected)
-      progress(`incomplete; the full variant's last output:\n${variants.full.service.outputTail()}`);
+      progress(`incomplete; the full variant's last output:\n${lastFull?.service.outputTail()}`);
     return report(blocks, spans, events) ? 0 : 1;
   } catch (error) {
     progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
