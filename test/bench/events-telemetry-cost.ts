@@ -25,6 +25,9 @@
 // saturation (closed loop) the slower variant would also batch less per turn, and that would be
 // counted as a cost of events and telemetry.
 //
+// BENCH_BASELINE_ENTRY=<another build's services/llm-provider/dist/main.js> compares two builds
+// instead: the "bare" place runs that build, with events and telemetry on like the "full" one, and
+// the difference is what this build changes (an A/B: no verdict).
 // BENCH_EVENTS_LINGER_MS sets the full variant's events.linger_ms (default: the config's).
 // BENCH_FULL=events or =telemetry gives the full variant only one of the two, to price it alone.
 // It also checks that the full variant did its work: every span of its requests reached the
@@ -88,6 +91,12 @@ const WARMUP_MS = positive("BENCH_WARMUP_MS", 10_000);
 const FULL = (process.env["BENCH_FULL"] ?? "both") as "both" | "events" | "telemetry";
 const fullHasEvents = FULL !== "telemetry";
 const fullHasTelemetry = FULL !== "events";
+const BASELINE_ENTRY = process.env["BENCH_BASELINE_ENTRY"];
+/** What runs in each place: in an A/B, both have events and telemetry. */
+const hasEvents = (name: VariantName) => fullHasEvents && (name === "full" || BASELINE_ENTRY !== undefined);
+const hasTelemetry = (name: VariantName) =>
+  fullHasTelemetry && (name === "full" || BASELINE_ENTRY !== undefined);
+const entryOf = (name: VariantName) => (name === "bare" && BASELINE_ENTRY ? BASELINE_ENTRY : SERVICE_ENTRY);
 
 /**
  * BENCH_PIN=1: the services run on the last CPU, everything else (load generator, nats-servers,
@@ -148,10 +157,10 @@ async function startVariant(
   pin(nats.pid, OTHER_CPUS);
   const config = benchServiceConfig(nats.url, upstreamBaseUrl);
   const env = serviceEnvironment();
-  if (name === "bare" || !fullHasEvents) config.events = { enabled: false };
+  if (!hasEvents(name)) config.events = { enabled: false };
   else if (process.env["BENCH_EVENTS_LINGER_MS"])
     config.events = { linger_ms: Number(process.env["BENCH_EVENTS_LINGER_MS"]) };
-  if (name === "full" && fullHasTelemetry) {
+  if (hasTelemetry(name)) {
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpUrl;
     env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
     env["OTEL_BSP_SCHEDULE_DELAY"] = String(SPAN_EXPORT_DELAY_MS);
@@ -160,7 +169,7 @@ async function startVariant(
   const configPath = await writeServiceConfig(dir, config);
   const service = spawnNode(
     `llm-provider (${name})`,
-    [...serviceNodeFlags(), SERVICE_ENTRY, "--config", configPath],
+    [...serviceNodeFlags(), entryOf(name), "--config", configPath],
     { cwd: ROOT, env },
   );
   release(() => service.stop(10_000));
@@ -304,20 +313,25 @@ function report(
       `\nspans exported ${spans.received}/${spans.expected}, events stored ${events.stored}/${events.expected}` +
       `, errors ${errors}${errors > 0 ? ` (first: ${loads.find((load) => load.firstError)?.firstError})` : ""}` +
       `\nmean of the blocks' differences ${mean.toFixed(0)} ± ${standardError.toFixed(0)} µs (standard error)` +
-      `\nevents + telemetry add ${added.toFixed(0)} µs CPU per request (median of the blocks' differences)` +
-      `   target ≤ ${TARGET_US} µs   ` +
+      (BASELINE_ENTRY
+        ? `\nthis build (full) − baseline (bare, ${BASELINE_ENTRY}): ${added.toFixed(0)} µs CPU per request (median)`
+        : `\nevents + telemetry add ${added.toFixed(0)} µs CPU per request (median of the blocks' differences)` +
+          `   target ≤ ${TARGET_US} µs   `) +
       (!allHeld || errors > 0 || !complete
-        ? "INVALID (see above)"
-        : FULL !== "both"
-          ? `(${FULL} alone: no verdict)`
-          : added <= TARGET_US
-            ? "PASS"
-            : "MISS"),
+        ? "   INVALID (see above)"
+        : BASELINE_ENTRY
+          ? ""
+          : FULL !== "both"
+            ? `(${FULL} alone: no verdict)`
+            : added <= TARGET_US
+              ? "PASS"
+              : "MISS"),
   );
   console.log(
     JSON.stringify({
       bench: "telemetry-cost",
       full: FULL,
+      baseline: BASELINE_ENTRY ?? null,
       pinned: PIN,
       rate: RATE,
       rounds: ROUNDS,
@@ -336,7 +350,12 @@ function report(
       errors,
     }),
   );
-  return allHeld && errors === 0 && complete && FULL === "both" && added <= TARGET_US;
+  return (
+    allHeld &&
+    errors === 0 &&
+    complete &&
+    (BASELINE_ENTRY !== undefined || (FULL === "both" && added <= TARGET_US))
+  );
 }
 
 /**
@@ -427,10 +446,13 @@ async function main(): Promise<number> {
           blocks.push(await measureBlock(variants, first, index === count - 1, controller.signal));
         }
         // Before the round's services stop: their events are in their own nats-server.
-        if (fullHasTelemetry) expectedSpans += variants.full.answered * SPANS_PER_REQUEST;
-        if (fullHasEvents) {
-          events.expected += variants.full.answered;
-          events.stored += await countEvents(variants.full.nc, variants.full.answered);
+        for (const name of ["bare", "full"] as const) {
+          const variant = variants[name];
+          if (hasTelemetry(name)) expectedSpans += variant.answered * SPANS_PER_REQUEST;
+          if (hasEvents(name)) {
+            events.expected += variant.answered;
+            events.stored += await countEvents(variant.nc, variant.answered);
+          }
         }
         lastFull = variants.full;
       } finally {
