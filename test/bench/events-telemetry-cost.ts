@@ -19,7 +19,7 @@
 // count that does not drift, and on this VM each socket call costs tens of µs.
 //
 // Why so: this VM's speed drifts, by more than the quantity measured, over seconds as well as
-// minutes (neighbouring 2 s slices correlate at 0.5). Variants measured minutes apart (as two
+// minutes (neighbouring 2 s slices correlate at 0.3–0.6). Variants measured minutes apart (as two
 // runs of run.ts are) differ by that drift; variants taking turns every quarter second share it.
 // And at one fixed rate both variants handle the same number of requests per event-loop turn; at
 // saturation (closed loop) the slower variant would also batch less per turn, and that would be
