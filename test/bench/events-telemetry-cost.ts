@@ -212,20 +212,18 @@ async function measureBlock(
   signal: AbortSignal,
 ): Promise<Block> {
   const order = first === "bare" ? [variants.bare, variants.full] : [variants.full, variants.bare];
-  const before = {
-    bare: {
-      cpu: processCpuMicros(variants.bare.service.pid),
-      calls: processSystemCalls(variants.bare.service.pid),
-    },
-    full: {
-      cpu: processCpuMicros(variants.full.service.pid),
-      calls: processSystemCalls(variants.full.service.pid),
-    },
+  const usage = (name: VariantName) => {
+    const pid = variants[name].service.pid;
+    return { cpu: processCpuMicros(pid), calls: processSystemCalls(pid) };
   };
-  const served = {
-    bare: { requests: 0, errors: 0, ticksAtCap: 0, firstError: undefined as string | undefined },
-    full: { requests: 0, errors: 0, ticksAtCap: 0, firstError: undefined as string | undefined },
-  };
+  const tally = () => ({
+    requests: 0,
+    errors: 0,
+    ticksAtCap: 0,
+    firstError: undefined as string | undefined,
+  });
+  const before = { bare: usage("bare"), full: usage("full") };
+  const served = { bare: tally(), full: tally() };
   let turns = 0;
   for (let elapsed = 0; elapsed < BLOCK_MS; elapsed += 2 * SWITCH_MS) {
     for (const variant of order) {
@@ -235,11 +233,11 @@ async function measureBlock(
         { maxMs: SWITCH_MS, maxRequests: 1_000_000 },
         signal,
       );
-      const tally = served[variant.name];
-      tally.requests += load.requests;
-      tally.errors += load.errors;
-      tally.ticksAtCap += load.ticksAtCap;
-      tally.firstError ??= load.firstError;
+      const counts = served[variant.name];
+      counts.requests += load.requests;
+      counts.errors += load.errors;
+      counts.ticksAtCap += load.ticksAtCap;
+      counts.firstError ??= load.firstError;
     }
     turns++;
   }
@@ -247,15 +245,15 @@ async function measureBlock(
   // Every turn starts RATE × SWITCH_MS requests, but for the last tick's share.
   const offered = turns * Math.floor((RATE * SWITCH_MS) / 1000);
   const loadOf = (name: VariantName): Load => {
-    const pid = variants[name].service.pid;
-    const tally = served[name];
+    const after = usage(name);
+    const counts = served[name];
     return {
-      cpuMicrosPerRequest: (processCpuMicros(pid) - before[name].cpu) / tally.requests,
-      systemCallsPerRequest: (processSystemCalls(pid) - before[name].calls) / tally.requests,
-      requests: tally.requests,
-      rateHeld: tally.ticksAtCap === 0 && tally.requests >= offered * 0.97,
-      errors: tally.errors,
-      firstError: tally.firstError,
+      cpuMicrosPerRequest: (after.cpu - before[name].cpu) / counts.requests,
+      systemCallsPerRequest: (after.calls - before[name].calls) / counts.requests,
+      requests: counts.requests,
+      rateHeld: counts.ticksAtCap === 0 && counts.requests >= offered * 0.97,
+      errors: counts.errors,
+      firstError: counts.firstError,
     };
   };
   return { bare: loadOf("bare"), full: loadOf("full") };

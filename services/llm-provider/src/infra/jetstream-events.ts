@@ -233,7 +233,7 @@ export function createJetStreamEventPublisher(
           lastDropLog = now;
           logger.error(
             {
-              event_id: build().id,
+              event_id: idOf(build),
               subject,
               dropped_total: counters.dropped,
               capacity: config.queue_capacity,
@@ -294,4 +294,13 @@ export function createJetStreamEventPublisher(
 function serialise(event: DomainEvent): { id: string; data: string; traceparent: string | undefined } {
   const traceparent = "traceparent" in event ? event.traceparent : undefined;
   return { id: event.id, data: JSON.stringify(event), traceparent };
+}
+
+/** The id of the event `build` makes, for a log line; undefined when the builder throws (emit never does). */
+function idOf(build: () => DomainEvent): string | undefined {
+  try {
+    return build().id;
+  } catch {
+    return undefined;
+  }
 }

@@ -207,6 +207,24 @@ describe("LeanTracerProvider", () => {
     expect(leanSpan!.events.map((event) => event.name)).toEqual(["e2", "e3"]);
   });
 
+  it("keeps no events or links at limits of 0, counting each as dropped, as the SDK does", () => {
+    const { sdk, lean, sdkSpans, leanSpans } = providers({ eventCountLimit: 0, linkCountLimit: 0 });
+    for (const provider of [sdk, lean]) {
+      const span = provider.getTracer("t").startSpan("unlimited", {
+        startTime: START,
+        links: [{ context: REMOTE_PARENT }],
+      });
+      for (const name of ["e1", "e2"]) span.addEvent(name, START + 1);
+      span.addLink({ context: REMOTE_PARENT });
+      span.end(START + 2);
+    }
+    const [sdkSpan] = sdkSpans.getFinishedSpans();
+    const [leanSpan] = leanSpans.getFinishedSpans();
+    expect(describeSpan(leanSpan!, true)).toEqual(describeSpan(sdkSpan!, true));
+    expect([leanSpan!.events.length, leanSpan!.droppedEventsCount]).toEqual([0, 2]);
+    expect([leanSpan!.links.length, leanSpan!.droppedLinksCount]).toEqual([0, 2]);
+  });
+
   it("times spans without given times from the performance clock, like the SDK", () => {
     const { lean, leanSpans } = providers();
     const before = Date.now();

@@ -318,14 +318,8 @@ export class LeanSpan implements Span, ReadableSpan {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.ended) return this;
     const { eventCount, attributePerEventCount } = this.shared.limits;
-    if (eventCount === 0) {
-      this.droppedEventsCount++;
-      return this;
-    }
-    if (this.events.length >= eventCount) {
-      this.events.shift();
-      this.droppedEventsCount++;
-    }
+    if (makeRoom(this.events, eventCount)) this.droppedEventsCount++;
+    if (eventCount === 0) return this;
     let given: Attributes | undefined;
     if (isTimeInput(attributesOrTime)) {
       if (!isTimeInput(time)) time = attributesOrTime;
@@ -340,14 +334,8 @@ export class LeanSpan implements Span, ReadableSpan {
   addLink(link: Link): this {
     if (this.ended) return this;
     const { linkCount, attributePerLinkCount } = this.shared.limits;
-    if (linkCount === 0) {
-      this.droppedLinksCount++;
-      return this;
-    }
-    if (this.links.length >= linkCount) {
-      this.links.shift();
-      this.droppedLinksCount++;
-    }
+    if (makeRoom(this.links, linkCount)) this.droppedLinksCount++;
+    if (linkCount === 0) return this;
     const { attributes, dropped, count } = this.#limited(link.attributes, attributePerLinkCount);
     const kept: Link = { context: link.context };
     if (count > 0) kept.attributes = attributes;
@@ -456,4 +444,15 @@ export class LeanSpan implements Span, ReadableSpan {
     }
     return { attributes, dropped, count };
   }
+}
+
+/**
+ * Room for one more entry under `limit`, as the SDK's Span makes it: when full the oldest goes; at
+ * a limit of 0 nothing is kept, so the new entry is the one dropped. True when an entry is dropped.
+ */
+function makeRoom(entries: unknown[], limit: number): boolean {
+  if (limit === 0) return true;
+  if (entries.length < limit) return false;
+  entries.shift();
+  return true;
 }
