@@ -1,6 +1,7 @@
 import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { plainAckSequence } from "./jetstream-ack.js";
+import { SequenceRing } from "./sequence-ring.js";
 
 /** How a publish ended: acknowledged by the stream, or why not. */
 export type PublishDone = (error?: Error) => void;
@@ -33,9 +34,8 @@ interface Waiting {
 export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number): PipelinedPublisher {
   const inbox = createInbox();
   const tokenStart = inbox.length + 1;
-  // Insertion order is send order, so the overdue ones are always at the front.
-  const waiting = new Map<string, Waiting>();
-  let nextToken = 0;
+  // By publish number (the reply token, in base 36), oldest first: the overdue ones are in front.
+  const waiting = new SequenceRing<Waiting>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closed = false;
   const hdrs = createHeaders();
@@ -48,27 +48,27 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
   });
 
   function onAck(msg: Msg): void {
-    const token = msg.subject.slice(tokenStart);
-    const entry = waiting.get(token);
-    if (!entry) return;
-    waiting.delete(token);
-    entry.done(ackError(msg));
+    const entry = waiting.take(parseInt(msg.subject.slice(tokenStart), 36));
+    entry?.done(ackError(msg));
   }
 
   function sweep(): void {
     sweepTimer = undefined;
     const overdueBefore = performance.now() - timeoutMs;
-    for (const [token, entry] of waiting) {
-      if (entry.sentAt > overdueBefore) break;
-      waiting.delete(token);
-      entry.done(new Error(`no acknowledgement within ${timeoutMs} ms`));
+    for (
+      let oldest = waiting.oldest();
+      oldest && oldest.value.sentAt <= overdueBefore;
+      oldest = waiting.oldest()
+    ) {
+      waiting.take(oldest.sequence);
+      oldest.value.done(new Error(`no acknowledgement within ${timeoutMs} ms`));
     }
     armSweep();
   }
 
   function armSweep(): void {
     if (sweepTimer || waiting.size === 0 || closed) return;
-    const oldest = waiting.values().next().value as Waiting;
+    const oldest = waiting.oldest()!.value;
     const wait = Math.max(0, oldest.sentAt + timeoutMs - performance.now());
     sweepTimer = setTimeout(sweep, wait + 1);
     sweepTimer.unref();
@@ -81,26 +81,25 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
         queueMicrotask(() => done(new Error("publisher closed")));
         return;
       }
-      const token = (nextToken++).toString(36);
+      const sequence = waiting.push({ done, sentAt: performance.now() });
       // One headers object for every publish: nats.js encodes it during the call.
       hdrs.set("Nats-Msg-Id", msgId);
       if (traceparent) hdrs.set("traceparent", traceparent);
       else hdrs.delete("traceparent");
       try {
-        nc.publish(subject, data, { reply: `${inbox}.${token}`, headers: hdrs });
+        nc.publish(subject, data, { reply: `${inbox}.${sequence.toString(36)}`, headers: hdrs });
       } catch (error) {
+        waiting.take(sequence);
         queueMicrotask(() => done(error as Error)); // closed or draining connection
         return;
       }
-      waiting.set(token, { done, sentAt: performance.now() });
       armSweep();
     },
     close() {
       closed = true;
       if (sweepTimer) clearTimeout(sweepTimer);
       subscription.unsubscribe();
-      for (const entry of waiting.values()) entry.done(new Error("publisher closed"));
-      waiting.clear();
+      for (const entry of waiting.drain()) entry.done(new Error("publisher closed"));
     },
   };
 }

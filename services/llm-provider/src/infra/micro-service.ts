@@ -13,6 +13,8 @@ import { getInstruments } from "../telemetry/instruments.js";
 import { METRIC } from "../telemetry/semconv.js";
 import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
 import { EndpointMetrics } from "./endpoint-metrics.js";
+import { LinkedSet } from "./linked-set.js";
+import type { Link } from "./linked-set.js";
 import type { Outbox } from "./nats-outbox.js";
 import { withinMs } from "./within-ms.js";
 
@@ -54,6 +56,8 @@ interface InFlightRequest {
   abandon: AbortController;
   /** Set for streaming requests: the next sequence number. */
   stream?: { seq: number };
+  /** Its place among the requests in flight, while it is there. */
+  inFlight?: Link<InFlightRequest>;
 }
 
 /**
@@ -64,7 +68,7 @@ interface InFlightRequest {
 export async function startMicroService(options: MicroServiceOptions): Promise<RunningService> {
   const { nc, logger, maxInFlight, maxRequestBytes, outbox } = options;
   const metrics = new EndpointMetrics(Object.keys(options.endpoints));
-  const inFlight = new Set<InFlightRequest>();
+  const inFlight = new LinkedSet<InFlightRequest>();
   let idle: (() => void) | undefined;
 
   const service: Service = await new Svcm(nc).add({
@@ -167,7 +171,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   }
 
   function finish(entry: InFlightRequest): void {
-    inFlight.delete(entry);
+    if (entry.inFlight) inFlight.delete(entry.inFlight);
     if (entry.stream) streams.delete(entry.requestId);
     if (inFlight.size === 0) idle?.();
   }
@@ -212,7 +216,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       replyError(entry, error);
       return;
     }
-    inFlight.add(entry);
+    entry.inFlight = inFlight.add(entry);
     const context: RequestContext = {
       requestId,
       receivedAt: started,
