@@ -2,7 +2,9 @@
  * Things waiting under increasing sequence numbers (publishes awaiting their acks), looked up by
  * number when their answer comes, oldest first. A ring that grows by doubling and clears each slot
  * it gives up: a `Map` in its place, living as long as the process and churned per message, kept
- * every entry alive into the old generation (see LinkedSet).
+ * entries alive into the old generation (see LinkedSet). GC profile of bench:telemetry-cost: the
+ * instance with events promoted 4.9–5.3 KB per request with the `Map`, 3.4–3.9 with this, level
+ * with the instance without events.
  */
 export class SequenceRing<T> {
   #slots: (T | undefined)[];
