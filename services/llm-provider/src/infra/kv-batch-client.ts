@@ -2,6 +2,7 @@ import { JetStreamApiCodes } from "@nats-io/jetstream";
 import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { plainAckSequence } from "./jetstream-ack.js";
+import { SequenceRing } from "./sequence-ring.js";
 
 /** The latest record of a key. DEL and PURGE are the markers a deleted key leaves. */
 export interface KvRecord {
@@ -66,18 +67,18 @@ export function createKvBatchClient(
   const stream = `KV_${options.bucket}`;
   const prefix = `$KV.${options.bucket}.`;
   const inbox = createInbox();
-  const waiting = new Map<string, (msg: Msg) => void>();
+  const tokenStart = inbox.length + 1;
+  // Replies awaited, by number (the reply subject's last token, in base 36): not a Map churned per
+  // operation, which would keep them alive into the old generation (see SequenceRing).
+  const waiting = new SequenceRing<(msg: Msg) => void>();
   let subscription: Subscription | undefined;
-  let sequence = 0;
   const hdrs = createHeaders();
 
   function ensureSubscription(): void {
     subscription ??= nc.subscribe(`${inbox}.*`, {
       callback: (_error, msg) => {
-        const deliver = waiting.get(msg.subject);
-        if (deliver === undefined) return; // the batch already timed out
-        waiting.delete(msg.subject);
-        deliver(msg);
+        const deliver = waiting.take(parseInt(msg.subject.slice(tokenStart), 36));
+        deliver?.(msg); // none: the batch already timed out
       },
     });
   }
@@ -88,25 +89,25 @@ export function createKvBatchClient(
     ensureSubscription();
     return new Promise((resolve, reject) => {
       const replies = new Array<Msg>(operations.length);
-      const subjects: string[] = [];
+      const sequences: number[] = [];
       let left = operations.length;
       const timer = setTimeout(() => {
-        for (const subject of subjects) waiting.delete(subject);
+        for (const sequence of sequences) waiting.take(sequence);
         reject(
           new KvUnavailableError(
             `no KV answer within ${options.timeoutMs} ms (${left} of ${operations.length} missing)`,
           ),
         );
       }, options.timeoutMs);
-      operations.forEach((operation, index) => {
-        const reply = `${inbox}.${(sequence++).toString(36)}`;
-        subjects.push(reply);
-        waiting.set(reply, (msg) => {
-          replies[index] = msg;
-          if (--left > 0) return;
-          clearTimeout(timer);
-          resolve(replies);
-        });
+      operations.forEach((_operation, index) => {
+        sequences.push(
+          waiting.push((msg) => {
+            replies[index] = msg;
+            if (--left > 0) return;
+            clearTimeout(timer);
+            resolve(replies);
+          }),
+        );
       });
       try {
         operations.forEach((operation, index) => {
@@ -117,13 +118,13 @@ export function createKvBatchClient(
             else hdrs.delete(KV_OPERATION);
           }
           nc.publish(operation.subject, operation.data, {
-            reply: subjects[index]!,
+            reply: `${inbox}.${sequences[index]!.toString(36)}`,
             headers: operation.expectedRevision === undefined ? undefined : hdrs,
           });
         });
       } catch (error) {
         clearTimeout(timer);
-        for (const subject of subjects) waiting.delete(subject);
+        for (const sequence of sequences) waiting.take(sequence);
         reject(new KvUnavailableError(`KV request could not be sent: ${String(error)}`, { cause: error }));
       }
     });
@@ -164,7 +165,7 @@ export function createKvBatchClient(
     close() {
       subscription?.unsubscribe();
       subscription = undefined;
-      waiting.clear();
+      waiting.drain(); // their batches time out
     },
   };
 }
