@@ -38,7 +38,6 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
   const waiting = new SequenceRing<Waiting>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closed = false;
-  const hdrs = createHeaders();
 
   const subscription: Subscription = nc.subscribe(`${inbox}.*`, {
     callback: (error, msg) => {
@@ -82,10 +81,11 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
         return;
       }
       const sequence = waiting.push({ done, sentAt: performance.now() });
-      // One headers object for every publish: nats.js encodes it during the call.
+      // Headers of its own: nats.js's `set` deletes and re-adds the key, so one object reused for
+      // every publish churned its Map, which kept each value alive into the old generation.
+      const hdrs = createHeaders();
       hdrs.set("Nats-Msg-Id", msgId);
       if (traceparent) hdrs.set("traceparent", traceparent);
-      else hdrs.delete("traceparent");
       try {
         nc.publish(subject, data, { reply: `${inbox}.${sequence.toString(36)}`, headers: hdrs });
       } catch (error) {

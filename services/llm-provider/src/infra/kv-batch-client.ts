@@ -1,6 +1,6 @@
 import { JetStreamApiCodes } from "@nats-io/jetstream";
 import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { plainAckSequence } from "./jetstream-ack.js";
 import { SequenceRing } from "./sequence-ring.js";
 
@@ -72,7 +72,6 @@ export function createKvBatchClient(
   // operation, which would keep them alive into the old generation (see SequenceRing).
   const waiting = new SequenceRing<(msg: Msg) => void>();
   let subscription: Subscription | undefined;
-  const hdrs = createHeaders();
 
   function ensureSubscription(): void {
     subscription ??= nc.subscribe(`${inbox}.*`, {
@@ -111,15 +110,16 @@ export function createKvBatchClient(
       });
       try {
         operations.forEach((operation, index) => {
-          // One headers object for all: nats.js encodes it during publish.
+          // Headers of its own, not one object reused (see the pipelined publisher).
+          let hdrs: MsgHdrs | undefined;
           if (operation.expectedRevision !== undefined) {
+            hdrs = createHeaders();
             hdrs.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(operation.expectedRevision));
             if (operation.kvOperation) hdrs.set(KV_OPERATION, operation.kvOperation);
-            else hdrs.delete(KV_OPERATION);
           }
           nc.publish(operation.subject, operation.data, {
             reply: `${inbox}.${sequences[index]!.toString(36)}`,
-            headers: operation.expectedRevision === undefined ? undefined : hdrs,
+            headers: hdrs,
           });
         });
       } catch (error) {
