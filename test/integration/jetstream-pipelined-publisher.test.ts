@@ -48,11 +48,26 @@ describe("pipelined JetStream publisher", () => {
     expect(stored?.header.get("Nats-Msg-Id")).toBe("id-41");
     expect(stored?.header.get("traceparent")).toBe(traceparent);
     expect(stored?.string()).toBe(`{"n":41}`);
-    // The headers object is reused: a publish without trace context carries none of the last one.
+    // A publish without trace context carries none of the last one's.
     expect(await publishOnce(publisher, "pipe.a", `{"n":500}`, "id-500")).toBeUndefined();
     const untraced = await jsm.streams.getMessage("PIPE", { seq: 501 });
     expect(untraced?.header.get("Nats-Msg-Id")).toBe("id-500");
     expect(untraced?.header.has("traceparent")).toBe(false);
+    publisher.close();
+  });
+
+  it("reports a header nats.js refuses through done, once, and keeps nothing of it", async () => {
+    const publisher = createPipelinedPublisher(nc, 300);
+    const calls: (Error | undefined)[] = [];
+    publisher.publish("pipe.b", "{}", "id-bad", "00-bad\r\nInjected: yes", (error) => calls.push(error));
+    expect(calls).toEqual([]); // asynchronous, as every other outcome
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the publish timeout
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toBeInstanceOf(Error);
+    expect(await publishOnce(publisher, "pipe.b", "{}", "id-good")).toBeUndefined();
+    const jsm = await jetstreamManager(nc);
+    const stored = await jsm.streams.getMessage("PIPE", { last_by_subj: "pipe.b" });
+    expect(stored?.header.get("Nats-Msg-Id")).toBe("id-good");
     publisher.close();
   });
 

@@ -20,9 +20,10 @@ const scratch = new Uint8Array(512);
 /**
  * Event id from the event type and the request id: a caller that retries with the same request id
  * produces the same id, and JetStream (which uses it as `Nats-Msg-Id`) keeps only one. A 128-bit
- * MurmurHash3 of the UTF-8 of `type \0 requestId`: it need not resist forgery (a caller who knows
- * another's request id can already reuse it), and a SHA-256 cost about 5 µs of CPU per event
- * in the service (CPU profile of bench:telemetry-cost), this a fraction of one.
+ * MurmurHash3 of the UTF-8 of `type \0 requestId`, which de-duplicates retries and authenticates
+ * nothing: a SHA-256 cost about 5 µs of CPU per event in the service (CPU profile of
+ * bench:telemetry-cost), this a fraction of one. Not being cryptographic, it could be steered: see
+ * docs/events.md.
  */
 export function deriveEventId(type: string, requestId: string): string {
   const text = `${type}\0${requestId}`;

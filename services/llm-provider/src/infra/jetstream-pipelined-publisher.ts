@@ -81,16 +81,16 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
         return;
       }
       const sequence = waiting.push({ done, sentAt: performance.now() });
-      // Headers of its own: nats.js's `set` deletes and re-adds the key, so one object reused for
-      // every publish churned its Map, which kept each value alive into the old generation.
-      const hdrs = createHeaders();
-      hdrs.set("Nats-Msg-Id", msgId);
-      if (traceparent) hdrs.set("traceparent", traceparent);
       try {
+        // Headers of its own: nats.js's `set` deletes and re-adds the key, so one object reused
+        // for every publish churned its Map, which kept each value alive into the old generation.
+        const hdrs = createHeaders();
+        hdrs.set("Nats-Msg-Id", msgId);
+        if (traceparent) hdrs.set("traceparent", traceparent);
         nc.publish(subject, data, { reply: `${inbox}.${sequence.toString(36)}`, headers: hdrs });
       } catch (error) {
         waiting.take(sequence);
-        queueMicrotask(() => done(error as Error)); // closed or draining connection
+        queueMicrotask(() => done(error as Error)); // closed or draining connection, bad header
         return;
       }
       armSweep();

