@@ -1,7 +1,8 @@
 /**
  * MurmurHash3 x86 128-bit (seed 0) over bytes, as 32 hex digits in the order of murmurhash3js's
- * `x86.hash128` (h1…h4, each big-endian; the C reference writes the words' bytes little-endian). Not a cryptographic hash: for ids that must be stable and well spread, where
- * a SHA-256 (a native call into OpenSSL) cost several µs per event on the hot path.
+ * `x86.hash128` (h1…h4, each big-endian; the C reference writes the words' bytes little-endian).
+ * Not a cryptographic hash: for ids that must be stable and well spread, where a SHA-256 (a
+ * native call into OpenSSL) cost several µs per event on the hot path.
  */
 export function murmur3Hex128(bytes: Uint8Array, length = bytes.length): string {
   let h1 = 0;

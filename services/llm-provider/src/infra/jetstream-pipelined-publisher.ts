@@ -1,6 +1,7 @@
-import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
+import { headers as createHeaders } from "@nats-io/nats-core";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { plainAckSequence } from "./jetstream-ack.js";
+import { createNumberedInbox } from "./numbered-inbox.js";
 import { SequenceRing } from "./sequence-ring.js";
 
 /** How a publish ended: acknowledged by the stream, or why not. */
@@ -32,14 +33,13 @@ interface Waiting {
  * timed out is ignored (the caller retries with the same msg id, which the stream de-duplicates).
  */
 export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number): PipelinedPublisher {
-  const inbox = createInbox();
-  const tokenStart = inbox.length + 1;
-  // By publish number (the reply token, in base 36), oldest first: the overdue ones are in front.
+  const inbox = createNumberedInbox();
+  // By publish number (the reply subject's), oldest first: the overdue ones are in front.
   const waiting = new SequenceRing<Waiting>();
   let sweepTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const subscription: Subscription = nc.subscribe(`${inbox}.*`, {
+  const subscription: Subscription = nc.subscribe(inbox.wildcard, {
     callback: (error, msg) => {
       if (error) return; // the subscription ends with the connection; close() settles the rest
       onAck(msg);
@@ -47,7 +47,7 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
   });
 
   function onAck(msg: Msg): void {
-    const entry = waiting.take(parseInt(msg.subject.slice(tokenStart), 36));
+    const entry = waiting.take(inbox.sequenceOf(msg.subject));
     entry?.done(ackError(msg));
   }
 
@@ -87,7 +87,7 @@ export function createPipelinedPublisher(nc: NatsConnection, timeoutMs: number):
         const hdrs = createHeaders();
         hdrs.set("Nats-Msg-Id", msgId);
         if (traceparent) hdrs.set("traceparent", traceparent);
-        nc.publish(subject, data, { reply: `${inbox}.${sequence.toString(36)}`, headers: hdrs });
+        nc.publish(subject, data, { reply: inbox.replySubject(sequence), headers: hdrs });
       } catch (error) {
         waiting.take(sequence);
         queueMicrotask(() => done(error as Error)); // closed or draining connection, bad header

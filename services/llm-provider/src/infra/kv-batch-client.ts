@@ -1,7 +1,8 @@
 import { JetStreamApiCodes } from "@nats-io/jetstream";
-import { createInbox, headers as createHeaders } from "@nats-io/nats-core";
+import { headers as createHeaders } from "@nats-io/nats-core";
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { plainAckSequence } from "./jetstream-ack.js";
+import { createNumberedInbox } from "./numbered-inbox.js";
 import { SequenceRing } from "./sequence-ring.js";
 
 /** The latest record of a key. DEL and PURGE are the markers a deleted key leaves. */
@@ -66,17 +67,16 @@ export function createKvBatchClient(
 ): KvBatchClient {
   const stream = `KV_${options.bucket}`;
   const prefix = `$KV.${options.bucket}.`;
-  const inbox = createInbox();
-  const tokenStart = inbox.length + 1;
-  // Replies awaited, by number (the reply subject's last token, in base 36): not a Map churned per
-  // operation, which would keep them alive into the old generation (see SequenceRing).
+  const inbox = createNumberedInbox();
+  // Replies awaited, by number (the reply subject's): not a Map churned per operation, which would
+  // keep them alive into the old generation (see SequenceRing).
   const waiting = new SequenceRing<(msg: Msg) => void>();
   let subscription: Subscription | undefined;
 
   function ensureSubscription(): void {
-    subscription ??= nc.subscribe(`${inbox}.*`, {
+    subscription ??= nc.subscribe(inbox.wildcard, {
       callback: (_error, msg) => {
-        const deliver = waiting.take(parseInt(msg.subject.slice(tokenStart), 36));
+        const deliver = waiting.take(inbox.sequenceOf(msg.subject));
         deliver?.(msg); // none: the batch already timed out
       },
     });
@@ -88,7 +88,6 @@ export function createKvBatchClient(
     ensureSubscription();
     return new Promise((resolve, reject) => {
       const replies = new Array<Msg>(operations.length);
-      const sequences: number[] = [];
       let left = operations.length;
       const timer = setTimeout(() => {
         for (const sequence of sequences) waiting.take(sequence);
@@ -98,16 +97,14 @@ export function createKvBatchClient(
           ),
         );
       }, options.timeoutMs);
-      operations.forEach((_operation, index) => {
-        sequences.push(
-          waiting.push((msg) => {
-            replies[index] = msg;
-            if (--left > 0) return;
-            clearTimeout(timer);
-            resolve(replies);
-          }),
-        );
-      });
+      const sequences = operations.map((_operation, index) =>
+        waiting.push((msg) => {
+          replies[index] = msg;
+          if (--left > 0) return;
+          clearTimeout(timer);
+          resolve(replies);
+        }),
+      );
       try {
         operations.forEach((operation, index) => {
           // Headers of its own, not one object reused (see the pipelined publisher).
@@ -118,7 +115,7 @@ export function createKvBatchClient(
             if (operation.kvOperation) hdrs.set(KV_OPERATION, operation.kvOperation);
           }
           nc.publish(operation.subject, operation.data, {
-            reply: `${inbox}.${sequences[index]!.toString(36)}`,
+            reply: inbox.replySubject(sequences[index]!),
             headers: hdrs,
           });
         });

@@ -2,11 +2,11 @@
  * Things waiting under increasing sequence numbers (publishes awaiting their acks, KV operations
  * awaiting their replies), looked up by number when their answer comes, oldest first. A ring that
  * grows by doubling and clears each slot it gives up: a `Map` in its place, living as long as the
- * process and churned per message, kept entries alive into the old generation (see LinkedSet). GC profile of bench:telemetry-cost: the
- * instance with events promoted 4.9–5.3 KB per request with the `Map`, 3.4–3.9 with this, level
- * with the instance without events. In bench:embeddings, the KV batch client's `Map` made the
- * service promote 204 MB, the ring 72 MB (GC pauses 736 → 581 ms; a half-cached 256-item batch
- * 6.9 → 5.5 ms of CPU, one run each).
+ * process and churned per message, kept entries alive into the old generation (see LinkedSet).
+ * GC profile of bench:telemetry-cost: the instance with events promoted 4.9–5.3 KB per request
+ * with the `Map`, 3.4–3.9 with this, level with the instance without events. bench:embeddings:
+ * the KV batch client's `Map` made the service promote 204 MB, the ring 72 MB (GC pauses 736 →
+ * 581 ms; a half-cached 256-item batch 6.9 → 5.5 ms of CPU, one run each).
  */
 export class SequenceRing<T> {
   #slots: (T | undefined)[];
