@@ -48,16 +48,29 @@ async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boole
 describe("get_provider_health", () => {
   it("reports what every worker saw, merged: counts, errors, last success, throttling", async () => {
     const client = workers[0]!.client;
-    for (let index = 0; index < 6; index++) await client.completeChat(hello);
+    // The server picks a queue-group member at random, so 6 requests all land on one worker 1 time
+    // in 32: keep asking until both have served (bounded), then check the sum.
+    const served = () =>
+      workers.map(
+        (worker) =>
+          (worker.app.service.metrics.snapshot("llm-provider.cmd.complete_chat", 0) as { requests: number })
+            .requests,
+      );
+    let sent = 0;
+    while (sent < 6 || (served().some((count) => count === 0) && sent < 64)) {
+      await client.completeChat(hello);
+      sent++;
+    }
     primary.enqueue({ kind: "error", status: 429, code: "rate_limit_exceeded" });
     await client.completeChat(hello); // the 429 falls back to p1
+    const total = sent + 1;
     const health = (await eventually(
       () => client.getProviderHealth({ provider_id: "p0" }),
-      (value) => (value as ProviderHealth).request_count === 7,
+      (value) => (value as ProviderHealth).request_count === total,
     )) as ProviderHealth;
     expect(health).toMatchObject({
       provider_id: "p0",
-      request_count: 7,
+      request_count: total,
       error_count: 1,
       last_error: "rate_limited",
       rate_limit_status: "THROTTLED",
@@ -67,12 +80,9 @@ describe("get_provider_health", () => {
     expect(health.average_latency_ms).toBeGreaterThan(0);
     expect(Date.parse(health.last_success_timestamp!)).toBeGreaterThan(Date.now() - 10_000);
     // Both workers served some of the requests, and the numbers above are their sum.
-    const served = workers.map(
-      (worker) =>
-        (worker.app.service.metrics.snapshot("llm-provider.cmd.complete_chat", 0) as { requests: number })
-          .requests,
-    );
-    expect(served.every((count) => count > 0)).toBe(true);
+    const counts = served();
+    expect(counts.every((count) => count > 0)).toBe(true);
+    expect(counts.reduce((sum, count) => sum + count, 0)).toBe(total);
   });
 
   it("aggregates every provider and the status of each fallback chain", async () => {
