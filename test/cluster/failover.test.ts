@@ -13,7 +13,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { createLlmProviderClient, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import { createLlmProviderClient, LlmProviderError, SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { LlmProviderClient } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
@@ -458,6 +458,22 @@ async function expectWorkersServing(count = 2): Promise<void> {
   expect(seen).toBe(count);
 }
 
+/**
+ * Until the worker holds a request, by its `$SRV.STATS`: the server gives each request to a
+ * queue member at random, so the loops' requests were all at the other worker 1 time in 64.
+ */
+async function untilHolding(worker: Worker): Promise<void> {
+  const serviceId = /"service_id":"([^"]+)"/.exec(worker.output())?.[1];
+  if (!serviceId) throw new Error(`worker ${worker.name} logged no service id`);
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const reply = await caller.request(`$SRV.STATS.${SERVICE_NAME}.${serviceId}`, "", { timeout: 1_000 });
+    const stats = reply.json<{ endpoints: { data?: { process_in_flight?: number } }[] }>();
+    if (stats.endpoints.some((endpoint) => (endpoint.data?.process_in_flight ?? 0) > 0)) return;
+  }
+  throw new Error(`worker ${worker.name} held no request for 5 s`);
+}
+
 describe("a 3-node JetStream cluster with two workers under load", () => {
   it("loses the node a worker is connected to: every request answered, every event stored once", async () => {
     await embedBeforeFault();
@@ -517,6 +533,7 @@ describe("a 3-node JetStream cluster with two workers under load", () => {
 
   it("loses a worker: its in-flight requests fail within the caller's deadline, the other answers the rest", async () => {
     const result = await loadWhile("worker-loss", async () => {
+      await untilHolding(workerA);
       workerA.child.kill("SIGKILL");
       await workerA.exited;
       // Past the deadline of what A held, so that B alone then serves every loop for a while.
