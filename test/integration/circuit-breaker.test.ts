@@ -9,11 +9,16 @@ import type { NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { until } from "../support/until.js";
 
 let nats: NatsServerHandle;
 let primary: FakeOpenAIServer;
 let secondary: FakeOpenAIServer;
 let workers: TestService[] = [];
+/** Long enough that the checks of an open breaker finish within it on a loaded machine. */
+const COOLDOWN_MS = 2_500;
+/** When the test saw the breaker open on every worker: it opened before. */
+let openSeenAt = 0;
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -21,7 +26,7 @@ beforeAll(async () => {
   secondary = await startFakeOpenAIServer();
   const config = testConfig(nats.url, [primary.baseUrl, secondary.baseUrl], {
     fallback_chains: [{ id: "chain", models: ["model-0", "model-1"] }],
-    circuit_breaker: { failure_threshold: 3, cooldown_ms: 800 },
+    circuit_breaker: { failure_threshold: 3, cooldown_ms: COOLDOWN_MS },
   });
   for (const provider of config.providers) provider.config = { ...provider.config, max_retries: 0 };
   // Two workers in one queue group: what one learns about a provider, the other must respect.
@@ -37,17 +42,14 @@ afterAll(async () => {
 const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
 const client = () => workers[0]!.client;
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
-}
-
 describe("a provider that is down", () => {
   it("a value in the breakers bucket that is no breaker state is ignored, and the workers keep serving", async () => {
     const kv = await new Kvm(workers[0]!.nc).open("llm_provider_breakers");
     await kv.put("not_a_provider", "yes");
     await kv.put("p9", JSON.stringify({ state: "sideways", by: "someone" }));
-    await until(() => workers.every((worker) => worker.logs.join("").includes("not a breaker state")));
+    await until("both logged the entry", () =>
+      workers.every((worker) => worker.logs.join("").includes("not a breaker state")),
+    );
     for (const worker of workers)
       expect(worker.logs.join("")).toContain("ignored a circuit breaker entry that is not a breaker state");
     expect((await client().completeChat(hello)).provider_id).toBe("p0");
@@ -62,8 +64,9 @@ describe("a provider that is down", () => {
       const completion = await client().completeChat(hello);
       expect(completion.provider_id).toBe("p1");
     }
-    await until(() => workers.every((worker) => !worker.app.isProviderAvailable("p0")));
+    await until("open on both", () => workers.every((worker) => !worker.app.isProviderAvailable("p0")));
     expect(workers.map((worker) => worker.app.isProviderAvailable("p0"))).toEqual([false, false]);
+    openSeenAt = Date.now();
 
     const calledBefore = primary.requests.length;
     expect(calledBefore).toBeLessThanOrEqual(6);
@@ -85,12 +88,12 @@ describe("a provider that is down", () => {
 
   it("after the cool-down sends exactly one probe, and closes again when it succeeds", async () => {
     primary.reset(); // the provider is back
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    await new Promise((resolve) => setTimeout(resolve, openSeenAt + COOLDOWN_MS + 100 - Date.now()));
     primary.enqueue({ kind: "delay", ms: 300 }); // the probe takes a while: others must not pile on
     const burst = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
     expect(primary.requests).toHaveLength(1);
     expect(burst.filter((completion) => completion.provider_id === "p0")).toHaveLength(1);
-    await until(() => workers.every((worker) => worker.app.isProviderAvailable("p0")));
+    await until("closed on both", () => workers.every((worker) => worker.app.isProviderAvailable("p0")));
     const after = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
     expect(after.every((completion) => completion.provider_id === "p0")).toBe(true);
 

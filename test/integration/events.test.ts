@@ -19,6 +19,7 @@ import type { NatsServerHandle } from "../harness/nats-server.js";
 import { purgeEvents, readEvents, waitForEvents } from "../support/events.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { until } from "../support/until.js";
 
 let nats: NatsServerHandle;
 let upstream: FakeOpenAIServer;
@@ -119,10 +120,11 @@ describe("domain events on JetStream", () => {
   it("NATS restarted under load: every completion's event is stored exactly once afterwards", async () => {
     const ids = Array.from({ length: 8 }, (_, index) => `restart-${index}`);
     for (const _ of ids) upstream.enqueue({ kind: "delay", ms: 400 });
+    const seenBefore = upstream.requests.length;
     const calls = ids.map((requestId) =>
       service.client.completeChat(request, { requestId, timeoutMs: 3_000 }).catch(() => "no reply"),
     );
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await until("all upstream", () => upstream.requests.length === seenBefore + ids.length);
     await nats.restart();
     await Promise.all(calls);
     const events = await waitForEvents(service.nc, (stored) => stored.length >= ids.length, 20_000);
@@ -233,14 +235,14 @@ describe("the event publisher while JetStream cannot take events", () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.purge("LLM_PROVIDER_EVENTS");
     const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }));
+    const emittedAt = performance.now();
     for (let index = 0; index < 5; index++)
       publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`linger-${index}`));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(publisher.stats()).toMatchObject({ queued: 5, in_flight: 0, published: 0 });
-    // Due after 300 ms; with no replies to ride with, they leave alone another 300 ms later.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(publisher.stats()).toMatchObject({ queued: 5, in_flight: 0, published: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Due after 300 ms; with no replies to ride with, they leave alone another 300 ms later. Timers
+    // never fire early, so the first moment they are seen leaving is a bound a slow machine keeps.
+    const left = await until("the lingering events leave", () => publisher.stats().queued < 5);
+    expect(left - emittedAt).toBeGreaterThanOrEqual(2 * 300 - 5);
+    await until("5 acknowledged", () => publisher.stats().published === 5);
     expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 0, published: 5 });
 
     // 256 waiting end the linger at once.
@@ -249,18 +251,26 @@ describe("the event publisher while JetStream cannot take events", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(publisher.stats().queued).toBe(0);
 
-    // flush() (shutdown) publishes what lingers without waiting for it.
-    publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("at-shutdown"));
-    const started = performance.now();
-    expect(await publisher.flush(5_000)).toBe(0);
-    expect(performance.now() - started).toBeLessThan(250);
-    expect(publisher.stats().published).toBe(5 + 256 + 1);
-    expect((await jsm.streams.info("LLM_PROVIDER_EVENTS")).state.messages).toBe(262);
+    await until("the full batch acknowledged", () => publisher.stats().published === 5 + 256);
     publisher.close();
+
+    // flush() (shutdown) publishes what lingers without waiting for it.
+    const lingering = createJetStreamEventPublisher(
+      nc,
+      { ...config, linger_ms: 60_000 },
+      pino({ level: "silent" }),
+    );
+    lingering.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("at-shutdown"));
+    const started = performance.now();
+    expect(await lingering.flush(5_000)).toBe(0);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(lingering.stats().published).toBe(1);
+    expect((await jsm.streams.info("LLM_PROVIDER_EVENTS")).state.messages).toBe(262);
+    lingering.close();
   });
 
   it("due events ride with the next replies, right after them, instead of waiting to leave alone", async () => {
-    const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 200);
+    const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 1_000);
     await ensureEventStream(nc, config);
     const outbox = createOutbox();
     const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }), outbox);
@@ -269,16 +279,20 @@ describe("the event publisher while JetStream cannot take events", () => {
     await nc.flush();
     for (let index = 0; index < 3; index++)
       publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`ride-${index}`));
-    await new Promise((resolve) => setTimeout(resolve, 250)); // due, not yet sent alone (at 400 ms)
+    const emittedAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // due, not yet sent alone (at 2 s)
+    expect(performance.now() - emittedAt).toBeLessThan(2_000); // else the machine stalled: no verdict
     expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 0, published: 0 });
 
     outbox.defer(() => nc.publish("llm-provider.test.reply", "a reply"));
     await new Promise((resolve) => setImmediate(resolve));
     expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 3 });
     // Emitted while those wait for their acks: it lingers too, instead of leaving on an ack.
+    const lateAt = performance.now();
     publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("ride-late"));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until("the riders acknowledged", () => publisher.stats().published === 3);
     expect(publisher.stats()).toMatchObject({ queued: 1, in_flight: 0, published: 3 });
+    expect(performance.now() - lateAt).toBeLessThan(1_000); // the acks came within its linger
     expect(await publisher.flush(5_000)).toBe(0);
     await nc.flush();
     expect(seen).toEqual([

@@ -156,7 +156,7 @@ describe("KV embedding cache without its bucket", () => {
   it("degrades to uncached instead of failing the request", async () => {
     const cache = createKvEmbeddingCache(
       nc,
-      { ...config, bucket: "no_such_bucket", operation_timeout_ms: 500 },
+      { ...config, bucket: "no_such_bucket", operation_timeout_ms: 2_000 },
       silent,
     );
     expect(await cache.acquire(["a", "b"], request())).toEqual([{ kind: "uncached" }, { kind: "uncached" }]);
@@ -164,7 +164,7 @@ describe("KV embedding cache without its bucket", () => {
     // Then it leaves the bucket alone for a while rather than making every request wait it out.
     const started = performance.now();
     expect(await cache.acquire(["c"], request())).toEqual([{ kind: "uncached" }]);
-    expect(performance.now() - started).toBeLessThan(400); // the operation timeout is 500 ms
+    expect(performance.now() - started).toBeLessThan(1_000); // the operation timeout is 2 s
     cache.close();
   });
 });

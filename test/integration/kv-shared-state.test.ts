@@ -28,6 +28,7 @@ import type { KvHealthCache } from "../../services/llm-provider/src/infra/kv-hea
 import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { until } from "../support/until.js";
 
 const HEALTH_BUCKET = "test_health";
 const BREAKERS_BUCKET = "test_breakers";
@@ -49,14 +50,6 @@ afterAll(async () => {
   await nc?.close();
   await nats?.stop();
 });
-
-async function until(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(20);
-  }
-}
 
 /** No consumer on the bucket's stream: what the reads must not need. */
 async function consumersOf(bucket: string): Promise<number> {

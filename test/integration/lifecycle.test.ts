@@ -11,6 +11,7 @@ import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { runMain, waitUntilServing } from "../support/main-process.js";
 import { startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
+import { until } from "../support/until.js";
 
 const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
 
@@ -37,11 +38,13 @@ describe("bounded concurrency", () => {
     const service = await startTestService(config);
     try {
       upstream.enqueue({ kind: "delay", ms: 400 }, { kind: "delay", ms: 400 });
+      const seenBefore = upstream.requests.length;
       const slow = [service.client.completeChat(hello), service.client.completeChat(hello)];
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const started = performance.now();
+      let slowAnswered = false;
+      void Promise.allSettled(slow).then(() => (slowAnswered = true));
+      await until("both slow requests upstream", () => upstream.requests.length === seenBefore + 2);
       const busy = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
-      expect(performance.now() - started).toBeLessThan(200);
+      expect(slowAnswered).toBe(false); // answered at once, not once a slot was free
       expect(busy).toBeInstanceOf(LlmProviderError);
       expect(busy).toMatchObject({ code: "busy", retryable: true, retryAfterMs: 100 });
       const results = await Promise.all(slow);
@@ -58,8 +61,9 @@ describe("graceful shutdown in-process", () => {
     const service = await startTestService(testConfig(nats.url, [upstream.baseUrl]));
     const caller = service.client;
     upstream.enqueue({ kind: "delay", ms: 300 });
+    const seenBefore = upstream.requests.length;
     const inFlight = caller.completeChat(hello);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until("the request upstream", () => upstream.requests.length > seenBefore);
     const stopped = service.app.stop(5_000);
     expect((await inFlight).content).toBe("echo: Hello");
     await stopped;
@@ -73,8 +77,9 @@ describe("graceful shutdown in-process", () => {
   it("answers `shutting_down` for requests still running when the grace period ends", async () => {
     const service = await startTestService(testConfig(nats.url, [upstream.baseUrl]));
     upstream.enqueue({ kind: "hang" });
+    const seenBefore = upstream.requests.length;
     const inFlight = service.client.completeChat(hello).catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until("the request upstream", () => upstream.requests.length > seenBefore);
     await service.app.stop(200);
     expect(await inFlight).toMatchObject({ code: "shutting_down", retryable: true });
     await service.nc.close();
@@ -135,8 +140,9 @@ describe("the service process", () => {
       const client = createLlmProviderClient(nc);
       await waitUntilServing(nc, proc);
       upstream.enqueue({ kind: "delay", ms: 500 });
+      const seenBefore = upstream.requests.length;
       const inFlight = client.completeChat(hello, { requestId: "drain-1" });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await until("the request upstream", () => upstream.requests.length > seenBefore);
       proc.child.kill("SIGTERM");
       const completion = await inFlight;
       expect(completion).toMatchObject({ request_id: "drain-1", content: "echo: Hello" });

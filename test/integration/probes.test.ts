@@ -17,6 +17,7 @@ import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { startTestService, TEST_API_KEY, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { eventually } from "../support/until.js";
 
 const root = resolve(import.meta.dirname, "../..");
 let nats: NatsServerHandle;
@@ -39,20 +40,6 @@ async function probe(port: number, path: string, method = "GET") {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-}
-
-async function until<T>(
-  read: () => Promise<T>,
-  accept: (value: T) => boolean,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!accept(value) && Date.now() < deadline) {
-    await sleep(50);
-    value = await read();
-  }
-  return value;
 }
 
 describe("health probes of a running worker", () => {
@@ -85,14 +72,14 @@ describe("health probes of a running worker", () => {
 
   it("is not ready while NATS is away (but stays live: the client reconnects), and ready again after", async () => {
     const restart = nats.restart(); // stop, then start on the same port
-    const during = await until(
+    const during = await eventually(
       () => probe(probes.port, "/readyz"),
       (answer) => answer.status === 503,
     );
     expect(during).toEqual({ status: 503, body: { status: "not_ready", reason: "nats_reconnecting" } });
     expect((await probe(probes.port, "/livez")).status).toBe(200);
     await restart;
-    const after = await until(
+    const after = await eventually(
       () => probe(probes.port, "/readyz"),
       (answer) => answer.status === 200,
     );
@@ -104,7 +91,7 @@ describe("health probes of a running worker", () => {
     expect(lines("NATS connection restored")).toHaveLength(1);
     // And it serves again (the caller's own connection may still be on its way back).
     const hello = { model: "model-0", messages: [{ role: "user" as const, content: "back?" }] };
-    const served = await until(
+    const served = await eventually(
       () =>
         service.client.completeChat(hello, { timeoutMs: 1_000 }).then(
           (completion) => completion.provider_id,
@@ -162,12 +149,12 @@ describe("health probes of the service process", () => {
         JSON.stringify({ model: "model-0", messages: [{ role: "user", content: "slow" }] }),
         { timeout: 10_000 },
       );
-      await until(
+      await eventually(
         () => Promise.resolve(upstream.requests.length),
         (count) => count > seenBefore,
       );
       child.kill("SIGTERM");
-      const draining = await until(
+      const draining = await eventually(
         () => probe(port!, "/readyz"),
         (answer) => answer.status === 503,
         3_000,

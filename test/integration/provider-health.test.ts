@@ -7,6 +7,7 @@ import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { eventually } from "../support/until.js";
 
 let nats: NatsServerHandle;
 let primary: FakeOpenAIServer;
@@ -35,15 +36,6 @@ afterAll(async () => {
 });
 
 const hello = { model: "model-0", messages: [{ role: "user" as const, content: "Hello" }] };
-
-async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
-  let value = await read();
-  for (let attempt = 0; attempt < 150 && !accept(value); attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await read();
-  }
-  return value;
-}
 
 describe("get_provider_health", () => {
   it("reports what every worker saw, merged: counts, errors, last success, throttling", async () => {
