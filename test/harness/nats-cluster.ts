@@ -1,9 +1,9 @@
 // A JetStream cluster of real `nats-server` processes on loopback, for the failover tests: each
 // node is a `startNatsServer` with its own store dir, a server name and routes to the others.
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { chooseLoopbackPort, isAddressInUse } from "./loopback-port.js";
 import { startNatsServer } from "./nats-server.js";
 import type { NatsServerHandle } from "./nats-server.js";
 
@@ -40,22 +40,13 @@ export interface NatsClusterHandle {
   stop(): Promise<void>;
 }
 
-/** A port nobody listens on right now (the route ports must be known before the servers start). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Attempts at starting the nodes when a route port was taken between choosing and binding it. */
 const START_ATTEMPTS = 3;
 
 /** Starts `size` nodes routed to each other; each is a `startNatsServer` (JetStream, own temp dir). */
 async function startNodes(size: number, names: string[]): Promise<NatsServerHandle[]> {
   for (let attempt = 1; ; attempt++) {
-    const routePorts = await Promise.all(Array.from({ length: size }, freePort));
+    const routePorts = await Promise.all(Array.from({ length: size }, chooseLoopbackPort));
     const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
     const nodes: NatsServerHandle[] = [];
     try {
@@ -74,8 +65,8 @@ async function startNodes(size: number, names: string[]): Promise<NatsServerHand
       return nodes;
     } catch (error) {
       await Promise.all(nodes.map((node) => node.stop()));
-      // Another process bound a route port after `freePort` released it: choose new ones.
-      if (attempt < START_ATTEMPTS && /address already in use/i.test(String(error))) continue;
+      // Another process bound a route port after it was chosen: choose new ones.
+      if (attempt < START_ATTEMPTS && isAddressInUse(error)) continue;
       throw error;
     }
   }

@@ -1,5 +1,6 @@
 // Starts a real `nats-server` process for tests, the way nats.js's own test kit does:
-// a config in a fresh temp dir, a random loopback port, the port read back from the ports file.
+// a config in a fresh temp dir, a random loopback port below the ephemeral range (see
+// loopback-port.ts), readiness read from the ports file.
 import { spawn, type ChildProcess } from "node:child_process";
 import { constants as fsConstants, rmSync } from "node:fs";
 import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -7,6 +8,7 @@ import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { chooseLoopbackPort, isAddressInUse } from "./loopback-port.js";
 
 export interface NatsServerOptions {
   /** Enable JetStream with a store dir inside the temp dir. Default true. */
@@ -37,6 +39,8 @@ export interface NatsServerHandle {
 }
 
 const START_TIMEOUT_MS = 10_000;
+/** Starts tried when the chosen port was taken before the server bound it. */
+const START_ATTEMPTS = 3;
 const STOP_GRACE_MS = 5_000;
 const POLL_INTERVAL_MS = 20;
 const STDERR_TAIL_CHARS = 4_000;
@@ -98,9 +102,9 @@ export async function resolveNatsServerBinary(): Promise<string> {
   return "/usr/sbin/nats-server";
 }
 
-function buildConfig(layout: ServerLayout, port: number | undefined, options: NatsServerOptions): string {
-  // Bind loopback only; -1 asks the server for a free port, which it then writes to the ports file.
-  const lines = [`listen: 127.0.0.1:${port ?? -1}`, `ports_file_dir: ${JSON.stringify(layout.dir)}`];
+function buildConfig(layout: ServerLayout, port: number, options: NatsServerOptions): string {
+  // Loopback only; the ports file tells when the server listens.
+  const lines = [`listen: 127.0.0.1:${port}`, `ports_file_dir: ${JSON.stringify(layout.dir)}`];
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (options.jetstream ?? true) lines.push(`jetstream { store_dir: ${JSON.stringify(layout.storeDir)} }`);
   if (options.extraConfig) lines.push(options.extraConfig);
@@ -212,7 +216,7 @@ async function stopProcess(server: ServerProcess): Promise<void> {
 async function launch(
   binary: string,
   layout: ServerLayout,
-  port: number | undefined,
+  port: number,
   options: NatsServerOptions,
 ): Promise<{ server: ServerProcess; port: number }> {
   await writeFile(layout.configPath, buildConfig(layout, port, options));
@@ -231,11 +235,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const layout: ServerLayout = { dir, configPath: join(dir, "nats-server.conf"), storeDir: join(dir, "js") };
 
   let current: { server: ServerProcess; port: number };
-  try {
-    current = await launch(binary, layout, undefined, options);
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      current = await launch(binary, layout, await chooseLoopbackPort(), options);
+      break;
+    } catch (err) {
+      // Another process bound the port after it was chosen: choose again.
+      if (attempt < START_ATTEMPTS && isAddressInUse(err)) continue;
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
   const port = current.port;
   let stopped = false;
