@@ -122,7 +122,11 @@ function significantDigits(text: string): string {
   return significand.replace(/^0+/, "").replace(/0+$/, "");
 }
 
-describe("float32ToJsonText", () => {
+// Exhaustive and random sweeps of millions of values: 3–15 s each on the 2-core CI runner, longer
+// while other test files load it; the default 20 s timeout is a hang guard, too tight for them.
+const SWEEP_TIMEOUT_MS = 120_000;
+
+describe("float32ToJsonText", { timeout: SWEEP_TIMEOUT_MS }, () => {
   it("matches Ryu / numpy float32 repr on known values", () => {
     const known: [number, string][] = [
       [Math.fround(0.1), "0.1"],
