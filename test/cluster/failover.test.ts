@@ -29,6 +29,7 @@ import type { NatsClusterHandle } from "../harness/nats-cluster.js";
 import { cacheKey, readCacheEntry } from "../support/embeddings.js";
 import { readEvents } from "../support/events.js";
 import { TEST_API_KEY, testConfig } from "../support/service.js";
+import { eventually as eventuallyValue } from "../support/until.js";
 import { countWorkers } from "../support/workers.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -465,13 +466,13 @@ async function expectWorkersServing(count = 2): Promise<void> {
 async function untilHolding(worker: Worker): Promise<void> {
   const serviceId = /"service_id":"([^"]+)"/.exec(worker.output())?.[1];
   if (!serviceId) throw new Error(`worker ${worker.name} logged no service id`);
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline) {
+  const inFlight = async () => {
     const reply = await caller.request(`$SRV.STATS.${SERVICE_NAME}.${serviceId}`, "", { timeout: 1_000 });
     const stats = reply.json<{ endpoints: { data?: { process_in_flight?: number } }[] }>();
-    if (stats.endpoints.some((endpoint) => (endpoint.data?.process_in_flight ?? 0) > 0)) return;
-  }
-  throw new Error(`worker ${worker.name} held no request for 5 s`);
+    return Math.max(0, ...stats.endpoints.map((endpoint) => endpoint.data?.process_in_flight ?? 0));
+  };
+  if ((await eventuallyValue(inFlight, (count) => count > 0, 5_000)) === 0)
+    throw new Error(`worker ${worker.name} held no request for 5 s`);
 }
 
 describe("a 3-node JetStream cluster with two workers under load", () => {

@@ -51,5 +51,11 @@ export async function chooseLoopbackPort(): Promise<number> {
   throw new Error(`no free loopback port between ${LOWEST} and ${end}`);
 }
 
-/** Whether a start failed because its port was taken after it was chosen. */
-export const isAddressInUse = (error: unknown): boolean => /address already in use/i.test(String(error));
+/**
+ * Whether a start failed because one of `ports` was taken after it was chosen (nats-server names
+ * the address it could not bind: a node's client port and its route port fail apart).
+ */
+export function isAddressInUse(error: unknown, ports: readonly number[]): boolean {
+  const text = String(error);
+  return /address already in use/i.test(text) && ports.some((port) => text.includes(`127.0.0.1:${port}`));
+}

@@ -66,7 +66,7 @@ async function startNodes(size: number, names: string[]): Promise<NatsServerHand
     } catch (error) {
       await Promise.all(nodes.map((node) => node.stop()));
       // Another process bound a route port after it was chosen: choose new ones.
-      if (attempt < START_ATTEMPTS && isAddressInUse(error)) continue;
+      if (attempt < START_ATTEMPTS && isAddressInUse(error, routePorts)) continue;
       throw error;
     }
   }

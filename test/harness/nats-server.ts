@@ -236,12 +236,14 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   let current: { server: ServerProcess; port: number };
   for (let attempt = 1; ; attempt++) {
+    const port = await chooseLoopbackPort();
     try {
-      current = await launch(binary, layout, await chooseLoopbackPort(), options);
+      current = await launch(binary, layout, port, options);
       break;
     } catch (err) {
-      // Another process bound the port after it was chosen: choose again.
-      if (attempt < START_ATTEMPTS && isAddressInUse(err)) continue;
+      // Another process bound the port after it was chosen: choose again. (A port of the caller's
+      // extraConfig that was taken is the caller's to choose again.)
+      if (attempt < START_ATTEMPTS && isAddressInUse(err, [port])) continue;
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
