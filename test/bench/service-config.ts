@@ -12,10 +12,12 @@ export const BENCH_API_KEY_ENV = "BENCH_OPENAI_API_KEY";
 const BENCH_API_KEY = "sk-bench-0000000000000000";
 
 /**
- * Node flags the production image sets for the service (`NODE_OPTIONS` in the Dockerfile; a
- * deploy test keeps the two equal), plus BENCH_SERVICE_NODE_FLAGS for experiments.
+ * Node flags the service runs with in production (the image's ENTRYPOINT, `npm start`; deploy
+ * tests keep them equal), plus BENCH_SERVICE_NODE_FLAGS for experiments. A young generation of
+ * 32 MiB semi-spaces, fixed: V8 otherwise shrinks it in a quiet spell (here: the other variant's
+ * warm-up), and the load after it paid for that in scavenges (docs/operations.md, Node flags).
  */
-export const PRODUCTION_NODE_FLAGS = ["--max-semi-space-size=32"] as const;
+export const PRODUCTION_NODE_FLAGS = ["--max-semi-space-size=32", "--min-semi-space-size=32"] as const;
 export function serviceNodeFlags(): string[] {
   const extra = (process.env["BENCH_SERVICE_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
   return [...PRODUCTION_NODE_FLAGS, ...extra];

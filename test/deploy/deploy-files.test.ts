@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseConfig, readConfigFile } from "../../services/llm-provider/src/config/load-config.js";
 import { PRODUCTION_NODE_FLAGS } from "../bench/service-config.js";
+import { imageEntrypoint } from "./dockerfile.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -58,13 +59,31 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);
   });
 
-  it("runs Node with the flags the benchmarks measure", () => {
-    expect(dockerfile).toContain(`ENV NODE_OPTIONS="${PRODUCTION_NODE_FLAGS.join(" ")}"`);
+  it("runs Node with the flags the benchmarks measure, leaving NODE_OPTIONS to the operator", () => {
+    expect(imageEntrypoint(dockerfile)).toEqual([
+      "node",
+      ...PRODUCTION_NODE_FLAGS,
+      "services/llm-provider/dist/main.js",
+    ]);
+    expect(dockerfile).not.toMatch(/^ENV NODE_OPTIONS/m);
   });
 
   it("copies only paths that exist in the repository", () => {
     for (const match of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of match[1]!.split(" ")) expect(existsSync(`${root}${source}`), source).toBe(true);
     }
+  });
+});
+
+describe("npm start", () => {
+  it("runs Node with the flags the benchmarks measure, at the root and in the service's package", () => {
+    const startScript = (path: string) =>
+      (JSON.parse(readFileSync(`${root}${path}`, "utf8")) as { scripts: { start: string } }).scripts.start;
+    expect(startScript("package.json")).toBe(
+      `node ${PRODUCTION_NODE_FLAGS.join(" ")} services/llm-provider/dist/main.js`,
+    );
+    expect(startScript("services/llm-provider/package.json")).toBe(
+      `node ${PRODUCTION_NODE_FLAGS.join(" ")} dist/main.js`,
+    );
   });
 });

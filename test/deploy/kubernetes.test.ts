@@ -15,6 +15,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { applyEnvOverrides, parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { Config, SecretRef } from "../../services/llm-provider/src/config/schema.js";
 import { describeSecretRef, resolveSecret } from "../../services/llm-provider/src/infra/secrets.js";
+import { imageEntrypoint } from "./dockerfile.js";
 
 const dir = fileURLToPath(new URL("../../deploy/kubernetes/", import.meta.url));
 const kinds = { Namespace, ConfigMap, Job, Deployment, PodDisruptionBudget } as const;
@@ -195,7 +196,9 @@ describe("deploy/kubernetes", () => {
     const worker = deployment().spec!.template.spec!.containers[0]!;
     // The workers keep the image's ENTRYPOINT (main.js) and only replace its CMD (the config path).
     expect(worker.command).toBeUndefined();
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "services\/llm-provider\/dist\/main\.js"\]$/m);
+    const entrypoint = imageEntrypoint(dockerfile);
+    expect(entrypoint[0]).toBe("node");
+    expect(entrypoint.at(-1)).toBe("services/llm-provider/dist/main.js");
     // Relative to the final stage's WORKDIR, which holds the compiled service.
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
     expect(finalStage).toMatch(/^WORKDIR \/app$/m);
