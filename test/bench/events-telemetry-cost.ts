@@ -28,6 +28,9 @@
 // BENCH_BASELINE_ENTRY=<another build's services/llm-provider/dist/main.js> compares two builds
 // instead: the "bare" place runs that build, with events and telemetry on like the "full" one, and
 // the difference is what this build changes (an A/B: no verdict).
+// BENCH_BASELINE_NODE_FLAGS="<flags>" runs the "bare" place (this build unless BENCH_BASELINE_ENTRY
+// names another) with events and telemetry on and these Node flags in place of the production ones:
+// an A/B of Node flags.
 // BENCH_EVENTS_LINGER_MS sets the full variant's events.linger_ms (default: the config's).
 // BENCH_FULL=events or =telemetry gives the full variant only one of the two, to price it alone.
 // It also checks that the full variant did its work: every span of its requests reached the
@@ -92,11 +95,16 @@ const FULL = (process.env["BENCH_FULL"] ?? "both") as "both" | "events" | "telem
 const fullHasEvents = FULL !== "telemetry";
 const fullHasTelemetry = FULL !== "events";
 const BASELINE_ENTRY = process.env["BENCH_BASELINE_ENTRY"];
+const BASELINE_NODE_FLAGS = process.env["BENCH_BASELINE_NODE_FLAGS"]?.split(" ").filter(Boolean);
+/** An A/B (of builds or of Node flags) instead of bare against full: no verdict. */
+const BASELINE = BASELINE_ENTRY !== undefined || BASELINE_NODE_FLAGS !== undefined;
+const BASELINE_NAME = [BASELINE_ENTRY, BASELINE_NODE_FLAGS?.join(" ")].filter(Boolean).join(", ");
 /** What runs in each place: in an A/B, both have events and telemetry. */
-const hasEvents = (name: VariantName) => fullHasEvents && (name === "full" || BASELINE_ENTRY !== undefined);
-const hasTelemetry = (name: VariantName) =>
-  fullHasTelemetry && (name === "full" || BASELINE_ENTRY !== undefined);
+const hasEvents = (name: VariantName) => fullHasEvents && (name === "full" || BASELINE);
+const hasTelemetry = (name: VariantName) => fullHasTelemetry && (name === "full" || BASELINE);
 const entryOf = (name: VariantName) => (name === "bare" && BASELINE_ENTRY ? BASELINE_ENTRY : SERVICE_ENTRY);
+const nodeFlagsOf = (name: VariantName) =>
+  name === "bare" && BASELINE_NODE_FLAGS ? BASELINE_NODE_FLAGS : serviceNodeFlags();
 
 /**
  * BENCH_PIN=1: the services run on the last CPU, everything else (load generator, nats-servers,
@@ -169,7 +177,7 @@ async function startVariant(
   const configPath = await writeServiceConfig(dir, config);
   const service = spawnNode(
     `llm-provider (${name})`,
-    [...serviceNodeFlags(), entryOf(name), "--config", configPath],
+    [...nodeFlagsOf(name), entryOf(name), "--config", configPath],
     { cwd: ROOT, env },
   );
   release(() => service.stop(10_000));
@@ -315,13 +323,13 @@ function report(
       `, errors ${errors}${errors > 0 ? ` (first: ${loads.find((load) => load.firstError)?.firstError})` : ""}` +
       `\nmean of the blocks' differences ${mean.toFixed(0)} ± ${standardError.toFixed(0)} µs (standard error)` +
       `; ${(share * 100).toFixed(1)} % of the bare service's CPU (median of the blocks' shares)` +
-      (BASELINE_ENTRY
-        ? `\nthis build (full) − baseline (bare, ${BASELINE_ENTRY}): ${added.toFixed(0)} µs CPU per request (median)`
+      (BASELINE
+        ? `\nthis build (full) − baseline (bare, ${BASELINE_NAME}): ${added.toFixed(0)} µs CPU per request (median)`
         : `\nevents + telemetry add ${added.toFixed(0)} µs CPU per request (median of the blocks' differences)` +
           `   target ≤ ${TARGET_US} µs   `) +
       (!allHeld || errors > 0 || !complete
         ? "   INVALID (see above)"
-        : BASELINE_ENTRY
+        : BASELINE
           ? ""
           : FULL !== "both"
             ? `(${FULL} alone: no verdict)`
@@ -333,7 +341,7 @@ function report(
     JSON.stringify({
       bench: "telemetry-cost",
       full: FULL,
-      baseline: BASELINE_ENTRY ?? null,
+      baseline: BASELINE ? BASELINE_NAME : null,
       pinned: PIN,
       rate: RATE,
       rounds: ROUNDS,
@@ -353,12 +361,7 @@ function report(
       errors,
     }),
   );
-  return (
-    allHeld &&
-    errors === 0 &&
-    complete &&
-    (BASELINE_ENTRY !== undefined || (FULL === "both" && added <= TARGET_US))
-  );
+  return allHeld && errors === 0 && complete && (BASELINE || (FULL === "both" && added <= TARGET_US));
 }
 
 /**
