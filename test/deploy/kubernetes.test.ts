@@ -15,7 +15,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { applyEnvOverrides, parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { Config, SecretRef } from "../../services/llm-provider/src/config/schema.js";
 import { describeSecretRef, resolveSecret } from "../../services/llm-provider/src/infra/secrets.js";
-import { imageEntrypoint } from "./dockerfile.js";
+import { finalStage, imageEntrypoint } from "./dockerfile.js";
 
 const dir = fileURLToPath(new URL("../../deploy/kubernetes/", import.meta.url));
 const kinds = { Namespace, ConfigMap, Job, Deployment, PodDisruptionBudget } as const;
@@ -200,9 +200,9 @@ describe("deploy/kubernetes", () => {
     expect(entrypoint[0]).toBe("node");
     expect(entrypoint.at(-1)).toBe("services/llm-provider/dist/main.js");
     // Relative to the final stage's WORKDIR, which holds the compiled service.
-    const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
-    expect(finalStage).toMatch(/^WORKDIR \/app$/m);
-    expect(finalStage).toMatch(
+    const stage = finalStage(dockerfile);
+    expect(stage).toMatch(/^WORKDIR \/app$/m);
+    expect(stage).toMatch(
       /^COPY --from=build \/app\/services\/llm-provider\/dist services\/llm-provider\/dist$/m,
     );
     // tsc compiles src/<name>.ts to dist/<name>.js: both entries exist as sources.
