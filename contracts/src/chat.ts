@@ -65,7 +65,7 @@ export const ResponseFormatSchema = z.union([
 /** CMD-001 CompleteChat: the request body of `llm-provider.cmd.complete_chat` (and `stream_chat`). */
 export const CompleteChatSchema = z
   .strictObject({
-    model: z.string().min(1).describe("Model name as listed by llm-provider.qry.list_models"),
+    model: z.string().min(1).max(256).describe("Model name as listed by llm-provider.qry.list_models"),
     messages: z.array(ChatMessageSchema).describe("The conversation; must be non-empty (POL-LLM-003)"),
     temperature: z.number().min(0).max(2).optional(),
     top_p: z.number().gt(0).max(1).optional(),

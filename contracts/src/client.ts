@@ -1,4 +1,4 @@
-import { headers as createHeaders, errors as natsErrors, nuid } from "@nats-io/nats-core";
+import { createInbox, headers as createHeaders, errors as natsErrors, nuid } from "@nats-io/nats-core";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { z } from "zod";
 import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
@@ -12,13 +12,16 @@ import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
 import { StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone } from "./stream.js";
-import { HEADERS, SUBJECTS } from "./subjects.js";
+import { HEADERS, REQUEST_ID_PATTERN, SUBJECTS } from "./subjects.js";
 import { parseRequest } from "./validation.js";
 
 export interface CallOptions {
   /** How long to wait for the reply. The service is told to finish a little earlier. */
   timeoutMs?: number;
-  /** Caller's request id; echoed back, and the key that de-duplicates events on retries. */
+  /**
+   * Caller's request id (1-128 characters, see `REQUEST_ID_PATTERN`); echoed back, and with the
+   * caller's identity the key that de-duplicates events on retries.
+   */
   requestId?: string;
   /** Extra NATS headers, e.g. `traceparent`. */
   headers?: Record<string, string>;
@@ -27,6 +30,12 @@ export interface CallOptions {
 export interface LlmProviderClientOptions {
   /** Default reply timeouts per kind of call, in ms. */
   timeouts?: { chat?: number; embedding?: number; query?: number };
+  /**
+   * Where replies arrive: inboxes under this prefix (e.g. `_INBOX_ingest_batch` when the caller's
+   * NATS user may subscribe to `_INBOX_ingest_batch.>` only, so that users sharing an account
+   * cannot read each other's replies). Unset: the connection's own prefix (`connect({ inboxPrefix })`).
+   */
+  inboxPrefix?: string;
 }
 
 const DEFAULT_TIMEOUTS = { chat: 120_000, embedding: 60_000, query: 5_000 };
@@ -61,6 +70,7 @@ export function createLlmProviderClient(
   options: LlmProviderClientOptions = {},
 ): LlmProviderClient {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const { inboxPrefix } = options;
 
   async function call<R extends z.ZodType>(
     subject: string,
@@ -69,12 +79,14 @@ export function createLlmProviderClient(
     timeoutMs: number,
     callOptions: CallOptions,
   ): Promise<z.infer<R>> {
-    const hdrs = createHeaders();
-    if (callOptions.requestId !== undefined) hdrs.set(HEADERS.requestId, callOptions.requestId);
-    for (const [name, value] of Object.entries(callOptions.headers ?? {})) hdrs.set(name, value);
+    const hdrs = requestHeaders(callOptions, callOptions.requestId);
     let reply: Msg;
     try {
-      reply = await nc.request(subject, JSON.stringify(body), { timeout: timeoutMs, headers: hdrs });
+      reply = await nc.request(subject, JSON.stringify(body), {
+        timeout: timeoutMs,
+        headers: hdrs,
+        ...(inboxPrefix === undefined ? {} : { noMux: true, reply: createInbox(inboxPrefix) }),
+      });
     } catch (error) {
       throw toTransportError(subject, timeoutMs, error);
     }
@@ -94,7 +106,7 @@ export function createLlmProviderClient(
       return await call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
     },
     streamChat(request, callOptions = {}) {
-      return openChatStream(nc, request, callOptions, callOptions.timeoutMs ?? timeouts.chat);
+      return openChatStream(nc, request, callOptions, callOptions.timeoutMs ?? timeouts.chat, inboxPrefix);
     },
     async generateEmbedding(request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? timeouts.embedding;
@@ -119,11 +131,61 @@ export function createLlmProviderClient(
   };
 }
 
+/** The request's headers: the caller's own, and the `Request-Id` once checked. */
+function requestHeaders(callOptions: CallOptions, requestId: string | undefined) {
+  if (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId)) {
+    throw new LlmProviderError(
+      "invalid_request",
+      "requestId must be 1-128 characters of letters, digits and ._:@+=/- (starting with a letter or digit)",
+      { field: HEADERS.requestId },
+    );
+  }
+  const hdrs = createHeaders();
+  if (requestId !== undefined) hdrs.set(HEADERS.requestId, requestId);
+  for (const [name, value] of Object.entries(callOptions.headers ?? {})) hdrs.set(name, value);
+  return hdrs;
+}
+
+/**
+ * The replies to one streamed request, up to the empty sentinel or `maxWait`. With an inbox
+ * prefix of the client's own, a subscription of its own (nats.js's `requestMany` takes the
+ * connection's prefix only); either way no responders is an error, as with `requestMany`.
+ */
+async function requestStream(
+  nc: NatsConnection,
+  subject: string,
+  body: string,
+  options: { headers: ReturnType<typeof createHeaders>; maxWait: number; inboxPrefix: string | undefined },
+): Promise<AsyncIterable<Msg>> {
+  const { headers, maxWait, inboxPrefix } = options;
+  if (inboxPrefix === undefined)
+    return nc.requestMany(subject, body, { strategy: "sentinel", maxWait, headers });
+  const inbox = createInbox(inboxPrefix);
+  const replies = nc.subscribe(inbox);
+  const timer = setTimeout(() => replies.unsubscribe(), maxWait);
+  nc.publish(subject, body, { reply: inbox, headers });
+  return (async function* () {
+    try {
+      for await (const msg of replies) {
+        if (msg.data.length === 0) {
+          if (msg.headers?.status === "503") throw new natsErrors.NoRespondersError(subject);
+          return; // the sentinel
+        }
+        yield msg;
+      }
+    } finally {
+      clearTimeout(timer);
+      replies.unsubscribe();
+    }
+  })();
+}
+
 function openChatStream(
   nc: NatsConnection,
   request: CompleteChatInput,
   callOptions: CallOptions,
   timeoutMs: number,
+  inboxPrefix: string | undefined,
 ): ChatStream {
   const requestId = callOptions.requestId ?? nuid.next();
   let resolveDone!: (done: StreamDone) => void;
@@ -140,21 +202,19 @@ function openChatStream(
     try {
       const body = { ...parseRequest(CompleteChatSchema, request) };
       body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
-      const hdrs = createHeaders();
-      hdrs.set(HEADERS.requestId, requestId);
-      for (const [name, value] of Object.entries(callOptions.headers ?? {})) hdrs.set(name, value);
+      const hdrs = requestHeaders(callOptions, requestId);
       let replies: AsyncIterable<Msg>;
       try {
-        replies = await nc.requestMany(SUBJECTS.streamChat, JSON.stringify(body), {
-          strategy: "sentinel",
-          maxWait: timeoutMs,
+        replies = await requestStream(nc, SUBJECTS.streamChat, JSON.stringify(body), {
           headers: hdrs,
+          maxWait: timeoutMs,
+          inboxPrefix,
         });
       } catch (error) {
         throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
       }
       let expectedSeq = 0;
-      for await (const msg of replies) {
+      for await (const msg of withTransportErrors(replies, timeoutMs)) {
         if (msg.data.length === 0) break; // the sentinel
         const errorCode = msg.headers?.get("Nats-Service-Error-Code");
         if (errorCode) decodeReply(msg, StreamMessageSchema); // a refusal before streaming began: throws it typed
@@ -202,6 +262,15 @@ function openChatStream(
   }
 
   return { requestId, done, [Symbol.asyncIterator]: iterate };
+}
+
+/** Errors of the reply iteration itself (no responders) as the typed client's transport errors. */
+async function* withTransportErrors(replies: AsyncIterable<Msg>, timeoutMs: number): AsyncGenerator<Msg> {
+  try {
+    yield* replies;
+  } catch (error) {
+    throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
+  }
 }
 
 /** Decodes a service reply: a typed error (service error headers + JSON envelope) or a checked result. */

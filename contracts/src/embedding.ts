@@ -4,7 +4,7 @@ import { CostSchema } from "./chat.js";
 /** CMD-002 GenerateEmbedding: the request body of `llm-provider.cmd.generate_embedding`. */
 export const GenerateEmbeddingSchema = z
   .strictObject({
-    model: z.string().min(1),
+    model: z.string().min(1).max(256),
     input: z
       .union([z.string(), z.array(z.string()).max(2048)])
       .describe("One text or a batch; every item must be non-empty (POL-LLM-004)"),

@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   /** The provider's vectors do not have the model's (or the requested) dimensions: a configuration fault. */
   dimension_mismatch: { status: 502, retryable: false },
   policy_denied: { status: 403, retryable: false },
+  /** The calling context is not one the service is configured to serve. */
+  forbidden: { status: 403, retryable: false },
   policy_unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: false },
   /** Produced by the typed client, never by the service: nobody answers the subject. */
@@ -66,6 +68,25 @@ export const ErrorEnvelopeSchema = z
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 
+/** Longest message and field path an error carries: whatever a caller sent, replies and logs stay small. */
+const MAX_MESSAGE_CHARS = 1_024;
+const MAX_FIELD_CHARS = 256;
+/** Longest caller-supplied value quoted whole in a message. */
+const MAX_QUOTED_CHARS = 64;
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * A caller-supplied value (model name, provider id, field name) as messages quote it: in quotes,
+ * control characters escaped, cut to 64 characters.
+ */
+export function quoteValue(value: string): string {
+  const escaped = JSON.stringify(cut(value, MAX_QUOTED_CHARS)).slice(1, -1);
+  return `'${escaped}'`;
+}
+
 /** A typed error of the llm-provider contract; thrown by the typed client and by the service's edges. */
 export class LlmProviderError extends Error {
   override readonly name = "LlmProviderError";
@@ -88,9 +109,12 @@ export class LlmProviderError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      cut(message, MAX_MESSAGE_CHARS),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
-    this.field = options.field;
+    this.field = options.field === undefined ? undefined : cut(options.field, MAX_FIELD_CHARS);
     this.policy = options.policy;
     this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
     this.retryAfterMs = options.retryAfterMs;

@@ -15,7 +15,12 @@ const envelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
     type: z.literal(type),
     source: z.literal("llm-provider"),
     time: z.string().describe("ISO 8601"),
-    request_id: z.string(),
+    request_id: z.string().describe("The caller's Request-Id (unique per caller, not across callers)"),
+    caller: z
+      .string()
+      .describe(
+        "Calling bounded context, as the NATS server established it (`anonymous` in single-account development)",
+      ),
     traceparent: z.string().optional(),
     data,
   });

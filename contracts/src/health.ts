@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /** QRY-002 GetProviderHealth: the request body of `llm-provider.qry.get_provider_health`. */
 export const GetProviderHealthSchema = z
-  .strictObject({ provider_id: z.string().min(1).optional() })
+  .strictObject({ provider_id: z.string().min(1).max(64).optional() })
   .describe("QRY-002 GetProviderHealth");
 export type GetProviderHealth = z.infer<typeof GetProviderHealthSchema>;
 

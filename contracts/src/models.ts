@@ -27,7 +27,7 @@ export const CostMetricsSchema = z.object({
 
 /** QRY-001 ListAvailableModels: the request body of `llm-provider.qry.list_models`. */
 export const ListAvailableModelsSchema = z
-  .strictObject({ provider_id: z.string().min(1).optional() })
+  .strictObject({ provider_id: z.string().min(1).max(64).optional() })
   .describe("QRY-001 ListAvailableModels");
 export type ListAvailableModels = z.infer<typeof ListAvailableModelsSchema>;
 

@@ -7,6 +7,11 @@ export const POLICY_GATEWAY_SUBJECT = "policy-gateway.cmd.evaluate";
 export const PolicyEvaluationRequestSchema = z
   .object({
     request_id: z.string(),
+    caller: z
+      .string()
+      .describe(
+        "Calling bounded context, as the NATS server established it (`anonymous` in single-account development)",
+      ),
     source: z.literal("llm-provider"),
     environment: z.enum(["development", "production"]),
     operation: z.enum(["chat", "embedding"]),

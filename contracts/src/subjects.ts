@@ -26,6 +26,50 @@ export const EVENT_SUBJECTS = [
 ] as const;
 export type EventSubject = (typeof EVENT_SUBJECTS)[number];
 
+/** The subjects a caller sends to (the request subjects), as opposed to events. */
+export const REQUEST_SUBJECTS = [
+  SUBJECTS.completeChat,
+  SUBJECTS.streamChat,
+  SUBJECTS.cancelStream,
+  SUBJECTS.generateEmbedding,
+  SUBJECTS.listModels,
+  SUBJECTS.getProviderHealth,
+] as const;
+export type RequestSubject = (typeof REQUEST_SUBJECTS)[number];
+
+/**
+ * A calling bounded context's name: one NATS subject token (it is the `<context>` of
+ * `llm-provider.ctx.<context>.…`), short, lowercase.
+ */
+export const CALLER_CONTEXT_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+
+const SUBJECT_ROOT = "llm-provider.";
+const CALLER_ROOT = "llm-provider.ctx.";
+
+/**
+ * The subject the service serves for `subject` when callers live in accounts of their own:
+ * `llm-provider.cmd.complete_chat` of context `memory` is `llm-provider.ctx.memory.cmd.complete_chat`.
+ * The server's per-account export of `llm-provider.ctx.memory.>` (imported by the caller under the
+ * canonical subject) is what sets the context token, so a caller cannot choose it. `*` gives the
+ * wildcard subject a worker subscribes to.
+ */
+export function callerSubject(context: string, subject: RequestSubject): string {
+  return CALLER_ROOT + context + "." + subject.slice(SUBJECT_ROOT.length);
+}
+
+/** The context token of a subject made by `callerSubject`, or undefined for any other subject. */
+export function callerContextOf(subject: string): string | undefined {
+  if (!subject.startsWith(CALLER_ROOT)) return undefined;
+  const end = subject.indexOf(".", CALLER_ROOT.length);
+  return end === -1 ? undefined : subject.slice(CALLER_ROOT.length, end);
+}
+
+/**
+ * What a `Request-Id` may be: 1-128 printable ASCII characters without spaces or quotes (UUIDs,
+ * ULIDs, NUIDs, `order-4711`, base64). Anything else is refused, never cut or repaired.
+ */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+=/-]{0,127}$/;
+
 /** Name of the NATS micro service (`$SRV.PING.llm-provider`) and of its queue group. */
 export const SERVICE_NAME = "llm-provider";
 export const QUEUE_GROUP = "llm-provider";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { LlmProviderError } from "./errors.js";
+import { LlmProviderError, quoteValue } from "./errors.js";
 
 /** `messages[0].content` style path of a zod issue. */
 export function formatIssuePath(path: readonly PropertyKey[]): string {
@@ -21,7 +21,9 @@ export function toInvalidRequestError(error: z.ZodError): LlmProviderError {
   if (issue.code === "unrecognized_keys") {
     // Unknown settings are rejected, never silently dropped: name the first one.
     path = [...issue.path, issue.keys[0] ?? ""];
-    message = `unknown field${issue.keys.length > 1 ? "s" : ""}: ${issue.keys.join(", ")}`;
+    const shown = issue.keys.slice(0, 5).map(quoteValue).join(", ");
+    const more = issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : "";
+    message = `unknown field${issue.keys.length > 1 ? "s" : ""}: ${shown}${more}`;
   }
   const field = formatIssuePath(path);
   return new LlmProviderError("invalid_request", field === "" ? message : `${field}: ${message}`, {
@@ -34,4 +36,31 @@ export function parseRequest<S extends z.ZodType>(schema: S, value: unknown): z.
   const result = schema.safeParse(value);
   if (!result.success) throw toInvalidRequestError(result.error);
   return result.data;
+}
+
+/**
+ * How deep a request's JSON may nest. Free-form fields (`tools[].function.parameters`,
+ * `response_format.json_schema.schema`) take JSON Schemas, which real tools keep far shallower;
+ * a deeper body is refused before any recursive code (zod, the SDKs, logging) walks it.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The path of the first value nested deeper than `maxDepth` (the body itself is depth 1), or
+ * undefined. Iterative, so a hostile depth cannot overflow the stack here.
+ */
+export function findExcessiveNesting(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const stack: { value: object; path: PropertyKey[] }[] = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: current, path } = stack.pop()!;
+    if (path.length >= maxDepth) return formatIssuePath(path);
+    const entries: Iterable<[PropertyKey, unknown]> = Array.isArray(current)
+      ? current.entries()
+      : Object.entries(current);
+    for (const [key, child] of entries) {
+      if (typeof child === "object" && child !== null) stack.push({ value: child, path: [...path, key] });
+    }
+  }
+  return undefined;
 }

@@ -303,7 +303,7 @@ async function expectEventsExactlyOnce(prefix: string, answered: Iterable<string
         if (event.type === SUBJECTS.chatFailedEvent) failed.push(id);
         if (event.type !== SUBJECTS.chatCompletedEvent) continue;
         completed.set(id, (completed.get(id) ?? 0) + 1);
-        const expectedId = deriveEventId(event.type, id);
+        const expectedId = deriveEventId(event.type, event.caller, id);
         if (event.id !== expectedId || msgId !== expectedId || subject !== event.type) badIds.push(id);
       }
       // The workers retry unacknowledged events; wait for the last of them.

@@ -61,7 +61,7 @@ describe("domain events on JetStream", () => {
     const completion = await service.client.completeChat(request, { requestId: "evt-req-1" });
     const [stored] = await waitForEvents(service.nc, (events) => events.length === 1);
     expect(stored!.subject).toBe(SUBJECTS.chatCompletedEvent);
-    expect(stored!.msgId).toBe(deriveEventId(SUBJECTS.chatCompletedEvent, "evt-req-1"));
+    expect(stored!.msgId).toBe(deriveEventId(SUBJECTS.chatCompletedEvent, "anonymous", "evt-req-1"));
     const event = ChatCompletedSchema.parse(stored!.event);
     expect(event).toMatchObject({
       id: stored!.msgId,
@@ -156,11 +156,12 @@ describe("the event publisher while JetStream cannot take events", () => {
 
   function sampleEvent(requestId: string): ChatCompleted {
     return {
-      id: deriveEventId(SUBJECTS.chatCompletedEvent, requestId),
+      id: deriveEventId(SUBJECTS.chatCompletedEvent, "anonymous", requestId),
       type: "llm-provider.chat_completed.v1",
       source: "llm-provider",
       time: new Date().toISOString(),
       request_id: requestId,
+      caller: "anonymous",
       data: {
         completion_id: "c",
         model: "m",

@@ -27,6 +27,7 @@ const config: EmbeddingCacheConfig = {
   wait_timeout_ms: 5_000,
   operation_timeout_ms: 2_000,
   memory_max_bytes: 0,
+  scope: "shared",
 };
 const silent = pino({ level: "silent" });
 

@@ -8,7 +8,7 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
+import { SINGLE_ACCOUNT_PRODUCTION, startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
 let nats: NatsServerHandle;
@@ -22,8 +22,20 @@ beforeAll(async () => {
   upstream = await startFakeOpenAIServer({ apiKey: TEST_API_KEY });
   service = await startTestService({
     ...testConfig(nats.url, [upstream.baseUrl]),
-    environment: "production",
+    // One account here: the caller is `anonymous`; test/security runs the gateway with accounts.
+    ...SINGLE_ACCOUNT_PRODUCTION,
     policy_gateway: { bypass: false, subject: POLICY_GATEWAY_SUBJECT, timeout_ms: 300 },
+    models: [
+      ...testConfig(nats.url, [upstream.baseUrl]).models,
+      {
+        model_name: "embedder",
+        provider_id: "p0",
+        context_window: 8_191,
+        max_tokens: 8_191,
+        dimensions: 8,
+        features: { chat: false, embedding: true, function_calling: false, streaming: false },
+      },
+    ],
   });
 });
 
@@ -74,6 +86,7 @@ describe("Policy Gateway in production", () => {
     expect(asked).toEqual([
       {
         request_id: "pg-allow",
+        caller: "anonymous",
         source: "llm-provider",
         environment: "production",
         operation: "chat",
@@ -84,6 +97,33 @@ describe("Policy Gateway in production", () => {
     ]);
     // ceil(5 chars / 4) + 4 framing tokens + 100 max_tokens
     expect(asked[0]!.estimated_tokens).toBe(106);
+  });
+
+  it("asks before embedding too, and a deny reaches neither the cache nor the provider", async () => {
+    await serveGateway((request) =>
+      request.estimated_tokens > 10
+        ? { decision: "deny", reason: "too big", policy_id: "EMB-1" }
+        : { decision: "allow" },
+    );
+    const embedded = await service.client.generateEmbedding(
+      { model: "embedder", input: ["short"] },
+      { requestId: "pg-embed" },
+    );
+    expect(embedded.data[0]!.embedding).toHaveLength(8);
+    expect(asked[0]).toMatchObject({
+      request_id: "pg-embed",
+      caller: "anonymous",
+      operation: "embedding",
+      model: "embedder",
+      provider_id: "p0",
+    });
+    const calls = upstream.requests.length;
+    const denied = (await service.client
+      .generateEmbedding({ model: "embedder", input: ["a much longer text that is over the limit"] })
+      .catch((e: unknown) => e)) as LlmProviderError;
+    expect(denied).toMatchObject({ code: "policy_denied", policy: "EMB-1" });
+    expect(upstream.requests).toHaveLength(calls);
+    expect(asked).toHaveLength(2);
   });
 
   it("deny → policy_denied with the gateway's reason and policy; the provider is never called", async () => {
@@ -124,7 +164,7 @@ describe("Policy Gateway in production", () => {
 
   it("list_models is a query and does not ask the gateway", async () => {
     await serveGateway(() => ({ decision: "deny" }));
-    expect((await service.client.listModels()).data).toHaveLength(1);
+    expect((await service.client.listModels()).data).toHaveLength(2);
     expect(asked).toHaveLength(0);
   });
 });
@@ -141,6 +181,7 @@ describe("POL-LLM-005 per request", () => {
 
 const sampleCheck = {
   requestId: "r",
+  caller: "anonymous",
   operation: "chat" as const,
   model: "m",
   providerId: "p",
@@ -154,7 +195,7 @@ describe("circuit breaker around the Policy Gateway", () => {
     const ownNats = await startNatsServer({ jetstream: true });
     const ownService = await startTestService({
       ...testConfig(ownNats.url, [upstream.baseUrl]),
-      environment: "production",
+      ...SINGLE_ACCOUNT_PRODUCTION,
       policy_gateway: {
         bypass: false,
         timeout_ms: 500,

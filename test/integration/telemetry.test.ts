@@ -23,7 +23,7 @@ import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
-import { startTestService, testConfig } from "../support/service.js";
+import { SINGLE_ACCOUNT_PRODUCTION, startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 import { createLocalHistogramProducer } from "../../services/llm-provider/src/telemetry/instruments.js";
 import { LeanTracerProvider } from "../../services/llm-provider/src/telemetry/lean-tracer.js";
@@ -70,7 +70,7 @@ beforeAll(async () => {
     ...testConfig(nats.url, [primary.baseUrl, secondary.baseUrl], {
       fallback_chains: [{ id: "chain", models: ["model-0", "model-1"] }],
     }),
-    environment: "production",
+    ...SINGLE_ACCOUNT_PRODUCTION,
     policy_gateway: { bypass: false },
   });
   service.nc.subscribe(POLICY_GATEWAY_SUBJECT, {

@@ -5,10 +5,13 @@ import type { NatsConnection } from "@nats-io/nats-core";
 export interface StoredEvent {
   subject: string;
   msgId: string | undefined;
-  event: { id: string; type: string; request_id: string; data: Record<string, unknown> } & Record<
-    string,
-    unknown
-  >;
+  event: {
+    id: string;
+    type: string;
+    request_id: string;
+    caller: string;
+    data: Record<string, unknown>;
+  } & Record<string, unknown>;
 }
 
 export async function readEvents(nc: NatsConnection, stream = "LLM_PROVIDER_EVENTS"): Promise<StoredEvent[]> {

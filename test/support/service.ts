@@ -23,6 +23,16 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
+/**
+ * Production settings on the test's single-account server: callers are not told apart (test/security
+ * runs the account layout) and the worker creates its own JetStream state (no bootstrap step).
+ */
+export const SINGLE_ACCOUNT_PRODUCTION = {
+  environment: "production",
+  callers: { identity: "none" },
+  service: { create_state: true },
+} as const satisfies Partial<ConfigInput>;
+
 /** A development config with one OpenAI-wire provider per given endpoint (`p0`, `p1`, …). */
 export function testConfig(
   natsUrl: string,

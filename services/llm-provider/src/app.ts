@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { ConfigError } from "./config/load-config.js";
+import { callerIdentityOf, workerCreatesStateOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog } from "./domain/catalog.js";
 import { buildProviderHealthChanged } from "./domain/events.js";
@@ -17,7 +18,10 @@ import { createGetProviderHealthHandler } from "./handlers/get-provider-health.j
 import { createListModelsHandler } from "./handlers/list-models.js";
 import { createKvBreakerBoard } from "./infra/kv-breaker-board.js";
 import { createKvHealthCache } from "./infra/kv-health-cache.js";
+import { createCallerIdentity } from "./infra/caller-identity.js";
 import { createKvRateLimiter } from "./infra/kv-rate-limiter.js";
+import { INBOX_PREFIXES } from "./infra/reply-subject.js";
+import { createCallerLimits } from "./routing/caller-limits.js";
 import { guardProviderClient } from "./routing/guard-provider-client.js";
 import { createKvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
@@ -105,9 +109,31 @@ export async function startApp(options: AppOptions): Promise<App> {
       });
   if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
 
-  const state = await ensureJetStreamState(nc, config);
+  const createsState = workerCreatesStateOf(config);
+  const state = await ensureJetStreamState(nc, config, createsState);
+  const missing = state.filter((resource) => resource.outcome === "missing");
+  if (missing.length > 0) {
+    throw new ConfigError(
+      "jetstream",
+      missing.map((resource) => ({
+        field: "jetstream",
+        message: `${resource.kind} ${resource.name} does not exist: run llm-provider-bootstrap with this configuration first`,
+      })),
+    );
+  }
   const changed = state.filter((resource) => resource.outcome !== "unchanged");
-  if (changed.length > 0) logger.info({ changed }, "JetStream state created or reshaped");
+  if (changed.length > 0 && createsState) logger.info({ changed }, "JetStream state created or reshaped");
+  else if (changed.length > 0)
+    logger.warn(
+      { differs: changed },
+      "JetStream state differs from the configuration: run llm-provider-bootstrap",
+    );
+  const identity = callerIdentityOf(config);
+  if (identity === "none" && config.environment === "production") {
+    logger.warn(
+      "callers.identity is none: every request is from 'anonymous', and any user that may publish the request subjects can act as any caller (docs/security.md)",
+    );
+  }
 
   const outbox = createOutbox();
   let events: EventPublisher | undefined;
@@ -155,10 +181,12 @@ export async function startApp(options: AppOptions): Promise<App> {
     ttlMs: config.health.ttl_ms,
     logger,
   });
+  const callerLimits = createCallerLimits(limiter, (caller) => config.callers.contexts[caller]);
   const chatDeps: ChatDeps = {
     catalog: () => catalog,
     clients,
     policyGate,
+    callerLimits,
     events: events ?? { emit: () => undefined },
     health,
     defaultTimeoutMs: config.service.default_timeout_ms,
@@ -174,6 +202,8 @@ export async function startApp(options: AppOptions): Promise<App> {
     outbox,
     maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
     logger,
+    callers: createCallerIdentity(identity, Object.keys(config.callers.contexts)),
+    replyPrefixes: [...INBOX_PREFIXES, ...config.callers.reply_prefixes],
     endpoints: {
       [SUBJECTS.completeChat]: createCompleteChatHandler(chatDeps),
       [SUBJECTS.streamChat]: createStreamChatHandler(chatDeps),
@@ -181,7 +211,9 @@ export async function startApp(options: AppOptions): Promise<App> {
         catalog: () => catalog,
         clients,
         policyGate,
+        callerLimits,
         cache: embeddingCache ?? createDisabledEmbeddingCache(),
+        cacheScope: config.embedding_cache.scope,
         events: events ?? { emit: () => undefined },
         defaultTimeoutMs: config.service.default_timeout_ms,
         maxPayloadBytes: () => nc.info?.max_payload ?? 1_048_576,
@@ -213,6 +245,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       queue: config.service.queue_group,
       providers: [...clients.keys()],
       environment: config.environment,
+      caller_identity: identity,
     },
     "llm-provider serving",
   );

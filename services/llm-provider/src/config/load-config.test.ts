@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { applyEnvOverrides, ConfigError, parseConfig } from "./load-config.js";
+import { applyEnvOverrides, ConfigError, loadConfig, parseConfig } from "./load-config.js";
+import { callerIdentityOf, workerCreatesStateOf } from "./schema.js";
 import type { ConfigInput } from "./schema.js";
 
 function baseConfig(): ConfigInput & Record<string, unknown> {
@@ -171,5 +174,56 @@ describe("parseConfig: settings of one provider type", () => {
     expect(problemsOf(raw).map((problem) => problem.field)).toEqual([
       "providers[1].openrouter.provider.order",
     ]);
+  });
+});
+
+describe("callers and JetStream state", () => {
+  it("tell callers apart by account and leave the state to the bootstrap, unless in development", () => {
+    const development = parseConfig(baseConfig(), "test.yaml");
+    expect(callerIdentityOf(development)).toBe("none");
+    expect(workerCreatesStateOf(development)).toBe(true);
+    const production = parseConfig({ ...baseConfig(), environment: "production", policy_gateway: {} }, "t");
+    expect(callerIdentityOf(production)).toBe("account");
+    expect(workerCreatesStateOf(production)).toBe(false);
+    const explicit = parseConfig(
+      { ...baseConfig(), callers: { identity: "account" }, service: { create_state: false } },
+      "t",
+    );
+    expect([callerIdentityOf(explicit), workerCreatesStateOf(explicit)]).toEqual(["account", false]);
+  });
+
+  it("refuses a context that is not one subject token, and a reply prefix outside the inboxes", () => {
+    const problems = problemsOf({
+      ...baseConfig(),
+      callers: { contexts: { "mem.ory": {}, Memory: {} }, reply_prefixes: ["$JS.API.", "_INBOX_x"] },
+    });
+    expect(problems.map((problem) => problem.field).sort()).toEqual([
+      "callers.contexts.Memory",
+      "callers.contexts.mem.ory",
+      "callers.reply_prefixes[0]",
+      "callers.reply_prefixes[1]",
+    ]);
+  });
+});
+
+describe("the shipped configurations", () => {
+  const root = new URL("../../../../", import.meta.url);
+  const accounts = readFileSync(new URL("deploy/nats/accounts.conf", root), "utf8");
+  /** The contexts the NATS layout exports the service to (`llm-provider.ctx.<context>.>`). */
+  const exported = [...accounts.matchAll(/service: "llm-provider\.ctx\.([a-z0-9_-]+)\.>"/g)].map((m) => m[1]);
+
+  it("parse, and serve exactly the contexts the shipped NATS accounts export to", () => {
+    expect(exported.sort()).toEqual(["ingest", "memory", "query"]);
+    for (const file of ["config/production.example.yaml", "deploy/compose-config.yaml"]) {
+      const config = loadConfig(fileURLToPath(new URL(file, root)), {});
+      expect(callerIdentityOf(config), file).toBe("account");
+      expect(Object.keys(config.callers.contexts).sort(), file).toEqual(exported);
+      expect(
+        config.events.consumers.map((consumer) => consumer.name),
+        file,
+      ).toEqual(["analytics"]);
+    }
+    const development = loadConfig(fileURLToPath(new URL("config/development.yaml", root)), {});
+    expect(callerIdentityOf(development)).toBe("none");
   });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ProviderTypeSchema } from "@llm-provider/contracts";
+import { CALLER_CONTEXT_PATTERN, EVENT_SUBJECTS, ProviderTypeSchema } from "@llm-provider/contracts";
 import { DEFAULT_EMBEDDING_BATCH_SIZE } from "../domain/catalog.js";
 
 /**
@@ -192,6 +192,25 @@ export const EventsConfigSchema = z
       .default(10_000)
       .describe("Events held while JetStream is away"),
     include_content: z.boolean().default(false).describe("Copy prompts and answers into events"),
+    consumers: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(CALLER_CONTEXT_PATTERN, "a lowercase NATS token of at most 32 characters"),
+          filter_subject: z.enum(EVENT_SUBJECTS).optional().describe("Only this event type; unset: all"),
+          ack_wait_ms: z
+            .number()
+            .int()
+            .positive()
+            .default(30_000)
+            .describe("Redelivery after this long unacked"),
+          max_ack_pending: z.number().int().positive().default(1_000),
+        }),
+      )
+      .default([])
+      .describe(
+        "Durable pull consumers llm-provider-bootstrap creates for the contexts that read the events " +
+          "(their accounts are given them in the NATS configuration)",
+      ),
   })
   .refine((events) => events.duplicate_window_ms <= events.max_age_ms, {
     path: ["duplicate_window_ms"],
@@ -244,6 +263,13 @@ export const EmbeddingCacheConfigSchema = z
       .min(0)
       .default(64 * 1024 * 1024)
       .describe("Recently used vectors each worker also keeps in memory; 0 = none"),
+    scope: z
+      .enum(["shared", "caller"])
+      .default("shared")
+      .describe(
+        "shared: one vector per text for all callers (a caller can tell a text was embedded before); " +
+          "caller: each calling context has its own",
+      ),
   })
   .refine((cache) => cache.claim_timeout_ms < cache.ttl_ms, {
     path: ["claim_timeout_ms"],
@@ -321,6 +347,42 @@ export const RateLimitsConfigSchema = z
   })
   .describe("Where the providers' RPM/TPM budgets (providers[].config.rpm/tpm) are counted across workers");
 
+export const CallerContextSchema = z
+  .strictObject({
+    rpm: z.number().int().positive().optional().describe("Requests per minute this context may send"),
+    tpm: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Tokens per minute this context may use (prompt estimate + max_tokens)"),
+  })
+  .describe("One calling bounded context and its limits, counted across all workers");
+
+export const CallersConfigSchema = z
+  .strictObject({
+    identity: z
+      .enum(["account", "none"])
+      .optional()
+      .describe(
+        "account: callers live in NATS accounts of their own and requests arrive on " +
+          "llm-provider.ctx.<context>.…, the context set by the server's per-account export; " +
+          "none: one account, every request is from 'anonymous'. Unset: account in production, none in development",
+      ),
+    contexts: z
+      .record(
+        z.string().regex(CALLER_CONTEXT_PATTERN, "a lowercase NATS token of at most 32 characters"),
+        CallerContextSchema,
+      )
+      .default({})
+      .describe("The contexts served (identity account); others are refused as forbidden"),
+    reply_prefixes: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.$/, "subject tokens ending in '.'"))
+      .default([])
+      .describe("Reply subject prefixes accepted besides _INBOX. and _R_. (per-user inbox prefixes)"),
+  })
+  .describe("Who may call the service and how the caller is known");
+
 export const ProbesConfigSchema = z
   .strictObject({
     enabled: z.boolean().default(false).describe("Serve GET /livez and /readyz over HTTP"),
@@ -351,6 +413,13 @@ export const ConfigSchema = z.strictObject({
       max_request_bytes: z.number().int().positive().default(1_048_576),
       default_timeout_ms: z.number().int().positive().default(60_000),
       shutdown_grace_ms: z.number().int().min(0).default(10_000),
+      create_state: z
+        .boolean()
+        .optional()
+        .describe(
+          "Worker creates the event stream and KV buckets itself (needs JetStream administration rights); " +
+            "unset: in development only. Otherwise llm-provider-bootstrap creates them",
+        ),
     })
     .default({
       queue_group: "llm-provider",
@@ -388,9 +457,20 @@ export const ConfigSchema = z.strictObject({
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
+  callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),
 });
 export type Config = z.output<typeof ConfigSchema>;
+
+/** Whether a worker creates its JetStream state itself, the one place its default is decided. */
+export function workerCreatesStateOf(config: Pick<Config, "environment" | "service">): boolean {
+  return config.service.create_state ?? config.environment === "development";
+}
+
+/** How callers are identified, the one place its default is decided: accounts unless in development. */
+export function callerIdentityOf(config: Pick<Config, "environment" | "callers">): "account" | "none" {
+  return config.callers.identity ?? (config.environment === "development" ? "none" : "account");
+}
 export type ConfigInput = z.input<typeof ConfigSchema>;

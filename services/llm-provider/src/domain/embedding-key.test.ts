@@ -20,6 +20,11 @@ describe("createEmbeddingKeyDeriver", () => {
     expect(createEmbeddingKeyDeriver({ ...scope, dimensions: 256 })("hello world")).not.toBe(base);
     expect(createEmbeddingKeyDeriver(scope)("hello world ")).not.toBe(base);
     expect(createEmbeddingKeyDeriver(scope)("Hello world")).not.toBe(base);
+    // A caller's own key space (embedding_cache.scope: caller) meets neither the shared one nor another's.
+    const memory = createEmbeddingKeyDeriver({ ...scope, caller: "memory" })("hello world");
+    expect(
+      new Set([base, memory, createEmbeddingKeyDeriver({ ...scope, caller: "ingest" })("hello world")]).size,
+    ).toBe(3);
   });
 
   it("cannot be fooled by moving characters between model name and text", () => {

@@ -10,6 +10,8 @@ export interface EmbeddingKeyScope {
   /** The provider's model name it maps to: re-pointing a model name starts a fresh key space. */
   upstreamModel: string;
   dimensions: number;
+  /** Set when vectors are not shared across callers: one key space per calling context. */
+  caller?: string | undefined;
 }
 
 /**
@@ -21,7 +23,10 @@ export interface EmbeddingKeyScope {
 export function createEmbeddingKeyDeriver(scope: EmbeddingKeyScope): (input: string) => string {
   const model = Buffer.byteLength(scope.model, "utf8");
   const upstream = Buffer.byteLength(scope.upstreamModel, "utf8");
-  const prefix = `${model}:${scope.model}|${upstream}:${scope.upstreamModel}|${scope.dimensions}|`;
+  // A caller's own key space starts with "c", a shared one with a digit: the two never meet.
+  const own =
+    scope.caller === undefined ? "" : `c${Buffer.byteLength(scope.caller, "utf8")}:${scope.caller}|`;
+  const prefix = `${own}${model}:${scope.model}|${upstream}:${scope.upstreamModel}|${scope.dimensions}|`;
   // One-shot `hash` over prefix + text: the same digest as hashing them in two updates, at a
   // fraction of the cost of a Hash object per input. The prefix ends in "|", so the UTF-8 of the
   // joined string is the UTF-8 of the prefix followed by that of the text.

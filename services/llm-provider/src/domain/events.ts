@@ -1,5 +1,5 @@
+import { createHash } from "node:crypto";
 import { SUBJECTS } from "@llm-provider/contracts";
-import { murmur3Hex128 } from "./murmur3.js";
 import type {
   Attempt,
   ChatCompleted,
@@ -13,26 +13,23 @@ import type {
   ProviderHealthChanged,
 } from "@llm-provider/contracts";
 
-const encoder = new TextEncoder();
-/** Type and request id are encoded here; longer ones (rare) get a buffer of their own. */
-const scratch = new Uint8Array(512);
-
 /**
- * Event id from the event type and the request id: a caller that retries with the same request id
- * produces the same id, and JetStream (which uses it as `Nats-Msg-Id`) keeps only one. A 128-bit
- * MurmurHash3 of the UTF-8 of `type \0 requestId`, which de-duplicates retries and authenticates
- * nothing: a SHA-256 cost about 5 µs of CPU per event in the service (CPU profile of
- * bench:telemetry-cost), this a fraction of one. Not being cryptographic, it could be steered: see
- * docs/events.md.
+ * Event id from the event type and what identifies its cause — for a request, the caller and its
+ * request id: a caller that retries with the same request id produces the same id, and JetStream
+ * (which uses it as `Nats-Msg-Id`) keeps only one; another caller's request id, equal or chosen to
+ * collide, never does. `evt_` and the first 128 bits of the SHA-256 of the parts joined by NUL
+ * (which neither callers nor request ids contain), so no caller can steer a collision.
  */
-export function deriveEventId(type: string, requestId: string): string {
-  const text = `${type}\0${requestId}`;
-  const { read, written } = encoder.encodeInto(text, scratch);
-  return `evt_${read === text.length ? murmur3Hex128(scratch, written) : murmur3Hex128(encoder.encode(text))}`;
+export function deriveEventId(type: string, ...parts: string[]): string {
+  const hash = createHash("sha256").update(type);
+  for (const part of parts) hash.update("\0").update(part);
+  return `evt_${hash.digest("hex").slice(0, 32)}`;
 }
 
 export interface EventContext {
   requestId: string;
+  /** The calling bounded context (see RequestContext.caller). */
+  caller: string;
   time: Date;
   traceparent?: string | undefined;
   /** Copy prompt and answer into the event (events.include_content). */
@@ -45,13 +42,13 @@ export interface EventContext {
  * rather than an undefined `traceparent`, which would put JSON.stringify on its slow path.
  */
 function withEnvelope<T extends string, D>(type: T, context: EventContext, data: D) {
-  const id = deriveEventId(type, context.requestId);
+  const { requestId, caller, traceparent } = context;
+  const id = deriveEventId(type, caller, requestId);
   const time = context.time.toISOString();
   const source = "llm-provider" as const;
-  const { requestId, traceparent } = context;
   return traceparent
-    ? { id, type, source, time, request_id: requestId, traceparent, data }
-    : { id, type, source, time, request_id: requestId, data };
+    ? { id, type, source, time, request_id: requestId, caller, traceparent, data }
+    : { id, type, source, time, request_id: requestId, caller, data };
 }
 
 export function buildChatCompleted(
@@ -130,7 +127,7 @@ export function buildProviderHealthChanged(change: {
 }): ProviderHealthChanged {
   const type = SUBJECTS.providerHealthChangedEvent;
   return {
-    id: deriveEventId(type, `${change.providerId}:${change.to}:${change.changedAt}`),
+    id: deriveEventId(type, change.providerId, change.to, String(change.changedAt)),
     type,
     source: "llm-provider",
     time: new Date(change.changedAt).toISOString(),

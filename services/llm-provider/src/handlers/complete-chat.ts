@@ -45,6 +45,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
     );
     recordRequestOutcome(context.trace, {
       operation: "chat",
+      caller: context.caller,
       model: completion.model,
       providerId: completion.provider_id,
       costUsd: completion.usage.cost.total,

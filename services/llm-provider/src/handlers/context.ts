@@ -5,6 +5,12 @@ import type { Logger } from "pino";
 /** What every handler knows about the request it serves. */
 export interface RequestContext {
   requestId: string;
+  /**
+   * The calling bounded context, as the NATS server established it (the subject's context token;
+   * `anonymous` with one account). Scopes request ids, and goes to the gateway, events, spans,
+   * metrics, logs and limits.
+   */
+  caller: string;
   /** `performance.now()` when the message arrived. */
   receivedAt: number;
   log: Logger;

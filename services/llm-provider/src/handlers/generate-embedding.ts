@@ -1,4 +1,10 @@
-import { GenerateEmbeddingSchema, LlmProviderError, parseRequest, SUBJECTS } from "@llm-provider/contracts";
+import {
+  GenerateEmbeddingSchema,
+  LlmProviderError,
+  parseRequest,
+  quoteValue,
+  SUBJECTS,
+} from "@llm-provider/contracts";
 import type { Attempt, GenerateEmbedding } from "@llm-provider/contracts";
 import { DEFAULT_EMBEDDING_BATCH_SIZE, planTargets, upstreamModelName } from "../domain/catalog.js";
 import type { Catalog, ModelEntry } from "../domain/catalog.js";
@@ -22,6 +28,7 @@ import { createEmbeddingBatchComputer } from "./compute-embedding-batch.js";
 import { EncodedReply } from "./context.js";
 import { encodeEmbeddingResult } from "./encode-embedding-result.js";
 import type { Handler, RequestContext } from "./context.js";
+import type { CallerLimits } from "../routing/caller-limits.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 import type { EventSink } from "./event-sink.js";
 import type { PolicyGate } from "./policy-gate.js";
@@ -36,7 +43,10 @@ export interface GenerateEmbeddingDeps {
   catalog: () => Catalog;
   clients: ReadonlyMap<string, ProviderClient>;
   policyGate: PolicyGate;
+  callerLimits: CallerLimits;
   cache: EmbeddingCache;
+  /** `caller`: each calling context has vectors of its own (embedding_cache.scope). */
+  cacheScope: "shared" | "caller";
   events: EventSink;
   defaultTimeoutMs: number;
   /** The connected server's `max_payload`: no reply may be larger. */
@@ -70,7 +80,7 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
     if (servable.length === 0) {
       throw new LlmProviderError(
         "upstream_unavailable",
-        `no active provider can embed with model '${request.model}'`,
+        `no active provider can embed with model ${quoteValue(request.model)}`,
         {
           retryable: false,
         },
@@ -94,13 +104,16 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
     }
 
     const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
+    const estimatedTokens = estimateEmbeddingTokens(inputs);
+    await deps.callerLimits.admit(context.caller, estimatedTokens);
     await deps.policyGate.check({
       deadline,
       requestId: context.requestId,
+      caller: context.caller,
       operation: "embedding",
       model: model.model_name,
       providerId: model.provider_id,
-      estimatedTokens: estimateEmbeddingTokens(inputs),
+      estimatedTokens,
       trace: context.trace,
     });
 
@@ -108,6 +121,7 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
       model: model.model_name,
       upstreamModel: upstreamModelName(model),
       dimensions: requirement.dimensions,
+      caller: deps.cacheScope === "caller" ? context.caller : undefined,
     });
     const deduped = dedupeEmbeddingInputs(inputs, inputs.map(deriveKey));
     const resolution = await resolveEmbeddings({
@@ -164,7 +178,7 @@ function resolveEmbeddingModel(
 ): { model: ModelEntry; requirement: EmbeddingRequirement } {
   const model = catalog.models.get(request.model);
   if (!model) {
-    throw new LlmProviderError("unknown_model", `model '${request.model}' is not configured`, {
+    throw new LlmProviderError("unknown_model", `model ${quoteValue(request.model)} is not configured`, {
       field: "model",
     });
   }
@@ -187,6 +201,7 @@ function record(
   const cachedCount = result.data.filter((item) => item.cached).length;
   recordRequestOutcome(context.trace, {
     operation: "embeddings",
+    caller: context.caller,
     model: result.model,
     providerId: result.provider_id,
     costUsd: result.usage.cost.total,
@@ -197,6 +212,7 @@ function record(
   // Time and trace context now; the event itself is built when it is published.
   const eventContext = {
     requestId: context.requestId,
+    caller: context.caller,
     time: new Date(),
     traceparent: currentTraceparent(context.trace) ?? context.traceparent,
     includeContent: false,

@@ -1,4 +1,4 @@
-import { GetProviderHealthSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
+import { GetProviderHealthSchema, LlmProviderError, parseRequest, quoteValue } from "@llm-provider/contracts";
 import type { AggregateHealth, ProviderHealth } from "@llm-provider/contracts";
 import type { Catalog } from "../domain/catalog.js";
 import { toProviderHealth } from "../domain/provider-health.js";
@@ -60,7 +60,7 @@ export function createGetProviderHealthHandler(deps: GetProviderHealthDeps): Han
       if (!catalog.providers.has(request.provider_id)) {
         throw new LlmProviderError(
           "unknown_provider",
-          `provider '${request.provider_id}' is not configured`,
+          `provider ${quoteValue(request.provider_id)} is not configured`,
           {
             field: "provider_id",
           },

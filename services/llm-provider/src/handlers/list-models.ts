@@ -1,4 +1,9 @@
-import { ListAvailableModelsSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
+import {
+  ListAvailableModelsSchema,
+  LlmProviderError,
+  parseRequest,
+  quoteValue,
+} from "@llm-provider/contracts";
 import type { ModelList, ModelSpec } from "@llm-provider/contracts";
 import type { Catalog } from "../domain/catalog.js";
 import type { Handler } from "./context.js";
@@ -16,9 +21,13 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
     const catalog = deps.catalog();
     if (request.provider_id !== undefined && !catalog.providers.has(request.provider_id)) {
       return Promise.reject(
-        new LlmProviderError("unknown_provider", `provider '${request.provider_id}' is not configured`, {
-          field: "provider_id",
-        }),
+        new LlmProviderError(
+          "unknown_provider",
+          `provider ${quoteValue(request.provider_id)} is not configured`,
+          {
+            field: "provider_id",
+          },
+        ),
       );
     }
     const data: ModelSpec[] = [];

@@ -3,6 +3,8 @@ import type { Context } from "@opentelemetry/api";
 /** What the Policy Gateway is asked before a request reaches a provider. */
 export interface PolicyCheck {
   requestId: string;
+  /** The calling bounded context, established by the NATS server. */
+  caller: string;
   operation: "chat" | "embedding";
   model: string;
   providerId: string;

@@ -1,4 +1,10 @@
-import { CompleteChatSchema, LlmProviderError, parseRequest, SUBJECTS } from "@llm-provider/contracts";
+import {
+  CompleteChatSchema,
+  LlmProviderError,
+  parseRequest,
+  quoteValue,
+  SUBJECTS,
+} from "@llm-provider/contracts";
 import type { Attempt, CompleteChat } from "@llm-provider/contracts";
 import { planTargets } from "../domain/catalog.js";
 import type { Catalog, FallbackChain, ModelEntry, Target } from "../domain/catalog.js";
@@ -10,6 +16,7 @@ import { estimatePromptTokens } from "../domain/tokens.js";
 import type { ProviderClient } from "../providers/port.js";
 import { currentTraceparent } from "../telemetry/nats-trace-context.js";
 import type { RequestContext } from "./context.js";
+import type { CallerLimits } from "../routing/caller-limits.js";
 import type { EventSink } from "./event-sink.js";
 import type { HealthRecorder } from "./health-recorder.js";
 import type { PolicyGate } from "./policy-gate.js";
@@ -18,6 +25,7 @@ export interface ChatDeps {
   catalog: () => Catalog;
   clients: ReadonlyMap<string, ProviderClient>;
   policyGate: PolicyGate;
+  callerLimits: CallerLimits;
   events: EventSink;
   health: HealthRecorder;
   defaultTimeoutMs: number;
@@ -57,7 +65,7 @@ export async function prepareChat(
   const catalog = deps.catalog();
   const model = catalog.models.get(request.model);
   if (!model) {
-    throw new LlmProviderError("unknown_model", `model '${request.model}' is not configured`, {
+    throw new LlmProviderError("unknown_model", `model ${quoteValue(request.model)} is not configured`, {
       field: "model",
     });
   }
@@ -73,7 +81,7 @@ export async function prepareChat(
   if (servable.length === 0) {
     throw new LlmProviderError(
       "upstream_unavailable",
-      `no active provider can serve model '${request.model}'`,
+      `no active provider can serve model ${quoteValue(request.model)}`,
       {
         retryable: false,
       },
@@ -81,18 +89,22 @@ export async function prepareChat(
   }
 
   const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
+  const estimatedTokens = estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens);
+  await deps.callerLimits.admit(context.caller, estimatedTokens);
   await deps.policyGate.check({
     deadline,
     requestId: context.requestId,
+    caller: context.caller,
     operation: "chat",
     model: model.model_name,
     providerId: model.provider_id,
-    estimatedTokens: estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens),
+    estimatedTokens,
     trace: context.trace,
   });
 
   const eventContext: EventContext = {
     requestId: context.requestId,
+    caller: context.caller,
     time: new Date(),
     // Our own span when tracing is on, so consumers of the event link to it; else the caller's.
     traceparent: currentTraceparent(context.trace) ?? context.traceparent,

@@ -101,6 +101,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
       );
       recordRequestOutcome(context.trace, {
         operation: "chat",
+        caller: context.caller,
         model: result.model,
         providerId: result.provider_id,
         costUsd: result.usage.cost.total,

@@ -4,6 +4,8 @@ interface Counters {
   errors: number;
   errorsByCode: Record<string, number>;
   totalLatencyMs: number;
+  /** Requests not served at all (their reply subject was not an inbox). */
+  refused: number;
 }
 
 export class EndpointMetrics {
@@ -11,7 +13,13 @@ export class EndpointMetrics {
 
   constructor(subjects: readonly string[]) {
     for (const subject of subjects) {
-      this.#counters.set(subject, { requests: 0, errors: 0, errorsByCode: {}, totalLatencyMs: 0 });
+      this.#counters.set(subject, {
+        requests: 0,
+        errors: 0,
+        errorsByCode: {},
+        totalLatencyMs: 0,
+        refused: 0,
+      });
     }
   }
 
@@ -31,6 +39,11 @@ export class EndpointMetrics {
     counters.totalLatencyMs += latencyMs;
   }
 
+  recordRefused(subject: string): void {
+    const counters = this.#counters.get(subject);
+    if (counters) counters.refused++;
+  }
+
   /** The `data` of an endpoint in `$SRV.STATS`. */
   snapshot(subject: string, inFlight: number): Record<string, unknown> {
     const counters = this.#counters.get(subject);
@@ -41,6 +54,7 @@ export class EndpointMetrics {
       errors_by_code: { ...counters.errorsByCode },
       average_latency_ms: counters.requests === 0 ? 0 : counters.totalLatencyMs / counters.requests,
       process_in_flight: inFlight,
+      refused: counters.refused,
     };
   }
 }

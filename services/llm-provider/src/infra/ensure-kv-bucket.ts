@@ -22,15 +22,23 @@ export interface KvBucketSpec {
   discardOldest?: boolean;
 }
 
-export type EnsureOutcome = "created" | "updated" | "unchanged";
+/**
+ * What `ensure…` did, or with `apply: false` (a worker without JetStream administration rights)
+ * what it found: `missing`, or `differs` from the configured shape.
+ */
+export type EnsureOutcome = "created" | "updated" | "unchanged" | "missing" | "differs";
 
 /**
  * Creates a KV bucket, or brings an existing one to `spec` (TTL, size cap, replicas — a bucket
  * made R1 on a single server becomes R3 once the cluster config says so). Idempotent and safe
  * when several workers start at once. Every bucket keeps one record per key and answers direct
- * gets (what lookups use).
+ * gets (what lookups use). `apply: false` only reads.
  */
-export async function ensureKvBucket(nc: NatsConnection, spec: KvBucketSpec): Promise<EnsureOutcome> {
+export async function ensureKvBucket(
+  nc: NatsConnection,
+  spec: KvBucketSpec,
+  apply = true,
+): Promise<EnsureOutcome> {
   const jsm = await jetstreamManager(nc);
   const stream = `KV_${spec.bucket}`;
   const shape: Partial<StreamConfig> = {
@@ -47,6 +55,7 @@ export async function ensureKvBucket(nc: NatsConnection, spec: KvBucketSpec): Pr
     current = (await jsm.streams.info(stream)).config;
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
+    if (!apply) return "missing";
     await new Kvm(nc)
       .create(spec.bucket, {
         history: 1,
@@ -67,6 +76,7 @@ export async function ensureKvBucket(nc: NatsConnection, spec: KvBucketSpec): Pr
     (name) => current[name] !== shape[name],
   );
   if (!differs) return outcome;
+  if (!apply) return "differs";
   await jsm.streams.update(stream, { ...current, ...shape });
   return outcome === "created" ? "created" : "updated";
 }

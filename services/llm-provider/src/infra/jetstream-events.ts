@@ -17,7 +17,11 @@ import { METRIC } from "../telemetry/semconv.js";
 const STREAM_NOT_FOUND = 10059;
 
 /** Creates the event stream, or brings an existing one to the configured shape. Idempotent. */
-export async function ensureEventStream(nc: NatsConnection, config: EventsConfig): Promise<EnsureOutcome> {
+export async function ensureEventStream(
+  nc: NatsConnection,
+  config: EventsConfig,
+  apply = true,
+): Promise<EnsureOutcome> {
   const jsm = await jetstreamManager(nc);
   const desired: Partial<StreamConfig> = {
     subjects: [...EVENT_SUBJECTS],
@@ -31,6 +35,7 @@ export async function ensureEventStream(nc: NatsConnection, config: EventsConfig
     current = (await jsm.streams.info(config.stream)).config;
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NOT_FOUND) throw error;
+    if (!apply) return "missing";
     await jsm.streams.add({ name: config.stream, ...desired });
     return "created";
   }
@@ -42,6 +47,7 @@ export async function ensureEventStream(nc: NatsConnection, config: EventsConfig
     current.subjects.length === EVENT_SUBJECTS.length &&
     EVENT_SUBJECTS.every((subject) => current.subjects.includes(subject));
   if (same) return "unchanged";
+  if (!apply) return "differs";
   await jsm.streams.update(config.stream, desired);
   return "updated";
 }

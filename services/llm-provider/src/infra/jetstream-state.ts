@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Config } from "../config/schema.js";
 import { ensureKvBucket } from "./ensure-kv-bucket.js";
 import type { EnsureOutcome, KvBucketSpec } from "./ensure-kv-bucket.js";
+import { ensureEventConsumers } from "./event-consumers.js";
 import { ensureEventStream } from "./jetstream-events.js";
 import { RATE_LIMIT_ENTRY_TTL_MS } from "./kv-rate-limiter.js";
 
@@ -31,7 +32,7 @@ export function embeddingCacheBucketSpec(cache: Config["embedding_cache"]): KvBu
 }
 
 export interface EnsuredResource {
-  kind: "stream" | "kv";
+  kind: "stream" | "consumer" | "kv";
   name: string;
   replicas: number;
   outcome: EnsureOutcome;
@@ -39,17 +40,27 @@ export interface EnsuredResource {
 
 /**
  * Creates the event stream and every KV bucket, or brings them to the configured shape
- * (replicas included). Idempotent: every worker runs it at start, and `llm-provider-bootstrap`
- * runs only this, for operators who create state ahead of a rollout.
+ * (replicas included). Idempotent. `llm-provider-bootstrap` runs it with its administration
+ * rights; a worker runs it with `apply: false` (it holds no such rights, see docs/security.md) and
+ * only learns what is missing or differs, except where `service.create_state` lets it create.
  */
-export async function ensureJetStreamState(nc: NatsConnection, config: Config): Promise<EnsuredResource[]> {
+export async function ensureJetStreamState(
+  nc: NatsConnection,
+  config: Config,
+  apply = true,
+): Promise<EnsuredResource[]> {
   const done: EnsuredResource[] = [];
   if (config.events.enabled) {
-    const outcome = await ensureEventStream(nc, config.events);
+    const outcome = await ensureEventStream(nc, config.events, apply);
     done.push({ kind: "stream", name: config.events.stream, replicas: config.events.replicas, outcome });
+    // Consumers belong to the bootstrap alone (a worker may not even read them).
+    if (apply) {
+      for (const consumer of await ensureEventConsumers(nc, config.events))
+        done.push({ kind: "consumer", replicas: config.events.replicas, ...consumer });
+    }
   }
   for (const spec of kvBucketSpecs(config)) {
-    const outcome = await ensureKvBucket(nc, spec);
+    const outcome = await ensureKvBucket(nc, spec, apply);
     done.push({ kind: "kv", name: spec.bucket, replicas: spec.replicas, outcome });
   }
   return done;

@@ -33,10 +33,11 @@ export interface KvRateLimiterOptions {
 }
 
 /**
- * RPM/TPM limits shared by every worker: a fixed one-minute window per provider, counted in a KV
- * key (`<provider>.<window start>`). A worker does not write per request: it reserves a lease of
- * 5 % of the limit with a compare-and-set and spends it locally. The shared count never exceeds
- * the limit, so the provider never sees more than its limit per window; the price is that up to
+ * RPM/TPM limits shared by every worker: a fixed one-minute window per budget (a provider or a
+ * caller context), counted in a KV key (`<budget, base64url>.<window start>`). A worker does not
+ * write per request: it reserves a lease of 5 % of the limit with a compare-and-set and spends it
+ * locally. The shared count never exceeds the limit, so a provider never sees more than its limit
+ * per window; the price is that up to
  * one unspent lease per worker goes unused in a window. Windows are fixed, so a burst at the end
  * of one and the start of the next can reach twice the per-minute rate over a short span.
  */
@@ -45,11 +46,11 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
   const kv: KV = await new Kvm(options.nc).open(options.bucket);
   const leases = new Map<string, Lease>();
 
-  function leaseOf(providerId: string, window: number): Lease {
-    let lease = leases.get(providerId);
+  function leaseOf(budget: string, window: number): Lease {
+    let lease = leases.get(budget);
     if (!lease || lease.window !== window) {
       lease = { window, requests: 0, tokens: 0, exhausted: false, used: { requests: 0, tokens: 0 } };
-      leases.set(providerId, lease);
+      leases.set(budget, lease);
     }
     return lease;
   }
@@ -70,13 +71,8 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
   }
 
   /** Reserves more of the window's shared budget; false when nothing is left. */
-  async function reserve(
-    providerId: string,
-    lease: Lease,
-    limits: RateLimits,
-    tokens: number,
-  ): Promise<boolean> {
-    const key = `${toKvToken(providerId)}.${lease.window}`;
+  async function reserve(budget: string, lease: Lease, limits: RateLimits, tokens: number): Promise<boolean> {
+    const key = `${toKvToken(budget)}.${lease.window}`;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const entry = await kv.get(key);
       const usage: WindowUsage =
@@ -103,18 +99,18 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
       lease.tokens += gotTokens;
       return true;
     }
-    options.logger.warn({ provider_id: providerId }, "rate limit lease contended; refusing this request");
+    options.logger.warn({ budget }, "rate limit lease contended; refusing this request");
     return false;
   }
 
   return {
-    acquire(providerId, limits, tokens) {
+    acquire(budget, limits, tokens) {
       if (limits.rpm === undefined && limits.tpm === undefined) return true;
       const now = Date.now();
-      const lease = leaseOf(providerId, now - (now % WINDOW_MS));
+      const lease = leaseOf(budget, now - (now % WINDOW_MS));
       if (fits(lease, limits, tokens)) return spend(lease, tokens);
       if (lease.exhausted) return false;
-      return reserve(providerId, lease, limits, tokens).then(
+      return reserve(budget, lease, limits, tokens).then(
         (ok) => ok && fits(lease, limits, tokens) && spend(lease, tokens),
       );
     },
@@ -122,11 +118,11 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
       const now = Date.now();
       return WINDOW_MS - (now % WINDOW_MS);
     },
-    async status(providerId, limits) {
+    async status(budget, limits) {
       if (limits.rpm === undefined && limits.tpm === undefined) return "OK";
       // The shared count of the current window: what all workers reserved, not one worker's view.
       const now = Date.now();
-      const key = `${toKvToken(providerId)}.${now - (now % WINDOW_MS)}`;
+      const key = `${toKvToken(budget)}.${now - (now % WINDOW_MS)}`;
       const entry = await kv.get(key).catch(() => null); // the bucket is away: nothing known to the contrary
       if (!entry || entry.value.length === 0) return "OK";
       const usage = entry.json<WindowUsage>();
@@ -134,7 +130,7 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
         limits.rpm === undefined ? 0 : usage.requests / limits.rpm,
         limits.tpm === undefined ? 0 : usage.tokens / limits.tpm,
       );
-      const lease = leases.get(providerId);
+      const lease = leases.get(budget);
       if (share >= 1 || (lease?.window === now - (now % WINDOW_MS) && lease.exhausted)) return "BLOCKED";
       return share >= 0.8 ? "THROTTLED" : "OK";
     },

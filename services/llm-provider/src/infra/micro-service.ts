@@ -2,20 +2,30 @@ import { randomUUID } from "node:crypto";
 import { Empty, headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
-import type { Service, ServiceGroup, ServiceMsg } from "@nats-io/services";
-import { CancelStreamSchema, HEADERS, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
-import type { Attempt, StreamChunk } from "@llm-provider/contracts";
+import type { Service, ServiceMsg } from "@nats-io/services";
+import {
+  CancelStreamSchema,
+  findExcessiveNesting,
+  HEADERS,
+  LlmProviderError,
+  MAX_JSON_DEPTH,
+  REQUEST_ID_PATTERN,
+  SUBJECTS,
+} from "@llm-provider/contracts";
+import type { Attempt, RequestSubject, StreamChunk } from "@llm-provider/contracts";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { EncodedReply } from "../handlers/context.js";
 import type { Handler, RequestContext, StreamEndpoint, StreamWriter } from "../handlers/context.js";
 import { getInstruments } from "../telemetry/instruments.js";
-import { METRIC } from "../telemetry/semconv.js";
+import { ATTR, METRIC } from "../telemetry/semconv.js";
 import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
+import type { CallerIdentity } from "./caller-identity.js";
 import { EndpointMetrics } from "./endpoint-metrics.js";
 import { LinkedSet } from "./linked-set.js";
 import type { Link } from "./linked-set.js";
 import type { Outbox } from "./nats-outbox.js";
+import { isInboxSubject } from "./reply-subject.js";
 import { withinMs } from "./within-ms.js";
 
 export interface MicroServiceOptions {
@@ -30,8 +40,12 @@ export interface MicroServiceOptions {
   logger: Logger;
   /** Where replies wait for the end of the event-loop turn (shared with the event publisher). */
   outbox: Outbox;
-  /** Subject → handler. The last subject token is the endpoint name, the others its groups. */
-  endpoints: Readonly<Record<string, Handler | StreamEndpoint>>;
+  /** How the caller of a request is known: from the subject it arrived on. */
+  callers: CallerIdentity;
+  /** Reply subjects answered (an inbox); a request with any other reply subject is not served. */
+  replyPrefixes: readonly string[];
+  /** Request subject → handler. The last subject token is the endpoint name. */
+  endpoints: Readonly<Partial<Record<RequestSubject, Handler | StreamEndpoint>>>;
 }
 
 export interface RunningService {
@@ -47,8 +61,9 @@ export interface RunningService {
 
 interface InFlightRequest {
   msg: ServiceMsg;
-  subject: string;
+  subject: RequestSubject;
   requestId: string;
+  caller: string;
   started: number;
   span: Span;
   answered: boolean;
@@ -66,8 +81,11 @@ interface InFlightRequest {
  * The framework never awaits handlers, so this owns the bound, the replies and the counting.
  */
 export async function startMicroService(options: MicroServiceOptions): Promise<RunningService> {
-  const { nc, logger, maxInFlight, maxRequestBytes, outbox } = options;
-  const metrics = new EndpointMetrics(Object.keys(options.endpoints));
+  const { nc, logger, maxInFlight, maxRequestBytes, outbox, callers } = options;
+  const endpoints = Object.entries(options.endpoints) as [RequestSubject, Handler | StreamEndpoint][];
+  const metrics = new EndpointMetrics(endpoints.map(([subject]) => subject));
+  /** Served subject (`llm-provider.ctx.*.…` with accounts) → the request subject it serves. */
+  const requestSubjectOf = new Map(endpoints.map(([subject]) => [callers.servingSubject(subject), subject]));
   const inFlight = new LinkedSet<InFlightRequest>();
   let idle: (() => void) | undefined;
 
@@ -76,8 +94,45 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     version: options.version,
     description: options.description,
     queue: options.queue,
-    statsHandler: (endpoint) => Promise.resolve(metrics.snapshot(endpoint.subject, inFlight.size)),
+    statsHandler: (endpoint) =>
+      Promise.resolve(
+        metrics.snapshot(requestSubjectOf.get(endpoint.subject) ?? endpoint.subject, inFlight.size),
+      ),
   });
+
+  // Per caller (the configured contexts and `anonymous`, so few), made once.
+  const callerLoggers = new Map<string, Logger>();
+  const loggerOf = (caller: string) => {
+    let child = callerLoggers.get(caller);
+    if (!child) callerLoggers.set(caller, (child = logger.child({ caller })));
+    return child;
+  };
+  const refusalsLogged = new Set<string>();
+
+  /**
+   * A request that gets no answer at all: its reply subject is not an inbox (answering would
+   * publish there with this worker's rights) or it has none. Counted, and logged once per caller
+   * and reason so that a flood cannot flood the log.
+   */
+  function refuse(
+    subject: string,
+    caller: string | undefined,
+    reason: "reply_subject" | "no_reply",
+    msg: ServiceMsg,
+  ) {
+    const who = caller ?? "unknown";
+    metrics.recordRefused(requestSubjectOf.get(subject) ?? subject);
+    getInstruments().refusedRequests.add(1, { [ATTR.refusalReason]: reason, [ATTR.caller]: who });
+    const key = `${who}\0${reason}`;
+    if (refusalsLogged.has(key)) return;
+    refusalsLogged.add(key);
+    logger.warn(
+      { caller: who, subject, reason, reply: msg.reply?.slice(0, 64) },
+      reason === "no_reply"
+        ? "request without a reply subject not served (logged once per caller)"
+        : "request whose reply subject is not an inbox not served (logged once per caller)",
+    );
+  }
 
   getInstruments()
     .meter.createObservableGauge(METRIC.requestsInFlight, { description: "Requests this worker is handling" })
@@ -134,16 +189,14 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   function sendError(entry: InFlightRequest, error: unknown): void {
     const { subject } = entry;
     const typed = toTypedError(error);
+    const log = loggerOf(entry.caller);
     if (typed.code === "internal") {
-      logger.error(
+      log.error(
         { request_id: entry.requestId, subject, err: describeUnknown(error) },
         "request failed unexpectedly",
       );
     } else {
-      logger.info(
-        { request_id: entry.requestId, subject, code: typed.code, field: typed.field },
-        typed.message,
-      );
+      log.info({ request_id: entry.requestId, subject, code: typed.code, field: typed.field }, typed.message);
     }
     const hdrs = createHeaders();
     hdrs.set(HEADERS.requestId, entry.requestId);
@@ -172,14 +225,23 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
 
   function finish(entry: InFlightRequest): void {
     if (entry.inFlight) inFlight.delete(entry.inFlight);
-    if (entry.stream) streams.delete(entry.requestId);
+    if (entry.stream) streams.delete(streamKey(entry.caller, entry.requestId));
     if (inFlight.size === 0) idle?.();
   }
 
-  function dispatch(subject: string, endpoint: Handler | StreamEndpoint, msg: ServiceMsg): void {
+  function dispatch(subject: RequestSubject, endpoint: Handler | StreamEndpoint, msg: ServiceMsg): void {
+    const caller = callers.callerOf(msg.subject);
+    // Before anything else: nothing is ever sent to a reply subject that is not an inbox.
+    if (!isInboxSubject(msg.reply, options.replyPrefixes)) {
+      refuse(msg.subject, caller, msg.reply ? "reply_subject" : "no_reply", msg);
+      return;
+    }
     const started = performance.now();
-    const requestId = msg.headers?.get(HEADERS.requestId) || randomUUID();
+    const sentId = msg.headers?.get(HEADERS.requestId) ?? "";
+    const validId = sentId === "" || REQUEST_ID_PATTERN.test(sentId);
+    const requestId = sentId !== "" && validId ? sentId : randomUUID();
     const server = startServerSpan(subject, options.queue, msg.headers, msg.data.length, requestId);
+    if (server.span.isRecording()) server.span.setAttribute(ATTR.caller, caller ?? "unknown");
     // A signal per request, not one shared by all: every attempt listens on its request's signal,
     // and Node keeps an EventTarget's listeners in a linked list whose removed entries still point
     // at their successors. On a signal living as long as the process, a removed listener promoted
@@ -191,6 +253,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       msg,
       subject,
       requestId,
+      caller: caller ?? "unknown",
       started,
       span: server.span,
       answered: false,
@@ -209,6 +272,18 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       replyError(entry, busy);
       return;
     }
+    if (caller === undefined) {
+      replyError(
+        entry,
+        new LlmProviderError("forbidden", "the calling context is not served by this service"),
+      );
+      return;
+    }
+    if (!validId) {
+      const message = `Request-Id header must be 1-128 characters of letters, digits and ._:@+=/- (starting with a letter or digit)`;
+      replyError(entry, new LlmProviderError("invalid_request", message, { field: HEADERS.requestId }));
+      return;
+    }
     let body: unknown;
     try {
       body = decodeBody(msg.data, maxRequestBytes);
@@ -219,15 +294,16 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     entry.inFlight = inFlight.add(entry);
     const context: RequestContext = {
       requestId,
+      caller,
       receivedAt: started,
-      log: logger,
+      log: loggerOf(caller),
       signal: entry.abandon.signal,
       traceparent: msg.headers?.get(HEADERS.traceparent) || undefined,
       trace: server.context,
     };
     let work: () => Promise<unknown>;
     if (streaming) {
-      streams.set(requestId, entry);
+      streams.set(streamKey(caller, requestId), entry);
       const writer = createStreamWriter(entry);
       work = () => endpoint.handler(body, context, writer);
     } else {
@@ -273,24 +349,26 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     };
   }
 
-  // Streams by request id, so that a caller who stopped reading can stop the upstream call.
+  // Streams by caller and request id, so that a caller who stopped reading can stop the upstream
+  // call — its own stream only: the cancel's caller comes from its subject, as a request's does.
   const streams = new Map<string, InFlightRequest>();
-  const cancellations = nc.subscribe(SUBJECTS.cancelStream, {
+  const cancellations = nc.subscribe(callers.servingSubject(SUBJECTS.cancelStream), {
     callback: (_error, msg) => {
+      const caller = callers.callerOf(msg.subject);
       const cancel = CancelStreamSchema.safeParse(safeJson(msg.data));
-      if (!cancel.success) return;
-      const entry = streams.get(cancel.data.request_id);
+      if (caller === undefined || !cancel.success) return;
+      const entry = streams.get(streamKey(caller, cancel.data.request_id));
       if (entry?.stream)
         entry.abandon.abort(new LlmProviderError("cancelled", "the caller cancelled the stream"));
     },
   });
 
-  for (const [subject, handler] of Object.entries(options.endpoints)) {
-    const tokens = subject.split(".");
-    const name = tokens.pop()!;
-    let group: ServiceGroup = service;
-    for (const token of tokens) group = group.addGroup(token);
-    group.addEndpoint(name, { handler: (_error, msg) => dispatch(subject, handler, msg) });
+  for (const [subject, handler] of endpoints) {
+    const name = subject.slice(subject.lastIndexOf(".") + 1);
+    service.addEndpoint(name, {
+      subject: callers.servingSubject(subject),
+      handler: (_error, msg) => dispatch(subject, handler, msg),
+    });
   }
 
   return {
@@ -316,7 +394,12 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
   };
 }
 
-const decoder = new TextDecoder();
+/** `fatal`: a body that is not valid UTF-8 is refused, never silently repaired with U+FFFD. */
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function streamKey(caller: string, requestId: string): string {
+  return `${caller}\0${requestId}`;
+}
 
 function safeJson(data: Uint8Array): unknown {
   try {
@@ -338,11 +421,25 @@ export function decodeBody(data: Uint8Array, maxBytes: number): unknown {
     );
   }
   if (data.length === 0) return {};
+  let text: string;
   try {
-    return JSON.parse(decoder.decode(data)) as unknown;
+    text = decoder.decode(data);
+  } catch {
+    throw new LlmProviderError("invalid_json", "request body is not valid UTF-8");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text) as unknown;
   } catch (error) {
     throw new LlmProviderError("invalid_json", `request body is not valid JSON: ${(error as Error).message}`);
   }
+  const tooDeep = findExcessiveNesting(body);
+  if (tooDeep !== undefined) {
+    throw new LlmProviderError("invalid_request", `${tooDeep}: nested deeper than ${MAX_JSON_DEPTH} levels`, {
+      field: tooDeep,
+    });
+  }
+  return body;
 }
 
 /** Known errors pass through; anything else becomes `internal` without leaking its text. */

@@ -89,6 +89,7 @@ export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate
       }
       const request: PolicyEvaluationRequest = {
         request_id: check.requestId,
+        caller: check.caller,
         source: "llm-provider",
         environment,
         operation: check.operation,

@@ -1,5 +1,5 @@
 import { metrics } from "@opentelemetry/api";
-import type { Attributes, Meter, MetricOptions } from "@opentelemetry/api";
+import type { Attributes, Counter, Meter, MetricOptions } from "@opentelemetry/api";
 import { LocalHistogram, LocalHistogramProducer } from "./local-histograms.js";
 import { METRIC, SCOPE } from "./semconv.js";
 
@@ -11,6 +11,8 @@ export interface Instruments {
   fallbacks: SummingCounter;
   retries: SummingCounter;
   cacheLookups: SummingCounter;
+  /** Requests not served at all (rare, hostile or misconfigured): by reason and caller. */
+  refusedRequests: Counter;
 }
 
 /**
@@ -76,6 +78,9 @@ export function getInstruments(): Instruments {
     }),
     cacheLookups: createSummingCounter(meter, METRIC.cacheLookups, {
       description: "Embedding inputs looked up in the cache, by result (hit/miss)",
+    }),
+    refusedRequests: meter.createCounter(METRIC.requestsRefused, {
+      description: "Requests not served: a reply subject that is not an inbox, or none",
     }),
   };
   return instruments;

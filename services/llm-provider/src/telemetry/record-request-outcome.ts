@@ -12,15 +12,20 @@ interface OutcomeAttributes {
   miss: Attributes;
 }
 
-// Keyed by operation, model and provider: bounded by the configuration. Reused objects spare a
+// Keyed by operation, model, provider and caller: bounded by the configuration. Reused objects spare a
 // fresh allocation per request (the SDK hashes the attributes on every record regardless).
 const attributeSets = new Map<string, OutcomeAttributes>();
 
-function attributesOf(operation: string, model: string, providerId: string): OutcomeAttributes {
-  const key = `${operation}\u0000${model}\u0000${providerId}`;
+function attributesOf(
+  operation: string,
+  model: string,
+  providerId: string,
+  caller: string,
+): OutcomeAttributes {
+  const key = `${operation}\u0000${model}\u0000${providerId}\u0000${caller}`;
   let sets = attributeSets.get(key);
   if (!sets) {
-    const request = { [ATTR.genAiOperationName]: operation, [ATTR.model]: model };
+    const request = { [ATTR.genAiOperationName]: operation, [ATTR.model]: model, [ATTR.caller]: caller };
     sets = {
       request,
       withProvider: { ...request, [ATTR.providerId]: providerId },
@@ -40,6 +45,8 @@ export function recordRequestOutcome(
   trace: Context,
   outcome: {
     operation: "chat" | "embeddings";
+    /** The calling context: a bounded set (configured contexts and `anonymous`). */
+    caller: string;
     model: string;
     providerId: string;
     costUsd: number;
@@ -58,7 +65,7 @@ export function recordRequestOutcome(
     if (outcome.cacheHit !== undefined) span.setAttribute(ATTR.cacheHit, outcome.cacheHit);
   }
   const instruments = getInstruments();
-  const attributes = attributesOf(outcome.operation, outcome.model, outcome.providerId);
+  const attributes = attributesOf(outcome.operation, outcome.model, outcome.providerId, outcome.caller);
   if (outcome.costUsd > 0) instruments.cost.add(outcome.costUsd, attributes.withProvider);
   if (outcome.attempts.length > 1) instruments.retries.add(outcome.attempts.length - 1, attributes.request);
   if (outcome.cacheLookups) {

@@ -28,6 +28,9 @@ export const ATTR = {
   messagingConsumerGroupName: "messaging.consumer.group.name",
   messagingMessageBodySize: "messaging.message.body.size",
   requestId: "llm_provider.request_id",
+  /** The calling bounded context (bounded: the configured contexts and `anonymous`). */
+  caller: "llm_provider.caller",
+  refusalReason: "llm_provider.refusal_reason",
   providerId: "llm_provider.provider_id",
   model: "llm_provider.model",
   costUsd: "llm_provider.cost_usd",
@@ -42,6 +45,7 @@ export const METRIC = {
   fallbacks: "llm_provider.fallbacks",
   retries: "llm_provider.retries",
   requestsInFlight: "llm_provider.requests.in_flight",
+  requestsRefused: "llm_provider.requests.refused",
   eventQueueDepth: "llm_provider.events.queue_depth",
   eventsDropped: "llm_provider.events.dropped",
   breakerState: "llm_provider.circuit_breaker.state",
