@@ -12,6 +12,9 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 interface ComposeService {
   volumes?: string[];
+  environment?: Record<string, string>;
+  entrypoint?: string[];
+  depends_on?: Record<string, { condition: string }>;
   deploy?: { replicas?: number };
   profiles?: string[];
   build?: string;
@@ -23,8 +26,9 @@ describe("docker-compose.yml", () => {
     services: Record<string, ComposeService>;
   };
 
-  it("runs NATS, two service replicas, and the observability stack only on request", () => {
+  it("runs NATS, a bootstrap, two service replicas, and the observability stack only on request", () => {
     expect(Object.keys(compose.services).sort()).toEqual([
+      "bootstrap",
       "jaeger",
       "llm-provider",
       "nats",
@@ -45,6 +49,19 @@ describe("docker-compose.yml", () => {
     }
     const config = parseConfig(readConfigFile(`${root}deploy/compose-config.yaml`), "compose");
     expect(config.providers.map((provider) => provider.id)).toEqual(["openai"]);
+    expect(config.callers.identity).toBe("account");
+    expect(config.service.create_state).toBe(false);
+  });
+
+  it("gives NATS every password the shipped accounts read, and each process its own user", () => {
+    const accounts = readFileSync(`${root}deploy/nats/accounts.conf`, "utf8");
+    const variables = [...accounts.matchAll(/password: \$(\w+)/g)].map((match) => match[1]).sort();
+    expect(Object.keys(compose.services["nats"]!.environment!).sort()).toEqual(variables);
+    const { bootstrap, "llm-provider": worker } = compose.services;
+    expect(bootstrap!.entrypoint).toEqual(["node", "services/llm-provider/dist/bootstrap.js"]);
+    expect(bootstrap!.environment!["LLM_PROVIDER__NATS__USER"]).toBe("llm-provider-bootstrap");
+    expect(worker!.environment!["LLM_PROVIDER__NATS__USER"]).toBe("llm-provider");
+    expect(worker!.depends_on).toEqual({ bootstrap: { condition: "service_completed_successfully" } });
   });
 });
 

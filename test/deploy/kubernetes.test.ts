@@ -98,6 +98,8 @@ describe("deploy/kubernetes", () => {
     expect(config.environment).toBe("production");
     expect(config.policy_gateway.bypass).toBe(false);
     expect(config.probes).toEqual({ enabled: true, host: "0.0.0.0", port: 8080 });
+    expect(config.callers.identity).toBe("account");
+    expect(config.service.create_state ?? false).toBe(false); // the bootstrap job makes the state
     for (const replicas of [
       config.events.replicas,
       config.embedding_cache.replicas,
@@ -125,12 +127,15 @@ describe("deploy/kubernetes", () => {
       if (/KEY|PASSWORD|TOKEN|SECRET/.test(entry.name)) expect(entry.value, entry.name).toBeUndefined();
   });
 
-  it("gives the bootstrap job its NATS credentials and no provider key (it calls no provider)", () => {
+  it("gives the bootstrap job NATS credentials of its own and no provider key (it calls no provider)", () => {
     const container = job().spec!.template.spec!.containers[0]!;
     const config = configIn(container);
     const env = containerEnv(container);
+    // The administration rights are the bootstrap user's alone, never the workers'.
+    expect(config.nats.user).toBe("llm-provider-bootstrap");
+    expect(configIn(deployment().spec!.template.spec!.containers[0]!).nats.user).toBe("llm-provider");
     for (const [field, ref] of natsSecretRefs(config))
-      expect(resolveSecret(ref, env), field).toMatch(/^from-secret:/);
+      expect(resolveSecret(ref, env), field).toBe("from-secret:bootstrap-nats-password");
     for (const [field, ref] of providerKeyRefs(config))
       expect(resolveSecret(ref, env), field).toBeUndefined();
   });
