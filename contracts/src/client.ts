@@ -12,7 +12,7 @@ import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
 import { StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone } from "./stream.js";
-import { HEADERS, REQUEST_ID_PATTERN, SUBJECTS } from "./subjects.js";
+import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, SUBJECTS } from "./subjects.js";
 import { parseRequest } from "./validation.js";
 
 export interface CallOptions {
@@ -134,11 +134,9 @@ export function createLlmProviderClient(
 /** The request's headers: the caller's own, and the `Request-Id` once checked. */
 function requestHeaders(callOptions: CallOptions, requestId: string | undefined) {
   if (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId)) {
-    throw new LlmProviderError(
-      "invalid_request",
-      "requestId must be 1-128 characters of letters, digits and ._:@+=/- (starting with a letter or digit)",
-      { field: HEADERS.requestId },
-    );
+    throw new LlmProviderError("invalid_request", `requestId must be ${REQUEST_ID_RULE}`, {
+      field: HEADERS.requestId,
+    });
   }
   const hdrs = createHeaders();
   if (requestId !== undefined) hdrs.set(HEADERS.requestId, requestId);

@@ -69,6 +69,9 @@ export function callerContextOf(subject: string): string | undefined {
  * ULIDs, NUIDs, `order-4711`, base64). Anything else is refused, never cut or repaired.
  */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+=/-]{0,127}$/;
+/** `REQUEST_ID_PATTERN` in words, for error messages. */
+export const REQUEST_ID_RULE =
+  "1-128 characters of letters, digits and ._:@+=/-, starting with a letter or digit";
 
 /** Name of the NATS micro service (`$SRV.PING.llm-provider`) and of its queue group. */
 export const SERVICE_NAME = "llm-provider";

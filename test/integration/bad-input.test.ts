@@ -5,7 +5,7 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { startTestService, testConfig } from "../support/service.js";
+import { embedderModel, startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
 let nats: NatsServerHandle;
@@ -17,14 +17,7 @@ beforeAll(async () => {
   upstream = await startFakeOpenAIServer();
   const config = testConfig(nats.url, [upstream.baseUrl]);
   config.service = { max_request_bytes: 4_096 };
-  config.models.push({
-    model_name: "embedder",
-    provider_id: "p0",
-    context_window: 8_191,
-    max_tokens: 8_191,
-    dimensions: 8,
-    features: { chat: false, embedding: true, function_calling: false, streaming: false },
-  });
+  config.models.push(embedderModel());
   config.models.push({
     model_name: "plain-chat",
     provider_id: "p0",

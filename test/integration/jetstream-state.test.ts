@@ -7,7 +7,10 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
-import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import { Writable } from "node:stream";
+import { startApp } from "../../services/llm-provider/src/app.js";
+import { ConfigError, parseConfig } from "../../services/llm-provider/src/config/load-config.js";
+import { createLogger } from "../../services/llm-provider/src/infra/logger.js";
 import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
@@ -97,13 +100,49 @@ describe("JetStream state (event stream and KV buckets)", () => {
     await jsm.streams.delete("STATE_EVENTS");
   });
 
+  it("a worker without `service.create_state` only checks it: missing refuses the start, different is logged", async () => {
+    const input = testConfig(nats.url, ["http://127.0.0.1:9"], {
+      service: { create_state: false },
+      events: { stream: "WORKER_EVENTS", max_age_ms: 3_600_000 },
+      embedding_cache: { bucket: "worker_embeddings" },
+      health: { bucket: "worker_health" },
+      circuit_breaker: { bucket: "worker_breakers" },
+      rate_limits: { bucket: "worker_rates" },
+    });
+    const config = parseConfig(input, "test");
+    const logs: string[] = [];
+    const logger = createLogger(
+      "info",
+      new Writable({ write: (chunk, _e, done) => (logs.push(String(chunk)), done()) }),
+    );
+    const refused = await startApp({ config, nc, logger }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).message).toContain(
+      "stream WORKER_EVENTS does not exist: run llm-provider-bootstrap",
+    );
+    expect((refused as ConfigError).problems).toHaveLength(5);
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) names.push(name);
+    expect(names.filter((name) => /worker/i.test(name))).toEqual([]); // nothing was created
+
+    await ensureJetStreamState(nc, parseConfig({ ...input, events: { stream: "WORKER_EVENTS" } }, "test"));
+    const app = await startApp({ config, nc, logger });
+    await app.stop(100);
+    expect(logs.join("")).toContain(
+      "JetStream state differs from the configuration: run llm-provider-bootstrap",
+    );
+    expect((await jsm.streams.info("WORKER_EVENTS")).config.max_age).toBe(7 * 24 * 3_600 * SECOND); // left alone
+    await jsm.streams.delete("WORKER_EVENTS");
+  });
+
   it("`llm-provider-bootstrap` creates it and exits 0; run again, it changes nothing", async () => {
     const configPath = join(workDir, "bootstrap.yaml");
     await writeFile(
       configPath,
       toYaml(
         testConfig(nats.url, ["http://127.0.0.1:9"], {
-          events: { stream: "BOOT_EVENTS" },
+          events: { stream: "BOOT_EVENTS", consumers: [{ name: "analytics" }] },
           embedding_cache: { bucket: "boot_embeddings" },
           health: { bucket: "boot_health" },
           circuit_breaker: { bucket: "boot_breakers" },
@@ -113,7 +152,14 @@ describe("JetStream state (event stream and KV buckets)", () => {
     );
     const first = await runBootstrap(configPath);
     expect(first.code).toBe(0);
-    for (const name of ["BOOT_EVENTS", "boot_embeddings", "boot_health", "boot_breakers", "boot_rates"])
+    for (const name of [
+      "BOOT_EVENTS",
+      "analytics",
+      "boot_embeddings",
+      "boot_health",
+      "boot_breakers",
+      "boot_rates",
+    ])
       expect(first.stdout).toContain(`${name}: created`);
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
@@ -130,7 +176,9 @@ describe("JetStream state (event stream and KV buckets)", () => {
     const second = await runBootstrap(configPath);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toMatch(/: (created|updated)/);
-    expect(second.stdout.match(/: unchanged/g)).toHaveLength(5);
+    expect(second.stdout.match(/: unchanged/g)).toHaveLength(6);
+    const consumer = await jsm.consumers.info("BOOT_EVENTS", "analytics");
+    expect(consumer.config).toMatchObject({ durable_name: "analytics", ack_policy: "explicit" });
   });
 
   it("`llm-provider-bootstrap` without NATS fails with exit 1 and says why", async () => {

@@ -8,7 +8,13 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { SINGLE_ACCOUNT_PRODUCTION, startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
+import {
+  embedderModel,
+  SINGLE_ACCOUNT_PRODUCTION,
+  startTestService,
+  testConfig,
+  TEST_API_KEY,
+} from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
 let nats: NatsServerHandle;
@@ -25,17 +31,7 @@ beforeAll(async () => {
     // One account here: the caller is `anonymous`; test/security runs the gateway with accounts.
     ...SINGLE_ACCOUNT_PRODUCTION,
     policy_gateway: { bypass: false, subject: POLICY_GATEWAY_SUBJECT, timeout_ms: 300 },
-    models: [
-      ...testConfig(nats.url, [upstream.baseUrl]).models,
-      {
-        model_name: "embedder",
-        provider_id: "p0",
-        context_window: 8_191,
-        max_tokens: 8_191,
-        dimensions: 8,
-        features: { chat: false, embedding: true, function_calling: false, streaming: false },
-      },
-    ],
+    models: [...testConfig(nats.url, [upstream.baseUrl]).models, embedderModel()],
   });
 });
 

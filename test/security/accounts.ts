@@ -16,7 +16,7 @@ import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jets
 import { createLogger } from "../../services/llm-provider/src/infra/logger.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { TEST_API_KEY, testConfig } from "../support/service.js";
+import { embedderModel, TEST_API_KEY, testConfig } from "../support/service.js";
 
 export const ACCOUNTS_CONF = fileURLToPath(new URL("../../deploy/nats/accounts.conf", import.meta.url));
 
@@ -100,15 +100,7 @@ export function accountsServiceConfig(
     events: { consumers: [{ name: "analytics" }] },
     ...overrides,
   });
-  config.models.push({
-    model_name: "embedder",
-    provider_id: "p0",
-    context_window: 8_191,
-    max_tokens: 8_191,
-    dimensions: 8,
-    cost: { input_per_million: 0.02, output_per_million: 0 },
-    features: { chat: false, embedding: true, function_calling: false, streaming: false },
-  });
+  config.models.push(embedderModel({ cost: { input_per_million: 0.02, output_per_million: 0 } }));
   return config;
 }
 

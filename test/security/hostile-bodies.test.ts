@@ -12,7 +12,7 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
+import { embedderModel, startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 
 let nats: NatsServerHandle;
@@ -23,14 +23,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   upstream = await startFakeOpenAIServer({ apiKey: TEST_API_KEY, recordRequests: false });
   const config = testConfig(nats.url, [upstream.baseUrl]);
-  config.models.push({
-    model_name: "embedder",
-    provider_id: "p0",
-    context_window: 8_191,
-    max_tokens: 8_191,
-    dimensions: 8,
-    features: { chat: false, embedding: true, function_calling: false, streaming: false },
-  });
+  config.models.push(embedderModel());
   service = await startTestService(config);
 });
 

@@ -68,6 +68,21 @@ export function testConfig(
   };
 }
 
+/** An embedding model `embedder` of 8 dimensions on provider `p0` (the echo upstream embeds any length). */
+export function embedderModel(
+  overrides: Partial<ConfigInput["models"][number]> = {},
+): ConfigInput["models"][number] {
+  return {
+    model_name: "embedder",
+    provider_id: "p0",
+    context_window: 8_191,
+    max_tokens: 8_191,
+    dimensions: 8,
+    features: { chat: false, embedding: true, function_calling: false, streaming: false },
+    ...overrides,
+  };
+}
+
 type ProviderInput = ConfigInput["providers"][number];
 type ModelInput = ConfigInput["models"][number];
 

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { ConfigError } from "./config/load-config.js";
-import { callerIdentityOf, workerCreatesStateOf } from "./config/schema.js";
+import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog } from "./domain/catalog.js";
 import { buildProviderHealthChanged } from "./domain/events.js";
@@ -32,7 +32,7 @@ import { connectNats, watchConnection } from "./infra/nats-connection.js";
 import { createOutbox } from "./infra/nats-outbox.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
 import { createJetStreamEventPublisher } from "./infra/jetstream-events.js";
-import { ensureJetStreamState } from "./infra/jetstream-state.js";
+import { prepareWorkerState } from "./infra/jetstream-state.js";
 import type { EventPublisher } from "./infra/jetstream-events.js";
 import { describeSecretRef, resolveSecret } from "./infra/secrets.js";
 import { createProviderClient, hasWire } from "./providers/create-provider-client.js";
@@ -109,25 +109,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       });
   if (config.policy_gateway.bypass) logger.warn("policy gateway bypassed (development only, POL-LLM-005)");
 
-  const createsState = workerCreatesStateOf(config);
-  const state = await ensureJetStreamState(nc, config, createsState);
-  const missing = state.filter((resource) => resource.outcome === "missing");
-  if (missing.length > 0) {
-    throw new ConfigError(
-      "jetstream",
-      missing.map((resource) => ({
-        field: "jetstream",
-        message: `${resource.kind} ${resource.name} does not exist: run llm-provider-bootstrap with this configuration first`,
-      })),
-    );
-  }
-  const changed = state.filter((resource) => resource.outcome !== "unchanged");
-  if (changed.length > 0 && createsState) logger.info({ changed }, "JetStream state created or reshaped");
-  else if (changed.length > 0)
-    logger.warn(
-      { differs: changed },
-      "JetStream state differs from the configuration: run llm-provider-bootstrap",
-    );
+  await prepareWorkerState(nc, config, logger);
   const identity = callerIdentityOf(config);
   if (identity === "none" && config.environment === "production") {
     logger.warn(

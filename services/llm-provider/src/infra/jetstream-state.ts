@@ -1,4 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import { ConfigError } from "../config/load-config.js";
+import { workerCreatesStateOf } from "../config/schema.js";
 import type { Config } from "../config/schema.js";
 import { ensureKvBucket } from "./ensure-kv-bucket.js";
 import type { EnsureOutcome, KvBucketSpec } from "./ensure-kv-bucket.js";
@@ -64,4 +67,32 @@ export async function ensureJetStreamState(
     done.push({ kind: "kv", name: spec.bucket, replicas: spec.replicas, outcome });
   }
   return done;
+}
+
+/**
+ * A worker's start: its state created (`service.create_state`), or only checked — a stream or
+ * bucket that does not exist refuses the start (ConfigError, exit 78), one that differs from the
+ * configuration is logged.
+ */
+export async function prepareWorkerState(nc: NatsConnection, config: Config, logger: Logger): Promise<void> {
+  const creates = workerCreatesStateOf(config);
+  const state = await ensureJetStreamState(nc, config, creates);
+  const missing = state.filter((resource) => resource.outcome === "missing");
+  if (missing.length > 0) {
+    throw new ConfigError(
+      "jetstream",
+      missing.map((resource) => ({
+        field: "jetstream",
+        message: `${resource.kind} ${resource.name} does not exist: run llm-provider-bootstrap with this configuration first`,
+      })),
+    );
+  }
+  const changed = state.filter((resource) => resource.outcome !== "unchanged");
+  if (changed.length === 0) return;
+  if (creates) logger.info({ changed }, "JetStream state created or reshaped");
+  else
+    logger.warn(
+      { differs: changed },
+      "JetStream state differs from the configuration: run llm-provider-bootstrap",
+    );
 }

@@ -10,6 +10,7 @@ import {
   LlmProviderError,
   MAX_JSON_DEPTH,
   REQUEST_ID_PATTERN,
+  REQUEST_ID_RULE,
   SUBJECTS,
 } from "@llm-provider/contracts";
 import type { Attempt, RequestSubject, StreamChunk } from "@llm-provider/contracts";
@@ -114,20 +115,16 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
    * publish there with this worker's rights) or it has none. Counted, and logged once per caller
    * and reason so that a flood cannot flood the log.
    */
-  function refuse(
-    subject: string,
-    caller: string | undefined,
-    reason: "reply_subject" | "no_reply",
-    msg: ServiceMsg,
-  ) {
-    const who = caller ?? "unknown";
+  function refuse(subject: string, caller: string | undefined, reply: string | undefined) {
+    const reason = reply ? "reply_subject" : "no_reply";
+    const who = caller ?? UNKNOWN_CALLER;
     metrics.recordRefused(requestSubjectOf.get(subject) ?? subject);
     getInstruments().refusedRequests.add(1, { [ATTR.refusalReason]: reason, [ATTR.caller]: who });
     const key = `${who}\0${reason}`;
     if (refusalsLogged.has(key)) return;
     refusalsLogged.add(key);
     logger.warn(
-      { caller: who, subject, reason, reply: msg.reply?.slice(0, 64) },
+      { caller: who, subject, reason, reply: reply?.slice(0, 64) },
       reason === "no_reply"
         ? "request without a reply subject not served (logged once per caller)"
         : "request whose reply subject is not an inbox not served (logged once per caller)",
@@ -225,7 +222,11 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
 
   function finish(entry: InFlightRequest): void {
     if (entry.inFlight) inFlight.delete(entry.inFlight);
-    if (entry.stream) streams.delete(streamKey(entry.caller, entry.requestId));
+    if (entry.stream) {
+      // The same caller may reuse a request id for a later stream: remove only this one.
+      const key = streamKey(entry.caller, entry.requestId);
+      if (streams.get(key) === entry) streams.delete(key);
+    }
     if (inFlight.size === 0) idle?.();
   }
 
@@ -233,7 +234,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     const caller = callers.callerOf(msg.subject);
     // Before anything else: nothing is ever sent to a reply subject that is not an inbox.
     if (!isInboxSubject(msg.reply, options.replyPrefixes)) {
-      refuse(msg.subject, caller, msg.reply ? "reply_subject" : "no_reply", msg);
+      refuse(msg.subject, caller, msg.reply);
       return;
     }
     const started = performance.now();
@@ -241,7 +242,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     const validId = sentId === "" || REQUEST_ID_PATTERN.test(sentId);
     const requestId = sentId !== "" && validId ? sentId : randomUUID();
     const server = startServerSpan(subject, options.queue, msg.headers, msg.data.length, requestId);
-    if (server.span.isRecording()) server.span.setAttribute(ATTR.caller, caller ?? "unknown");
+    if (server.span.isRecording()) server.span.setAttribute(ATTR.caller, caller ?? UNKNOWN_CALLER);
     // A signal per request, not one shared by all: every attempt listens on its request's signal,
     // and Node keeps an EventTarget's listeners in a linked list whose removed entries still point
     // at their successors. On a signal living as long as the process, a removed listener promoted
@@ -253,7 +254,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       msg,
       subject,
       requestId,
-      caller: caller ?? "unknown",
+      caller: caller ?? UNKNOWN_CALLER,
       started,
       span: server.span,
       answered: false,
@@ -280,7 +281,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       return;
     }
     if (!validId) {
-      const message = `Request-Id header must be 1-128 characters of letters, digits and ._:@+=/- (starting with a letter or digit)`;
+      const message = `${HEADERS.requestId} header must be ${REQUEST_ID_RULE}`;
       replyError(entry, new LlmProviderError("invalid_request", message, { field: HEADERS.requestId }));
       return;
     }
@@ -393,6 +394,9 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     },
   };
 }
+
+/** A request from a context that is not served (answered `forbidden`), in logs, spans and metrics. */
+const UNKNOWN_CALLER = "unknown";
 
 /** `fatal`: a body that is not valid UTF-8 is refused, never silently repaired with U+FFFD. */
 const decoder = new TextDecoder("utf-8", { fatal: true });
