@@ -8,6 +8,9 @@ export type GetProviderHealth = z.infer<typeof GetProviderHealthSchema>;
 
 export const RateLimitStatusSchema = z.enum(["OK", "THROTTLED", "BLOCKED"]);
 
+/** Age of a stale answer: an integer of ms, or null when nothing shared was ever read. */
+const StaleAgeSchema = z.number().int().nonnegative().nullable();
+
 export const ProviderHealthSchema = z
   .object({
     provider_id: z.string(),
@@ -20,6 +23,19 @@ export const ProviderHealthSchema = z
     last_success_timestamp: z.string().nullable(),
     rate_limit_status: RateLimitStatusSchema,
     updated_at: z.string(),
+    stale: z
+      .boolean()
+      .optional()
+      .describe(
+        "true: the shared state (the HealthCache bucket, the rate-limit counts) did not answer in time — " +
+          "a JetStream leader election, a lost node — and this is the answering worker's last known state, " +
+          "with its own recent requests current. Absent when the answer is fresh",
+      ),
+    stale_age_ms: StaleAgeSchema.optional().describe(
+      "With stale: ms since the answering worker last read the shared state it did not get now; " +
+        "null when it has not read it since it started (then only its own requests count, and a rate-limit " +
+        "count not read is taken as not reached)",
+    ),
   })
   .describe("ProviderHealth");
 export type ProviderHealth = z.infer<typeof ProviderHealthSchema>;
@@ -36,6 +52,15 @@ export const AggregateHealthSchema = z
     health_score: z.number().min(0).max(1),
     providers: z.array(ProviderHealthSchema),
     fallback_chains: z.array(FallbackChainStatusSchema),
+    stale: z
+      .boolean()
+      .optional()
+      .describe(
+        "true when any provider's answer is stale (see ProviderHealth.stale). Absent when all are fresh",
+      ),
+    stale_age_ms: StaleAgeSchema.optional().describe(
+      "With stale: the largest stale_age_ms of the providers; null when any of theirs is null",
+    ),
   })
   .describe("Aggregate health of every provider");
 

@@ -203,6 +203,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
         catalog: () => catalog,
         readHealth: (providerId) => health.read(providerId),
+        lastKnownHealth: (providerId) => health.lastKnown(providerId),
         isProviderAvailable,
         rateLimitStatus: (providerId) => {
           const provider = catalog.providers.get(providerId);

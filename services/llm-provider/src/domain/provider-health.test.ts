@@ -3,7 +3,9 @@ import {
   DEFAULT_HEALTH_THRESHOLDS,
   HealthWindow,
   healthScore,
+  markStale,
   mergeHealthSnapshots,
+  oldestAge,
   toProviderHealth,
 } from "./provider-health.js";
 
@@ -95,5 +97,26 @@ describe("mergeHealthSnapshots and toProviderHealth", () => {
       last_success_timestamp: new Date(5).toISOString(),
       rate_limit_status: "THROTTLED",
     });
+  });
+});
+
+describe("oldestAge and markStale", () => {
+  it("is fresh only when every part is, else the oldest part's age, never read being the oldest", () => {
+    expect(oldestAge([])).toBeUndefined();
+    expect(oldestAge([undefined, undefined])).toBeUndefined();
+    expect(oldestAge([undefined, 40, 1_200])).toBe(1_200);
+    expect(oldestAge([5_000, null, undefined])).toBeNull();
+  });
+
+  it("leaves a fresh answer as it was, and marks a stale one with its age in whole ms", () => {
+    const answer: { provider_id: string; request_count: number; stale?: boolean } = {
+      provider_id: "p0",
+      request_count: 3,
+    };
+    expect(markStale(answer, undefined)).toBe(answer);
+    expect(markStale(answer, 1_234.6)).toEqual({ ...answer, stale: true, stale_age_ms: 1_235 });
+    expect(markStale(answer, null)).toEqual({ ...answer, stale: true, stale_age_ms: null });
+    // A clock that stepped back between the read and the answer gives no negative age.
+    expect(markStale(answer, -3)).toMatchObject({ stale_age_ms: 0 });
   });
 });

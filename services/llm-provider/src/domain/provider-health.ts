@@ -175,3 +175,43 @@ export function toProviderHealth(
     updated_at: new Date(now).toISOString(),
   };
 }
+
+/**
+ * What a worker knows of a provider when the HealthCache does not answer in time (a JetStream
+ * leader election, a lost node): the other workers' entries as its last successful read found
+ * them, merged with its own window as it is now.
+ */
+export interface LastKnownHealth {
+  snapshot: HealthSnapshot;
+  /** When that read answered (epoch ms); null when this worker has not read the provider yet. */
+  readAt: number | null;
+}
+
+/**
+ * How old the shared state behind an answer is: `undefined` when it was read just now (fresh),
+ * else the ms since it was last read, or `null` when it never was.
+ */
+export type StaleAge = number | null | undefined;
+
+/** The age of an answer made of several parts: fresh when all are, else the oldest (never read is oldest). */
+export function oldestAge(ages: readonly StaleAge[]): StaleAge {
+  let oldest: number | undefined;
+  for (const age of ages) {
+    if (age === undefined) continue;
+    if (age === null) return null;
+    oldest = oldest === undefined ? age : Math.max(oldest, age);
+  }
+  return oldest;
+}
+
+/**
+ * An answer marked `stale` with its age (whole ms, never negative), or left as it is when fresh:
+ * a fresh answer carries neither field, so it reads as it did before they existed.
+ */
+export function markStale<T extends { stale?: boolean; stale_age_ms?: number | null }>(
+  answer: T,
+  age: StaleAge,
+): T {
+  if (age === undefined) return answer;
+  return { ...answer, stale: true, stale_age_ms: age === null ? null : Math.max(0, Math.round(age)) };
+}

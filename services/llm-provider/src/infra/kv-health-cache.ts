@@ -5,9 +5,10 @@ import type { Attempt } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { HealthWindow, mergeHealthSnapshots } from "../domain/provider-health.js";
-import type { HealthSnapshot } from "../domain/provider-health.js";
+import type { HealthSnapshot, LastKnownHealth } from "../domain/provider-health.js";
 import type { HealthRecorder } from "../handlers/health-recorder.js";
 import { createKvBucketReader } from "./kv-bucket-reader.js";
+import type { KvEntry } from "./kv-bucket-reader.js";
 import { toKvToken } from "./kv-token.js";
 
 export interface KvHealthCacheOptions {
@@ -27,11 +28,44 @@ export interface KvHealthCacheOptions {
 
 const decoder = new TextDecoder();
 
-export interface KvHealthCache extends HealthRecorder {
-  /** Every worker's recent snapshot of one provider, merged (eventually consistent, as the seed says). */
+export interface HealthCache extends HealthRecorder {
+  /**
+   * Every worker's recent snapshot of one provider, merged (eventually consistent, as the seed
+   * says), read from the bucket now: waits for it, and fails when it does not answer.
+   */
   read(providerId: string): Promise<HealthSnapshot>;
+  /**
+   * What this worker knows of the provider without asking the bucket: the other workers' entries
+   * as its last successful `read` found them, with its own window as it is now. Never waits.
+   */
+  lastKnown(providerId: string): LastKnownHealth;
   /** Writes what is pending and stops the timer. */
   close(): Promise<void>;
+}
+
+/** The HealthCache on a NATS KV bucket. */
+export type KvHealthCache = HealthCache;
+
+/** The bucket as the cache uses it: the KV bucket in production, a map in unit tests. */
+export interface HealthCacheStore {
+  put(key: string, value: string): Promise<unknown>;
+  /** The latest value of every key matching `pattern` (a key with NATS wildcards). */
+  entries(pattern: string): Promise<KvEntry[]>;
+  close(): void;
+}
+
+export interface HealthCacheOptions extends Omit<KvHealthCacheOptions, "nc" | "bucket" | "readTimeoutMs"> {
+  store: HealthCacheStore;
+  /** Epoch ms; `Date.now` unless a test sets the time. */
+  now?: () => number;
+}
+
+/** The other workers' entries of a provider as a successful read found them. */
+interface ReadOfProvider {
+  /** Worker id → its snapshot. */
+  workers: Map<string, HealthSnapshot>;
+  startedAt: number;
+  answeredAt: number;
 }
 
 /**
@@ -39,7 +73,8 @@ export interface KvHealthCache extends HealthRecorder {
  * `flushIntervalMs` writes the snapshots that changed to a KV bucket with a TTL under
  * `<provider>.<worker>`; readers merge all workers' entries of a provider. Reads use no consumer
  * (stream info lists the keys, direct gets read them): they answer while a node of the cluster is
- * down, also on nats-server < 2.12.
+ * down, also on nats-server < 2.12 — once the bucket has a leader; until then `lastKnown` is what
+ * this worker can tell.
  */
 export async function createKvHealthCache(options: KvHealthCacheOptions): Promise<KvHealthCache> {
   // Created by ensureJetStreamState (TTL = options.ttlMs).
@@ -48,9 +83,25 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
     bucket: options.bucket,
     timeoutMs: options.readTimeoutMs,
   });
+  return createHealthCache({
+    ...options,
+    store: {
+      put: (key, value) => kv.put(key, value),
+      entries: (pattern) => reader.entries(pattern),
+      close: () => reader.close(),
+    },
+  });
+}
+
+/** The HealthCache over any store (see `createKvHealthCache`). */
+export function createHealthCache(options: HealthCacheOptions): HealthCache {
+  const { store } = options;
+  const now = options.now ?? Date.now;
   const windows = new Map<string, HealthWindow>();
   const dirty = new Set<string>();
   const lastWritten = new Map<string, number>();
+  /** Provider → what this worker's latest successful read of it found. */
+  const lastRead = new Map<string, ReadOfProvider>();
 
   function windowOf(providerId: string): HealthWindow {
     let window = windows.get(providerId);
@@ -59,19 +110,19 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
   }
 
   async function flush(): Promise<void> {
-    const now = Date.now();
+    const at = now();
     // Changed entries, and (to keep them alive under the TTL) any not written for half of it.
     for (const [providerId] of windows) {
-      if ((lastWritten.get(providerId) ?? 0) < now - options.ttlMs / 2) dirty.add(providerId);
+      if ((lastWritten.get(providerId) ?? 0) < at - options.ttlMs / 2) dirty.add(providerId);
     }
     const pending = [...dirty];
     dirty.clear();
     await Promise.all(
       pending.map(async (providerId) => {
-        const snapshot = windowOf(providerId).snapshot(now);
+        const snapshot = windowOf(providerId).snapshot(at);
         try {
-          await kv.put(`${toKvToken(providerId)}.${options.workerId}`, JSON.stringify(snapshot));
-          lastWritten.set(providerId, now);
+          await store.put(`${toKvToken(providerId)}.${options.workerId}`, JSON.stringify(snapshot));
+          lastWritten.set(providerId, at);
         } catch (error) {
           dirty.add(providerId); // try again next round
           options.logger.warn(
@@ -88,10 +139,10 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
 
   return {
     recordAttempts(attempts: readonly Attempt[]) {
-      const now = Date.now();
+      const at = now();
       for (const attempt of attempts) {
         if (attempt.outcome === "skipped") continue; // not a call: says nothing new about the provider
-        windowOf(attempt.provider_id).record(now, {
+        windowOf(attempt.provider_id).record(at, {
           ok: attempt.outcome === "success",
           latencyMs: attempt.latency_ms,
           ...(attempt.error_code ? { error: attempt.error_code } : {}),
@@ -101,25 +152,43 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
       }
     },
     async read(providerId) {
+      const startedAt = now();
       // `<provider>.*`: exactly this provider's entries (one token per worker), not those of a
       // provider whose encoded id merely starts the same way.
-      const entries = await reader.entries(`${toKvToken(providerId)}.*`);
-      const snapshots: HealthSnapshot[] = [];
+      const prefix = `${toKvToken(providerId)}.`;
+      const entries = await store.entries(`${prefix}*`);
+      const workers = new Map<string, HealthSnapshot>();
       for (const entry of entries) {
         const snapshot = parseSnapshot(entry.value);
         // Only workers write here (NATS permissions); a foreign value must still not fail the read.
-        if (snapshot) snapshots.push(snapshot);
+        if (snapshot) workers.set(entry.key.slice(prefix.length), snapshot);
         else if (entry.value.length > 0)
           options.logger.warn({ key: entry.key }, "ignored a health entry that is not a snapshot");
       }
-      return mergeHealthSnapshots(snapshots);
+      // Reads may overlap (a caller asks again while an earlier read still waits): the one sent
+      // last is what is known, whichever answers last.
+      const known = lastRead.get(providerId);
+      if (!known || known.startedAt <= startedAt)
+        lastRead.set(providerId, { workers, startedAt, answeredAt: now() });
+      return mergeHealthSnapshots([...workers.values()]);
+    },
+    lastKnown(providerId) {
+      const known = lastRead.get(providerId);
+      const snapshots: HealthSnapshot[] = [];
+      for (const [workerId, snapshot] of known?.workers ?? []) {
+        // This worker's entry is its window as it was written; the window itself is newer.
+        if (workerId !== options.workerId) snapshots.push(snapshot);
+      }
+      const own = windows.get(providerId);
+      if (own) snapshots.push(own.snapshot(now()));
+      return { snapshot: mergeHealthSnapshots(snapshots), readAt: known?.answeredAt ?? null };
     },
     async close() {
       clearInterval(timer);
       try {
         await flush();
       } finally {
-        reader.close();
+        store.close();
       }
     },
   };
