@@ -5,24 +5,30 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
-import { startTestService, testConfig } from "../support/service.js";
+import { embedderModel, startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 import { eventually } from "../support/until.js";
 
 let nats: NatsServerHandle;
 let primary: FakeOpenAIServer;
 let secondary: FakeOpenAIServer;
+let embedder: FakeOpenAIServer;
 let workers: TestService[] = [];
 
 beforeAll(async () => {
   nats = await startNatsServer();
   primary = await startFakeOpenAIServer();
   secondary = await startFakeOpenAIServer();
-  const config = testConfig(nats.url, [primary.baseUrl, secondary.baseUrl, "http://127.0.0.1:1/v1"], {
+  embedder = await startFakeOpenAIServer();
+  const endpoints = [primary.baseUrl, secondary.baseUrl, "http://127.0.0.1:1/v1", embedder.baseUrl];
+  const config = testConfig(nats.url, endpoints, {
     fallback_chains: [{ id: "chain", models: ["model-0", "model-1"] }],
     health: { flush_interval_ms: 100 },
   });
   config.providers[0]!.config = { ...config.providers[0]!.config, max_retries: 0 };
+  // Provider p3 embeds, for the embedding requests' share of the health record.
+  config.providers[3]!.config = { ...config.providers[3]!.config, max_retries: 0 };
+  config.models.push(embedderModel({ provider_id: "p3" }));
   // Provider p2 has no key: this worker can never call it.
   config.providers[2]!.api_key_ref = "env:NOT_SET_ANYWHERE";
   // Two workers in the same queue group share the load — and the HealthCache.
@@ -31,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const worker of workers) await worker.stop();
-  await Promise.all([primary?.close(), secondary?.close()]);
+  await Promise.all([primary?.close(), secondary?.close(), embedder?.close()]);
   await nats?.stop();
 });
 
@@ -83,7 +89,7 @@ describe("get_provider_health", () => {
       (value) =>
         (value as AggregateHealth).providers?.find((p) => p.provider_id === "p1")?.request_count === 1,
     )) as AggregateHealth;
-    expect(aggregate.providers.map((p) => p.provider_id)).toEqual(["p0", "p1", "p2"]);
+    expect(aggregate.providers.map((p) => p.provider_id)).toEqual(["p0", "p1", "p2", "p3"]);
     const p2 = aggregate.providers.find((p) => p.provider_id === "p2")!;
     expect(p2).toMatchObject({ is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" });
     expect(aggregate.fallback_chains).toEqual([
@@ -104,5 +110,28 @@ describe("get_provider_health", () => {
       .getProviderHealth({ provider_id: "nope" })
       .catch((e: unknown) => e)) as LlmProviderError;
     expect(error).toMatchObject({ code: "unknown_provider", field: "provider_id" });
+  });
+});
+
+describe("get_provider_health: embeddings", () => {
+  it("counts every upstream attempt of embedding requests, those of failed requests too", async () => {
+    const client = workers[0]!.client;
+    embedder.enqueue({ kind: "error", status: 500 });
+    const failed = await client
+      .generateEmbedding({ model: "embedder", input: ["a text the provider fails on"] })
+      .catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: "upstream_unavailable" });
+    await client.generateEmbedding({ model: "embedder", input: ["a text the provider embeds"] });
+    const health = (await eventually(
+      () => client.getProviderHealth({ provider_id: "p3" }),
+      (value) => (value as ProviderHealth).request_count === 2,
+    )) as ProviderHealth;
+    expect(health).toMatchObject({
+      provider_id: "p3",
+      request_count: 2,
+      error_count: 1,
+      last_error: "upstream_unavailable",
+    });
+    expect(Date.parse(health.last_success_timestamp!)).toBeGreaterThan(Date.now() - 10_000);
   });
 });

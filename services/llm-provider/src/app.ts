@@ -197,6 +197,7 @@ export async function startApp(options: AppOptions): Promise<App> {
         cache: embeddingCache ?? createDisabledEmbeddingCache(),
         cacheScope: config.embedding_cache.scope,
         events: events ?? { emit: () => undefined },
+        health,
         defaultTimeoutMs: config.service.default_timeout_ms,
         maxPayloadBytes: () => nc.info?.max_payload ?? 1_048_576,
       }),

@@ -8,6 +8,7 @@ import { buildChatCompleted } from "../domain/events.js";
 import type { ChatOutcome } from "../providers/port.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
+import { estimateChatTokens } from "../routing/rate-limiter.js";
 import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { Handler, RequestContext } from "./context.js";
 import { elapsedMs, prepareChat, recordChatFailure } from "./prepare-chat.js";
@@ -18,6 +19,7 @@ export type CompleteChatDeps = ChatDeps;
 /** CMD-001: validate → POL-LLM-003 → resolve model → policy gate → route → record → ChatCompletion. */
 export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
   return async function completeChat(body, context) {
+    const startedAt = Date.now(); // before the caller's budget is taken (in prepareChat)
     const prepared = await prepareChat(body, context, deps, false);
     const { request, targets, chain, deadline, eventContext } = prepared;
     let execution: ExecutionResult<ChatOutcome>;
@@ -40,6 +42,14 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
 
     deps.health.recordAttempts(execution.attempts);
     const completion = toChatCompletion(execution, context);
+    // A failed request, or one answered without a count, keeps the caller's estimate (as providers do).
+    if (execution.value.usage) {
+      void deps.callerLimits.settle(context.caller, {
+        estimatedTokens: estimateChatTokens(request, prepared.model.max_tokens),
+        actualTokens: completion.usage.total_tokens,
+        startedAt,
+      });
+    }
     deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
       buildChatCompleted(completion, request, eventContext),
     );

@@ -31,6 +31,7 @@ import type { Handler, RequestContext } from "./context.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 import type { EventSink } from "./event-sink.js";
+import type { HealthRecorder } from "./health-recorder.js";
 import type { PolicyGate } from "./policy-gate.js";
 import { resolveEmbeddings } from "./resolve-embeddings.js";
 
@@ -48,6 +49,8 @@ export interface GenerateEmbeddingDeps {
   /** `caller`: each calling context has vectors of its own (embedding_cache.scope). */
   cacheScope: "shared" | "caller";
   events: EventSink;
+  /** Every upstream attempt, answered or not (ProviderHealth). */
+  health: HealthRecorder;
   defaultTimeoutMs: number;
   /** The connected server's `max_payload`: no reply may be larger. */
   maxPayloadBytes: () => number;
@@ -105,6 +108,7 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
 
     const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
     const estimatedTokens = estimateEmbeddingTokens(inputs);
+    const startedAt = Date.now();
     await deps.callerLimits.admit(context.caller, estimatedTokens);
     await deps.policyGate.check({
       deadline,
@@ -136,6 +140,7 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
         request,
         deadline,
         trace: context.trace,
+        health: deps.health,
       }),
       maxBatchSize: Math.min(
         ...servable.map((target) => target.model.max_batch_size ?? DEFAULT_EMBEDDING_BATCH_SIZE),
@@ -143,6 +148,13 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
       maxParallelCalls: MAX_PARALLEL_UPSTREAM_CALLS,
       deadline,
       signal: context.signal,
+    });
+    // Only what went upstream counts (cache hits are free); a failed request keeps its estimate,
+    // as providers count failed requests too.
+    void deps.callerLimits.settle(context.caller, {
+      estimatedTokens,
+      actualTokens: resolution.batches.reduce((sum, batch) => sum + batch.countedTokens, 0),
+      startedAt,
     });
 
     const reply = buildEmbeddingReply({

@@ -60,6 +60,7 @@ function recordingCompute(options: { failOn?: string; delayMs?: number } = {}) {
         model: "m",
         providerId: "p-up",
         promptTokens: texts.length,
+        countedTokens: texts.length,
         cost: { currency: "USD", input: texts.length / 1e6, output: 0, total: texts.length / 1e6 },
         attempts: [],
         warnings: [],

@@ -11,6 +11,8 @@ export interface ComputedBatch {
   model: string;
   providerId: string;
   promptTokens: number;
+  /** What the call counts against rate limits: the provider's count, else the estimate. */
+  countedTokens: number;
   cost: Cost;
   attempts: Attempt[];
   warnings: string[];

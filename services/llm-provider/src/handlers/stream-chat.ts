@@ -9,6 +9,7 @@ import { consumeChatStream } from "../routing/consume-chat-stream.js";
 import type { ConsumedStream } from "../routing/consume-chat-stream.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
+import { estimateChatTokens } from "../routing/rate-limiter.js";
 import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { StreamEndpoint, StreamResult } from "./context.js";
 import { elapsedMs, prepareChat, recordChatFailure } from "./prepare-chat.js";
@@ -23,6 +24,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
   return {
     kind: "stream",
     async handler(body, context, writer): Promise<StreamResult> {
+      const startedAt = Date.now(); // before the caller's budget is taken (in prepareChat)
       const prepared = await prepareChat(body, context, deps, true);
       const { request, eventContext } = prepared;
       let execution: ExecutionResult<ConsumedStream>;
@@ -67,6 +69,14 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
       const { end } = stream;
       const promptTokens = end.usage?.promptTokens ?? 0;
       const completionTokens = end.usage?.completionTokens ?? 0;
+      // A failed stream, or one that ended without a count, keeps the caller's estimate (as providers do).
+      if (end.usage) {
+        void deps.callerLimits.settle(context.caller, {
+          estimatedTokens: estimateChatTokens(request, prepared.model.max_tokens),
+          actualTokens: promptTokens + completionTokens,
+          startedAt,
+        });
+      }
       const result: StreamResult = {
         id: `chatcmpl-${randomUUID()}`,
         model: target.model.model_name,

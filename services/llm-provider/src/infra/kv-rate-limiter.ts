@@ -12,15 +12,16 @@ export const RATE_LIMIT_ENTRY_TTL_MS = 3 * WINDOW_MS;
 const LEASE_SHARE = 0.05;
 const CAS_ATTEMPTS = 5;
 
+/** What one worker reserved of a budget's window and has not spent yet. */
 interface Lease {
   window: number;
   requests: number;
   tokens: number;
   /** The shared budget of this window is spent: refuse without asking again. */
   exhausted: boolean;
-  used: { requests: number; tokens: number };
 }
 
+/** A window's shared count: what all workers reserved (or, past an estimate, used). */
 interface WindowUsage {
   requests: number;
   tokens: number;
@@ -30,26 +31,56 @@ export interface KvRateLimiterOptions {
   nc: NatsConnection;
   bucket: string;
   logger: Logger;
+  /** The clock windows are cut from (ms since the epoch); `Date.now` unless a test turns the minutes. */
+  now?: () => number;
+}
+
+const windowOf = (time: number) => time - (time % WINDOW_MS);
+
+/**
+ * What a worker reserves for a request of `tokens`, given the window's shared count: a lease share
+ * (at least the request), no more than is left; undefined when what is left cannot take it.
+ */
+function planLease(usage: WindowUsage, limits: RateLimits, tokens: number): WindowUsage | undefined {
+  const requests =
+    limits.rpm === undefined
+      ? 0
+      : Math.min(Math.max(1, Math.ceil(limits.rpm * LEASE_SHARE)), limits.rpm - usage.requests);
+  const granted =
+    limits.tpm === undefined
+      ? 0
+      : Math.min(Math.max(tokens, Math.ceil(limits.tpm * LEASE_SHARE)), limits.tpm - usage.tokens);
+  if ((limits.rpm !== undefined && requests < 1) || (limits.tpm !== undefined && granted < tokens)) {
+    return undefined;
+  }
+  return { requests, tokens: granted };
 }
 
 /**
  * RPM/TPM limits shared by every worker: a fixed one-minute window per budget (a provider or a
  * caller context), counted in a KV key (`<budget, base64url>.<window start>`). A worker does not
  * write per request: it reserves a lease of 5 % of the limit with a compare-and-set and spends it
- * locally. The shared count never exceeds the limit, so a provider never sees more than its limit
- * per window; the price is that up to
- * one unspent lease per worker goes unused in a window. Windows are fixed, so a burst at the end
- * of one and the start of the next can reach twice the per-minute rate over a short span.
+ * locally. The shared count never exceeds the limit through reservations, so a provider never sees
+ * more than its limit per window; only tokens really used beyond their estimate may push it
+ * past. The price is that up to one unspent lease per worker goes unused in a window. Windows are
+ * fixed, so a burst at the end of one and the start of the next can reach twice the per-minute
+ * rate over a short span.
+ *
+ * Tokens are taken as an estimate and settled with the provider's count: tokens not used go back
+ * to the worker's lease (no write; they let more requests in this window), tokens used beyond the
+ * estimate come out of the lease, and what the lease cannot cover is added to the shared count.
  */
 export async function createKvRateLimiter(options: KvRateLimiterOptions): Promise<RateLimiter> {
   // Created by ensureJetStreamState; reads go to the stream leader, so compare-and-set sees the latest.
   const kv: KV = await new Kvm(options.nc).open(options.bucket);
+  const now = options.now ?? Date.now;
   const leases = new Map<string, Lease>();
+  const keyOf = (budget: string, window: number) => `${toKvToken(budget)}.${window}`;
 
   function leaseOf(budget: string, window: number): Lease {
     let lease = leases.get(budget);
     if (!lease || lease.window !== window) {
-      lease = { window, requests: 0, tokens: 0, exhausted: false, used: { requests: 0, tokens: 0 } };
+      lease = { window, requests: 0, tokens: 0, exhausted: false };
       leases.set(budget, lease);
     }
     return lease;
@@ -65,65 +96,107 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
   function spend(lease: Lease, tokens: number): true {
     lease.requests--;
     lease.tokens -= tokens;
-    lease.used.requests++;
-    lease.used.tokens += tokens;
     return true;
   }
 
-  /** Reserves more of the window's shared budget; false when nothing is left. */
-  async function reserve(budget: string, lease: Lease, limits: RateLimits, tokens: number): Promise<boolean> {
-    const key = `${toKvToken(budget)}.${lease.window}`;
+  /**
+   * Adds to the window's shared count what `plan` decides from its current value, with a
+   * compare-and-set: when another worker wrote first, reads again.
+   */
+  async function addToWindow(
+    key: string,
+    plan: (usage: WindowUsage) => WindowUsage | undefined,
+  ): Promise<{ added: WindowUsage; total: WindowUsage } | "refused" | "contended"> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const entry = await kv.get(key);
       const usage: WindowUsage =
         entry && entry.value.length > 0 ? entry.json<WindowUsage>() : { requests: 0, tokens: 0 };
-      const wantRequests = limits.rpm === undefined ? 0 : Math.max(1, Math.ceil(limits.rpm * LEASE_SHARE));
-      const wantTokens = limits.tpm === undefined ? 0 : Math.max(tokens, Math.ceil(limits.tpm * LEASE_SHARE));
-      const gotRequests = limits.rpm === undefined ? 0 : Math.min(wantRequests, limits.rpm - usage.requests);
-      const gotTokens = limits.tpm === undefined ? 0 : Math.min(wantTokens, limits.tpm - usage.tokens);
-      if ((limits.rpm !== undefined && gotRequests < 1) || (limits.tpm !== undefined && gotTokens < tokens)) {
-        lease.exhausted = true;
-        return false;
-      }
-      const next = JSON.stringify({
-        requests: usage.requests + gotRequests,
-        tokens: usage.tokens + gotTokens,
-      });
+      const added = plan(usage);
+      if (!added) return "refused";
+      const total = { requests: usage.requests + added.requests, tokens: usage.tokens + added.tokens };
       try {
-        if (entry) await kv.update(key, next, entry.revision);
-        else await kv.create(key, next);
+        if (entry) await kv.update(key, JSON.stringify(total), entry.revision);
+        else await kv.create(key, JSON.stringify(total));
       } catch {
-        continue; // another worker reserved at the same moment: read again
+        continue; // another worker wrote at the same moment: read again
       }
-      lease.requests += gotRequests;
-      lease.tokens += gotTokens;
-      return true;
+      return { added, total };
     }
-    options.logger.warn({ budget }, "rate limit lease contended; refusing this request");
-    return false;
+    return "contended";
+  }
+
+  /** Reserves more of the window's shared budget; false when nothing is left. */
+  async function reserve(budget: string, lease: Lease, limits: RateLimits, tokens: number): Promise<boolean> {
+    const outcome = await addToWindow(keyOf(budget, lease.window), (usage) =>
+      planLease(usage, limits, tokens),
+    );
+    if (outcome === "contended") {
+      options.logger.warn({ budget }, "rate limit lease contended; refusing this request");
+      return false;
+    }
+    if (outcome === "refused") {
+      lease.exhausted = true;
+      return false;
+    }
+    lease.requests += outcome.added.requests;
+    lease.tokens += outcome.added.tokens;
+    return true;
+  }
+
+  /** Adds tokens already used to the shared count, whatever is left of the limit: they were used. */
+  async function charge(budget: string, lease: Lease, tpm: number, tokens: number): Promise<void> {
+    try {
+      const outcome = await addToWindow(keyOf(budget, lease.window), () => ({ requests: 0, tokens }));
+      if (typeof outcome === "string") {
+        options.logger.warn(
+          { budget, tokens },
+          "rate limit count contended; tokens beyond the estimate not counted",
+        );
+        return;
+      }
+      if (outcome.total.tokens >= tpm) lease.exhausted = true;
+    } catch (error) {
+      options.logger.warn({ budget, tokens, err: error }, "tokens beyond the estimate not counted");
+    }
   }
 
   return {
     acquire(budget, limits, tokens) {
       if (limits.rpm === undefined && limits.tpm === undefined) return true;
-      const now = Date.now();
-      const lease = leaseOf(budget, now - (now % WINDOW_MS));
+      const lease = leaseOf(budget, windowOf(now()));
       if (fits(lease, limits, tokens)) return spend(lease, tokens);
       if (lease.exhausted) return false;
       return reserve(budget, lease, limits, tokens).then(
         (ok) => ok && fits(lease, limits, tokens) && spend(lease, tokens),
       );
     },
+    settle(budget, limits, { estimatedTokens, actualTokens, startedAt }) {
+      if (limits.tpm === undefined || actualTokens === estimatedTokens) return;
+      const lease = leaseOf(budget, windowOf(now()));
+      if (actualTokens < estimatedTokens) {
+        // Only the window that took the estimate holds it: given to a later window's lease, these
+        // tokens would let that window's shared count be passed.
+        if (windowOf(startedAt) === lease.window) lease.tokens += estimatedTokens - actualTokens;
+        return;
+      }
+      // Used beyond the estimate: counted in the window the answer came back in.
+      const extra = actualTokens - estimatedTokens;
+      if (lease.tokens >= extra) {
+        lease.tokens -= extra;
+        return;
+      }
+      const uncovered = extra - lease.tokens;
+      lease.tokens = 0;
+      return charge(budget, lease, limits.tpm, uncovered);
+    },
     retryAfterMs() {
-      const now = Date.now();
-      return WINDOW_MS - (now % WINDOW_MS);
+      return WINDOW_MS - (now() % WINDOW_MS);
     },
     async status(budget, limits) {
       if (limits.rpm === undefined && limits.tpm === undefined) return "OK";
       // The shared count of the current window: what all workers reserved, not one worker's view.
-      const now = Date.now();
-      const key = `${toKvToken(budget)}.${now - (now % WINDOW_MS)}`;
-      const entry = await kv.get(key).catch(() => null); // the bucket is away: nothing known to the contrary
+      const window = windowOf(now());
+      const entry = await kv.get(keyOf(budget, window)).catch(() => null); // the bucket is away: nothing known to the contrary
       if (!entry || entry.value.length === 0) return "OK";
       const usage = entry.json<WindowUsage>();
       const share = Math.max(
@@ -131,7 +204,7 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
         limits.tpm === undefined ? 0 : usage.tokens / limits.tpm,
       );
       const lease = leases.get(budget);
-      if (share >= 1 || (lease?.window === now - (now % WINDOW_MS) && lease.exhausted)) return "BLOCKED";
+      if (share >= 1 || (lease?.window === window && lease.exhausted)) return "BLOCKED";
       return share >= 0.8 ? "THROTTLED" : "OK";
     },
   };

@@ -1,10 +1,15 @@
 import { LlmProviderError } from "@llm-provider/contracts";
-import type { RateLimiter, RateLimits } from "./rate-limiter.js";
+import type { RateLimiter, RateLimits, TokenSettlement } from "./rate-limiter.js";
 
 /** Per-caller request and token budgets (`callers.contexts.<context>.rpm/tpm`), across all workers. */
 export interface CallerLimits {
   /** Takes one request and `estimatedTokens` from the caller's budget, or throws `rate_limited`. */
   admit(caller: string, estimatedTokens: number): void | Promise<void>;
+  /**
+   * Replaces the admitted estimate with the tokens the request really used upstream, once it is
+   * answered. Never throws; the promise, if any, resolves once the shared count is written.
+   */
+  settle(caller: string, settlement: TokenSettlement): void | Promise<void>;
 }
 
 /**
@@ -29,6 +34,11 @@ export function createCallerLimits(
       };
       const admitted = limiter.acquire(budget, limits, estimatedTokens);
       return typeof admitted === "boolean" ? refuse(admitted) : admitted.then(refuse);
+    },
+    settle(caller, settlement) {
+      const limits = limitsOf(caller);
+      if (limits?.tpm === undefined) return; // no token budget: nothing was counted
+      return limiter.settle(`caller:${caller}`, limits, settlement);
     },
   };
 }

@@ -1,8 +1,15 @@
 import type { ProviderSpec } from "../domain/catalog.js";
 import { FailureClass, UpstreamError } from "../domain/failure.js";
-import { estimatePromptTokens } from "../domain/tokens.js";
-import type { ChatCall, ChatStreamPart, EmbeddingCall, ProviderClient } from "../providers/port.js";
+import { estimateEmbeddingTokens } from "../domain/embedding-batch.js";
+import type {
+  ChatCall,
+  ChatStreamPart,
+  ChatUsage,
+  EmbeddingCall,
+  ProviderClient,
+} from "../providers/port.js";
 import type { BreakerBoard } from "./breaker-board.js";
+import { estimateChatTokens } from "./rate-limiter.js";
 import type { RateLimiter } from "./rate-limiter.js";
 
 export interface ProviderGuards {
@@ -13,7 +20,8 @@ export interface ProviderGuards {
 /**
  * Puts a provider behind its circuit breaker and its RPM/TPM budget. A refused attempt is not
  * made: it fails as `circuit_open` or `local_rate_limited` (recorded as skipped), which falls back
- * at once. Every real outcome is reported to the breaker.
+ * at once. Every real outcome is reported to the breaker; the token count of every answer settles
+ * the estimate the budget was taken with.
  */
 export function guardProviderClient(
   client: ProviderClient,
@@ -49,11 +57,27 @@ export function guardProviderClient(
     if (error instanceof UpstreamError) breakers.report(providerId, error.failure);
   }
 
-  async function guarded<T>(estimatedTokens: number, call: () => Promise<T>): Promise<T> {
+  /**
+   * The provider's count replaces the estimate. A call that failed, or answered without a count,
+   * keeps its estimate: providers count failed requests against their limits too, and nothing
+   * says it used fewer.
+   */
+  function settle(estimatedTokens: number, actualTokens: number | undefined, startedAt: number): void {
+    if (actualTokens === undefined) return;
+    void limiter.settle(providerId, limits, { estimatedTokens, actualTokens, startedAt });
+  }
+
+  async function guarded<T>(
+    estimatedTokens: number,
+    call: () => Promise<T>,
+    actualTokens: (result: T) => number | undefined,
+  ): Promise<T> {
+    const startedAt = Date.now();
     await admit(estimatedTokens);
     try {
       const result = await call();
       breakers.report(providerId, true);
+      settle(estimatedTokens, actualTokens(result), startedAt);
       return result;
     } catch (error) {
       report(error);
@@ -61,25 +85,36 @@ export function guardProviderClient(
     }
   }
 
-  const chatTokens = (call: ChatCall) =>
-    estimatePromptTokens(call.request.messages) + (call.request.max_tokens ?? call.modelMaxTokens);
+  const chatTokens = (call: ChatCall) => estimateChatTokens(call.request, call.modelMaxTokens);
 
   const guardedClient: ProviderClient = {
     providerId,
-    completeChat: (call: ChatCall) => guarded(chatTokens(call), () => client.completeChat(call)),
+    completeChat: (call: ChatCall) =>
+      guarded(
+        chatTokens(call),
+        () => client.completeChat(call),
+        (outcome) => totalTokens(outcome.usage),
+      ),
   };
   if (client.generateEmbeddings) {
-    guardedClient.generateEmbeddings = (call: EmbeddingCall) => {
-      const tokens = Math.ceil(call.inputs.reduce((sum, input) => sum + input.length, 0) / 4);
-      return guarded(tokens, () => client.generateEmbeddings!(call));
-    };
+    guardedClient.generateEmbeddings = (call: EmbeddingCall) =>
+      guarded(
+        estimateEmbeddingTokens(call.inputs),
+        () => client.generateEmbeddings!(call),
+        (outcome) => outcome.usage?.promptTokens,
+      );
   }
   if (client.streamChat) {
     guardedClient.streamChat = async function* (call: ChatCall): AsyncGenerator<ChatStreamPart> {
-      await admit(chatTokens(call));
+      const estimatedTokens = chatTokens(call);
+      const startedAt = Date.now();
+      await admit(estimatedTokens);
       try {
         for await (const part of client.streamChat!(call)) {
-          if (part.type === "end") breakers.report(providerId, true);
+          if (part.type === "end") {
+            breakers.report(providerId, true);
+            settle(estimatedTokens, totalTokens(part.end.usage), startedAt);
+          }
           yield part;
         }
       } catch (error) {
@@ -89,4 +124,8 @@ export function guardProviderClient(
     };
   }
   return guardedClient;
+}
+
+function totalTokens(usage: ChatUsage | undefined): number | undefined {
+  return usage === undefined ? undefined : usage.promptTokens + usage.completionTokens;
 }
