@@ -98,6 +98,14 @@ export const CompleteChatSchema = z
       .optional()
       .describe("Total deadline for this request in ms, all retries and fallbacks included"),
     metadata: z.record(z.string(), z.string().max(512)).optional().describe("Caller tags copied to events"),
+    stream_rescue: z
+      .enum(["restart", "continue", "off"])
+      .optional()
+      .describe(
+        "stream_chat with stream protocol 2: when the answering provider fails after the answer began, " +
+          "restart it on the fallback (default), continue the partial answer where the fallback takes an " +
+          "assistant prefill (else restart), or end the stream with an error (off)",
+      ),
   })
   .describe("CMD-001 CompleteChat");
 export type CompleteChat = z.infer<typeof CompleteChatSchema>;

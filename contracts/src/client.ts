@@ -11,8 +11,8 @@ import type { AggregateHealth, GetProviderHealth, ProviderHealth } from "./healt
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
 import { StreamMessageSchema } from "./stream.js";
-import type { StreamChunk, StreamDone } from "./stream.js";
-import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, SUBJECTS } from "./subjects.js";
+import type { StreamChunk, StreamDone, StreamRestart } from "./stream.js";
+import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
 import { parseRequest } from "./validation.js";
 
 export interface CallOptions {
@@ -44,14 +44,20 @@ const DEADLINE_MARGIN_MS = 250;
 
 /**
  * A streamed chat completion: iterate it for the chunks; `done` resolves with the terminal message
- * once the stream finished. Iteration throws `LlmProviderError` when the stream ends in an error,
- * loses a message, or stops without a terminal message — a cut answer never looks complete.
- * Leaving the loop early tells the worker to stop (and stop paying for) the upstream call.
+ * and the whole answer's text once the stream finished. When the answering provider fails after
+ * the answer began and another one takes over, iteration yields a `restart` message: in `restart`
+ * mode drop the text received so far (the answer starts again), in `continue` mode keep it.
+ * Iteration throws `LlmProviderError` when the stream ends in an error, loses a message, or stops
+ * without a terminal message — a cut answer never looks complete. Leaving the loop early tells
+ * the worker to stop (and stop paying for) the upstream call.
  */
-export interface ChatStream extends AsyncIterable<StreamChunk> {
+export interface ChatStream extends AsyncIterable<StreamChunk | StreamRestart> {
   readonly requestId: string;
-  readonly done: Promise<StreamDone>;
+  readonly done: Promise<ChatStreamResult>;
 }
+
+/** The terminal message of a finished stream, with the final answer's text put together. */
+export type ChatStreamResult = StreamDone & { content: string };
 
 export interface LlmProviderClient {
   completeChat(request: CompleteChatInput, options?: CallOptions): Promise<ChatCompletion>;
@@ -186,21 +192,23 @@ function openChatStream(
   inboxPrefix: string | undefined,
 ): ChatStream {
   const requestId = callOptions.requestId ?? nuid.next();
-  let resolveDone!: (done: StreamDone) => void;
+  let resolveDone!: (done: ChatStreamResult) => void;
   let rejectDone!: (error: unknown) => void;
-  const done = new Promise<StreamDone>((resolve, reject) => {
+  const done = new Promise<ChatStreamResult>((resolve, reject) => {
     resolveDone = resolve;
     rejectDone = reject;
   });
   // Nobody may be awaiting `done` when iteration fails; the error reaches the loop either way.
   done.catch(() => undefined);
 
-  async function* iterate(): AsyncGenerator<StreamChunk> {
+  async function* iterate(): AsyncGenerator<StreamChunk | StreamRestart> {
     let finished = false;
+    let content = "";
     try {
       const body = { ...parseRequest(CompleteChatSchema, request) };
       body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
       const hdrs = requestHeaders(callOptions, requestId);
+      hdrs.set(HEADERS.streamProtocol, String(STREAM_PROTOCOL));
       let replies: AsyncIterable<Msg>;
       try {
         replies = await requestStream(nc, SUBJECTS.streamChat, JSON.stringify(body), {
@@ -228,10 +236,14 @@ function openChatStream(
         }
         expectedSeq++;
         if (message.type === "chunk") {
+          content += message.delta.content ?? "";
+          yield message;
+        } else if (message.type === "restart") {
+          if (message.mode === "restart") content = "";
           yield message;
         } else if (message.type === "done") {
           finished = true;
-          resolveDone(message);
+          resolveDone({ ...message, content });
         } else {
           finished = true;
           throw LlmProviderError.fromBody(message.error);

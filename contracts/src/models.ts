@@ -16,6 +16,10 @@ export const FeatureFlagsSchema = z.object({
   embedding: z.boolean(),
   function_calling: z.boolean(),
   streaming: z.boolean(),
+  assistant_prefill: z
+    .boolean()
+    .optional()
+    .describe("Continues a trailing assistant message: a stream cut mid-answer may be continued on it"),
 });
 export type FeatureFlags = z.infer<typeof FeatureFlagsSchema>;
 

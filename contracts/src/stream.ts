@@ -43,8 +43,38 @@ export const StreamDoneSchema = z
     time_to_first_chunk_ms: z.number().nonnegative().nullable(),
     attempts: z.array(AttemptSchema),
     warnings: z.array(z.string()),
+    restarts: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe("How many times the answer was restarted or continued on another target (stream protocol 2)"),
   })
   .describe("Terminal message of a stream that finished");
+
+const TargetRefSchema = z.object({ provider_id: z.string(), model: z.string() });
+
+/**
+ * Stream protocol 2 only: the target that was answering failed after part of the answer went out,
+ * and another one takes over. `restart`: discard every chunk received so far, the answer starts
+ * again with the next chunk. `continue`: keep them, the next chunks continue the same text.
+ */
+export const StreamRestartSchema = z
+  .object({
+    type: z.literal("restart"),
+    seq: z.number().int().nonnegative(),
+    request_id: z.string(),
+    mode: z.enum(["restart", "continue"]),
+    reason: z.object({ code: z.string(), message: z.string() }).describe("Why the answering target failed"),
+    from: TargetRefSchema.describe("The target that failed"),
+    to: TargetRefSchema.describe("The target that answers from here on"),
+    discarded_chunks: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe("Chunks of the answer the caller must drop (0 in `continue` mode)"),
+  })
+  .describe("The answer is restarted (or continued) on another target after a failure mid-stream");
 
 /** The last message of a stream that did not finish: a truncated answer is never reported as complete. */
 export const StreamErrorSchema = z
@@ -59,12 +89,14 @@ export const StreamErrorSchema = z
 
 export const StreamMessageSchema = z.discriminatedUnion("type", [
   StreamChunkSchema,
+  StreamRestartSchema,
   StreamDoneSchema,
   StreamErrorSchema,
 ]);
 export type StreamChunk = z.infer<typeof StreamChunkSchema>;
 export type StreamDone = z.infer<typeof StreamDoneSchema>;
 export type StreamError = z.infer<typeof StreamErrorSchema>;
+export type StreamRestart = z.infer<typeof StreamRestartSchema>;
 export type StreamMessage = z.infer<typeof StreamMessageSchema>;
 
 /** Tells the worker that streams `request_id` to stop: the caller stopped reading. */

@@ -73,6 +73,9 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+=/-]{0,127}$/;
 export const REQUEST_ID_RULE =
   "1-128 characters of letters, digits and ._:@+=/-, starting with a letter or digit";
 
+/** The stream protocol this contract version speaks (see `HEADERS.streamProtocol`). */
+export const STREAM_PROTOCOL = 2;
+
 /** Name of the NATS micro service (`$SRV.PING.llm-provider`) and of its queue group. */
 export const SERVICE_NAME = "llm-provider";
 export const QUEUE_GROUP = "llm-provider";
@@ -81,6 +84,12 @@ export const QUEUE_GROUP = "llm-provider";
 export const HEADERS = {
   /** Caller-chosen request id; echoed on the reply and used to derive event ids. */
   requestId: "Request-Id",
+  /**
+   * The stream protocol a `stream_chat` caller speaks. 2: it handles `restart` messages, so a
+   * failure after the first chunk may be rescued on the fallback. Unset: 1, such a failure ends
+   * the stream with an error.
+   */
+  streamProtocol: "Stream-Protocol",
   traceparent: "traceparent",
   tracestate: "tracestate",
 } as const;

@@ -5,6 +5,7 @@
 // leases), the telemetry decorator (no SDK), the fallback executor with its per-attempt timer, and
 // the health recording. The provider is an in-process client that answers at once, so only the
 // bookkeeping is measured: each round runs the same loop once with and once without it.
+import { ProviderConfigSchema } from "../../services/llm-provider/src/config/schema.js";
 import { connect } from "@nats-io/transport-node";
 import type { CompleteChat } from "@llm-provider/contracts";
 import { pino } from "pino";
@@ -36,17 +37,11 @@ const provider: ProviderSpec = {
   endpoint: "http://127.0.0.1:9/v1",
   is_active: true,
   headers: {},
-  config: {
-    timeout_ms: 60_000,
-    stream_first_chunk_timeout_ms: 30_000,
-    stream_idle_timeout_ms: 30_000,
-    max_retries: 2,
-    retry_initial_backoff_ms: 500,
-    retry_max_backoff_ms: 8_000,
+  config: ProviderConfigSchema.parse({
     // Budgets large enough never to run out: the happy path spends leases from memory.
     rpm: 100_000_000,
     tpm: 100_000_000_000,
-  },
+  }),
 };
 const target: Target = {
   provider,

@@ -108,7 +108,8 @@ export function providerSpec(
 /** The production client for `provider`, on the production HTTP transport. */
 export function createWireClient(provider: ProviderSpec, apiKey: string | undefined) {
   const dispatcher = createHttpDispatcher();
-  const client = createProviderClient(provider, { apiKey, fetch: createUndiciFetch(dispatcher) });
+  const fetch = createUndiciFetch(dispatcher, { idleMs: provider.config.idle_timeout_ms });
+  const client = createProviderClient(provider, { apiKey, fetch });
   if (!client) throw new Error(`no wire for ${provider.provider_type}`);
   return { client, closeTransport: () => dispatcher.destroy() };
 }

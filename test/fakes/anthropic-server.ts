@@ -135,6 +135,9 @@ function findInvalidField(body: JsonObject): string | undefined {
     return "max_tokens: Field required";
   const messages = body["messages"];
   if (!Array.isArray(messages) || messages.length === 0) return "messages: Field required";
+  const final = asObject(messages.at(-1));
+  if (final?.["role"] === "assistant" && /\s$/.test(lastText(final["content"])))
+    return "final assistant content cannot end with trailing whitespace";
   let previousToolUses = new Set<string>();
   for (const [index, message] of messages.entries()) {
     const turn = asObject(message) ?? {};
@@ -170,7 +173,12 @@ function messageId(): string {
 
 function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | undefined): JsonObject {
   const messages = request["messages"] as unknown[];
-  const echo = `echo: ${lastText(asObject(messages.at(-1))?.["content"])}`;
+  // A final assistant message is a prefill: the answer continues it (as the real model does).
+  const last = asObject(messages.at(-1));
+  const prefill = last?.["role"] === "assistant" ? lastText(last["content"]) : undefined;
+  const asked = prefill === undefined ? last : asObject(messages.at(-2));
+  const whole = `echo: ${lastText(asked?.["content"])}`;
+  const echo = prefill !== undefined && whole.startsWith(prefill) ? whole.slice(prefill.length) : whole;
   const { text, truncated } = truncateWords(
     reply?.text === undefined ? echo : (reply.text ?? ""),
     request["max_tokens"] as number,

@@ -43,7 +43,13 @@ export type FakeBehavior =
    * line that is not JSON, `no_done` sends everything but `[DONE]` and closes, `hold_open` sends
    * everything but `[DONE]` and keeps the socket open.
    */
-  | { kind: "stream_fault"; after: number; fault: "cut" | "stall" | "malformed" | "no_done" | "hold_open" };
+  | { kind: "stream_fault"; after: number; fault: "cut" | "stall" | "malformed" | "no_done" | "hold_open" }
+  /**
+   * The normal answer, but slow: a stream sends its headers and the role chunk at once and the rest
+   * `ms` later (a slow first token); a non-streamed answer sends its headers and half its body
+   * at once and the rest `ms` later (a body that stalls, then goes on).
+   */
+  | { kind: "slow_body"; ms: number };
 
 export interface FakeChatReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no content (e.g. with tool calls). */
@@ -518,6 +524,33 @@ function answerChatStreamWithFault(
   }
 }
 
+/** The normal chat answer with a pause after its first part (see `slow_body`). */
+function answerChatSlowly(state: ServerState, exchange: Exchange, ms: number): void {
+  const request = asObject(exchange.body) ?? {};
+  const model = typeof request["model"] === "string" ? request["model"] : "unknown";
+  const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
+  const plan = planChat(state, request, model, messages);
+  const { res } = exchange;
+  let first: string;
+  let rest: string;
+  if (request["stream"] === true) {
+    const includeUsage = asObject(request["stream_options"])?.["include_usage"] === true;
+    const events = chatStreamEvents(plan, includeUsage);
+    res.writeHead(200, responseHeaders(state, exchange, "text/event-stream; charset=utf-8", undefined));
+    [first, rest] = [events[0]!, events.slice(1).join("")];
+  } else {
+    const body = JSON.stringify(chatCompletionBody(plan));
+    res.writeHead(200, responseHeaders(state, exchange, "application/json", undefined));
+    [first, rest] = [body.slice(0, body.length >> 1), body.slice(body.length >> 1)];
+  }
+  res.write(first);
+  const timer = setTimeout(() => {
+    state.timers.delete(timer);
+    if (!res.destroyed) res.end(rest);
+  }, ms);
+  state.timers.add(timer);
+}
+
 function answerChat(state: ServerState, exchange: Exchange): void {
   const request = asObject(exchange.body);
   if (!request) return sendError(state, exchange, INVALID_JSON_BODY);
@@ -662,6 +695,8 @@ function perform(state: ServerState, exchange: Exchange, behavior: FakeBehavior)
       return; // close() destroys the socket
     case "stream_fault":
       return answerChatStreamWithFault(state, exchange, behavior);
+    case "slow_body":
+      return answerChatSlowly(state, exchange, behavior.ms);
     case "delay": {
       const timer = setTimeout(() => {
         state.timers.delete(timer);

@@ -78,7 +78,8 @@ describe("complete_chat through the typed client", () => {
       { provider_id: "p0", model: "model-0", outcome: "success", latency_ms: expect.any(Number) },
     ]);
 
-    // What reached the provider: the upstream model name, the settings, the key — nothing else.
+    // What reached the provider: the upstream model name, the settings, the key — nothing else;
+    // a streaming model is read as a stream (stream_upstream), with its usage.
     expect(primary.requests).toHaveLength(1);
     const sent = primary.requests[0]!;
     expect(sent.path).toBe("/v1/chat/completions");
@@ -88,36 +89,19 @@ describe("complete_chat through the typed client", () => {
       messages: [{ role: "user", content: "Hello there" }],
       temperature: 0.3,
       max_tokens: 64,
+      stream: true,
+      stream_options: { include_usage: true },
     });
   });
 
   it("maps a length stop and a tool call", async () => {
-    primary.enqueue({
-      kind: "reply",
-      body: {
-        id: "chatcmpl-tools",
-        object: "chat.completion",
-        created: 1,
-        model: "upstream-model-0",
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: "assistant",
-              content: null,
-              tool_calls: [
-                {
-                  id: "call_1",
-                  type: "function",
-                  function: { name: "weather", arguments: '{"city":"Oslo"}' },
-                },
-              ],
-            },
-            finish_reason: "tool_calls",
-          },
-        ],
-        usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
-      },
+    primary.setChatReply({
+      content: null,
+      finish_reason: "tool_calls",
+      tool_calls: [
+        { id: "call_1", type: "function", function: { name: "weather", arguments: '{"city":"Oslo"}' } },
+      ],
+      usage: { prompt_tokens: 20, completion_tokens: 5 },
     });
     const toolCompletion = await service.client.completeChat({
       ...hello,
@@ -129,6 +113,7 @@ describe("complete_chat through the typed client", () => {
       { id: "call_1", type: "function", function: { name: "weather", arguments: '{"city":"Oslo"}' } },
     ]);
 
+    primary.reset(); // the echo again
     const truncated = await service.client.completeChat({
       model: "model-0",
       messages: [{ role: "user", content: "one two three four five six" }],
@@ -193,7 +178,7 @@ describe("upstream failures", () => {
       .completeChat({ ...hello, max_tokens: 1_000 }) // model-1 allows only 512
       .catch((e: unknown) => e)) as LlmProviderError;
     expect(error.code).toBe("upstream_unavailable");
-    expect(primary.requests).toHaveLength(3);
+    expect(primary.requests).toHaveLength(2); // one retry of an overloaded provider
     expect(secondary.requests).toHaveLength(0);
   });
 
@@ -217,7 +202,8 @@ describe("upstream failures", () => {
     secondary.enqueue({ kind: "malformed" }, { kind: "malformed" }, { kind: "malformed" });
     const error = (await service.client.completeChat(hello).catch((e: unknown) => e)) as LlmProviderError;
     expect(error.code).toBe("upstream_malformed_response");
-    expect(primary.requests.length + secondary.requests.length).toBe(6);
+    // One retry each (a JSON body where a stream was asked for is malformed too), then the fallback.
+    expect(primary.requests.length + secondary.requests.length).toBe(4);
   });
 
   it("cuts a provider that never answers at the request deadline", async () => {
@@ -251,7 +237,13 @@ describe("list_models", () => {
       context_window: 8_192,
       max_tokens: 1_024,
       cost_metrics: { currency: "USD", input_per_million: 2, output_per_million: 10 },
-      feature_flags: { chat: true, embedding: false, function_calling: true, streaming: true },
+      feature_flags: {
+        chat: true,
+        embedding: false,
+        function_calling: true,
+        streaming: true,
+        assistant_prefill: false,
+      },
       is_available: true,
     });
     const filtered = await service.client.listModels({ provider_id: "p1" });

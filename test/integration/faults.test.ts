@@ -30,7 +30,9 @@ beforeAll(async () => {
   config.providers[0]!.config = {
     ...config.providers[0]!.config,
     timeout_ms: 300,
+    first_byte_timeout_ms: 300,
     max_retries: 2,
+    retries: { rate_limited: 2 },
     retry_initial_backoff_ms: 50,
     retry_max_backoff_ms: 400,
   };
@@ -71,15 +73,15 @@ describe("failures that a retry can fix, and those it cannot", () => {
     expect(elapsed).toBeGreaterThanOrEqual(110);
   });
 
-  it("a provider that never answers is cut at its timeout and the chain moves on", async () => {
+  it("a provider that never answers is cut at its first-byte limit and the chain moves on at once", async () => {
     primary.enqueue({ kind: "hang" }, { kind: "hang" }, { kind: "hang" });
     const started = performance.now();
     const completion = await service.client.completeChat(hello);
     expect(completion.provider_id).toBe("p1");
-    expect(completion.attempts.slice(0, 3).map((a) => a.error_code)).toEqual([
-      "upstream_timeout",
-      "upstream_timeout",
-      "upstream_timeout",
+    // A slow failure is not retried on the same provider while a fallback is left.
+    expect(completion.attempts.map((a) => [a.provider_id, a.error_code])).toEqual([
+      ["p0", "upstream_timeout"],
+      ["p1", undefined],
     ]);
     expect(performance.now() - started).toBeLessThan(3_000);
   });

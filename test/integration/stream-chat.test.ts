@@ -119,13 +119,15 @@ describe("stream_chat through the typed client", () => {
 });
 
 describe("a stream that breaks after it began is never reported as complete", () => {
+  // Rescue off: what a caller of stream protocol 1 gets too (test/integration/rescue.test.ts
+  // covers the rescue).
   it.each([
     ["cut", "upstream_unavailable"],
     ["stall", "upstream_timeout"],
     ["malformed", "upstream_malformed_response"],
   ] as const)("%s after two chunks → the chunks, then a typed error; no fallback", async (fault, code) => {
     primary.enqueue({ kind: "stream_fault", after: 3, fault });
-    const stream = service.client.streamChat(ask("one two three four five"));
+    const stream = service.client.streamChat({ ...ask("one two three four five"), stream_rescue: "off" });
     const { chunks, error } = await collectStream(stream);
     expect(chunks.map((c) => c.delta.content).join("")).toBe("echo: one ");
     expect(error).toBeInstanceOf(LlmProviderError);

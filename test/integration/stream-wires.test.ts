@@ -124,9 +124,11 @@ describe("stream_chat on the Anthropic and Ollama wires", () => {
     expect(ollama.requests).toHaveLength(1);
   });
 
-  it("an Anthropic overloaded_error after the first chunk ends the stream with a typed error, no fallback", async () => {
+  it("an Anthropic overloaded_error after the first chunk ends the stream with a typed error, no fallback (rescue off)", async () => {
     anthropic.enqueue({ kind: "stream_fault", after: 4, fault: "error_event" });
-    const { chunks, error } = await collectStream(service.client.streamChat(ask("claude", "one two three")));
+    const { chunks, error } = await collectStream(
+      service.client.streamChat({ ...ask("claude", "one two three"), stream_rescue: "off" }),
+    );
     expect(chunks.length).toBeGreaterThanOrEqual(1);
     expect(error).toMatchObject({ code: "upstream_unavailable" });
     expect(ollama.requests).toHaveLength(0);

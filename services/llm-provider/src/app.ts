@@ -77,10 +77,10 @@ export async function startApp(options: AppOptions): Promise<App> {
 
   const apiKeys = resolveProviderKeys(config, env, logger);
   const dispatcher = createHttpDispatcher();
-  const fetch = createUndiciFetch(dispatcher);
   const clients = new Map<string, ProviderClient>();
   for (const provider of config.providers) {
     if (!provider.is_active || !apiKeys.usable.has(provider.id)) continue;
+    const fetch = createUndiciFetch(dispatcher, { idleMs: provider.config.idle_timeout_ms });
     const client = createProviderClient(provider, { apiKey: apiKeys.values.get(provider.id), fetch });
     if (client) clients.set(provider.id, instrumentProviderClient(client, provider));
     else

@@ -38,14 +38,39 @@ describe("parseConfig", () => {
   it("fills defaults and turns secret references into objects", () => {
     const config = parseConfig(baseConfig(), "test.yaml");
     expect(config.providers[0]!.api_key_ref).toEqual({ env: "OPENAI_API_KEY" });
-    expect(config.providers[0]!.config).toMatchObject({ timeout_ms: 60_000, max_retries: 2 });
+    expect(config.providers[0]!.config).toMatchObject({
+      timeout_ms: 60_000,
+      first_byte_timeout_ms: 8_000,
+      idle_timeout_ms: 15_000,
+      max_retries: 2,
+      retries: {
+        connection: 2,
+        server_error: 1,
+        overloaded: 1,
+        rate_limited: 1,
+        malformed_response: 1,
+        timeout: 0,
+      },
+      max_retry_after_ms: 2_000,
+      slow_failure_ms: 3_000,
+      stream_upstream: true,
+    });
     expect(config.service.max_in_flight).toBe(256);
     expect(config.models[0]!.features).toEqual({
       chat: true,
       embedding: false,
       function_calling: false,
       streaming: false,
+      assistant_prefill: false,
     });
+  });
+
+  it("takes the former names of the first-byte and idle limits", () => {
+    const raw = baseConfig();
+    raw.providers[0]!.config = { stream_first_chunk_timeout_ms: 4_000, stream_idle_timeout_ms: 9_000 };
+    const { config } = parseConfig(raw, "test.yaml").providers[0]!;
+    expect([config.first_byte_timeout_ms, config.idle_timeout_ms]).toEqual([4_000, 9_000]);
+    expect(config).not.toHaveProperty("stream_first_chunk_timeout_ms");
   });
 
   it("refuses a provider without a name (POL-LLM-001), naming the entry", () => {

@@ -22,26 +22,87 @@ const identifier = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "lowercase letters, digits, '_', '.', '-'");
 
-export const ProviderConfigSchema = z.strictObject({
-  timeout_ms: z.number().int().positive().default(60_000).describe("Per-attempt timeout (not for streams)"),
-  stream_first_chunk_timeout_ms: z
-    .number()
-    .int()
-    .positive()
-    .default(30_000)
-    .describe("A stream attempt with no first piece by then fails (and may fall back)"),
-  stream_idle_timeout_ms: z
-    .number()
-    .int()
-    .positive()
-    .default(30_000)
-    .describe("A stream that stalls this long between pieces fails"),
-  max_retries: z.number().int().min(0).max(10).default(2).describe("Retries of a transient failure"),
-  retry_initial_backoff_ms: z.number().int().min(0).default(500),
-  retry_max_backoff_ms: z.number().int().min(0).default(8_000),
-  rpm: z.number().int().positive().optional().describe("Requests per minute allowed"),
-  tpm: z.number().int().positive().optional().describe("Tokens per minute allowed"),
-});
+/** Same-target retries per failure class; a class not listed here is never retried on the same target. */
+export const RetriesSchema = z
+  .strictObject({
+    connection: z.number().int().min(0).max(10).default(2).describe("Reset or refused connection"),
+    server_error: z.number().int().min(0).max(10).default(1).describe("5xx answered fast"),
+    overloaded: z.number().int().min(0).max(10).default(1).describe("503/529 answered fast"),
+    rate_limited: z.number().int().min(0).max(10).default(1).describe("429 with no or a short Retry-After"),
+    malformed_response: z.number().int().min(0).max(10).default(1),
+    timeout: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe("Silent upstream, stall, no first byte: retried only when no fallback is left"),
+  })
+  .describe("Same-target retries per failure class (within max_retries)");
+
+const RETRIES_DEFAULT = RetriesSchema.parse({});
+
+const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 8_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+
+export const ProviderConfigSchema = z
+  .strictObject({
+    timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(60_000)
+      .describe("Longest one non-streamed attempt may take (its whole answer)"),
+    first_byte_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "A streamed attempt with no first piece of the answer by then fails (and may fall back); default 8000",
+      ),
+    idle_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Longest gap between two pieces of a stream, or two reads of a response body; default 15000"),
+    /** Deprecated name of `first_byte_timeout_ms` (it was for streams only). */
+    stream_first_chunk_timeout_ms: z.number().int().positive().optional(),
+    /** Deprecated name of `idle_timeout_ms`. */
+    stream_idle_timeout_ms: z.number().int().positive().optional(),
+    max_retries: z.number().int().min(0).max(10).default(2).describe("Same-target retries in all"),
+    retries: RetriesSchema.default(RETRIES_DEFAULT),
+    max_retry_after_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(2_000)
+      .describe("A Retry-After up to this is waited out on the same target; longer: fall back"),
+    slow_failure_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(3_000)
+      .describe(
+        "A failure that took longer than this is not retried on the same target while a fallback is left",
+      ),
+    retry_initial_backoff_ms: z.number().int().min(0).default(250),
+    retry_max_backoff_ms: z.number().int().min(0).default(2_000),
+    stream_upstream: z
+      .boolean()
+      .default(true)
+      .describe(
+        "complete_chat reads a streaming model's answer as a stream, so first-byte and idle limits apply",
+      ),
+    rpm: z.number().int().positive().optional().describe("Requests per minute allowed"),
+    tpm: z.number().int().positive().optional().describe("Tokens per minute allowed"),
+  })
+  .transform(({ stream_first_chunk_timeout_ms: firstChunk, stream_idle_timeout_ms: idle, ...config }) => ({
+    ...config,
+    first_byte_timeout_ms: config.first_byte_timeout_ms ?? firstChunk ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+    idle_timeout_ms: config.idle_timeout_ms ?? idle ?? DEFAULT_IDLE_TIMEOUT_MS,
+  }));
 export type ProviderConfig = z.output<typeof ProviderConfigSchema>;
 
 /**
@@ -123,8 +184,26 @@ export const ModelConfigSchema = z.strictObject({
       embedding: z.boolean().default(false),
       function_calling: z.boolean().default(false),
       streaming: z.boolean().default(false),
+      assistant_prefill: z
+        .boolean()
+        .default(false)
+        .describe("Continues a trailing assistant message (a stream rescued in 'continue' mode)"),
     })
-    .default({ chat: true, embedding: false, function_calling: false, streaming: false }),
+    .default({
+      chat: true,
+      embedding: false,
+      function_calling: false,
+      streaming: false,
+      assistant_prefill: false,
+    }),
+  timeouts: z
+    .strictObject({
+      timeout_ms: z.number().int().positive().optional(),
+      first_byte_timeout_ms: z.number().int().positive().optional(),
+      idle_timeout_ms: z.number().int().positive().optional(),
+    })
+    .optional()
+    .describe("This model's own limits (e.g. a reasoning model's longer first byte); unset: the provider's"),
   dimensions: z.number().int().positive().optional().describe("Vector length of an embedding model"),
   configurable_dimensions: z
     .boolean()

@@ -19,16 +19,29 @@ export interface ProviderSpec {
   api_version?: string | undefined;
   /** OpenRouter request settings: `provider` holds its provider-routing preferences. */
   openrouter?: { provider?: Record<string, unknown> | undefined } | undefined;
-  config: {
-    timeout_ms: number;
-    stream_first_chunk_timeout_ms: number;
-    stream_idle_timeout_ms: number;
+  config: AttemptLimits & {
     max_retries: number;
+    /** Same-target retries per failure class (a class not listed: never). */
+    retries: Readonly<Partial<Record<string, number>>>;
+    max_retry_after_ms: number;
+    slow_failure_ms: number;
     retry_initial_backoff_ms: number;
     retry_max_backoff_ms: number;
+    /** complete_chat reads a streaming model's answer as a stream. */
+    stream_upstream: boolean;
     rpm?: number | undefined;
     tpm?: number | undefined;
   };
+}
+
+/** The time limits of one attempt: the provider's, or the model's own where it sets them. */
+export interface AttemptLimits {
+  /** A non-streamed attempt, whole. */
+  timeout_ms: number;
+  /** A streamed attempt's first piece. */
+  first_byte_timeout_ms: number;
+  /** Between two pieces of a stream, or two reads of a body. */
+  idle_timeout_ms: number;
 }
 
 /** A configured model (ModelSpec without its run-time availability). */
@@ -45,6 +58,8 @@ export interface ModelEntry {
   configurable_dimensions?: boolean | undefined;
   /** Most inputs the provider takes in one embeddings call; unset: `DEFAULT_EMBEDDING_BATCH_SIZE`. */
   max_batch_size?: number | undefined;
+  /** This model's own limits, overriding its provider's. */
+  timeouts?: Partial<AttemptLimits> | undefined;
 }
 
 /** OpenAI's limit of inputs per embeddings call, and the default for OpenAI-like providers. */
@@ -182,6 +197,22 @@ export function planTargets(
     if (model && provider?.is_active) targets.push({ model, provider });
   }
   return chain ? { targets, chain } : { targets };
+}
+
+/** A target's attempt limits: the model's own where set, else its provider's. */
+export function limitsOf(target: Target): AttemptLimits {
+  const own = target.model.timeouts;
+  const { config } = target.provider;
+  return {
+    timeout_ms: own?.timeout_ms ?? config.timeout_ms,
+    first_byte_timeout_ms: own?.first_byte_timeout_ms ?? config.first_byte_timeout_ms,
+    idle_timeout_ms: own?.idle_timeout_ms ?? config.idle_timeout_ms,
+  };
+}
+
+/** What a circuit breaker guards: one model on one provider (a failing model does not hide behind its provider's other models). */
+export function targetKey(target: Pick<Target, "model" | "provider">): string {
+  return `${target.provider.id}/${target.model.model_name}`;
 }
 
 export function upstreamModelName(model: ModelEntry): string {

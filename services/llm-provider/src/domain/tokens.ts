@@ -1,4 +1,4 @@
-import type { ChatMessage } from "@llm-provider/contracts";
+import type { ChatMessage, CompleteChat } from "@llm-provider/contracts";
 
 /**
  * Rough prompt size for policy and rate-limit estimates before the provider has counted:
@@ -13,4 +13,12 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
       for (const call of message.tool_calls) characters += call.function.arguments.length;
   }
   return Math.ceil(characters / 4) + messages.length * 4;
+}
+
+/**
+ * What a chat call is counted with until its usage is known, by every budget (provider and
+ * caller): the prompt estimate plus the most it may answer.
+ */
+export function estimateChatTokens(request: CompleteChat, modelMaxTokens: number): number {
+  return estimatePromptTokens(request.messages) + (request.max_tokens ?? modelMaxTokens);
 }

@@ -8,10 +8,11 @@ import { buildChatCompleted } from "../domain/events.js";
 import type { ChatOutcome } from "../providers/port.js";
 import { executeWithFallback } from "../routing/execute-with-fallback.js";
 import type { ExecutionResult } from "../routing/execute-with-fallback.js";
-import { estimateChatTokens } from "../routing/rate-limiter.js";
+import { createChatAnswerAssembler } from "../routing/chat-answer-assembler.js";
+import { readsAsStream, streamAttempt } from "../routing/stream-attempt.js";
 import { recordRequestOutcome } from "../telemetry/record-request-outcome.js";
 import type { Handler, RequestContext } from "./context.js";
-import { elapsedMs, prepareChat, recordChatFailure } from "./prepare-chat.js";
+import { elapsedMs, prepareChat, recordChatFailure, settleCallerTokens } from "./prepare-chat.js";
 import type { ChatDeps } from "./prepare-chat.js";
 
 export type CompleteChatDeps = ChatDeps;
@@ -19,21 +20,30 @@ export type CompleteChatDeps = ChatDeps;
 /** CMD-001: validate → POL-LLM-003 → resolve model → policy gate → route → record → ChatCompletion. */
 export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
   return async function completeChat(body, context) {
-    const startedAt = Date.now(); // before the caller's budget is taken (in prepareChat)
     const prepared = await prepareChat(body, context, deps, false);
     const { request, targets, chain, deadline, eventContext } = prepared;
+    const readsTargetAsStream = (target: Target) =>
+      readsAsStream(target, deps.clients.get(target.provider.id));
     let execution: ExecutionResult<ChatOutcome>;
     try {
       execution = await executeWithFallback(
-        { targets, chain, deadline, signal: context.signal },
-        (target, signal) =>
-          deps.clients.get(target.provider.id)!.completeChat({
+        { targets, chain, deadline, signal: context.signal, streamed: readsTargetAsStream },
+        (target, signal, budget) => {
+          const client = deps.clients.get(target.provider.id)!;
+          const call = {
             upstreamModel: upstreamModelName(target.model),
             modelMaxTokens: target.model.max_tokens,
             request,
             signal,
             trace: context.trace,
-          }),
+          };
+          if (!readsTargetAsStream(target)) return client.completeChat(call);
+          // Nothing reaches the caller before the answer is whole, so any failure may still fall back.
+          const answer = createChatAnswerAssembler();
+          return streamAttempt(client, call, target, budget, (delta) => answer.add(delta)).then((stream) =>
+            answer.outcome(stream.end),
+          );
+        },
       );
     } catch (error) {
       recordChatFailure(deps, prepared, context, error);
@@ -42,14 +52,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
 
     deps.health.recordAttempts(execution.attempts);
     const completion = toChatCompletion(execution, context);
-    // A failed request, or one answered without a count, keeps the caller's estimate (as providers do).
-    if (execution.value.usage) {
-      void deps.callerLimits.settle(context.caller, {
-        estimatedTokens: estimateChatTokens(request, prepared.model.max_tokens),
-        actualTokens: completion.usage.total_tokens,
-        startedAt,
-      });
-    }
+    settleCallerTokens(deps, prepared, context, execution.value.usage);
     deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
       buildChatCompleted(completion, request, eventContext),
     );

@@ -1,4 +1,4 @@
-import type { StreamChunk, StreamDone } from "@llm-provider/contracts";
+import type { StreamChunk, StreamDone, StreamRestart } from "@llm-provider/contracts";
 import type { Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
@@ -16,6 +16,11 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the worker gives up on in-flight work (end of the shutdown grace period). */
   signal: AbortSignal;
+  /**
+   * The stream protocol the caller speaks (`Stream-Protocol` header; unset: 1): from 2 on it
+   * takes `restart` messages.
+   */
+  streamProtocol?: number;
   /** W3C trace context of the caller, when it sent one. */
   traceparent?: string | undefined;
   /**
@@ -36,6 +41,8 @@ export class EncodedReply {
 /** Where a streaming handler writes the answer as it arrives; the edge numbers and sends each piece. */
 export interface StreamWriter {
   write(delta: StreamChunk["delta"]): void;
+  /** Tells the caller (stream protocol 2) that another target takes over the answer. */
+  restart(restart: Omit<StreamRestart, "type" | "seq" | "request_id">): void;
   /** Pieces written so far: after the first one, the request can no longer fall back. */
   readonly written: number;
 }

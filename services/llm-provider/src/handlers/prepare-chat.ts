@@ -12,7 +12,7 @@ import { findChatMismatch } from "../domain/chat-requirements.js";
 import { buildChatFailed } from "../domain/events.js";
 import type { EventContext } from "../domain/events.js";
 import { checkMessagesNonEmpty } from "../domain/policies.js";
-import { estimatePromptTokens } from "../domain/tokens.js";
+import { estimateChatTokens } from "../domain/tokens.js";
 import type { ProviderClient } from "../providers/port.js";
 import { currentTraceparent } from "../telemetry/nats-trace-context.js";
 import type { RequestContext } from "./context.js";
@@ -41,6 +41,9 @@ export interface PreparedChat {
   chain: FallbackChain | undefined;
   deadline: number;
   eventContext: EventContext;
+  /** What the caller's budget was charged with, and when (`Date.now()`): settled with the real count. */
+  estimatedTokens: number;
+  admittedAt: number;
 }
 
 /**
@@ -89,7 +92,8 @@ export async function prepareChat(
   }
 
   const deadline = context.receivedAt + (request.timeout_ms ?? deps.defaultTimeoutMs);
-  const estimatedTokens = estimatePromptTokens(request.messages) + (request.max_tokens ?? model.max_tokens);
+  const estimatedTokens = estimateChatTokens(request, model.max_tokens);
+  const admittedAt = Date.now();
   await deps.callerLimits.admit(context.caller, estimatedTokens);
   await deps.policyGate.check({
     deadline,
@@ -110,7 +114,25 @@ export async function prepareChat(
     traceparent: currentTraceparent(context.trace) ?? context.traceparent,
     includeContent: deps.includeContentInEvents,
   };
-  return { request, model, targets: servable, chain, deadline, eventContext };
+  return { request, model, targets: servable, chain, deadline, eventContext, estimatedTokens, admittedAt };
+}
+
+/**
+ * The caller's budget charged with the provider's count instead of the estimate. An answer
+ * without a count keeps the estimate (as providers count it).
+ */
+export function settleCallerTokens(
+  deps: ChatDeps,
+  prepared: PreparedChat,
+  context: RequestContext,
+  usage: { promptTokens: number; completionTokens: number } | undefined,
+): void {
+  if (!usage) return;
+  void deps.callerLimits.settle(context.caller, {
+    estimatedTokens: prepared.estimatedTokens,
+    actualTokens: usage.promptTokens + usage.completionTokens,
+    startedAt: prepared.admittedAt,
+  });
 }
 
 /**

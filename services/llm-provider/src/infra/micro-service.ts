@@ -13,7 +13,7 @@ import {
   REQUEST_ID_RULE,
   SUBJECTS,
 } from "@llm-provider/contracts";
-import type { Attempt, RequestSubject, StreamChunk } from "@llm-provider/contracts";
+import type { Attempt, RequestSubject, StreamChunk, StreamRestart } from "@llm-provider/contracts";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { EncodedReply } from "../handlers/context.js";
@@ -299,6 +299,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       receivedAt: started,
       log: loggerOf(caller),
       signal: entry.abandon.signal,
+      streamProtocol: streaming ? streamProtocolOf(msg.headers?.get(HEADERS.streamProtocol)) : 1,
       traceparent: msg.headers?.get(HEADERS.traceparent) || undefined,
       trace: server.context,
     };
@@ -331,21 +332,22 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
 
   function createStreamWriter(entry: InFlightRequest): StreamWriter {
     let written = 0;
+    const send = (message: StreamChunk | StreamRestart) => {
+      const body = JSON.stringify(message);
+      outbox.defer(() => entry.msg.respond(body));
+    };
     return {
       get written() {
         return written;
       },
-      write(delta: StreamChunk["delta"]) {
+      write(delta) {
         if (entry.answered || !entry.stream) return;
-        const chunk: StreamChunk = {
-          type: "chunk",
-          seq: entry.stream.seq++,
-          request_id: entry.requestId,
-          delta,
-        };
-        const body = JSON.stringify(chunk);
-        outbox.defer(() => entry.msg.respond(body));
+        send({ type: "chunk", seq: entry.stream.seq++, request_id: entry.requestId, delta });
         written++;
+      },
+      restart(restart) {
+        if (entry.answered || !entry.stream) return;
+        send({ type: "restart", seq: entry.stream.seq++, request_id: entry.requestId, ...restart });
       },
     };
   }
@@ -400,6 +402,12 @@ const UNKNOWN_CALLER = "unknown";
 
 /** `fatal`: a body that is not valid UTF-8 is refused, never silently repaired with U+FFFD. */
 const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The `Stream-Protocol` a caller sent: a positive integer, else 1. */
+function streamProtocolOf(header: string | undefined): number {
+  const version = Number(header);
+  return Number.isInteger(version) && version > 0 ? version : 1;
+}
 
 function streamKey(caller: string, requestId: string): string {
   return `${caller}\0${requestId}`;

@@ -1,5 +1,4 @@
-import { LlmProviderError } from "@llm-provider/contracts";
-import { FailureClass, UpstreamError, failureTraits } from "../domain/failure.js";
+import { FailureClass, UpstreamError } from "../domain/failure.js";
 import type { ChatDelta, ChatStreamPart } from "../providers/port.js";
 
 export interface StreamLimits {
@@ -22,10 +21,11 @@ export interface ConsumedStream {
 }
 
 /**
- * Reads one attempt's stream and forwards every delta as it comes. Before the first delta went
- * out, a failure is an `UpstreamError` (the request may still retry or fall back); after it, the
- * caller has part of an answer, so any failure — cut, stall, malformed piece — ends the request
- * with a final `LlmProviderError`: a truncated answer is never reported as complete.
+ * Reads one attempt's stream and forwards every delta as it comes. Any failure — no first piece
+ * in time, a cut, a stall, a malformed piece — is an `UpstreamError`, also after pieces went out
+ * (its message says how many): whether the request may still be rescued on another target then
+ * is the caller's decision (it depends on whether its own caller can take a restart). A stream
+ * never ends as a success without its `end` part: a truncated answer is never complete.
  */
 export async function consumeChatStream(
   parts: AsyncIterable<ChatStreamPart>,
@@ -57,10 +57,14 @@ export async function consumeChatStream(
     }
   } catch (error) {
     if (forwarded === 0 || !(error instanceof UpstreamError)) throw error;
-    throw new LlmProviderError(
-      failureTraits(error.failure).errorCode,
+    throw new UpstreamError(
+      error.failure,
       `stream interrupted after ${forwarded} chunk(s): ${error.message}`,
-      { retryable: false, details: { failure: error.failure, chunks: forwarded } },
+      {
+        cause: error,
+        ...(error.status !== undefined ? { status: error.status } : {}),
+        ...(error.providerCode !== undefined ? { providerCode: error.providerCode } : {}),
+      },
     );
   } finally {
     // Stop the upstream read whatever happened (a no-op after a clean end).

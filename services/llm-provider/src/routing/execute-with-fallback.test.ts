@@ -3,13 +3,14 @@ import { describe, expect, it } from "vitest";
 import type { FallbackChain, Target } from "../domain/catalog.js";
 import { UpstreamError } from "../domain/failure.js";
 import type { FailureClass } from "../domain/failure.js";
+import { ProviderConfigSchema } from "../config/schema.js";
 import { executeWithFallback } from "./execute-with-fallback.js";
 import type { ExecutionEnvironment } from "./execute-with-fallback.js";
 
 function target(
   provider: string,
   model: string,
-  options: { maxRetries?: number; contextWindow?: number } = {},
+  options: { maxRetries?: number; contextWindow?: number; timeoutMs?: number } = {},
 ): Target {
   return {
     provider: {
@@ -19,14 +20,15 @@ function target(
       endpoint: "http://127.0.0.1:1/v1",
       is_active: true,
       headers: {},
-      config: {
-        timeout_ms: 1_000,
-        stream_first_chunk_timeout_ms: 1_000,
-        stream_idle_timeout_ms: 1_000,
+      config: ProviderConfigSchema.parse({
+        timeout_ms: options.timeoutMs ?? 1_000,
+        first_byte_timeout_ms: 1_000,
+        idle_timeout_ms: 1_000,
         max_retries: options.maxRetries ?? 2,
+        retries: { server_error: 2, overloaded: 2, rate_limited: 2, timeout: 1 },
         retry_initial_backoff_ms: 100,
         retry_max_backoff_ms: 1_000,
-      },
+      }),
     },
     model: {
       model_name: model,
@@ -64,19 +66,29 @@ const chain = (
   triggers,
 });
 
-/** An attempt function that fails with the scripted classes, then answers with the target's provider id. */
-function scripted(failures: Array<FailureClass | [FailureClass, number]>) {
+/**
+ * An attempt function that fails with the scripted classes, then answers with the target's
+ * provider id. A failure may take time on the virtual clock (`tookMs`), and may carry a retry-after.
+ */
+type Scripted = FailureClass | { failure: FailureClass; retryAfterMs?: number; tookMs?: number };
+
+function scripted(failures: Scripted[], env?: ExecutionEnvironment) {
   const calls: string[] = [];
-  const attempt = (t: Target) => {
+  const budgets: number[] = [];
+  const attempt = async (t: Target, _signal: AbortSignal, budget: { budgetMs: number }) => {
     calls.push(t.provider.id);
+    budgets.push(budget.budgetMs);
     const next = failures.shift();
-    if (next === undefined) return Promise.resolve(t.provider.id);
-    const [failure, retryAfterMs] = Array.isArray(next) ? next : [next, undefined];
-    return Promise.reject(
-      new UpstreamError(failure, `failed: ${failure}`, retryAfterMs === undefined ? {} : { retryAfterMs }),
+    if (next === undefined) return t.provider.id;
+    const { failure, retryAfterMs, tookMs } = typeof next === "string" ? { failure: next } : next;
+    if (tookMs !== undefined) await env!.sleep(tookMs);
+    throw new UpstreamError(
+      failure,
+      `failed: ${failure}`,
+      retryAfterMs === undefined ? {} : { retryAfterMs },
     );
   };
-  return { calls, attempt };
+  return { calls, budgets, attempt };
 }
 
 describe("executeWithFallback", () => {
@@ -96,7 +108,7 @@ describe("executeWithFallback", () => {
 
   it("waits exactly the provider's retry-after", async () => {
     const env = virtualEnvironment();
-    const { attempt } = scripted([["rate_limited", 1_500]]);
+    const { attempt } = scripted([{ failure: "rate_limited", retryAfterMs: 1_500 }]);
     await executeWithFallback({ targets: [target("a", "m")], deadline: 60_000 }, attempt, env);
     expect(env.sleeps).toEqual([1_500]);
   });
@@ -202,7 +214,7 @@ describe("executeWithFallback", () => {
 
   it("never sleeps past the deadline: a long retry-after ends the request with its hint", async () => {
     const env = virtualEnvironment();
-    const { calls, attempt } = scripted([["rate_limited", 5_000]]);
+    const { calls, attempt } = scripted([{ failure: "rate_limited", retryAfterMs: 5_000 }]);
     const error = (await executeWithFallback(
       { targets: [target("a", "m")], deadline: 2_000 },
       attempt,
@@ -226,6 +238,81 @@ describe("executeWithFallback", () => {
       hang,
     ).catch((e: unknown) => e)) as LlmProviderError;
     expect(error.code).toBe("upstream_timeout");
+  });
+
+  it("falls back at once after a slow failure while a target is left", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(
+      [
+        { failure: "timeout", tookMs: 20_000 },
+        { failure: "server_error", tookMs: 5_000 }, // a 5xx slower than slow_failure_ms
+      ],
+      env,
+    );
+    const plan = {
+      targets: [target("a", "m1"), target("b", "m2"), target("c", "m3")],
+      chain: chain(["m1", "m2", "m3"]),
+      deadline: 60_000,
+    };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(calls).toEqual(["a", "b", "c"]);
+    expect(result.value).toBe("c");
+    expect(env.sleeps).toEqual([20_000, 5_000]); // the failures' own time: no backoff, no retry
+  });
+
+  it("retries a slow failure on the same target when no fallback is left and time allows", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted([{ failure: "timeout", tookMs: 1_000 }], env);
+    const result = await executeWithFallback({ targets: [target("a", "m")], deadline: 60_000 }, attempt, env);
+    expect(calls).toEqual(["a", "a"]);
+    expect(result.attempts.map((a) => a.outcome)).toEqual(["error", "success"]);
+  });
+
+  it("falls back at once on a long Retry-After when a target is left, and waits it out when none is", async () => {
+    const env = virtualEnvironment();
+    const withFallback = scripted([{ failure: "rate_limited", retryAfterMs: 10_000 }]);
+    const plan = {
+      targets: [target("a", "m1"), target("b", "m2")],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    expect((await executeWithFallback(plan, withFallback.attempt, env)).value).toBe("b");
+    expect(env.sleeps).toEqual([]);
+    const alone = scripted([{ failure: "rate_limited", retryAfterMs: 10_000 }]);
+    expect(
+      (await executeWithFallback({ targets: [target("a", "m")], deadline: 60_000 }, alone.attempt, env))
+        .value,
+    ).toBe("a");
+    expect(env.sleeps).toEqual([10_000]);
+  });
+
+  it("gives each attempt what is left less the next target's share, so a slow failure cannot eat the chain's time", async () => {
+    const env = virtualEnvironment();
+    const { budgets, attempt } = scripted([{ failure: "timeout", tookMs: 30_000 }], env);
+    const plan = {
+      targets: [target("a", "m1", { timeoutMs: 60_000 }), target("b", "m2", { timeoutMs: 60_000 })],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    expect((await executeWithFallback(plan, attempt, env)).value).toBe("b");
+    // The primary gets half; the fallback all that is left.
+    expect(budgets).toEqual([30_000, 30_000]);
+  });
+
+  it("skips a target that would have too little time and leaves it all to the next", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted([]);
+    const plan = {
+      targets: [target("a", "m1"), target("b", "m2")],
+      chain: chain(["m1", "m2"]),
+      deadline: 800,
+    };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(calls).toEqual(["b"]);
+    expect(result.attempts.map((a) => [a.provider_id, a.outcome, a.error_code])).toEqual([
+      ["a", "skipped", "deadline_exceeded"],
+      ["b", "success", undefined],
+    ]);
   });
 
   it("rethrows errors that are not upstream failures (bugs are not retried)", async () => {

@@ -1,11 +1,9 @@
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { Attempt } from "@llm-provider/contracts";
-import { exponentialBackoffMs } from "../domain/backoff.js";
+import { attemptBudgetMs, MIN_ATTEMPT_MS, retryDelayMs } from "../domain/attempt-planning.js";
+import { limitsOf } from "../domain/catalog.js";
 import type { FallbackChain, Target } from "../domain/catalog.js";
 import { FailureClass, UpstreamError, failureTraits, isLocalRefusal } from "../domain/failure.js";
-
-/** Longest `retry-after` we wait out on the same target; a longer one moves on to the fallback. */
-export const MAX_RETRY_AFTER_MS = 30_000;
 
 export interface ExecutionPlan {
   targets: readonly Target[];
@@ -15,10 +13,11 @@ export interface ExecutionPlan {
   /** Aborted when the caller no longer waits (worker shutdown): no further attempts are made. */
   signal?: AbortSignal | undefined;
   /**
-   * Time limit of one attempt on a target; default its `timeout_ms`. Streams pass their own (they
-   * police time to first piece and stalls themselves, and a long answer may take long).
+   * Whether the attempt on a target streams: it then polices its first piece and its gaps itself
+   * (within `AttemptBudget.budgetMs`), and only the deadline bounds it whole. Otherwise the attempt
+   * is cut at its time limit (`timeout_ms`) or its budget, whichever is first.
    */
-  attemptTimeoutMs?: ((target: Target) => number) | undefined;
+  streamed?: ((target: Target) => boolean) | undefined;
 }
 
 export interface ExecutionEnvironment {
@@ -39,12 +38,19 @@ export interface ExecutionResult<T> {
   attempts: Attempt[];
 }
 
-export type AttemptFunction<T> = (target: Target, signal: AbortSignal) => Promise<T>;
+/** What one attempt may spend before the next target's share of the deadline. */
+export interface AttemptBudget {
+  budgetMs: number;
+}
+
+export type AttemptFunction<T> = (target: Target, signal: AbortSignal, budget: AttemptBudget) => Promise<T>;
 
 /**
- * Runs `attempt` along the plan's targets: retries what a retry can fix (with backoff or the
- * provider's retry-after), falls back when the chain's trigger for that failure is on, and never
- * runs past the deadline. Throws a typed `LlmProviderError` that lists the attempts.
+ * Runs `attempt` along the plan's targets within one deadline. Each attempt gets a budget that
+ * keeps time for the next target; a target whose budget is too small is skipped. What is cheap
+ * to retry is retried on the same target, a slow failure falls back at once (see
+ * `retryDelayMs`), and a fallback happens only when the chain's trigger for that failure is on.
+ * Throws a typed `LlmProviderError` that lists the attempts.
  */
 export async function executeWithFallback<T>(
   plan: ExecutionPlan,
@@ -54,52 +60,71 @@ export async function executeWithFallback<T>(
   const attempts: Attempt[] = [];
   let lastError: UpstreamError | undefined;
   let previous: Target | undefined;
+  const { targets } = plan;
 
-  for (const target of plan.targets) {
+  for (let index = 0; index < targets.length; index++) {
+    const target = targets[index]!;
     if (lastError && previous) {
       const decision = fallbackDecision(lastError, previous, target, plan.chain);
       if (decision === "stop") break;
       if (decision === "skip") continue;
     }
     previous = target;
-    const { max_retries: maxRetries } = target.provider.config;
-    for (let retry = 0; retry <= maxRetries; retry++) {
+    const next = targets[index + 1];
+    const limits = limitsOf(target);
+    const streamed = plan.streamed?.(target) ?? false;
+    const retriesOfClass = new Map<FailureClass, number>();
+    for (let retry = 0; ; retry++) {
       const remaining = plan.deadline - environment.now();
       if (remaining <= 0) throw deadlineExceeded(attempts, lastError);
       if (plan.signal?.aborted) throw abandoned(plan.signal, attempts);
+      const budgetMs = attemptBudgetMs(remaining, next && limitsOf(next).timeout_ms);
+      if (next && budgetMs < MIN_ATTEMPT_MS) {
+        // Too little time for this target to answer: leave it all to the next one.
+        attempts.push({ ...record(target, "skipped", 0), error_code: "deadline_exceeded" });
+        break;
+      }
       const started = environment.now();
       try {
-        const limit = plan.attemptTimeoutMs?.(target) ?? target.provider.config.timeout_ms;
-        const timeoutMs = Math.min(limit, remaining);
-        const value = await attemptWithTimeout(attempt, target, timeoutMs, plan.signal);
+        const timeoutMs = streamed ? remaining : Math.min(limits.timeout_ms, budgetMs);
+        const value = await attemptWithTimeout(attempt, target, timeoutMs, { budgetMs }, plan.signal);
         attempts.push(record(target, "success", environment.now() - started));
         return { value, target, attempts };
       } catch (error) {
         if (plan.signal?.aborted) throw abandoned(plan.signal, attempts);
         if (error instanceof LlmProviderError) {
-          // A failure the attempt already made final (e.g. a stream cut after it began): no retry,
-          // no fallback, but the caller still learns of every attempt.
+          // A failure the attempt already made final (e.g. a stream cut after it began, for a
+          // caller that cannot take a restart): no retry, no fallback, but every attempt is listed.
           attempts.push({ ...record(target, "error", environment.now() - started), error_code: error.code });
           throw withAttempts(error, attempts);
         }
         if (!(error instanceof UpstreamError)) throw error;
         lastError = error;
+        const attemptMs = environment.now() - started;
         attempts.push(
-          record(
-            target,
-            isLocalRefusal(error.failure) ? "skipped" : "error",
-            environment.now() - started,
-            error.failure,
-          ),
+          record(target, isLocalRefusal(error.failure) ? "skipped" : "error", attemptMs, error.failure),
         );
         if (environment.now() >= plan.deadline) throw deadlineExceeded(attempts, lastError);
-        const delay = retryDelay(error, retry, maxRetries, target, environment.random());
-        if (delay === undefined || environment.now() + delay >= plan.deadline) break;
+        const ofClass = retriesOfClass.get(error.failure) ?? 0;
+        const delay = retryDelayMs(
+          { failure: error.failure, attemptMs, retryAfterMs: error.retryAfterMs },
+          {
+            retries: retry,
+            retriesOfClass: ofClass,
+            fallbackLeft: hasFallback(error, target, targets.slice(index + 1), plan.chain),
+            remainingMs: plan.deadline - environment.now(),
+            random: environment.random(),
+          },
+          target.provider.config,
+        );
+        if (delay === undefined) break;
+        retriesOfClass.set(error.failure, ofClass + 1);
         await environment.sleep(delay);
       }
     }
   }
   if (lastError === undefined) {
+    if (attempts.length > 0) throw deadlineExceeded(attempts, undefined);
     throw new LlmProviderError("upstream_unavailable", "no active provider serves this model");
   }
   throw toLlmProviderError(lastError, attempts);
@@ -109,6 +134,7 @@ async function attemptWithTimeout<T>(
   attempt: AttemptFunction<T>,
   target: Target,
   timeoutMs: number,
+  budget: AttemptBudget,
   parent: AbortSignal | undefined,
 ): Promise<T> {
   const controller = new AbortController();
@@ -116,15 +142,17 @@ async function attemptWithTimeout<T>(
   const abortFromParent = () => controller.abort();
   parent?.addEventListener("abort", abortFromParent, { once: true });
   try {
-    return await attempt(target, controller.signal);
+    return await attempt(target, controller.signal, budget);
   } catch (error) {
     if (
       controller.signal.aborted &&
       !(error instanceof UpstreamError && error.failure !== FailureClass.timeout)
     ) {
-      throw new UpstreamError(FailureClass.timeout, `no answer from provider within ${timeoutMs} ms`, {
-        cause: error,
-      });
+      throw new UpstreamError(
+        FailureClass.timeout,
+        `no answer from provider within ${Math.round(timeoutMs)} ms`,
+        { cause: error },
+      );
     }
     throw error;
   } finally {
@@ -133,20 +161,14 @@ async function attemptWithTimeout<T>(
   }
 }
 
-/** Delay before the next try on the same target, or `undefined` when retrying can't help. */
-function retryDelay(
+/** Whether a target after `from` would be tried for `error` (the chain takes it there). */
+function hasFallback(
   error: UpstreamError,
-  retry: number,
-  maxRetries: number,
-  target: Target,
-  random: number,
-): number | undefined {
-  if (!failureTraits(error.failure).retryable || retry >= maxRetries) return undefined;
-  if (error.retryAfterMs !== undefined) {
-    return error.retryAfterMs > MAX_RETRY_AFTER_MS ? undefined : error.retryAfterMs;
-  }
-  const { retry_initial_backoff_ms: initialMs, retry_max_backoff_ms: maxMs } = target.provider.config;
-  return exponentialBackoffMs(retry, { initialMs, maxMs }, random);
+  from: Target,
+  rest: readonly Target[],
+  chain: FallbackChain | undefined,
+): boolean {
+  return rest.some((to) => fallbackDecision(error, from, to, chain) === "try");
 }
 
 /**

@@ -9,7 +9,7 @@ import type {
   ProviderClient,
 } from "../providers/port.js";
 import type { BreakerBoard } from "./breaker-board.js";
-import { estimateChatTokens } from "./rate-limiter.js";
+import { estimateChatTokens } from "../domain/tokens.js";
 import type { RateLimiter } from "./rate-limiter.js";
 
 export interface ProviderGuards {

@@ -1,6 +1,3 @@
-import type { CompleteChat } from "@llm-provider/contracts";
-import { estimatePromptTokens } from "../domain/tokens.js";
-
 export interface RateLimits {
   rpm?: number | undefined;
   tpm?: number | undefined;
@@ -37,12 +34,4 @@ export interface RateLimiter {
   retryAfterMs(budget: string): number;
   /** OK, THROTTLED (80 % of this window's shared budget reserved), BLOCKED (all of it). */
   status(budget: string, limits: RateLimits): Promise<"OK" | "THROTTLED" | "BLOCKED">;
-}
-
-/**
- * What a chat call is counted with until its usage is known, by every budget (provider and
- * caller): the prompt estimate plus the most it may answer.
- */
-export function estimateChatTokens(request: CompleteChat, modelMaxTokens: number): number {
-  return estimatePromptTokens(request.messages) + (request.max_tokens ?? modelMaxTokens);
 }

@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { ProviderSpec } from "../../domain/catalog.js";
 import type { ChatCall, ChatOutcome, ChatStreamPart, EmbeddingOutcome, ProviderClient } from "../port.js";
+import { expectEventStream } from "../expect-event-stream.js";
 import { redactApiKey } from "../redact-api-key.js";
 import { classifyAnthropicError } from "./classify-anthropic-error.js";
 import { convertAnthropicResponse } from "./convert-anthropic-response.js";
@@ -62,7 +63,11 @@ export function createAnthropicClient({ provider, apiKey, fetch }: AnthropicClie
       );
       let events: AsyncIterable<unknown>;
       try {
-        events = await sdk.messages.create({ ...body, stream: true }, { signal: call.signal });
+        const { data, response } = await sdk.messages
+          .create({ ...body, stream: true }, { signal: call.signal })
+          .withResponse();
+        expectEventStream(response);
+        events = data;
       } catch (error) {
         const classified = classifyAnthropicError(error, Date.now());
         throw classified === undefined ? error : redactApiKey(classified, apiKey);

@@ -1,11 +1,19 @@
 import { Readable } from "node:stream";
 import { Agent, request } from "undici";
 
+export interface UndiciFetchOptions {
+  /**
+   * Longest gap between two reads of a response body (a stalled body fails the call). The time
+   * to the response headers is the caller's: its abort signal.
+   */
+  idleMs: number;
+}
+
 /**
  * A `fetch` for the provider SDKs built on `undici.request`, which costs a fraction of the CPU of
  * the WHATWG `fetch` per call. Non-streaming bodies are read whole; event streams and NDJSON stay streams.
  */
-export function createUndiciFetch(dispatcher: Agent): typeof fetch {
+export function createUndiciFetch(dispatcher: Agent, options: UndiciFetchOptions): typeof fetch {
   return async function undiciRequestFetch(input, init) {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const response = await request(url, {
@@ -14,6 +22,8 @@ export function createUndiciFetch(dispatcher: Agent): typeof fetch {
       headers: toHeaderRecord(init?.headers),
       body: init?.body as string | Buffer | undefined,
       signal: init?.signal ?? undefined,
+      headersTimeout: 0,
+      bodyTimeout: options.idleMs,
     });
     const status = response.statusCode;
     const contentType = response.headers["content-type"];

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatOutcome, ChatUsage } from "../port.js";
+import type { ChatOutcome } from "../port.js";
+import { convertOpenAIUsage, openAIUsageSchema } from "./convert-openai-usage.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
 
 const functionCallSchema = z.object({ name: z.string(), arguments: z.string() });
@@ -24,21 +25,7 @@ const openAIChatResponseSchema = z.object({
       }),
     )
     .min(1),
-  usage: z
-    .object({
-      prompt_tokens: z.number().int().nonnegative(),
-      completion_tokens: z.number().int().nonnegative(),
-      prompt_tokens_details: z
-        .object({
-          cached_tokens: z.number().int().nonnegative().nullish(),
-          // OpenRouter's count of prompt tokens written to the provider's cache.
-          cache_write_tokens: z.number().int().nonnegative().nullish(),
-        })
-        .nullish(),
-      // OpenRouter: what the call cost, in credits (1 credit = 1 USD).
-      cost: z.number().nonnegative().nullish(),
-    })
-    .nullish(),
+  usage: openAIUsageSchema.nullish(),
 });
 
 /** OpenAI Chat Completions response body → neutral outcome; a body of the wrong shape is `malformed_response`. */
@@ -85,18 +72,4 @@ export function convertOpenAIChatResponse(body: unknown): ChatOutcome {
     }));
   }
   return outcome;
-}
-
-function convertOpenAIUsage(
-  usage: NonNullable<z.output<typeof openAIChatResponseSchema>["usage"]>,
-): ChatUsage {
-  const converted: ChatUsage = {
-    promptTokens: usage.prompt_tokens,
-    completionTokens: usage.completion_tokens,
-  };
-  const cacheRead = usage.prompt_tokens_details?.cached_tokens;
-  const cacheWrite = usage.prompt_tokens_details?.cache_write_tokens;
-  if (cacheRead) converted.cacheReadTokens = cacheRead;
-  if (cacheWrite) converted.cacheWriteTokens = cacheWrite;
-  return converted;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatDelta, ChatStreamPart } from "../port.js";
+import type { ChatDelta, ChatStreamPart, ChatUsage } from "../port.js";
+import { convertOpenAIUsage, openAIUsageSchema } from "./convert-openai-usage.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
 
@@ -14,6 +15,7 @@ const openAIChunkSchema = z.object({
         delta: z
           .object({
             content: z.string().nullish(),
+            refusal: z.string().nullish(),
             tool_calls: z
               .array(
                 z.object({
@@ -35,12 +37,7 @@ const openAIChunkSchema = z.object({
       }),
     )
     .nullish(),
-  usage: z
-    .object({
-      prompt_tokens: z.number().int().nonnegative(),
-      completion_tokens: z.number().int().nonnegative(),
-    })
-    .nullish(),
+  usage: openAIUsageSchema.nullish(),
 });
 type OpenAIChunk = z.infer<typeof openAIChunkSchema>;
 
@@ -60,7 +57,9 @@ export async function* convertOpenAIChatStream(
   let upstreamId: string | null = null;
   let responseModel: string | null = null;
   let rawFinishReason: string | null | undefined;
-  let usage: { promptTokens: number; completionTokens: number } | undefined;
+  let usage: ChatUsage | undefined;
+  let providerCostUsd: number | undefined;
+  let refused = false;
   try {
     for (;;) {
       const next = rawFinishReason === undefined ? await iterator.next() : await nextOrGiveUp(iterator);
@@ -68,9 +67,13 @@ export async function* convertOpenAIChatStream(
       const chunk = parseChunk(next.value);
       upstreamId ??= chunk.id ?? null;
       responseModel ??= chunk.model ?? null;
-      if (chunk.usage)
-        usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+      if (chunk.usage) {
+        usage = convertOpenAIUsage(chunk.usage);
+        if (chunk.usage.cost != null) providerCostUsd = chunk.usage.cost;
+      }
       const choice = chunk.choices?.[0];
+      // A refusal is the provider's content filter speaking: its words are the answer, as unstreamed.
+      if (choice?.delta?.refusal) refused = true;
       const delta = choice?.delta ? toDelta(choice.delta) : undefined;
       if (delta) yield { type: "delta", delta };
       if (choice?.finish_reason) rawFinishReason = choice.finish_reason;
@@ -90,9 +93,10 @@ export async function* convertOpenAIChatStream(
     end: {
       upstreamId,
       responseModel,
-      finishReason: mapOpenAIFinishReason(rawFinishReason),
+      finishReason: refused ? "content_filter" : mapOpenAIFinishReason(rawFinishReason),
       rawFinishReason,
       usage,
+      ...(providerCostUsd !== undefined ? { providerCostUsd } : {}),
       warnings: usage ? [] : ["provider did not report token usage; cost is 0"],
     },
   };
@@ -117,6 +121,7 @@ function toDelta(
 ): ChatDelta | undefined {
   const out: ChatDelta = {};
   if (delta.content) out.content = delta.content;
+  else if (delta.refusal) out.content = delta.refusal;
   if (delta.tool_calls && delta.tool_calls.length > 0) {
     out.toolCalls = delta.tool_calls.map((call) => ({
       index: call.index,

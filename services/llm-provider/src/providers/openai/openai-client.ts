@@ -8,6 +8,7 @@ import type {
   EmbeddingOutcome,
   ProviderClient,
 } from "../port.js";
+import { expectEventStream } from "../expect-event-stream.js";
 import { redactApiKey } from "../redact-api-key.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";
 import { convertOpenAIChatResponse } from "./convert-openai-chat-response.js";
@@ -67,7 +68,11 @@ export function createOpenAIClient(options: OpenAIClientOptions): ProviderClient
       };
       let chunks: AsyncIterable<unknown>;
       try {
-        chunks = await sdk.chat.completions.create(body, { signal: call.signal });
+        const { data, response } = await sdk.chat.completions
+          .create(body, { signal: call.signal })
+          .withResponse();
+        expectEventStream(response);
+        chunks = data;
       } catch (error) {
         throw toUpstreamError(error, apiKey);
       }
