@@ -73,7 +73,10 @@ export type ChatFailed = z.infer<typeof ChatFailedSchema>;
 
 const BreakerStateSchema = z.enum(["closed", "open", "half_open"]);
 
-/** Not caused by one request, so no `request_id`: a provider's circuit breaker opened or closed. */
+/**
+ * Not caused by one request, so no `request_id`: the circuit breaker of a model on a provider
+ * opened or closed.
+ */
 export const ProviderHealthChangedSchema = z
   .object({
     id: z.string().describe("Derived from provider, new state and the time it changed (de-duplication key)"),
@@ -82,13 +85,21 @@ export const ProviderHealthChangedSchema = z
     time: z.string().describe("ISO 8601"),
     data: z.object({
       provider_id: z.string(),
+      upstream_model: z
+        .string()
+        .optional()
+        .describe(
+          "The model, by the name the provider knows it, whose breaker changed (breakers are per model)",
+        ),
       from: BreakerStateSchema,
       to: BreakerStateSchema,
-      is_available: z.boolean().describe("Whether requests are sent to the provider now"),
+      is_available: z.boolean().describe("Whether requests are sent to this model on the provider now"),
       retry_after_ms: z.number().int().nonnegative().describe("Until a probe may go, when open"),
     }),
   })
-  .describe("ProviderHealthChanged domain event: a provider's circuit breaker opened or closed");
+  .describe(
+    "ProviderHealthChanged domain event: a circuit breaker of a model on a provider opened or closed",
+  );
 export type ProviderHealthChanged = z.infer<typeof ProviderHealthChangedSchema>;
 
 export type DomainEvent = ChatCompleted | EmbeddingGenerated | ChatFailed | ProviderHealthChanged;

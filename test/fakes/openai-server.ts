@@ -70,6 +70,8 @@ export interface FakeOpenAIServer {
   enqueue(...behaviors: FakeBehavior[]): void;
   /** Changes the default chat answer. */
   setChatReply(reply: FakeChatReply): void;
+  /** Every request for `model` gets `behavior` (undefined: as any other) until reset. */
+  setModelBehavior(model: string, behavior: FakeBehavior | undefined): void;
   /** Clears the queue, the recorded requests and the custom chat reply. */
   reset(): void;
   /** Closes the server and destroys all open sockets, including hanging requests. */
@@ -112,6 +114,8 @@ interface ServerState {
   queue: FakeBehavior[];
   requests: RecordedRequest[];
   chatReply: FakeChatReply | undefined;
+  /** What every request for a model gets, before the queue is looked at (`setModelBehavior`). */
+  modelBehaviors: Map<string, FakeBehavior>;
   /** Pending `delay` timers, cleared on close so nothing fires afterwards. */
   timers: Set<NodeJS.Timeout>;
   ids: IdGenerator;
@@ -750,10 +754,12 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   const authError = checkApiKey(state.options.apiKey, req.headers.authorization);
   if (authError) return sendError(state, exchange, authError);
   const delay = state.options.defaultDelayMs;
+  const model = asObject(body)?.["model"];
+  const forModel = typeof model === "string" ? state.modelBehaviors.get(model) : undefined;
   perform(
     state,
     exchange,
-    state.queue.shift() ?? (delay ? { kind: "delay", ms: delay } : { kind: "default" }),
+    forModel ?? state.queue.shift() ?? (delay ? { kind: "delay", ms: delay } : { kind: "default" }),
   );
 }
 
@@ -776,6 +782,7 @@ export async function startFakeOpenAIServer(
     queue: [],
     requests: [],
     chatReply: undefined,
+    modelBehaviors: new Map(),
     timers: new Set(),
     ids: new IdGenerator(),
     options,
@@ -794,10 +801,15 @@ export async function startFakeOpenAIServer(
     setChatReply(reply) {
       state.chatReply = reply;
     },
+    setModelBehavior(model, behavior) {
+      if (behavior) state.modelBehaviors.set(model, behavior);
+      else state.modelBehaviors.delete(model);
+    },
     reset() {
       state.queue.length = 0;
       state.requests.length = 0; // in place: callers may hold a reference to `requests`
       state.chatReply = undefined;
+      state.modelBehaviors.clear();
     },
     close,
   };

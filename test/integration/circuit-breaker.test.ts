@@ -1,5 +1,4 @@
 import { ProviderHealthChangedSchema } from "@llm-provider/contracts";
-import type { ProviderHealth } from "@llm-provider/contracts";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
@@ -28,6 +27,8 @@ beforeAll(async () => {
     fallback_chains: [{ id: "chain", models: ["model-0", "model-1"] }],
     circuit_breaker: { failure_threshold: 3, cooldown_ms: COOLDOWN_MS },
   });
+  // A second model on the primary's provider: its breaker is its own.
+  config.models.push({ ...config.models[0]!, model_name: "model-0b", upstream_model: "upstream-model-0b" });
   for (const provider of config.providers) provider.config = { ...provider.config, max_retries: 0 };
   // Two workers in one queue group: what one learns about a provider, the other must respect.
   workers = [await startTestService(config), await startTestService(config)];
@@ -64,8 +65,8 @@ describe("a provider that is down", () => {
       const completion = await client().completeChat(hello);
       expect(completion.provider_id).toBe("p1");
     }
-    await until("open on both", () => workers.every((worker) => !worker.app.isProviderAvailable("p0")));
-    expect(workers.map((worker) => worker.app.isProviderAvailable("p0"))).toEqual([false, false]);
+    await until("open on both", () => workers.every((worker) => !worker.app.isModelAvailable("model-0")));
+    expect(workers.map((worker) => worker.app.isModelAvailable("model-0"))).toEqual([false, false]);
     openSeenAt = Date.now();
 
     const calledBefore = primary.requests.length;
@@ -81,9 +82,11 @@ describe("a provider that is down", () => {
     expect(primary.requests.length).toBe(calledBefore); // not one more call to the primary
 
     const listed = await client().listModels({ provider_id: "p0" });
-    expect(listed.data[0]!.is_available).toBe(false);
-    const health = (await client().getProviderHealth({ provider_id: "p0" })) as ProviderHealth;
-    expect(health.rate_limit_status).toBe("BLOCKED");
+    expect(listed.data.map((model) => [model.id, model.is_available])).toEqual([
+      ["model-0", false],
+      ["model-0b", true], // breakers are per model: the provider's other model is still served
+    ]);
+    expect(workers.every((worker) => worker.app.isProviderAvailable("p0"))).toBe(true);
   });
 
   it("after the cool-down sends exactly one probe, and closes again when it succeeds", async () => {
@@ -93,7 +96,7 @@ describe("a provider that is down", () => {
     const burst = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
     expect(primary.requests).toHaveLength(1);
     expect(burst.filter((completion) => completion.provider_id === "p0")).toHaveLength(1);
-    await until("closed on both", () => workers.every((worker) => worker.app.isProviderAvailable("p0")));
+    await until("closed on both", () => workers.every((worker) => worker.app.isModelAvailable("model-0")));
     const after = await Promise.all(Array.from({ length: 6 }, () => client().completeChat(hello)));
     expect(after.every((completion) => completion.provider_id === "p0")).toBe(true);
 
@@ -106,7 +109,34 @@ describe("a provider that is down", () => {
     const transitions = changes
       .filter((e) => e.event.type === "llm-provider.provider_health_changed.v1")
       .map((e) => ProviderHealthChangedSchema.parse(e.event).data)
-      .map((data) => `${data.provider_id}:${data.to}:${data.is_available}`);
-    expect(transitions).toEqual(["p0:open:false", "p0:closed:true"]);
+      .map((data) => `${data.provider_id}/${data.upstream_model}:${data.to}:${data.is_available}`);
+    expect(transitions).toEqual(["p0/upstream-model-0:open:false", "p0/upstream-model-0:closed:true"]);
+  });
+});
+
+describe("a model that is down on a provider that is not", () => {
+  it("opens that model's breaker only: the provider's other model is still called and answers", async () => {
+    primary.reset();
+    primary.setModelBehavior("upstream-model-0", { kind: "error", status: 503 });
+    const modelAvailable = async (name: string) =>
+      (await client().listModels({ provider_id: "p0" })).data.find((model) => model.id === name)!
+        .is_available;
+    for (let index = 0; index < 8; index++)
+      expect((await client().completeChat(hello)).provider_id).toBe("p1");
+    await until("model-0's breaker open on both", () =>
+      workers.every((worker) => worker.app.isProviderAvailable("p0")),
+    );
+    expect(await modelAvailable("model-0")).toBe(false);
+    expect(await modelAvailable("model-0b")).toBe(true);
+    // The same provider keeps serving its other model (a success there closes nothing of model-0).
+    for (let index = 0; index < 4; index++) {
+      const completion = await client().completeChat({ ...hello, model: "model-0b" });
+      expect(completion.provider_id).toBe("p0");
+    }
+    const skipped = await client().completeChat(hello);
+    expect(skipped.attempts.map((a) => `${a.provider_id}:${a.outcome}`)).toEqual([
+      "p0:skipped",
+      "p1:success",
+    ]);
   });
 });

@@ -14,6 +14,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { createLlmProviderClient, HEADERS, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
+import { breakerKey } from "../../services/llm-provider/src/routing/breaker-board.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { resolveNatsServerBinary, startNatsServer } from "../harness/nats-server.js";
@@ -40,7 +41,7 @@ import type { RunningWorker } from "./accounts.js";
 const HOSTILE_REPLIES = [
   `$JS.API.STREAM.PURGE.${EVENT_STREAM}`,
   "$JS.API.STREAM.DELETE.KV_llm_provider_breakers",
-  `$KV.llm_provider_breakers.${toKvToken("p0")}`,
+  `$KV.llm_provider_breakers.${toKvToken(breakerKey("p0", "upstream-model-0"))}`,
   "$KV.llm_provider_embeddings.junk",
   "$KV.llm_provider_rate_limits.junk",
   SUBJECTS.chatCompletedEvent,
@@ -50,7 +51,9 @@ const HOSTILE_REPLIES = [
 async function snapshotState(jsm: JetStreamManager, nc: NatsConnection) {
   const kvm = new Kvm(nc);
   const events = (await jsm.streams.info(EVENT_STREAM)).state;
-  const breaker = await (await kvm.open("llm_provider_breakers")).get(toKvToken("p0"));
+  const breaker = await (
+    await kvm.open("llm_provider_breakers")
+  ).get(toKvToken(breakerKey("p0", "upstream-model-0")));
   return {
     events: { messages: events.messages, first_seq: events.first_seq, last_seq: events.last_seq },
     breakerRevision: breaker?.revision ?? 0,

@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { createLlmProviderClient, SUBJECTS } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
+import { breakerKey } from "../../services/llm-provider/src/routing/breaker-board.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { resolveNatsServerBinary } from "../harness/nats-server.js";
@@ -152,10 +153,16 @@ describe("what each role may do", () => {
 
   it("the worker takes over a breaker state another worker writes", async () => {
     const breakers = await new Kvm(as("worker").nc).open("llm_provider_breakers");
-    await breakers.put(toKvToken("p0"), JSON.stringify({ state: "open", opened_at: Date.now(), by: "peer" }));
-    await until("breaker opened", () => !worker.app.isProviderAvailable("p0"));
-    await breakers.put(toKvToken("p0"), JSON.stringify({ state: "closed", opened_at: 0, by: "peer" }));
-    await until("breaker closed", () => worker.app.isProviderAvailable("p0"));
+    await breakers.put(
+      toKvToken(breakerKey("p0", "upstream-model-0")),
+      JSON.stringify({ state: "open", opened_at: Date.now(), by: "peer" }),
+    );
+    await until("breaker opened", () => !worker.app.isModelAvailable("model-0"));
+    await breakers.put(
+      toKvToken(breakerKey("p0", "upstream-model-0")),
+      JSON.stringify({ state: "closed", opened_at: 0, by: "peer" }),
+    );
+    await until("breaker closed", () => worker.app.isModelAvailable("model-0"));
     expect(worker.logs.join("")).not.toMatch(/permission/i);
   });
 

@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { ConfigError } from "./config/load-config.js";
 import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
-import { buildCatalog } from "./domain/catalog.js";
+import { buildCatalog, upstreamModelName } from "./domain/catalog.js";
+import type { ModelEntry } from "./domain/catalog.js";
 import { buildProviderHealthChanged } from "./domain/events.js";
 import type { ConfigProblem } from "./domain/catalog.js";
 import { createBypassPolicyGate } from "./handlers/bypass-policy-gate.js";
@@ -22,6 +23,7 @@ import { createCallerIdentity } from "./infra/caller-identity.js";
 import { createKvRateLimiter } from "./infra/kv-rate-limiter.js";
 import { INBOX_PREFIXES } from "./infra/reply-subject.js";
 import { createCallerLimits } from "./routing/caller-limits.js";
+import { breakerKey, parseBreakerKey } from "./routing/breaker-board.js";
 import { guardProviderClient } from "./routing/guard-provider-client.js";
 import { createKvEmbeddingCache } from "./infra/kv-embedding-cache.js";
 import type { KvEmbeddingCache } from "./infra/kv-embedding-cache.js";
@@ -57,8 +59,10 @@ export interface App {
   readonly nc: NatsConnection;
   readonly service: RunningService;
   readonly logger: Logger;
-  /** Whether this worker would call the provider now (active, key, wire, breaker not open). */
+  /** Whether this worker would call the provider now for at least one model (active, key, wire, breaker not open). */
   isProviderAvailable(providerId: string): boolean;
+  /** Whether this worker would call the model now (its provider callable, its own breaker not open). */
+  isModelAvailable(modelName: string): boolean;
   /** The event publisher, or undefined when `events.enabled` is false. */
   readonly events: EventPublisher | undefined;
   /** Why this worker should not be given work now (`nats_reconnecting`, `draining`, …), or undefined. */
@@ -142,8 +146,10 @@ export async function startApp(options: AppOptions): Promise<App> {
       rateWindow: config.circuit_breaker.rate_window,
     },
     logger,
-    onTransition: (change) =>
-      events?.emit(SUBJECTS.providerHealthChangedEvent, () => buildProviderHealthChanged(change)),
+    onTransition: ({ key, ...change }) =>
+      events?.emit(SUBJECTS.providerHealthChangedEvent, () =>
+        buildProviderHealthChanged({ ...parseBreakerKey(key), ...change }),
+      ),
   });
   const limiter = await createKvRateLimiter({ nc, bucket: config.rate_limits.bucket, logger });
   // Outermost, so that an attempt the breaker or the budget refuses makes no span and no call.
@@ -151,8 +157,13 @@ export async function startApp(options: AppOptions): Promise<App> {
     const client = clients.get(provider.id);
     if (client) clients.set(provider.id, guardProviderClient(client, provider, { breakers, limiter }));
   }
-  /** Callable now: active, key present, wire built, breaker not open. */
-  const isProviderAvailable = (providerId: string) => clients.has(providerId) && !breakers.isOpen(providerId);
+  /** Callable now: active, key present, wire built, its breaker not open. */
+  const isModelAvailable = (model: ModelEntry) =>
+    clients.has(model.provider_id) &&
+    !breakers.isOpen(breakerKey(model.provider_id, upstreamModelName(model)));
+  /** Callable now for at least one of its models. */
+  const isProviderAvailable = (providerId: string) =>
+    config.models.some((model) => model.provider_id === providerId && isModelAvailable(model));
 
   const health = await createKvHealthCache({
     nc,
@@ -219,7 +230,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       }),
       [SUBJECTS.listModels]: createListModelsHandler({
         catalog: () => catalog,
-        isProviderAvailable,
+        isModelAvailable,
       }),
     },
   });
@@ -241,6 +252,10 @@ export async function startApp(options: AppOptions): Promise<App> {
     logger,
     events,
     isProviderAvailable,
+    isModelAvailable(modelName) {
+      const model = catalog.models.get(modelName);
+      return model !== undefined && isModelAvailable(model);
+    },
     readiness() {
       if (stopping) return "draining";
       const status = connectionStatus();

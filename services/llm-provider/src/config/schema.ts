@@ -434,7 +434,9 @@ export const CallerContextSchema = z
       .int()
       .positive()
       .optional()
-      .describe("Tokens per minute this context may use (prompt estimate + max_tokens)"),
+      .describe(
+        "Tokens per minute this context may use: estimated until the provider counted, then its count",
+      ),
   })
   .describe("One calling bounded context and its limits, counted across all workers");
 

@@ -120,6 +120,7 @@ export function buildEmbeddingGenerated(
 /** A breaker transition as an event; its id is the same whichever worker would report it. */
 export function buildProviderHealthChanged(change: {
   providerId: string;
+  upstreamModel: string;
   from: ProviderHealthChanged["data"]["from"];
   to: ProviderHealthChanged["data"]["to"];
   changedAt: number;
@@ -127,12 +128,13 @@ export function buildProviderHealthChanged(change: {
 }): ProviderHealthChanged {
   const type = SUBJECTS.providerHealthChangedEvent;
   return {
-    id: deriveEventId(type, change.providerId, change.to, String(change.changedAt)),
+    id: deriveEventId(type, change.providerId, change.upstreamModel, change.to, String(change.changedAt)),
     type,
     source: "llm-provider",
     time: new Date(change.changedAt).toISOString(),
     data: {
       provider_id: change.providerId,
+      upstream_model: change.upstreamModel,
       from: change.from,
       to: change.to,
       is_available: change.to === "closed",

@@ -5,13 +5,13 @@ import {
   quoteValue,
 } from "@llm-provider/contracts";
 import type { ModelList, ModelSpec } from "@llm-provider/contracts";
-import type { Catalog } from "../domain/catalog.js";
+import type { Catalog, ModelEntry } from "../domain/catalog.js";
 import type { Handler } from "./context.js";
 
 export interface ListModelsDeps {
   catalog: () => Catalog;
-  /** Whether a provider can take requests right now (active, wire built, key present). */
-  isProviderAvailable: (providerId: string) => boolean;
+  /** Whether a model can take requests right now (provider active, wire built, key present, breaker not open). */
+  isModelAvailable: (model: ModelEntry) => boolean;
 }
 
 /** QRY-001: the configured models in OpenAI's list format, optionally for one provider. */
@@ -47,7 +47,7 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
         max_tokens: model.max_tokens,
         cost_metrics: { currency: "USD", ...model.cost },
         feature_flags: model.features,
-        is_available: deps.isProviderAvailable(provider.id),
+        is_available: deps.isModelAvailable(model),
       };
       if (model.dimensions !== undefined) spec.dimensions = model.dimensions;
       data.push(spec);

@@ -12,7 +12,7 @@ import { BREAKER_STATE_VALUE, METRIC } from "../telemetry/semconv.js";
 import { createKvBucketReader } from "./kv-bucket-reader.js";
 import { fromKvToken, toKvToken } from "./kv-token.js";
 
-/** What the bucket holds per provider: the shared state, and who set it. */
+/** What the bucket holds per target (provider and model): the shared state, and who set it. */
 interface SharedBreakerState {
   state: BreakerState;
   opened_at: number;
@@ -27,7 +27,7 @@ export interface KvBreakerBoardOptions {
   logger: Logger;
   /** Told of every transition this worker decides (not of those it takes over from others). */
   onTransition?: (change: {
-    providerId: string;
+    key: string;
     from: BreakerState;
     to: BreakerState;
     changedAt: number;
@@ -67,19 +67,16 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
   const kv: KV = await new Kvm(options.nc).open(options.bucket);
   const breakers = new Map<string, CircuitBreaker>();
 
-  function breakerOf(providerId: string): CircuitBreaker {
-    let breaker = breakers.get(providerId);
-    if (!breaker) breakers.set(providerId, (breaker = new CircuitBreaker(policy)));
+  function breakerOf(target: string): CircuitBreaker {
+    let breaker = breakers.get(target);
+    if (!breaker) breakers.set(target, (breaker = new CircuitBreaker(policy)));
     return breaker;
   }
 
-  function publish(providerId: string, breaker: CircuitBreaker): void {
+  function publish(target: string, breaker: CircuitBreaker): void {
     const shared: SharedBreakerState = { state: breaker.state, opened_at: breaker.openedAt, by: workerId };
-    kv.put(toKvToken(providerId), JSON.stringify(shared)).catch((error: unknown) => {
-      logger.warn(
-        { provider_id: providerId, err: (error as Error).message },
-        "circuit breaker state not shared",
-      );
+    kv.put(toKvToken(target), JSON.stringify(shared)).catch((error: unknown) => {
+      logger.warn({ breaker: target, err: (error as Error).message }, "circuit breaker state not shared");
     });
   }
 
@@ -111,15 +108,15 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
       return;
     }
     if (shared.by === workerId) return;
-    const providerId = fromKvToken(key);
-    const breaker = breakerOf(providerId);
+    const target = fromKvToken(key);
+    const breaker = breakerOf(target);
     if (shared.state === "closed") breaker.close();
     else if (shared.state === "open") breaker.open(shared.opened_at);
     // half_open: another worker claims the probe; to us the breaker stays open until it reports.
     // A claim is a compare-and-set, and a core subscription sees it even when JetStream refused it
     // (the loser of a race for the probe): while our own claim is out, its outcome decides; while
     // our own probe is out, ours won.
-    else if (claimsOut.has(providerId)) foreignClaims.add(providerId);
+    else if (claimsOut.has(target)) foreignClaims.add(target);
     else if (breaker.state !== "half_open") breaker.open(Date.now());
   }
 
@@ -178,30 +175,30 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
   getInstruments()
     .meter.createObservableGauge(METRIC.breakerState, { description: "0 closed, 1 half-open, 2 open" })
     .addCallback((result) => {
-      for (const [providerId, breaker] of breakers) {
-        result.observe(BREAKER_STATE_VALUE[breaker.state], { target: `provider:${providerId}` });
+      for (const [target, breaker] of breakers) {
+        result.observe(BREAKER_STATE_VALUE[breaker.state], { target: `model:${target}` });
       }
     });
 
   /** Wins the one probe across workers: CAS the shared open state to half-open in our name. */
-  async function claimProbe(providerId: string, breaker: CircuitBreaker): Promise<boolean> {
-    claimsOut.set(providerId, (claimsOut.get(providerId) ?? 0) + 1);
+  async function claimProbe(target: string, breaker: CircuitBreaker): Promise<boolean> {
+    claimsOut.set(target, (claimsOut.get(target) ?? 0) + 1);
     let won = false;
     try {
-      won = await claimProbeOnce(providerId, breaker);
+      won = await claimProbeOnce(target, breaker);
     } finally {
-      const left = (claimsOut.get(providerId) ?? 1) - 1;
-      if (left > 0) claimsOut.set(providerId, left);
-      else claimsOut.delete(providerId);
+      const left = (claimsOut.get(target) ?? 1) - 1;
+      if (left > 0) claimsOut.set(target, left);
+      else claimsOut.delete(target);
       // Lost to another worker's claim seen meanwhile: it probes, so our cool-down starts again.
-      if (!won && foreignClaims.has(providerId) && breaker.state === "open") breaker.open(Date.now());
-      if (left <= 0) foreignClaims.delete(providerId);
+      if (!won && foreignClaims.has(target) && breaker.state === "open") breaker.open(Date.now());
+      if (left <= 0) foreignClaims.delete(target);
     }
     return won;
   }
 
-  async function claimProbeOnce(providerId: string, breaker: CircuitBreaker): Promise<boolean> {
-    const key = toKvToken(providerId);
+  async function claimProbeOnce(target: string, breaker: CircuitBreaker): Promise<boolean> {
+    const key = toKvToken(target);
     try {
       const entry = await kv.get(key);
       if (entry && entry.value.length > 0) {
@@ -212,8 +209,7 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
           return true;
         }
         // Another worker's claim, stored and seen while ours was out: it probes, not us.
-        if (shared.state === "half_open" && shared.by !== workerId && foreignClaims.has(providerId))
-          return false;
+        if (shared.state === "half_open" && shared.by !== workerId && foreignClaims.has(target)) return false;
         const probe: SharedBreakerState = { state: "half_open", opened_at: shared.opened_at, by: workerId };
         await kv.update(key, JSON.stringify(probe), entry.revision);
       }
@@ -224,28 +220,25 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
   }
 
   return {
-    admit(providerId) {
-      const breaker = breakerOf(providerId);
+    admit(target) {
+      const breaker = breakerOf(target);
       if (breaker.state === "closed") return true;
       if (breaker.state === "open" && !breaker.cooledDown(Date.now())) return false;
       if (breaker.state === "half_open") return false; // our own probe is out
-      return claimProbe(providerId, breaker);
+      return claimProbe(target, breaker);
     },
-    report(providerId, outcome: true | FailureClass) {
-      const breaker = breakerOf(providerId);
+    report(target, outcome: true | FailureClass) {
+      const breaker = breakerOf(target);
       const before = breaker.state;
       if (outcome === true) breaker.recordSuccess();
       else if (countsAgainstProvider(outcome)) breaker.recordFailure(Date.now());
       else return;
       if (breaker.state !== before) {
-        logger.warn(
-          { provider_id: providerId, from: before, to: breaker.state },
-          "provider circuit breaker changed state",
-        );
-        publish(providerId, breaker);
+        logger.warn({ breaker: target, from: before, to: breaker.state }, "circuit breaker changed state");
+        publish(target, breaker);
         const now = Date.now();
         options.onTransition?.({
-          providerId,
+          key: target,
           from: before,
           to: breaker.state,
           changedAt: breaker.state === "open" ? breaker.openedAt : now,
@@ -253,8 +246,8 @@ export async function createKvBreakerBoard(options: KvBreakerBoardOptions): Prom
         });
       }
     },
-    isOpen: (providerId) => breakerOf(providerId).state !== "closed",
-    retryAfterMs: (providerId) => breakerOf(providerId).retryAfterMs(Date.now()),
+    isOpen: (target) => breakerOf(target).state !== "closed",
+    retryAfterMs: (target) => breakerOf(target).retryAfterMs(Date.now()),
     async close() {
       clearInterval(timer);
       subscription.unsubscribe();

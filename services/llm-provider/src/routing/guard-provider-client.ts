@@ -8,6 +8,7 @@ import type {
   EmbeddingCall,
   ProviderClient,
 } from "../providers/port.js";
+import { breakerKey } from "./breaker-board.js";
 import type { BreakerBoard } from "./breaker-board.js";
 import { estimateChatTokens } from "../domain/tokens.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -18,7 +19,8 @@ export interface ProviderGuards {
 }
 
 /**
- * Puts a provider behind its circuit breaker and its RPM/TPM budget. A refused attempt is not
+ * Puts a provider's models behind their circuit breakers (one per model, `breakerKey`) and the
+ * provider behind its RPM/TPM budget. A refused attempt is not
  * made: it fails as `circuit_open` or `local_rate_limited` (recorded as skipped), which falls back
  * at once. Every real outcome is reported to the breaker; the token count of every answer settles
  * the estimate the budget was taken with.
@@ -32,15 +34,11 @@ export function guardProviderClient(
   const { breakers, limiter } = guards;
   const limits = { rpm: provider.config.rpm, tpm: provider.config.tpm };
 
-  async function admit(estimatedTokens: number): Promise<void> {
-    if (!(await breakers.admit(providerId))) {
-      throw new UpstreamError(
-        FailureClass.circuitOpen,
-        `circuit breaker of provider '${providerId}' is open`,
-        {
-          retryAfterMs: breakers.retryAfterMs(providerId),
-        },
-      );
+  async function admit(breaker: string, estimatedTokens: number): Promise<void> {
+    if (!(await breakers.admit(breaker))) {
+      throw new UpstreamError(FailureClass.circuitOpen, `circuit breaker of '${breaker}' is open`, {
+        retryAfterMs: breakers.retryAfterMs(breaker),
+      });
     }
     if (!(await limiter.acquire(providerId, limits, estimatedTokens))) {
       throw new UpstreamError(
@@ -53,8 +51,8 @@ export function guardProviderClient(
     }
   }
 
-  function report(error: unknown): void {
-    if (error instanceof UpstreamError) breakers.report(providerId, error.failure);
+  function report(breaker: string, error: unknown): void {
+    if (error instanceof UpstreamError) breakers.report(breaker, error.failure);
   }
 
   /**
@@ -68,19 +66,21 @@ export function guardProviderClient(
   }
 
   async function guarded<T>(
+    upstreamModel: string,
     estimatedTokens: number,
     call: () => Promise<T>,
     actualTokens: (result: T) => number | undefined,
   ): Promise<T> {
+    const breaker = breakerKey(providerId, upstreamModel);
     const startedAt = Date.now();
-    await admit(estimatedTokens);
+    await admit(breaker, estimatedTokens);
     try {
       const result = await call();
-      breakers.report(providerId, true);
+      breakers.report(breaker, true);
       settle(estimatedTokens, actualTokens(result), startedAt);
       return result;
     } catch (error) {
-      report(error);
+      report(breaker, error);
       throw error;
     }
   }
@@ -91,6 +91,7 @@ export function guardProviderClient(
     providerId,
     completeChat: (call: ChatCall) =>
       guarded(
+        call.upstreamModel,
         chatTokens(call),
         () => client.completeChat(call),
         (outcome) => totalTokens(outcome.usage),
@@ -99,6 +100,7 @@ export function guardProviderClient(
   if (client.generateEmbeddings) {
     guardedClient.generateEmbeddings = (call: EmbeddingCall) =>
       guarded(
+        call.upstreamModel,
         estimateEmbeddingTokens(call.inputs),
         () => client.generateEmbeddings!(call),
         (outcome) => outcome.usage?.promptTokens,
@@ -107,18 +109,19 @@ export function guardProviderClient(
   if (client.streamChat) {
     guardedClient.streamChat = async function* (call: ChatCall): AsyncGenerator<ChatStreamPart> {
       const estimatedTokens = chatTokens(call);
+      const breaker = breakerKey(providerId, call.upstreamModel);
       const startedAt = Date.now();
-      await admit(estimatedTokens);
+      await admit(breaker, estimatedTokens);
       try {
         for await (const part of client.streamChat!(call)) {
           if (part.type === "end") {
-            breakers.report(providerId, true);
+            breakers.report(breaker, true);
             settle(estimatedTokens, totalTokens(part.end.usage), startedAt);
           }
           yield part;
         }
       } catch (error) {
-        report(error);
+        report(breaker, error);
         throw error;
       }
     };
