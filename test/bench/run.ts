@@ -11,6 +11,8 @@
 // service under `--cpu-prof` and summarises where its CPU went during the measured phases),
 // BENCH_SERVICE_NODE_FLAGS (flags for the service process, after the production image's),
 // BENCH_EVENTS=off / BENCH_EVENTS_LINGER_MS=<ms> (events off, or another events.linger_ms),
+// BENCH_EVENTS_DELIVERY=after_reply|before_reply, BENCH_STREAM_UPSTREAM=false (complete_chat
+// reads the upstream unstreamed),
 // BENCH_SERVICE_ENTRY (another service build to run instead of services/llm-provider/dist/main.js),
 // BENCH_RATE=<req/s> (also measures the service under open-loop load at that fixed rate: the
 // fair ground for comparing two variants' CPU per request, see fixed-rate.ts).
@@ -172,6 +174,14 @@ async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<E
   if (process.env["BENCH_EVENTS"] === "off") serviceConfig.events = { enabled: false };
   else if (process.env["BENCH_EVENTS_LINGER_MS"])
     serviceConfig.events = { linger_ms: Number(process.env["BENCH_EVENTS_LINGER_MS"]) };
+  // BENCH_EVENTS_DELIVERY=after_reply and BENCH_STREAM_UPSTREAM=false price what holding a reply
+  // for its event and reading the upstream answer as a stream cost.
+  const delivery = process.env["BENCH_EVENTS_DELIVERY"];
+  if (delivery === "after_reply" || delivery === "before_reply")
+    serviceConfig.events = { ...serviceConfig.events, delivery };
+  if (process.env["BENCH_STREAM_UPSTREAM"] === "false")
+    for (const provider of serviceConfig.providers)
+      provider.config = { ...provider.config, stream_upstream: false };
   const serviceEnv = serviceEnvironment();
   let otlpReceiverUrl: string | undefined;
   if (process.env["BENCH_OTLP"] === "1") {

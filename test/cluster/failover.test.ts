@@ -559,4 +559,29 @@ describe("a 3-node JetStream cluster with two workers under load", () => {
     expect(await workerA.exited).toBeNull(); // killed by the signal, not exited
     expect(workerErrors()).toEqual([]);
   }, 40_000);
+
+  it("loses the event stream's leader, then a worker before the election ends: no answered request loses its event", async () => {
+    // A's successor, on another node; the replies it sent must all have their events stored.
+    const doomed = await startWorker("d", cluster.urls[2]!);
+    await expectWorkersServing(
+      workers.filter((worker) => worker.child.exitCode === null && !worker.child.killed).length,
+    );
+    const leader = await cluster.streamLeader(EVENT_STREAM);
+    const result = await loadWhile("leader-then-worker", async () => {
+      await untilHolding(doomed);
+      await cluster.kill(leader);
+      await sleep(1_500); // the election is still on: events queue at the workers
+      doomed.child.kill("SIGKILL");
+      await doomed.exited;
+      await sleep(REQUEST_TIMEOUT_MS + 500);
+    });
+    expectCleanLoad(result);
+    // Every request the caller got an answer for has its event, exactly once: a worker holds a
+    // reply until its event is stored (events.delivery before_reply), so a worker that dies takes
+    // unanswered requests with it (the caller retries them), never answered ones' events.
+    await expectEventsExactlyOnce("leader-then-worker", result.answered.keys());
+    await cluster.restart(leader);
+    await cluster.waitForHealthy(STATE_STREAMS);
+    expect(workerErrors()).toEqual([]);
+  }, 60_000);
 });

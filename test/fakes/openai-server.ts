@@ -49,7 +49,9 @@ export type FakeBehavior =
    * `ms` later (a slow first token); a non-streamed answer sends its headers and half its body
    * at once and the rest `ms` later (a body that stalls, then goes on).
    */
-  | { kind: "slow_body"; ms: number };
+  | { kind: "slow_body"; ms: number }
+  /** The normal answer's headers and first part (half a JSON body, or the role chunk), then the socket is cut. */
+  | { kind: "cut_body" };
 
 export interface FakeChatReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no content (e.g. with tool calls). */
@@ -528,8 +530,8 @@ function answerChatStreamWithFault(
   }
 }
 
-/** The normal chat answer with a pause after its first part (see `slow_body`). */
-function answerChatSlowly(state: ServerState, exchange: Exchange, ms: number): void {
+/** The normal chat answer with a pause after its first part (`slow_body`), or cut there (`cut_body`). */
+function answerChatSlowly(state: ServerState, exchange: Exchange, ms: number | "cut"): void {
   const request = asObject(exchange.body) ?? {};
   const model = typeof request["model"] === "string" ? request["model"] : "unknown";
   const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
@@ -546,6 +548,10 @@ function answerChatSlowly(state: ServerState, exchange: Exchange, ms: number): v
     const body = JSON.stringify(chatCompletionBody(plan));
     res.writeHead(200, responseHeaders(state, exchange, "application/json", undefined));
     [first, rest] = [body.slice(0, body.length >> 1), body.slice(body.length >> 1)];
+  }
+  if (ms === "cut") {
+    res.write(first, () => exchange.req.socket.destroy());
+    return;
   }
   res.write(first);
   const timer = setTimeout(() => {
@@ -701,6 +707,8 @@ function perform(state: ServerState, exchange: Exchange, behavior: FakeBehavior)
       return answerChatStreamWithFault(state, exchange, behavior);
     case "slow_body":
       return answerChatSlowly(state, exchange, behavior.ms);
+    case "cut_body":
+      return answerChatSlowly(state, exchange, "cut");
     case "delay": {
       const timer = setTimeout(() => {
         state.timers.delete(timer);

@@ -78,8 +78,7 @@ describe("complete_chat through the typed client", () => {
       { provider_id: "p0", model: "model-0", outcome: "success", latency_ms: expect.any(Number) },
     ]);
 
-    // What reached the provider: the upstream model name, the settings, the key — nothing else;
-    // a streaming model is read as a stream (stream_upstream), with its usage.
+    // What reached the provider: the upstream model name, the settings, the key — nothing else.
     expect(primary.requests).toHaveLength(1);
     const sent = primary.requests[0]!;
     expect(sent.path).toBe("/v1/chat/completions");
@@ -89,8 +88,6 @@ describe("complete_chat through the typed client", () => {
       messages: [{ role: "user", content: "Hello there" }],
       temperature: 0.3,
       max_tokens: 64,
-      stream: true,
-      stream_options: { include_usage: true },
     });
   });
 

@@ -57,6 +57,25 @@ describe("domain events on JetStream", () => {
     expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
   });
 
+  it("a reply goes out only once its event is stored (events.delivery before_reply, the default)", async () => {
+    const jsm = await jetstreamManager(service.nc);
+    const { config } = await jsm.streams.info("LLM_PROVIDER_EVENTS");
+    await jsm.streams.delete("LLM_PROVIDER_EVENTS"); // JetStream refuses the event until it is back
+    const retriesBefore = service.app.events!.stats().retries;
+    let answered = false;
+    const reply = service.client
+      .completeChat(request, { requestId: "held-reply", timeoutMs: 20_000 })
+      .finally(() => (answered = true));
+    await until("the event refused", () => service.app.events!.stats().retries > retriesBefore, 10_000);
+    expect(answered).toBe(false); // the answer is ready; its reply waits for the event
+    await jsm.streams.add(config);
+    const completion = await reply;
+    expect(completion.request_id).toBe("held-reply");
+    // Stored before the reply left: no waiting needed to find it.
+    expect((await readEvents(service.nc)).map((stored) => stored.event.request_id)).toContain("held-reply");
+    expect(service.app.events!.stats().at_risk).toBe(0);
+  });
+
   it("a completion publishes chat_completed with ids, usage, cost and attempts — no prompt text", async () => {
     const completion = await service.client.completeChat(request, { requestId: "evt-req-1" });
     const [stored] = await waitForEvents(service.nc, (events) => events.length === 1);
@@ -269,6 +288,37 @@ describe("the event publisher while JetStream cannot take events", () => {
     expect(lingering.stats().published).toBe(1);
     expect((await jsm.streams.info("LLM_PROVIDER_EVENTS")).state.messages).toBe(262);
     lingering.close();
+  });
+
+  it("before_reply: the reply's wait settles once its event is stored, or at its bound (counted at risk, still retried)", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete("LLM_PROVIDER_EVENTS");
+    const config = { ...eventsConfig("LLM_PROVIDER_EVENTS", 100, 1_000), delivery: "before_reply" as const };
+    const logs: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
+    const publisher = createJetStreamEventPublisher(nc, config, logger);
+    let stored = false;
+    const far = performance.now() + 60_000;
+    void publisher
+      .emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("held-1"), far)!
+      .then(() => (stored = true));
+    // Not lingering: its first publish is refused at once (no stream yet), and it waits.
+    await until("a refused publish", () => publisher.stats().retries > 0);
+    expect(stored).toBe(false);
+    // A reply whose deadline is near does not wait past it: counted and logged as at risk.
+    const boundedAt = performance.now();
+    await publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("held-2"), boundedAt + 200);
+    expect(performance.now() - boundedAt).toBeGreaterThanOrEqual(150);
+    expect(publisher.stats().at_risk).toBe(1);
+    expect(logs.join("")).toContain("reply sent before its event was stored");
+
+    await ensureEventStream(nc, config);
+    await until("the first reply's event stored", () => stored, 15_000);
+    expect(await publisher.flush(15_000)).toBe(0);
+    // Both were stored in the end: at risk is not lost while the worker lives.
+    expect((await readEvents(nc)).map((e) => e.event.request_id).sort()).toEqual(["held-1", "held-2"]);
+    expect(publisher.stats().at_risk).toBe(1);
+    publisher.close();
   });
 
   it("due events ride with the next replies, right after them, instead of waiting to leave alone", async () => {

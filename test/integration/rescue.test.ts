@@ -34,12 +34,23 @@ beforeAll(async () => {
   const config = testConfig(nats.url, [primary.baseUrl, fallback.baseUrl], {
     fallback_chains: [
       { id: "chain", models: ["model-0", "model-1"] },
+      { id: "chain-streamed", models: ["model-0s", "model-1s"] },
       { id: "to-prefill", models: ["plain", "claude"] },
     ],
     service: { default_timeout_ms: DEADLINE_MS },
   });
+  // The same two servers again as providers whose complete_chat is read as a stream.
+  config.providers.push(
+    { ...config.providers[0]!, id: "p0s", config: { stream_upstream: true } },
+    { ...config.providers[1]!, id: "p1s", config: { stream_upstream: true } },
+  );
+  config.models.push(
+    { ...config.models[0]!, model_name: "model-0s", provider_id: "p0s" },
+    { ...config.models[1]!, model_name: "model-1s", provider_id: "p1s" },
+  );
   for (const provider of config.providers) {
     provider.config = {
+      ...provider.config,
       timeout_ms: 3_000,
       first_byte_timeout_ms: FIRST_BYTE_MS,
       idle_timeout_ms: IDLE_MS,
@@ -101,87 +112,137 @@ const ask = (text: string) => ({ model: "model-0", messages: [{ role: "user" as 
 
 interface FaultCase {
   name: string;
-  faults: FakeBehavior[];
+  /** The faults of the answer as it comes: a stream (`stream_chat`, and `complete_chat` read as one)… */
+  streamed: FakeBehavior[];
+  /** … or one JSON body (`complete_chat`, by default). */
+  unstreamed: FakeBehavior[];
   /** Who gives the complete answer, or the typed error the caller gets. */
-  expect: { answeredBy: "p0" | "p1" } | { error: string };
+  expect: { answeredBy: "primary" | "fallback" } | { error: string };
 }
 
 const cut = (fault: "cut" | "stall" | "malformed") => ({ kind: "stream_fault" as const, after: 3, fault });
+const same = (...faults: FakeBehavior[]) => ({ streamed: faults, unstreamed: faults });
+const times = (count: number, fault: FakeBehavior) => Array<FakeBehavior>(count).fill(fault);
 
 const CASES: FaultCase[] = [
   {
     name: "429 without Retry-After, once",
-    faults: [{ kind: "error", status: 429 }],
-    expect: { answeredBy: "p0" },
+    ...same({ kind: "error", status: 429 }),
+    expect: { answeredBy: "primary" },
   },
   {
     name: "429 with a short Retry-After, once",
-    faults: [{ kind: "error", status: 429, headers: { "retry-after-ms": "50" } }],
-    expect: { answeredBy: "p0" },
+    ...same({ kind: "error", status: 429, headers: { "retry-after-ms": "50" } }),
+    expect: { answeredBy: "primary" },
   },
   {
     name: "429 with a long Retry-After",
-    faults: [{ kind: "error", status: 429, headers: { "retry-after": "30" } }],
-    expect: { answeredBy: "p1" },
+    ...same({ kind: "error", status: 429, headers: { "retry-after": "30" } }),
+    expect: { answeredBy: "fallback" },
   },
-  { name: "5xx once", faults: [{ kind: "error", status: 500 }], expect: { answeredBy: "p0" } },
-  { name: "5xx always", faults: Array(5).fill({ kind: "error", status: 502 }), expect: { answeredBy: "p1" } },
-  { name: "TCP reset always", faults: Array(5).fill({ kind: "reset" }), expect: { answeredBy: "p1" } },
-  { name: "a silent upstream", faults: [{ kind: "hang" }], expect: { answeredBy: "p1" } },
-  { name: "a slow first token", faults: [{ kind: "slow_body", ms: 5_000 }], expect: { answeredBy: "p1" } },
-  // A cut or a bad event is cheap to retry: the same provider answers on the next try...
-  { name: "a stream cut mid-way, once", faults: [cut("cut")], expect: { answeredBy: "p0" } },
-  { name: "an invalid SSE event, once", faults: [cut("malformed")], expect: { answeredBy: "p0" } },
-  // ... until its retries are spent; a stall is slow, so the fallback answers at once.
-  { name: "a stream cut mid-way, always", faults: Array(5).fill(cut("cut")), expect: { answeredBy: "p1" } },
+  { name: "5xx once", ...same({ kind: "error", status: 500 }), expect: { answeredBy: "primary" } },
   {
-    name: "an invalid SSE event, always",
-    faults: Array(5).fill(cut("malformed")),
-    expect: { answeredBy: "p1" },
+    name: "5xx always",
+    ...same(...times(5, { kind: "error", status: 502 })),
+    expect: { answeredBy: "fallback" },
   },
-  { name: "a stall mid-body", faults: [cut("stall")], expect: { answeredBy: "p1" } },
+  { name: "TCP reset always", ...same(...times(5, { kind: "reset" })), expect: { answeredBy: "fallback" } },
+  // Slow failures: the fallback answers at once (a non-streamed silent upstream is cut at timeout_ms).
+  { name: "a silent upstream", ...same({ kind: "hang" }), expect: { answeredBy: "fallback" } },
+  {
+    name: "a slow first token",
+    ...same({ kind: "slow_body", ms: 5_000 }),
+    expect: { answeredBy: "fallback" },
+  },
+  {
+    name: "a stall mid-body",
+    streamed: [cut("stall")],
+    unstreamed: [{ kind: "slow_body", ms: 5_000 }],
+    expect: { answeredBy: "fallback" },
+  },
+  // A cut or a bad answer is cheap to retry: the same provider answers on the next try…
+  {
+    name: "a cut mid-way, once",
+    streamed: [cut("cut")],
+    unstreamed: [{ kind: "cut_body" }],
+    expect: { answeredBy: "primary" },
+  },
+  {
+    name: "an invalid event or body, once",
+    streamed: [cut("malformed")],
+    unstreamed: [{ kind: "malformed" }],
+    expect: { answeredBy: "primary" },
+  },
+  // … until its retries are spent.
+  {
+    name: "a cut mid-way, always",
+    streamed: times(5, cut("cut")),
+    unstreamed: times(5, { kind: "cut_body" }),
+    expect: { answeredBy: "fallback" },
+  },
+  {
+    name: "an invalid event or body, always",
+    streamed: times(5, cut("malformed")),
+    unstreamed: times(5, { kind: "malformed" }),
+    expect: { answeredBy: "fallback" },
+  },
   {
     name: "no [DONE] (finish reason and usage in)",
-    faults: [{ kind: "stream_fault", after: 0, fault: "no_done" }],
-    expect: { answeredBy: "p0" },
+    streamed: [{ kind: "stream_fault", after: 0, fault: "no_done" }],
+    unstreamed: [],
+    expect: { answeredBy: "primary" },
   },
   {
     name: "context length exceeded (no larger window)",
-    faults: [
-      { kind: "error", status: 400, code: "context_length_exceeded", message: "maximum context length" },
-    ],
+    ...same({
+      kind: "error",
+      status: 400,
+      code: "context_length_exceeded",
+      message: "maximum context length",
+    }),
     expect: { error: "context_length_exceeded" },
   },
   {
     name: "content policy",
-    faults: [{ kind: "error", status: 400, code: "content_filter", message: "The response was filtered." }],
+    ...same({ kind: "error", status: 400, code: "content_filter", message: "The response was filtered." }),
     expect: { error: "content_filtered" },
   },
 ];
 
-describe.each([
-  ["complete_chat", false],
-  ["stream_chat", true],
-] as const)("every fault through %s", (_subject, streaming) => {
-  it.each(CASES)("$name", async ({ faults, expect: expected }) => {
-    primary.enqueue(...faults);
+const MODES = [
+  { name: "complete_chat", model: "model-0", streaming: false, streamedUpstream: false, ids: ["p0", "p1"] },
+  {
+    name: "complete_chat read as a stream",
+    model: "model-0s",
+    streaming: false,
+    streamedUpstream: true,
+    ids: ["p0s", "p1s"],
+  },
+  { name: "stream_chat", model: "model-0", streaming: true, streamedUpstream: true, ids: ["p0", "p1"] },
+] as const;
+
+describe.each(MODES)("every fault through $name", ({ model, streaming, streamedUpstream, ids }) => {
+  it.each(CASES)("$name", async ({ streamed, unstreamed, expect: expected }) => {
+    primary.enqueue(...(streamedUpstream ? streamed : unstreamed));
     const text = "rescue me now please";
+    const request = { ...ask(text), model };
     let answer: { text: string; providerId: string } | { error: LlmProviderError };
     if (streaming) {
-      const stream = service.client.streamChat(ask(text), { timeoutMs: DEADLINE_MS + 2_000 });
+      const stream = service.client.streamChat(request, { timeoutMs: DEADLINE_MS + 2_000 });
       const collected = await collectStream(stream);
       answer = collected.error
         ? { error: collected.error }
         : { text: collected.text, providerId: (await stream.done).provider_id };
       if (!collected.error) expect((await stream.done).content).toBe(collected.text);
     } else {
-      answer = await service.client.completeChat(ask(text), { timeoutMs: DEADLINE_MS + 2_000 }).then(
+      answer = await service.client.completeChat(request, { timeoutMs: DEADLINE_MS + 2_000 }).then(
         (completion) => ({ text: completion.content ?? "", providerId: completion.provider_id }),
         (error: unknown) => ({ error: error as LlmProviderError }),
       );
     }
     if ("answeredBy" in expected) {
-      expect(answer).toEqual({ text: `echo: ${text}`, providerId: expected.answeredBy });
+      const providerId = expected.answeredBy === "primary" ? ids[0] : ids[1];
+      expect(answer).toEqual({ text: `echo: ${text}`, providerId });
     } else {
       expect("error" in answer && answer.error.code).toBe(expected.error);
       expect(fallback.requests).toHaveLength(0);

@@ -146,10 +146,12 @@ export async function startApp(options: AppOptions): Promise<App> {
       rateWindow: config.circuit_breaker.rate_window,
     },
     logger,
-    onTransition: ({ key, ...change }) =>
-      events?.emit(SUBJECTS.providerHealthChangedEvent, () =>
+    // Not a request's event: no reply waits for it.
+    onTransition: ({ key, ...change }) => {
+      void events?.emit(SUBJECTS.providerHealthChangedEvent, () =>
         buildProviderHealthChanged({ ...parseBreakerKey(key), ...change }),
-      ),
+      );
+    },
   });
   const limiter = await createKvRateLimiter({ nc, bucket: config.rate_limits.bucket, logger });
   // Outermost, so that an attempt the breaker or the budget refuses makes no span and no call.

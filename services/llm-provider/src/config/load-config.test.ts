@@ -53,7 +53,7 @@ describe("parseConfig", () => {
       },
       max_retry_after_ms: 2_000,
       slow_failure_ms: 3_000,
-      stream_upstream: true,
+      stream_upstream: false,
     });
     expect(config.service.max_in_flight).toBe(256);
     expect(config.models[0]!.features).toEqual({

@@ -91,9 +91,10 @@ export const ProviderConfigSchema = z
     retry_max_backoff_ms: z.number().int().min(0).default(2_000),
     stream_upstream: z
       .boolean()
-      .default(true)
+      .default(false)
       .describe(
-        "complete_chat reads a streaming model's answer as a stream, so first-byte and idle limits apply",
+        "complete_chat reads a streaming model's answer as a stream, so first-byte and idle limits apply " +
+          "(more CPU per call: server-sent events instead of one JSON body)",
       ),
     rpm: z.number().int().positive().optional().describe("Requests per minute allowed"),
     tpm: z.number().int().positive().optional().describe("Tokens per minute allowed"),
@@ -271,6 +272,19 @@ export const EventsConfigSchema = z
       .default(10_000)
       .describe("Events held while JetStream is away"),
     include_content: z.boolean().default(false).describe("Copy prompts and answers into events"),
+    delivery: z
+      .enum(["before_reply", "after_reply"])
+      .default("before_reply")
+      .describe(
+        "before_reply: a request's reply waits until its event is stored, so no answered request loses " +
+          "its event; after_reply: the reply goes at once, and an event still queued dies with its worker",
+      ),
+    before_reply_max_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe("Longest a reply waits for its event to be stored (never past the request's deadline)"),
     consumers: z
       .array(
         z.strictObject({

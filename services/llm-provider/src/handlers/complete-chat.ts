@@ -46,15 +46,17 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
         },
       );
     } catch (error) {
-      recordChatFailure(deps, prepared, context, error);
+      await recordChatFailure(deps, prepared, context, error);
       throw error;
     }
 
     deps.health.recordAttempts(execution.attempts);
     const completion = toChatCompletion(execution, context);
     settleCallerTokens(deps, prepared, context, execution.value.usage);
-    deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
-      buildChatCompleted(completion, request, eventContext),
+    const stored = deps.events.emit(
+      SUBJECTS.chatCompletedEvent,
+      () => buildChatCompleted(completion, request, eventContext),
+      deadline,
     );
     recordRequestOutcome(context.trace, {
       operation: "chat",
@@ -77,6 +79,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
       },
       "chat completed",
     );
+    await stored;
     return completion;
   };
 }

@@ -1,13 +1,17 @@
 import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
 
 /**
- * Where handlers hand their domain events. `emit` never blocks and never throws: the reply to the
- * caller does not wait on the event store; delivery (with retries) is the sink's job.
+ * Where handlers hand their domain events. `emit` never throws; delivery (with retries) is the
+ * sink's job. Handlers await what it returns before they reply: with `events.delivery:
+ * before_reply` it settles once JetStream stored the event (or at `storedBy`, whichever is first:
+ * the event is then still retried, and counted at risk), so a worker that dies after replying has
+ * lost no event; with `after_reply` it is settled at once.
  */
 export interface EventSink {
   /**
    * `build` runs only when the event is kept (events enabled, room in the queue); serialising it
-   * waits until it is published, off the request's path. It must not depend on ambient state.
+   * waits until it is published. It must not depend on ambient state. `storedBy`: the request's
+   * deadline (`performance.now()` clock), past which the reply does not wait for the event.
    */
-  emit(subject: EventSubject, build: () => DomainEvent): void;
+  emit(subject: EventSubject, build: () => DomainEvent, storedBy?: number): Promise<void> | void;
 }

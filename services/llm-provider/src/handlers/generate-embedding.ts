@@ -169,12 +169,13 @@ export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Han
     const tooLarge = checkEmbeddingReplySize(encoded.bytes.length, inputs.length, maxReplyBytes, encoding);
     // Tokens spent upstream are recorded even when the reply is refused: their cost is real.
     if (!tooLarge || reply.usage.prompt_tokens > 0) {
-      record(
+      await record(
         deps,
         reply,
         request,
         resolution.batches.flatMap((batch) => batch.attempts),
         context,
+        deadline,
       );
     }
     // The vectors are cached by now: the split retries this error asks for are cache hits.
@@ -202,14 +203,15 @@ function resolveEmbeddingModel(
   return { model, requirement: resolved.requirement };
 }
 
-/** Event, span attributes, metrics and the log line of an answered request. */
-function record(
+/** Event, span attributes, metrics and the log line of an answered request; settles once the event is stored. */
+async function record(
   deps: GenerateEmbeddingDeps,
   result: EmbeddingReply,
   request: GenerateEmbedding,
   attempts: Attempt[],
   context: RequestContext,
-): void {
+  deadline: number,
+): Promise<void> {
   const cachedCount = result.data.filter((item) => item.cached).length;
   recordRequestOutcome(context.trace, {
     operation: "embeddings",
@@ -229,8 +231,10 @@ function record(
     traceparent: currentTraceparent(context.trace) ?? context.traceparent,
     includeContent: false,
   };
-  deps.events.emit(SUBJECTS.embeddingGeneratedEvent, () =>
-    buildEmbeddingGenerated(result, request, eventContext),
+  const stored = deps.events.emit(
+    SUBJECTS.embeddingGeneratedEvent,
+    () => buildEmbeddingGenerated(result, request, eventContext),
+    deadline,
   );
   // A request served wholly from the cache is the hot path: its line is debug (the event records
   // it anyway); a synchronous log write costs more than the rest of a hit.
@@ -248,6 +252,7 @@ function record(
     },
     "embeddings generated",
   );
+  await stored;
 }
 
 function elapsedMs(context: RequestContext): number {

@@ -137,21 +137,24 @@ export function settleCallerTokens(
 
 /**
  * A chat that reached routing and got no answer: its attempts go to the health record and a
- * `chat_failed` event is emitted — except for a cancellation, which is the caller's choice.
+ * `chat_failed` event is emitted — except for a cancellation, which is the caller's choice. The
+ * error reply waits for the event as a success's does.
  */
-export function recordChatFailure(
+export async function recordChatFailure(
   deps: ChatDeps,
   prepared: PreparedChat,
   context: RequestContext,
   error: unknown,
-): void {
+): Promise<void> {
   if (!(error instanceof LlmProviderError)) return;
   const attempts = (error.details?.attempts as Attempt[] | undefined) ?? [];
   deps.health.recordAttempts(attempts);
   if (error.code === "cancelled") return;
   const failure = { code: error.code, message: error.message, attempts, latencyMs: elapsedMs(context) };
-  deps.events.emit(SUBJECTS.chatFailedEvent, () =>
-    buildChatFailed(prepared.request, failure, prepared.eventContext),
+  await deps.events.emit(
+    SUBJECTS.chatFailedEvent,
+    () => buildChatFailed(prepared.request, failure, prepared.eventContext),
+    prepared.deadline,
   );
 }
 

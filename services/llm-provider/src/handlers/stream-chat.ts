@@ -95,7 +95,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
           },
         );
       } catch (error) {
-        recordChatFailure(deps, prepared, context, error);
+        await recordChatFailure(deps, prepared, context, error);
         throw error;
       }
 
@@ -135,8 +135,10 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
         created_at: new Date().toISOString(),
         content: held.content,
       };
-      deps.events.emit(SUBJECTS.chatCompletedEvent, () =>
-        buildChatCompleted(completion, request, eventContext),
+      const stored = deps.events.emit(
+        SUBJECTS.chatCompletedEvent,
+        () => buildChatCompleted(completion, request, eventContext),
+        prepared.deadline,
       );
       recordRequestOutcome(context.trace, {
         operation: "chat",
@@ -160,6 +162,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
         },
         "chat stream completed",
       );
+      await stored;
       return result;
     },
   };

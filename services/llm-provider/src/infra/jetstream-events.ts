@@ -58,6 +58,8 @@ export interface EventPublisherStats {
   published: number;
   retries: number;
   dropped: number;
+  /** Replies that went out before their event was stored (past `before_reply_max_ms` or the deadline). */
+  at_risk: number;
 }
 
 export interface EventPublisher extends EventSink {
@@ -77,6 +79,8 @@ interface PendingEvent {
   event: DomainEvent;
   /** Serialised at the first publish, kept for retries. */
   built?: { id: string; data: string; traceparent: string | undefined };
+  /** A reply waiting for this event to be stored (`events.delivery: before_reply`). */
+  stored?: () => void;
 }
 
 /** Publishes awaiting their ack; more wait in the queue. Acks are pipelined, so this is cheap. */
@@ -100,7 +104,9 @@ export function createJetStreamEventPublisher(
 ): EventPublisher {
   const publisher = createPipelinedPublisher(nc, config.publish_timeout_ms);
   const queue: PendingEvent[] = [];
-  const counters = { published: 0, retries: 0, dropped: 0 };
+  const counters = { published: 0, retries: 0, dropped: 0, at_risk: 0 };
+  const holdsReplies = config.delivery === "before_reply";
+  let lastAtRiskLog = 0;
   let inFlight = 0;
   let pausedUntil = 0;
   let retryDelayMs = RETRY_INITIAL_MS;
@@ -124,6 +130,50 @@ export function createJetStreamEventPublisher(
   const droppedCounter = meter.createCounter(METRIC.eventsDropped, {
     description: "Events dropped on a full queue",
   });
+  const atRiskCounter = meter.createCounter(METRIC.eventsAtRisk, {
+    description: "Replies sent before their event was stored (the event is still retried)",
+  });
+
+  /**
+   * The promise a reply waits on: settled when the event is stored, or when `storedBy` (bounded
+   * by `before_reply_max_ms`) passes — then the reply goes anyway, and the event, still retried,
+   * is at risk until stored: counted, and logged at most once a second.
+   */
+  function waitForStored(
+    pending: PendingEvent,
+    subject: EventSubject,
+    storedBy: number | undefined,
+  ): Promise<void> {
+    const waitMs = Math.min(config.before_reply_max_ms, (storedBy ?? Infinity) - performance.now());
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(
+        () => {
+          pending.stored = undefined;
+          counters.at_risk++;
+          atRiskCounter.add(1, { subject });
+          const now = Date.now();
+          if (now - lastAtRiskLog > 1_000) {
+            lastAtRiskLog = now;
+            logger.warn(
+              {
+                event_id: pending.event.id,
+                subject,
+                waited_ms: Math.round(waitMs),
+                at_risk_total: counters.at_risk,
+              },
+              "reply sent before its event was stored; the event is still retried",
+            );
+          }
+          resolve();
+        },
+        Math.max(0, waitMs),
+      );
+      pending.stored = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
 
   function notifyIfIdle(): void {
     if (queue.length > 0 || inFlight > 0) return;
@@ -157,6 +207,8 @@ export function createJetStreamEventPublisher(
       } else {
         counters.published++;
         retryDelayMs = RETRY_INITIAL_MS;
+        event.stored?.();
+        event.stored = undefined;
       }
       // Events emitted meanwhile linger and ride like any other: published from here, in the ack's
       // turn, each would leave in a write of its own, and every ack would start the next one.
@@ -208,6 +260,16 @@ export function createJetStreamEventPublisher(
     aloneTimer = setTimeout(publishDue, lingered ? config.linger_ms : 1);
   }
 
+  let publishScheduled = false;
+  function publishThisTurn(): void {
+    if (publishScheduled) return;
+    publishScheduled = true;
+    outbox.defer(() => {
+      publishScheduled = false;
+      pump();
+    });
+  }
+
   function publishDue(): void {
     if (!pumpDue) return;
     pumpDue = false;
@@ -230,7 +292,7 @@ export function createJetStreamEventPublisher(
   }
 
   return {
-    emit(subject, build) {
+    emit(subject, build, storedBy) {
       if (queue.length >= config.queue_capacity) {
         counters.dropped++;
         droppedCounter.add(1, { subject });
@@ -262,8 +324,17 @@ export function createJetStreamEventPublisher(
         );
         return;
       }
-      queue.push({ subject, event });
-      schedulePump();
+      const pending: PendingEvent = { subject, event };
+      queue.push(pending);
+      if (!holdsReplies || storedBy === undefined) {
+        schedulePump(); // no reply waits for it
+        return;
+      }
+      // A reply waits for it: published at the end of this event-loop turn, in the write of the
+      // turn's replies (every request that finished in the turn shares it), no linger.
+      const stored = waitForStored(pending, subject, storedBy);
+      publishThisTurn();
+      return stored;
     },
     stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
     flush(timeoutMs) {

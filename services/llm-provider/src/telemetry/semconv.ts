@@ -48,6 +48,7 @@ export const METRIC = {
   requestsRefused: "llm_provider.requests.refused",
   eventQueueDepth: "llm_provider.events.queue_depth",
   eventsDropped: "llm_provider.events.dropped",
+  eventsAtRisk: "llm_provider.events.at_risk",
   breakerState: "llm_provider.circuit_breaker.state",
   cacheLookups: "llm_provider.embedding_cache.lookups",
 } as const;
