@@ -23,7 +23,10 @@ export function streamAttempt(
   return consumeChatStream(
     parts,
     forward,
-    { firstChunkMs: Math.min(limits.first_byte_timeout_ms, budget.budgetMs), idleMs: limits.idle_timeout_ms },
+    {
+      firstChunkMs: Math.round(Math.min(limits.first_byte_timeout_ms, budget.budgetMs)),
+      idleMs: limits.idle_timeout_ms,
+    },
     () => stall.abort(),
   );
 }
