@@ -207,8 +207,8 @@ describe("the event publisher while JetStream cannot take events", () => {
     const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
     const publisher = createJetStreamEventPublisher(nc, config, logger);
     for (let index = 0; index < 20; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`q-${index}`));
-    publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("q-0")); // a duplicate
+      void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`q-${index}`));
+    void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("q-0")); // a duplicate
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(publisher.stats()).toMatchObject({ published: 0, dropped: 0 });
     expect(publisher.stats().retries).toBeGreaterThan(0);
@@ -231,7 +231,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     const logger = pino({ level: "warn" }, { write: (line: string) => logs.push(line) });
     const publisher = createJetStreamEventPublisher(nc, config, logger);
     for (let index = 0; index < 40; index++)
-      publisher.emit(SUBJECTS.chatFailedEvent, () => sampleEvent(`full-${index}`));
+      void publisher.emit(SUBJECTS.chatFailedEvent, () => sampleEvent(`full-${index}`));
     expect(publisher.stats().dropped).toBeGreaterThan(0);
     expect(logs.join("")).toContain("event queue full; event dropped");
     // Publishing starts at the end of the event-loop turn: by then only the capacity was accepted.
@@ -241,7 +241,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     expect(await publisher.flush(15_000)).toBe(0);
     expect(publisher.stats().published).toBe(3);
     // A builder that throws fails nothing but its own event: counted and logged.
-    publisher.emit(SUBJECTS.chatFailedEvent, () => {
+    void publisher.emit(SUBJECTS.chatFailedEvent, () => {
       throw new Error("builder bug");
     });
     expect(publisher.stats()).toMatchObject({ queued: 0, dropped: 38 });
@@ -257,7 +257,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }));
     const emittedAt = performance.now();
     for (let index = 0; index < 5; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`linger-${index}`));
+      void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`linger-${index}`));
     // Due after 300 ms; with no replies to ride with, they leave alone another 300 ms later. Timers
     // never fire early, so the first moment they are seen leaving is a bound a slow machine keeps
     // (less the event loop's cached clock, which a timer counts from: a few ms, 50 allowed).
@@ -268,7 +268,7 @@ describe("the event publisher while JetStream cannot take events", () => {
 
     // 256 waiting end the linger at once.
     for (let index = 0; index < 256; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`batch-${index}`));
+      void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`batch-${index}`));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(publisher.stats().queued).toBe(0);
 
@@ -281,7 +281,7 @@ describe("the event publisher while JetStream cannot take events", () => {
       { ...config, linger_ms: 60_000 },
       pino({ level: "silent" }),
     );
-    lingering.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("at-shutdown"));
+    void lingering.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("at-shutdown"));
     const started = performance.now();
     expect(await lingering.flush(5_000)).toBe(0);
     expect(performance.now() - started).toBeLessThan(5_000);
@@ -330,7 +330,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     const watcher = nc.subscribe("llm-provider.>", { callback: (_, msg) => void seen.push(msg.subject) });
     await nc.flush();
     for (let index = 0; index < 3; index++)
-      publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`ride-${index}`));
+      void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`ride-${index}`));
     const emittedAt = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // due, not yet sent alone (at 2 s)
     // Past 2 s they would have left alone: a stall that long would make the check below meaningless.
@@ -342,7 +342,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 3 });
     // Emitted while those wait for their acks: it lingers too, instead of leaving on an ack.
     const lateAt = performance.now();
-    publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("ride-late"));
+    void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("ride-late"));
     await until("the riders acknowledged", () => publisher.stats().published === 3);
     expect(publisher.stats()).toMatchObject({ queued: 1, in_flight: 0, published: 3 });
     expect(performance.now() - lateAt).toBeLessThan(1_000); // the acks came within its linger
