@@ -6,34 +6,19 @@
 // went out before their event was stored (at risk).
 // Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (normal phases), BENCH_ELECTION_MS (the loaded
 // span around the kill), BENCH_DELIVERY (one mode only).
-import { mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { mkdtemp } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { SUBJECTS } from "@llm-provider/contracts";
-import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
-import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
-import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
-import { startNatsCluster } from "../harness/nats-cluster.js";
-import type { NatsClusterHandle } from "../harness/nats-cluster.js";
-import { countWorkers } from "../support/workers.js";
-import { spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
 import type { LoadResult } from "./closed-loop.js";
+import { r3Config, startClusterBench } from "./cluster-setup.js";
+import type { ClusterBench } from "./cluster-setup.js";
 import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
-import {
-  benchServiceConfig,
-  serviceEnvironment,
-  serviceNodeFlags,
-  writeServiceConfig,
-} from "./service-config.js";
+import { writeServiceConfig } from "./service-config.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
 const number = (name: string, fallback: number) => Number(process.env[name] ?? fallback) || fallback;
 const WARMUP_MS = number("BENCH_WARMUP_MS", 2_000);
 const MEASURE_MS = number("BENCH_MEASURE_MS", 5_000);
@@ -50,23 +35,6 @@ const STATE_STREAMS = [
   "KV_llm_provider_rate_limits",
 ];
 const progress = (text: string) => void process.stderr.write(`[bench:election] ${text}\n`);
-
-const releases: Array<() => Promise<unknown>> = [];
-async function releaseAll(): Promise<void> {
-  for (let release = releases.pop(); release; release = releases.pop())
-    await release().catch(() => undefined);
-}
-
-function r3Config(server: string, upstreamBaseUrl: string, delivery: string): ConfigInput {
-  return {
-    ...benchServiceConfig(server, upstreamBaseUrl),
-    events: { replicas: 3, delivery: delivery as "before_reply" },
-    embedding_cache: { replicas: 3 },
-    health: { replicas: 3 },
-    circuit_breaker: { replicas: 3 },
-    rate_limits: { replicas: 3 },
-  };
-}
 
 interface Row {
   delivery: string;
@@ -113,32 +81,16 @@ function row(
   };
 }
 
-async function startWorker(configPath: string, nc: NatsConnection): Promise<ChildHandle> {
-  const worker = spawnNode("worker", [...serviceNodeFlags(), SERVICE_ENTRY, "--config", configPath], {
-    cwd: ROOT,
-    env: serviceEnvironment(),
-  });
-  const deadline = Date.now() + 20_000;
-  while ((await countWorkers(nc)) < 1) {
-    if (worker.hasExited() || Date.now() > deadline)
-      throw new Error(`worker did not start:\n${worker.outputTail()}`);
-    await sleep(100);
-  }
-  return worker;
-}
-
 async function measureDelivery(
-  delivery: string,
-  cluster: NatsClusterHandle,
-  nc: NatsConnection,
-  baseUrl: string,
-  dir: string,
+  delivery: "before_reply" | "after_reply",
+  bench: ClusterBench,
 ): Promise<Row[]> {
+  const { cluster, nc } = bench;
   const configPath = await writeServiceConfig(
-    await mkdtemp(join(dir, `${delivery}-`)),
-    r3Config(cluster.urls[0]!, baseUrl, delivery),
+    await mkdtemp(join(bench.dir, `${delivery}-`)),
+    r3Config(cluster.urls[0]!, bench.upstreamBaseUrl, { events: { replicas: 3, delivery } }),
   );
-  const worker = await startWorker(configPath, nc);
+  const worker = await bench.startWorker(delivery, configPath, 1);
   const body = JSON.stringify(COMPLETE_CHAT_REQUEST);
   // The caller's deadline is generous: during an election a reply waits for its event.
   const send = async () => {
@@ -177,27 +129,11 @@ async function measureDelivery(
   return rows;
 }
 
+const bench = await startClusterBench("election", progress);
 try {
-  progress("starting a 3-node JetStream cluster and the fake upstream");
-  const cluster = await startNatsCluster(3);
-  releases.push(() => cluster.stop());
-  const upstream = spawnNode(
-    "fake upstream",
-    ["--import", "tsx", "--conditions=source", join(ROOT, "test/bench/fake-upstream-process.ts")],
-    { cwd: ROOT },
-  );
-  releases.push(() => upstream.stop());
-  const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
-  const dir = await mkdtemp(join(tmpdir(), "llm-provider-bench-election-"));
-  releases.push(() => rm(dir, { recursive: true, force: true }));
-  const nc = await connect({ servers: cluster.urls, name: "bench-election-load", maxReconnectAttempts: -1 });
-  releases.push(() => nc.close());
-  await ensureJetStreamState(nc, parseConfig(r3Config(cluster.urls[0]!, baseUrl, "before_reply"), "bench"));
-  await cluster.waitForHealthy(STATE_STREAMS);
-
+  await bench.cluster.waitForHealthy(STATE_STREAMS);
   const rows: Row[] = [];
-  for (const delivery of DELIVERIES)
-    rows.push(...(await measureDelivery(delivery, cluster, nc, baseUrl, dir)));
+  for (const delivery of DELIVERIES) rows.push(...(await measureDelivery(delivery, bench)));
 
   console.log(
     `\nllm-provider events.delivery — ${new Date().toISOString()}, Node ${process.versions.node}, ` +
@@ -229,5 +165,5 @@ try {
   );
   console.log(JSON.stringify({ bench: "llm-provider-election", rows }));
 } finally {
-  await releaseAll();
+  await bench.release();
 }

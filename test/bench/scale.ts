@@ -7,71 +7,24 @@
 // upstream and the load generator. On a machine with fewer cores than processes the
 // second worker mostly shows how the work spreads, not more throughput: say so when reading it.
 // Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (per phase), BENCH_CONCURRENCY.
-import { mkdtemp, rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { mkdtemp } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { SUBJECTS } from "@llm-provider/contracts";
-import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
-import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
-import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
-import { startNatsCluster } from "../harness/nats-cluster.js";
-import { spawnNode } from "./child-process.js";
 import type { ChildHandle } from "./child-process.js";
 import { runClosedLoop, summarizeLatencies } from "./closed-loop.js";
+import { r3Config, startClusterBench } from "./cluster-setup.js";
 import { COMPLETE_CHAT_REQUEST } from "./payloads.js";
 import { machineCpu, snapshotCpu } from "./proc-stats.js";
-import { countWorkers } from "../support/workers.js";
-import {
-  benchServiceConfig,
-  serviceEnvironment,
-  serviceNodeFlags,
-  writeServiceConfig,
-} from "./service-config.js";
+import { writeServiceConfig } from "./service-config.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const SERVICE_ENTRY = join(ROOT, "services/llm-provider/dist/main.js");
 const number = (name: string, fallback: number) => Number(process.env[name] ?? fallback) || fallback;
 const WARMUP_MS = number("BENCH_WARMUP_MS", 2_000);
 const MEASURE_MS = number("BENCH_MEASURE_MS", 8_000);
 const CONCURRENCY = number("BENCH_CONCURRENCY", 64);
 const progress = (text: string) => void process.stderr.write(`[bench:scale] ${text}\n`);
-
-const releases: Array<() => Promise<unknown>> = [];
-async function releaseAll(): Promise<void> {
-  for (let release = releases.pop(); release; release = releases.pop())
-    await release().catch(() => undefined);
-}
-
-function r3Config(servers: string, upstreamBaseUrl: string): ConfigInput {
-  return {
-    ...benchServiceConfig(servers, upstreamBaseUrl),
-    events: { replicas: 3 },
-    embedding_cache: { replicas: 3 },
-    health: { replicas: 3 },
-    circuit_breaker: { replicas: 3 },
-    rate_limits: { replicas: 3 },
-  };
-}
-
-async function startWorker(name: string, configPath: string, nc: NatsConnection, expected: number) {
-  const worker = spawnNode(name, [...serviceNodeFlags(), SERVICE_ENTRY, "--config", configPath], {
-    cwd: ROOT,
-    env: serviceEnvironment(),
-  });
-  releases.push(() => worker.stop());
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (worker.hasExited()) throw new Error(`${name} exited:\n${worker.outputTail()}`);
-    const count = await countWorkers(nc);
-    if (count >= expected) return worker;
-    if (count === 0) await sleep(100); // none subscribed yet: "no responders" comes back at once
-    if (Date.now() > deadline) throw new Error(`${name} did not answer $SRV.PING:\n${worker.outputTail()}`);
-  }
-}
 
 interface PhaseFigures {
   workers: number;
@@ -146,33 +99,19 @@ async function measure(nc: NatsConnection, processes: Processes): Promise<PhaseF
   };
 }
 
+const bench = await startClusterBench("scale", progress);
 try {
-  progress("starting a 3-node JetStream cluster and the fake upstream");
-  const cluster = await startNatsCluster(3);
-  releases.push(() => cluster.stop());
-  const upstream = spawnNode(
-    "fake upstream",
-    ["--import", "tsx", "--conditions=source", join(ROOT, "test/bench/fake-upstream-process.ts")],
-    { cwd: ROOT },
-  );
-  releases.push(() => upstream.stop());
-  const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
-  const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-scale-"));
-  releases.push(() => rm(tempDir, { recursive: true, force: true }));
-  const nc = await connect({ servers: cluster.urls[2]!, name: "bench-scale-load" });
-  releases.push(() => nc.close());
-  await ensureJetStreamState(nc, parseConfig(r3Config(cluster.urls[0]!, baseUrl), "bench"));
-
+  const { cluster, nc } = bench;
   const phases: PhaseFigures[] = [];
   const workers: ChildHandle[] = [];
   for (const [index, url] of cluster.urls.slice(0, 2).entries()) {
-    const dir = await mkdtemp(join(tempDir, `worker-${index}-`));
-    const configPath = await writeServiceConfig(dir, r3Config(url, baseUrl));
+    const dir = await mkdtemp(join(bench.dir, `worker-${index}-`));
+    const configPath = await writeServiceConfig(dir, r3Config(url, bench.upstreamBaseUrl));
     progress(`starting worker ${index + 1} (connected to node n${index})`);
-    workers.push(await startWorker(`worker ${index + 1}`, configPath, nc, index + 1));
+    workers.push(await bench.startWorker(`worker ${index + 1}`, configPath, index + 1));
     progress(`measuring ${workers.length} worker(s): ${WARMUP_MS} ms warm-up, ${MEASURE_MS} ms measured`);
     const natsPids = cluster.nodes.map((node) => node.pid);
-    phases.push(await measure(nc, { workers, natsPids, upstreamPid: upstream.pid }));
+    phases.push(await measure(nc, { workers, natsPids, upstreamPid: bench.upstreamPid }));
     await sleep(500);
   }
 
@@ -219,5 +158,5 @@ try {
   if (one && two) console.log(`\n2 workers / 1 worker throughput: ${(two.rps / one.rps).toFixed(2)}×`);
   console.log(JSON.stringify({ bench: "llm-provider-scale", concurrency: CONCURRENCY, phases }));
 } finally {
-  await releaseAll();
+  await bench.release();
 }
