@@ -7,12 +7,11 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
-import type { SumMetricData } from "@opentelemetry/sdk-metrics";
+import type { Histogram, SumMetricData } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import {
-  AlwaysOnSampler,
+  BasicTracerProvider,
   InMemorySpanExporter,
-  ParentBasedSampler,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -25,33 +24,28 @@ import type { NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
 import { SINGLE_ACCOUNT_PRODUCTION, startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
-import { createLocalHistogramProducer } from "../../services/llm-provider/src/telemetry/instruments.js";
-import { LeanTracerProvider } from "../../services/llm-provider/src/telemetry/lean-tracer.js";
-import { PooledIdGenerator } from "../../services/llm-provider/src/telemetry/pooled-id-generator.js";
+import {
+  OPERATION_DURATION_BOUNDARIES,
+  TOKEN_USAGE_BOUNDARIES,
+} from "../../services/llm-provider/src/telemetry/instruments.js";
 import { SynchronousContextManager } from "../../services/llm-provider/src/telemetry/synchronous-context-manager.js";
+import { until } from "../support/until.js";
 
-// Global SDK pieces, installed before the service starts (each test file runs in its own process).
+// Global SDK pieces, installed before the service starts (each test file runs in its own process):
+// the SDK's tracer provider and meter provider, with in-memory exporters in place of OTLP.
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-// The GenAI histograms are aggregated in the process; each reader gets them from a producer.
-const histogramProducer = createLocalHistogramProducer();
 const metricReader = new PeriodicExportingMetricReader({
   exporter: metricExporter,
   exportIntervalMillis: 3_600_000,
-  metricProducers: [histogramProducer],
 });
-histogramProducer.bindTo(metricReader);
 // What the service installs: trace context is handed on explicitly, nothing follows an `await`.
 context.setGlobalContextManager(new SynchronousContextManager().enable());
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-// The tracer the service runs with its default exporter (the SDK's equivalence: lean-tracer.test.ts).
 trace.setGlobalTracerProvider(
-  new LeanTracerProvider({
+  new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": "llm-provider-test" }),
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanLimits: {},
-    idGenerator: new PooledIdGenerator(),
-    spanProcessor: new SimpleSpanProcessor(spans),
+    spanProcessors: [new SimpleSpanProcessor(spans)],
   }),
 );
 metrics.setGlobalMeterProvider(new MeterProvider({ readers: [metricReader] }));
@@ -102,11 +96,7 @@ const hello = { model: "model-0", messages: [{ role: "user" as const, content: "
 
 /** Spans end after the reply is sent; wait until the server span is there. */
 async function finishedSpans(count: number): Promise<ReadableSpan[]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const finished = spans.getFinishedSpans();
-    if (finished.length >= count) return finished;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(`${count} finished spans`, () => spans.getFinishedSpans().length >= count);
   return spans.getFinishedSpans();
 }
 
@@ -216,7 +206,10 @@ describe("metrics", () => {
       "gen_ai.provider.name": "openai",
     });
     expect(tokens.dataPointType).toBe(DataPointType.HISTOGRAM);
-    expect((input.value as { sum: number }).sum).toBeGreaterThanOrEqual(100);
+    expect(tokens.descriptor.unit).toBe("{token}");
+    const inputHistogram = input.value as Histogram;
+    expect(inputHistogram.sum).toBeGreaterThanOrEqual(100);
+    expect(inputHistogram.buckets.boundaries).toEqual(TOKEN_USAGE_BOUNDARIES);
     const output = tokens.dataPoints.find(
       (point) =>
         point.attributes["gen_ai.token.type"] === "output" &&
@@ -226,8 +219,11 @@ describe("metrics", () => {
     const duration = byName("gen_ai.client.operation.duration")!;
     expect(duration.descriptor.unit).toBe("s");
     expect(duration.dataPointType).toBe(DataPointType.HISTOGRAM);
+    expect((duration.dataPoints[0]!.value as Histogram).buckets.boundaries).toEqual(
+      OPERATION_DURATION_BOUNDARIES,
+    );
     expect(duration.dataPoints.some((point) => point.attributes["error.type"] !== undefined)).toBe(true); // the failed attempt of the fallback test
-    // Cost is summed in the process and observed at collection: the exported sum must be exact.
+    // The exported cost grows by exactly what the reply says the request cost.
     const costOf = (metricList: typeof all) => {
       const cost = metricList.filter((metric) => metric.descriptor.name === "llm_provider.cost").at(-1)!;
       expect(cost.dataPointType).toBe(DataPointType.SUM);

@@ -1,7 +1,6 @@
 import { isSpanContextValid, propagation, ROOT_CONTEXT, trace as traceApi } from "@opentelemetry/api";
 import type { Context, TextMapGetter, TextMapSetter } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { LeanSpan } from "./lean-tracer.js";
 
 const getter: TextMapGetter<MsgHdrs | undefined> = {
   keys: (headers) => (headers ? headers.keys() : []),
@@ -23,15 +22,14 @@ export function injectTraceContext(headers: MsgHdrs, trace: Context): void {
 }
 
 /**
- * A request's span as a W3C `traceparent` (what the W3C propagator would write), when it has a
- * valid one. Formatted here: the propagator API's inject costs a carrier, the baggage propagator
- * and two regular-expression checks of ids, per event. A span this service's tracer made is valid
- * by construction; any other is checked.
+ * A request's span as a W3C `traceparent` (what the W3C propagator writes), when it has a valid
+ * one. Formatted here rather than through `propagation.inject`, which would need a carrier object
+ * per event and depends on which propagators `OTEL_PROPAGATORS` configured; the event's
+ * `traceparent` field is W3C whatever they are.
  */
 export function currentTraceparent(trace: Context): string | undefined {
-  const span = traceApi.getSpan(trace);
-  const spanContext = span?.spanContext();
-  if (!spanContext || (!(span instanceof LeanSpan) && !isSpanContextValid(spanContext))) return undefined;
+  const spanContext = traceApi.getSpanContext(trace);
+  if (!spanContext || !isSpanContextValid(spanContext)) return undefined;
   const flags = spanContext.traceFlags & 0xff;
   return `00-${spanContext.traceId}-${spanContext.spanId}-${flags < 16 ? "0" : ""}${flags.toString(16)}`;
 }

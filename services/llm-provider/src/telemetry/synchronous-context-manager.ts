@@ -5,9 +5,9 @@ import type { Context, ContextManager } from "@opentelemetry/api";
  * An OpenTelemetry context manager for synchronous scopes only. The service hands each request's
  * trace context on explicitly (`RequestContext.trace` → upstream spans, events, Policy Gateway
  * headers), so nothing needs a context that follows it across `await`. The SDK's default,
- * AsyncLocalStorage, would make every promise in the process pay for that (about 40 µs of CPU per
- * chat request in `npm run bench:telemetry-cost`). `with()` still scopes synchronous code, which is
- * all the SDK's own export path uses it for.
+ * AsyncLocalStorage, would make every promise in the process pay for that. `with()` still scopes
+ * synchronous code, which is all the SDK's own export path uses it for. Across an `await`,
+ * `context.active()` is the root context (docs/decisions/0005-synchronous-context-manager.md).
  */
 export class SynchronousContextManager implements ContextManager {
   private current: Context = ROOT_CONTEXT;
