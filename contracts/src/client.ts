@@ -11,7 +11,7 @@ import type { AggregateHealth, GetProviderHealth, ProviderHealth } from "./healt
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
 import { StreamMessageSchema } from "./stream.js";
-import type { StreamChunk, StreamDone, StreamRestart } from "./stream.js";
+import type { StreamChunk, StreamDone, StreamMessage, StreamRestart } from "./stream.js";
 import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
 import { parseRequest } from "./validation.js";
 
@@ -192,49 +192,24 @@ function openChatStream(
   inboxPrefix: string | undefined,
 ): ChatStream {
   const requestId = callOptions.requestId ?? nuid.next();
-  let resolveDone!: (done: ChatStreamResult) => void;
-  let rejectDone!: (error: unknown) => void;
-  const done = new Promise<ChatStreamResult>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
-  });
+  const done = promiseWithResolvers<ChatStreamResult>();
   // Nobody may be awaiting `done` when iteration fails; the error reaches the loop either way.
-  done.catch(() => undefined);
+  done.promise.catch(() => undefined);
 
   async function* iterate(): AsyncGenerator<StreamChunk | StreamRestart> {
     let finished = false;
     let content = "";
     try {
-      const body = { ...parseRequest(CompleteChatSchema, request) };
-      body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
-      const hdrs = requestHeaders(callOptions, requestId);
-      hdrs.set(HEADERS.streamProtocol, String(STREAM_PROTOCOL));
-      let replies: AsyncIterable<Msg>;
-      try {
-        replies = await requestStream(nc, SUBJECTS.streamChat, JSON.stringify(body), {
-          headers: hdrs,
-          maxWait: timeoutMs,
-          inboxPrefix,
-        });
-      } catch (error) {
-        throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
-      }
+      const replies = await sendStreamRequest(nc, request, {
+        callOptions,
+        requestId,
+        timeoutMs,
+        inboxPrefix,
+      });
       let expectedSeq = 0;
       for await (const msg of withTransportErrors(replies, timeoutMs)) {
         if (msg.data.length === 0) break; // the sentinel
-        const errorCode = msg.headers?.get("Nats-Service-Error-Code");
-        if (errorCode) decodeReply(msg, StreamMessageSchema); // a refusal before streaming began: throws it typed
-        const parsed = StreamMessageSchema.safeParse(msg.json());
-        if (!parsed.success)
-          throw new LlmProviderError("internal", "stream message does not match the contract");
-        const message = parsed.data;
-        if (message.seq !== expectedSeq) {
-          throw new LlmProviderError(
-            "internal",
-            `stream lost messages: expected seq ${expectedSeq}, got ${message.seq}`,
-          );
-        }
-        expectedSeq++;
+        const message = decodeStreamMessage(msg, expectedSeq++);
         if (message.type === "chunk") {
           content += message.delta.content ?? "";
           yield message;
@@ -243,7 +218,7 @@ function openChatStream(
           yield message;
         } else if (message.type === "done") {
           finished = true;
-          resolveDone({ ...message, content });
+          done.resolve({ ...message, content });
         } else {
           finished = true;
           throw LlmProviderError.fromBody(message.error);
@@ -256,22 +231,79 @@ function openChatStream(
         );
       }
     } catch (error) {
-      rejectDone(error);
+      done.reject(error);
       throw error;
     } finally {
       if (!finished) {
         // The caller stopped reading (or the stream broke): tell the worker to stop the upstream call.
-        try {
-          nc.publish(SUBJECTS.cancelStream, JSON.stringify({ request_id: requestId }));
-        } catch {
-          // The connection is closed: there is nobody left to tell.
-        }
-        rejectDone(new LlmProviderError("request_timeout", "stream was not read to its end"));
+        publishCancel(nc, requestId);
+        done.reject(new LlmProviderError("request_timeout", "stream was not read to its end"));
       }
     }
   }
 
-  return { requestId, done, [Symbol.asyncIterator]: iterate };
+  return { requestId, done: done.promise, [Symbol.asyncIterator]: iterate };
+}
+
+/** `Promise.withResolvers`, which Node 20 lacks. */
+function promiseWithResolvers<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((resolveWith, rejectWith) => {
+    resolve = resolveWith;
+    reject = rejectWith;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Checks the request, asks for the stream protocol and sends it; transport failures come back typed. */
+async function sendStreamRequest(
+  nc: NatsConnection,
+  request: CompleteChatInput,
+  options: {
+    callOptions: CallOptions;
+    requestId: string;
+    timeoutMs: number;
+    inboxPrefix: string | undefined;
+  },
+): Promise<AsyncIterable<Msg>> {
+  const { callOptions, requestId, timeoutMs, inboxPrefix } = options;
+  const body = { ...parseRequest(CompleteChatSchema, request) };
+  body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
+  const hdrs = requestHeaders(callOptions, requestId);
+  hdrs.set(HEADERS.streamProtocol, String(STREAM_PROTOCOL));
+  try {
+    return await requestStream(nc, SUBJECTS.streamChat, JSON.stringify(body), {
+      headers: hdrs,
+      maxWait: timeoutMs,
+      inboxPrefix,
+    });
+  } catch (error) {
+    throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
+  }
+}
+
+/** One stream message, checked against the contract and its place in the sequence. */
+function decodeStreamMessage(msg: Msg, expectedSeq: number): StreamMessage {
+  const errorCode = msg.headers?.get("Nats-Service-Error-Code");
+  if (errorCode) decodeReply(msg, StreamMessageSchema); // a refusal before streaming began: throws it typed
+  const parsed = StreamMessageSchema.safeParse(msg.json());
+  if (!parsed.success) throw new LlmProviderError("internal", "stream message does not match the contract");
+  if (parsed.data.seq !== expectedSeq) {
+    throw new LlmProviderError(
+      "internal",
+      `stream lost messages: expected seq ${expectedSeq}, got ${parsed.data.seq}`,
+    );
+  }
+  return parsed.data;
+}
+
+function publishCancel(nc: NatsConnection, requestId: string): void {
+  try {
+    nc.publish(SUBJECTS.cancelStream, JSON.stringify({ request_id: requestId }));
+  } catch {
+    // The connection is closed: there is nobody left to tell.
+  }
 }
 
 /** Errors of the reply iteration itself (no responders) as the typed client's transport errors. */

@@ -11,49 +11,72 @@ export interface ProviderClientDeps {
   fetch: typeof fetch;
 }
 
-const WIRED_TYPES: ReadonlySet<ProviderType> = new Set([
-  "openai",
-  "openrouter",
-  "litellm",
-  "openai_compatible",
-  "azure_openai",
-  "anthropic",
-  "ollama",
-]);
+/** The wire protocols this version speaks. */
+export type Wire = "openai" | "anthropic" | "ollama";
 
 /**
- * Whether this version has a wire for the provider type. Every type has one today; a type added
- * to the contract before its wire is reported unavailable.
+ * The one list of which provider types have a wire. OpenRouter, LiteLLM proxy, Azure OpenAI and
+ * other OpenAI-compatible servers speak the OpenAI wire; they differ only in configuration. A type
+ * added to the contract fails typecheck here until it is given a wire, or `undefined` (this version
+ * cannot call it yet: it is reported unavailable).
  */
-export function hasWire(providerType: ProviderType): boolean {
-  return WIRED_TYPES.has(providerType);
+export function wireOf(providerType: ProviderType): Wire | undefined {
+  switch (providerType) {
+    case "openai":
+    case "openrouter":
+    case "litellm":
+    case "openai_compatible":
+    case "azure_openai":
+      return "openai";
+    case "anthropic":
+      return "anthropic";
+    case "ollama":
+      return "ollama";
+    default:
+      return unlistedWire(providerType);
+  }
 }
 
-/**
- * Picks the wire for a provider type. OpenRouter, LiteLLM proxy, Azure OpenAI and other
- * OpenAI-compatible servers speak the OpenAI wire; they differ only in configuration.
- */
+/** Unreachable while the switches above are exhaustive: a missing case fails typecheck here. */
+function unlistedWire(value: never): never {
+  throw new Error(`${String(value)} is not in the wire list`);
+}
 
+/** Whether this version has a wire for the provider type. */
+export function hasWire(providerType: ProviderType): boolean {
+  return wireOf(providerType) !== undefined;
+}
+
+/** The client for a provider on its type's wire; `undefined` when the type has none yet. */
 export function createProviderClient(
   provider: ProviderSpec,
   deps: ProviderClientDeps,
 ): ProviderClient | undefined {
-  switch (provider.provider_type) {
+  const options = { provider, apiKey: deps.apiKey, fetch: deps.fetch };
+  const wire = wireOf(provider.provider_type);
+  switch (wire) {
     case "openai":
-    case "litellm":
-    case "openai_compatible":
-      return createOpenAIClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
-    case "openrouter": {
-      // Provider-routing preferences travel in every request body as OpenRouter's `provider`.
-      const preferences = provider.openrouter?.provider;
-      const extraBody = preferences !== undefined ? { provider: preferences } : undefined;
-      return createOpenAIClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch, extraBody });
-    }
-    case "azure_openai":
-      return createAzureOpenAIClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
+      return createOpenAIWireClient(options);
     case "anthropic":
-      return createAnthropicClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
+      return createAnthropicClient(options);
     case "ollama":
-      return createOllamaClient({ provider, apiKey: deps.apiKey, fetch: deps.fetch });
+      return createOllamaClient(options);
+    case undefined:
+      return undefined;
+    default:
+      return unlistedWire(wire);
   }
+}
+
+/** The OpenAI wire's presets that are more than configuration: Azure's client, OpenRouter's body. */
+function createOpenAIWireClient(options: { provider: ProviderSpec } & ProviderClientDeps): ProviderClient {
+  const { provider } = options;
+  if (provider.provider_type === "azure_openai") return createAzureOpenAIClient(options);
+  if (provider.provider_type === "openrouter") {
+    // Provider-routing preferences travel in every request body as OpenRouter's `provider`.
+    const preferences = provider.openrouter?.provider;
+    const extraBody = preferences !== undefined ? { provider: preferences } : undefined;
+    return createOpenAIClient({ ...options, extraBody });
+  }
+  return createOpenAIClient(options);
 }

@@ -1,7 +1,7 @@
 import type { FunctionCall, ToolCall } from "@llm-provider/contracts";
 import { z } from "zod";
-import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatOutcome, ChatUsage } from "../port.js";
+import { parseUpstream } from "../parse-upstream.js";
 import { mapAnthropicStopReason } from "./map-anthropic-stop-reason.js";
 
 /** Lenient: only the fields we use; other block types (thinking, server tools) pass unread. */
@@ -34,17 +34,13 @@ type AnthropicUsage = NonNullable<z.output<typeof anthropicMessageSchema>["usage
  * `functions`, so a call comes back as `function_call` (which holds one call) instead of `tool_calls`.
  */
 export function convertAnthropicResponse(body: unknown, legacyFunctionCall: boolean): ChatOutcome {
-  const parsed = anthropicMessageSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider returned a message of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  const { id, model, content, stop_reason: rawStopReason, usage } = parsed.data;
+  const {
+    id,
+    model,
+    content,
+    stop_reason: rawStopReason,
+    usage,
+  } = parseUpstream(anthropicMessageSchema, body, "returned a message");
   const texts = content.filter((block) => block.type === "text").map((block) => block.text ?? "");
   const toolCalls: ToolCall[] = content
     .filter((block) => block.type === "tool_use")

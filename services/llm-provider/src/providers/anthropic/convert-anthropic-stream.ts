@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatDelta, ChatStreamPart, ChatUsage } from "../port.js";
+import { parseUpstream } from "../parse-upstream.js";
 import { classifyAnthropicError } from "./classify-anthropic-error.js";
 import { convertAnthropicUsage } from "./convert-anthropic-response.js";
 import { mapAnthropicStopReason } from "./map-anthropic-stop-reason.js";
@@ -59,6 +60,22 @@ interface OpenToolUse {
   sentArguments: boolean;
 }
 
+/** What the stream told so far, beyond the deltas already passed on. */
+interface StreamState {
+  readonly legacyFunctionCall: boolean;
+  /** By the block's index in the message. */
+  readonly toolUses: Map<number, OpenToolUse>;
+  upstreamId: string | null;
+  responseModel: string | null;
+  usage: StreamUsage;
+  sawUsage: boolean;
+  /** `undefined` until a stop reason (or the stop without one) came. */
+  rawStopReason: string | null | undefined;
+  finished: boolean;
+  /** Calls past the first, which the legacy `function_call` form cannot hold. */
+  extraCalls: number;
+}
+
 /**
  * Anthropic Messages stream events (as the SDK yields them; it throws on an `error` event) →
  * neutral parts. Text deltas become content; a `tool_use` block becomes a tool call delta with id and
@@ -73,79 +90,22 @@ export async function* convertAnthropicStream(
   legacyFunctionCall: boolean,
 ): AsyncGenerator<ChatStreamPart> {
   const iterator = events[Symbol.asyncIterator]();
-  const toolUses = new Map<number, OpenToolUse>();
-  let upstreamId: string | null = null;
-  let responseModel: string | null = null;
-  let usage: StreamUsage = {};
-  let sawUsage = false;
-  let rawStopReason: string | null | undefined;
-  let finished = false;
-  let extraCalls = 0;
+  const state: StreamState = {
+    legacyFunctionCall,
+    toolUses: new Map(),
+    upstreamId: null,
+    responseModel: null,
+    usage: {},
+    sawUsage: false,
+    rawStopReason: undefined,
+    finished: false,
+    extraCalls: 0,
+  };
   try {
-    while (!finished) {
+    while (!state.finished) {
       const next = await iterator.next();
       if (next.done) break;
-      const event = parseEvent(next.value);
-      let delta: ChatDelta | undefined;
-      switch (event.type) {
-        case "message_start":
-          upstreamId = event.message?.id ?? null;
-          responseModel = event.message?.model ?? null;
-          if (event.message?.usage) {
-            usage = { ...usage, ...withoutNulls(event.message.usage) };
-            sawUsage = true;
-          }
-          break;
-        case "content_block_start": {
-          const block = event.content_block;
-          if (block?.type === "text" && block.text) delta = { content: block.text };
-          if (block?.type === "tool_use") {
-            const toolUse = { index: toolUses.size, sentArguments: false };
-            toolUses.set(event.index ?? 0, toolUse);
-            delta = callDelta(toolUse.index, legacyFunctionCall, {
-              id: block.id ?? "",
-              name: block.name ?? "",
-            });
-            if (legacyFunctionCall && toolUse.index > 0) extraCalls++;
-          }
-          break;
-        }
-        case "content_block_delta": {
-          if (event.delta?.type === "text_delta" && event.delta.text) delta = { content: event.delta.text };
-          const toolUse = toolUses.get(event.index ?? 0);
-          if (event.delta?.type === "input_json_delta" && toolUse && event.delta.partial_json) {
-            toolUse.sentArguments = true;
-            delta = callDelta(toolUse.index, legacyFunctionCall, { arguments: event.delta.partial_json });
-          }
-          break;
-        }
-        case "content_block_stop": {
-          // A call without parameters streams no input at all; neutral arguments are JSON text.
-          const toolUse = toolUses.get(event.index ?? 0);
-          if (toolUse && !toolUse.sentArguments) {
-            toolUse.sentArguments = true;
-            delta = callDelta(toolUse.index, legacyFunctionCall, { arguments: "{}" });
-          }
-          break;
-        }
-        case "message_delta":
-          if (event.usage) {
-            usage = { ...usage, ...withoutNulls(event.usage) };
-            sawUsage = true;
-          }
-          if (event.delta?.stop_reason !== undefined) {
-            rawStopReason = event.delta.stop_reason;
-            finished = rawStopReason !== null;
-          }
-          break;
-        case "message_stop":
-          rawStopReason ??= null;
-          finished = true;
-          break;
-        default:
-          // ping, thinking and citation deltas, event types added later
-          break;
-      }
+      const delta = applyEvent(state, parseEvent(next.value));
       if (delta) yield { type: "delta", delta };
     }
   } catch (error) {
@@ -156,18 +116,82 @@ export async function* convertAnthropicStream(
   } finally {
     void iterator.return?.().catch(() => undefined);
   }
-  if (!finished) return;
+  if (state.finished) yield endPart(state);
+}
+
+/** Folds one event into `state`; answers the delta it carries for the caller, if any. */
+function applyEvent(state: StreamState, event: AnthropicStreamEvent): ChatDelta | undefined {
+  switch (event.type) {
+    case "message_start":
+      state.upstreamId = event.message?.id ?? null;
+      state.responseModel = event.message?.model ?? null;
+      if (event.message?.usage) addUsage(state, event.message.usage);
+      return undefined;
+    case "content_block_start":
+      return startBlock(state, event);
+    case "content_block_delta": {
+      if (event.delta?.type === "text_delta" && event.delta.text) return { content: event.delta.text };
+      const toolUse = state.toolUses.get(event.index ?? 0);
+      if (event.delta?.type === "input_json_delta" && toolUse && event.delta.partial_json) {
+        toolUse.sentArguments = true;
+        return callDelta(toolUse.index, state.legacyFunctionCall, { arguments: event.delta.partial_json });
+      }
+      return undefined;
+    }
+    case "content_block_stop": {
+      // A call without parameters streams no input at all; neutral arguments are JSON text.
+      const toolUse = state.toolUses.get(event.index ?? 0);
+      if (!toolUse || toolUse.sentArguments) return undefined;
+      toolUse.sentArguments = true;
+      return callDelta(toolUse.index, state.legacyFunctionCall, { arguments: "{}" });
+    }
+    case "message_delta":
+      if (event.usage) addUsage(state, event.usage);
+      if (event.delta?.stop_reason !== undefined) {
+        state.rawStopReason = event.delta.stop_reason;
+        state.finished = state.rawStopReason !== null;
+      }
+      return undefined;
+    case "message_stop":
+      state.rawStopReason ??= null;
+      state.finished = true;
+      return undefined;
+    default:
+      // ping, thinking and citation deltas, event types added later
+      return undefined;
+  }
+}
+
+/** A text block's first text, or a tool_use block's id and name. */
+function startBlock(state: StreamState, event: AnthropicStreamEvent): ChatDelta | undefined {
+  const block = event.content_block;
+  if (block?.type === "text" && block.text) return { content: block.text };
+  if (block?.type !== "tool_use") return undefined;
+  const toolUse = { index: state.toolUses.size, sentArguments: false };
+  state.toolUses.set(event.index ?? 0, toolUse);
+  if (state.legacyFunctionCall && toolUse.index > 0) state.extraCalls++;
+  return callDelta(toolUse.index, state.legacyFunctionCall, { id: block.id ?? "", name: block.name ?? "" });
+}
+
+function addUsage(state: StreamState, usage: StreamUsage): void {
+  state.usage = { ...state.usage, ...withoutNulls(usage) };
+  state.sawUsage = true;
+}
+
+/** The finished answer: stop reason, usage (when both counts came) and what was not kept. */
+function endPart(state: StreamState): ChatStreamPart {
+  const { usage, rawStopReason, extraCalls } = state;
   const warnings: string[] = [];
-  const hasUsage = sawUsage && usage.input_tokens != null && usage.output_tokens != null;
+  const hasUsage = state.sawUsage && usage.input_tokens != null && usage.output_tokens != null;
   if (!hasUsage) warnings.push("provider did not report token usage; cost is 0");
   if (extraCalls > 0) {
     warnings.push(`provider made ${extraCalls + 1} function calls; the legacy function_call holds the first`);
   }
-  yield {
+  return {
     type: "end",
     end: {
-      upstreamId,
-      responseModel,
+      upstreamId: state.upstreamId,
+      responseModel: state.responseModel,
       finishReason: mapAnthropicStopReason(rawStopReason),
       rawFinishReason: rawStopReason ?? null,
       usage: hasUsage ? toUsage(usage) : undefined,
@@ -177,17 +201,7 @@ export async function* convertAnthropicStream(
 }
 
 function parseEvent(value: unknown): AnthropicStreamEvent {
-  const parsed = anthropicStreamEventSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider sent a stream event of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  return parsed.data;
+  return parseUpstream(anthropicStreamEventSchema, value, "sent a stream event");
 }
 
 /** A piece of call `index`: a tool call delta, or for the legacy form a function_call delta (first call only). */

@@ -2,6 +2,7 @@ import type { ToolCall } from "@llm-provider/contracts";
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatOutcome } from "../port.js";
+import { parseUpstream } from "../parse-upstream.js";
 import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";
 
 /** Lenient: an Ollama chat message, as an answer and as a stream line carry it. */
@@ -43,23 +44,13 @@ export function convertOllamaChatResponse(
     // Ollama reports a failure after the status line was sent as an `error` field.
     throw new UpstreamError(FailureClass.serverError, `provider failed: ${error}`);
   }
-  const parsed = ollamaChatResponseSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider returned a chat response of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
   const {
     model,
     message,
     done_reason: doneReason,
     prompt_eval_count: promptTokens,
     eval_count: outputTokens,
-  } = parsed.data;
+  } = parseUpstream(ollamaChatResponseSchema, body, "returned a chat response");
   const toolCalls: ToolCall[] = (message.tool_calls ?? []).map((call) => ({
     id: call.id ?? createCallId(),
     type: "function",

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatDelta, ChatStreamPart } from "../port.js";
+import { malformedResponse, parseUpstream } from "../parse-upstream.js";
 import { ollamaMessageSchema } from "./convert-ollama-chat-response.js";
 import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";
 
@@ -24,25 +25,13 @@ export function parseOllamaStreamLine(line: string): OllamaStreamLine {
   try {
     value = JSON.parse(line);
   } catch (error) {
-    throw new UpstreamError(FailureClass.malformedResponse, "provider sent a stream line that is not JSON", {
-      cause: error,
-    });
+    throw malformedResponse("provider sent a stream line that is not JSON", error);
   }
   const error = (value as { error?: unknown } | null)?.error;
   if (typeof error === "string") {
     throw new UpstreamError(FailureClass.serverError, `provider failed mid-stream: ${error}`);
   }
-  const parsed = ollamaStreamLineSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider sent a stream line of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  return parsed.data;
+  return parseUpstream(ollamaStreamLineSchema, value, "sent a stream line");
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { EmbeddingOutcome } from "../port.js";
+import { malformedResponse, parseUpstream } from "../parse-upstream.js";
 
 const ollamaEmbedResponseSchema = z.object({
   model: z.string().nullish(),
@@ -10,22 +10,13 @@ const ollamaEmbedResponseSchema = z.object({
 
 /** Ollama `/api/embed` answer → one vector per input, in input order (Ollama keeps the order). */
 export function convertOllamaEmbedResponse(body: unknown, inputCount: number): EmbeddingOutcome {
-  const parsed = ollamaEmbedResponseSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider returned an embed response of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  const { model, embeddings, prompt_eval_count: promptTokens } = parsed.data;
+  const {
+    model,
+    embeddings,
+    prompt_eval_count: promptTokens,
+  } = parseUpstream(ollamaEmbedResponseSchema, body, "returned an embed response");
   if (embeddings.length !== inputCount) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      `provider returned ${embeddings.length} embeddings for ${inputCount} inputs`,
-    );
+    throw malformedResponse(`provider returned ${embeddings.length} embeddings for ${inputCount} inputs`);
   }
   return {
     vectors: embeddings.map((vector) => Float32Array.from(vector)),

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatOutcome } from "../port.js";
+import { parseUpstream } from "../parse-upstream.js";
 import { convertOpenAIUsage, openAIUsageSchema } from "./convert-openai-usage.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
 
@@ -30,17 +30,11 @@ const openAIChatResponseSchema = z.object({
 
 /** OpenAI Chat Completions response body → neutral outcome; a body of the wrong shape is `malformed_response`. */
 export function convertOpenAIChatResponse(body: unknown): ChatOutcome {
-  const parsed = openAIChatResponseSchema.safeParse(body);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider returned a chat response of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  const { id, model, choices, usage } = parsed.data;
+  const { id, model, choices, usage } = parseUpstream(
+    openAIChatResponseSchema,
+    body,
+    "returned a chat response",
+  );
   const choice = choices[0]!;
   const { message } = choice;
   const rawFinishReason = choice.finish_reason ?? null;

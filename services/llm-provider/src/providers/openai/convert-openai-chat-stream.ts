@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatDelta, ChatStreamPart, ChatUsage } from "../port.js";
+import { parseUpstream } from "../parse-upstream.js";
 import { convertOpenAIUsage, openAIUsageSchema } from "./convert-openai-usage.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
@@ -103,17 +104,7 @@ export async function* convertOpenAIChatStream(
 }
 
 function parseChunk(value: unknown): OpenAIChunk {
-  const parsed = openAIChunkSchema.safeParse(value);
-  if (!parsed.success) {
-    throw new UpstreamError(
-      FailureClass.malformedResponse,
-      "provider sent a stream chunk of unexpected shape",
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  return parsed.data;
+  return parseUpstream(openAIChunkSchema, value, "sent a stream chunk");
 }
 
 function toDelta(

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { decodeFloat32Base64 } from "../../domain/embedding-vector.js";
-import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { EmbeddingOutcome } from "../port.js";
+import { malformedResponse, parseUpstream } from "../parse-upstream.js";
 
 /**
  * Lenient: only the fields we use. `embedding` may be numbers although base64 was asked for —
@@ -18,29 +18,26 @@ const openAIEmbeddingResponseSchema = z.object({
   usage: z.object({ prompt_tokens: z.number().int().nonnegative() }).nullish(),
 });
 
-function malformed(message: string, cause?: unknown): UpstreamError {
-  return new UpstreamError(FailureClass.malformedResponse, message, cause === undefined ? {} : { cause });
-}
-
 /**
  * OpenAI Embeddings response body → one vector per input, in input order (by `index`, which
  * OpenAI sends sorted but does not promise). A body of the wrong shape, a missing or repeated
  * index, or base64 that is not whole float32 values is `malformed_response`.
  */
 export function convertOpenAIEmbeddingResponse(body: unknown, inputCount: number): EmbeddingOutcome {
-  const parsed = openAIEmbeddingResponseSchema.safeParse(body);
-  if (!parsed.success)
-    throw malformed("provider returned an embeddings response of unexpected shape", parsed.error);
-  const { data, model, usage } = parsed.data;
+  const { data, model, usage } = parseUpstream(
+    openAIEmbeddingResponseSchema,
+    body,
+    "returned an embeddings response",
+  );
   if (data.length !== inputCount) {
-    throw malformed(`provider returned ${data.length} embeddings for ${inputCount} inputs`);
+    throw malformedResponse(`provider returned ${data.length} embeddings for ${inputCount} inputs`);
   }
   const vectors = new Array<Float32Array | undefined>(inputCount);
   for (let position = 0; position < data.length; position++) {
     const item = data[position]!;
     const index = item.index ?? position;
     if (index >= inputCount || vectors[index] !== undefined) {
-      throw malformed(`provider returned embedding index ${index} out of range or twice`);
+      throw malformedResponse(`provider returned embedding index ${index} out of range or twice`);
     }
     try {
       vectors[index] =
@@ -48,7 +45,10 @@ export function convertOpenAIEmbeddingResponse(body: unknown, inputCount: number
           ? decodeFloat32Base64(item.embedding)
           : Float32Array.from(item.embedding);
     } catch (error) {
-      throw malformed(`provider returned an embedding that is not float32 data (index ${index})`, error);
+      throw malformedResponse(
+        `provider returned an embedding that is not float32 data (index ${index})`,
+        error,
+      );
     }
   }
   const warnings = usage ? [] : ["provider did not report token usage; cost is 0"];
