@@ -11,7 +11,6 @@ import {
   createJetStreamEventPublisher,
   ensureEventStream,
 } from "../../services/llm-provider/src/infra/jetstream-events.js";
-import { createOutbox } from "../../services/llm-provider/src/infra/nats-outbox.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
@@ -234,7 +233,7 @@ describe("the event publisher while JetStream cannot take events", () => {
       void publisher.emit(SUBJECTS.chatFailedEvent, () => sampleEvent(`full-${index}`));
     expect(publisher.stats().dropped).toBeGreaterThan(0);
     expect(logs.join("")).toContain("event queue full; event dropped");
-    // Publishing starts at the end of the event-loop turn: by then only the capacity was accepted.
+    // They linger (linger_ms 5), so none is published yet; only the capacity was accepted.
     expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 0, dropped: 37 });
     expect(await publisher.flush(100)).toBeGreaterThan(0);
     await ensureEventStream(nc, config);
@@ -249,7 +248,7 @@ describe("the event publisher while JetStream cannot take events", () => {
     publisher.close();
   });
 
-  it("gathers events for linger_ms, then publishes them together (alone when no replies come); a full batch or flush() does not wait", async () => {
+  it("gathers events for linger_ms, then publishes them together; a full batch or flush() does not wait", async () => {
     const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 300);
     await ensureEventStream(nc, config);
     const jsm = await jetstreamManager(nc);
@@ -258,11 +257,11 @@ describe("the event publisher while JetStream cannot take events", () => {
     const emittedAt = performance.now();
     for (let index = 0; index < 5; index++)
       void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`linger-${index}`));
-    // Due after 300 ms; with no replies to ride with, they leave alone another 300 ms later. Timers
-    // never fire early, so the first moment they are seen leaving is a bound a slow machine keeps
-    // (less the event loop's cached clock, which a timer counts from: a few ms, 50 allowed).
+    // Timers never fire early, so the first moment they are seen leaving is a bound a slow machine
+    // keeps (less the event loop's cached clock, which a timer counts from: a few ms, 50 allowed).
     const left = await until("the lingering events leave", () => publisher.stats().queued < 5);
-    expect(left - emittedAt).toBeGreaterThanOrEqual(2 * 300 - 50);
+    expect(left - emittedAt).toBeGreaterThanOrEqual(300 - 50);
+    expect(publisher.stats().queued).toBe(0); // together
     await until("5 acknowledged", () => publisher.stats().published === 5);
     expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 0, published: 5 });
 
@@ -321,41 +320,19 @@ describe("the event publisher while JetStream cannot take events", () => {
     publisher.close();
   });
 
-  it("due events ride with the next replies, right after them, instead of waiting to leave alone", async () => {
-    const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 1_000);
+  it("at most 256 publishes await their acknowledgement; the rest follow, stored in the order emitted", async () => {
+    const config = eventsConfig("LLM_PROVIDER_EVENTS", 1_000, 0);
     await ensureEventStream(nc, config);
-    const outbox = createOutbox();
-    const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }), outbox);
-    const seen: string[] = [];
-    const watcher = nc.subscribe("llm-provider.>", { callback: (_, msg) => void seen.push(msg.subject) });
-    await nc.flush();
-    for (let index = 0; index < 3; index++)
-      void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(`ride-${index}`));
-    const emittedAt = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // due, not yet sent alone (at 2 s)
-    // Past 2 s they would have left alone: a stall that long would make the check below meaningless.
-    expect(performance.now() - emittedAt).toBeLessThan(2_000);
-    expect(publisher.stats()).toMatchObject({ queued: 3, in_flight: 0, published: 0 });
-
-    outbox.defer(() => nc.publish("llm-provider.test.reply", "a reply"));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 3 });
-    // Emitted while those wait for their acks: it lingers too, instead of leaving on an ack.
-    const lateAt = performance.now();
-    void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent("ride-late"));
-    await until("the riders acknowledged", () => publisher.stats().published === 3);
-    expect(publisher.stats()).toMatchObject({ queued: 1, in_flight: 0, published: 3 });
-    expect(performance.now() - lateAt).toBeLessThan(1_000); // the acks came within its linger
-    expect(await publisher.flush(5_000)).toBe(0);
-    await nc.flush();
-    expect(seen).toEqual([
-      "llm-provider.test.reply",
-      SUBJECTS.chatCompletedEvent,
-      SUBJECTS.chatCompletedEvent,
-      SUBJECTS.chatCompletedEvent,
-      SUBJECTS.chatCompletedEvent, // the late one, at shutdown's flush
-    ]);
-    watcher.unsubscribe();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge("LLM_PROVIDER_EVENTS");
+    const publisher = createJetStreamEventPublisher(nc, config, pino({ level: "silent" }));
+    const ids = Array.from({ length: 600 }, (_, index) => `ordered-${index}`);
+    for (const id of ids) void publisher.emit(SUBJECTS.chatCompletedEvent, () => sampleEvent(id));
+    // linger_ms 0: published at once, up to the bound; no acknowledgement can have come yet.
+    expect(publisher.stats()).toMatchObject({ queued: 600 - 256, in_flight: 256, published: 0 });
+    expect(await publisher.flush(15_000)).toBe(0);
+    expect(publisher.stats()).toMatchObject({ queued: 0, in_flight: 0, published: 600, retries: 0 });
+    expect((await readEvents(nc)).map((stored) => stored.event.request_id)).toEqual(ids);
     publisher.close();
   });
 });

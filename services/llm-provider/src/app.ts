@@ -31,7 +31,6 @@ import { createLogger } from "./infra/logger.js";
 import { startMicroService } from "./infra/micro-service.js";
 import type { RunningService } from "./infra/micro-service.js";
 import { connectNats, watchConnection } from "./infra/nats-connection.js";
-import { createOutbox } from "./infra/nats-outbox.js";
 import { createNatsPolicyGate } from "./infra/nats-policy-gate.js";
 import { createJetStreamEventPublisher } from "./infra/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream-state.js";
@@ -121,10 +120,9 @@ export async function startApp(options: AppOptions): Promise<App> {
     );
   }
 
-  const outbox = createOutbox();
   let events: EventPublisher | undefined;
   if (config.events.enabled) {
-    events = createJetStreamEventPublisher(nc, config.events, logger, outbox);
+    events = createJetStreamEventPublisher(nc, config.events, logger);
   } else {
     logger.warn("domain events are disabled (events.enabled: false)");
   }
@@ -194,7 +192,6 @@ export async function startApp(options: AppOptions): Promise<App> {
     description: "LLM provider: chat completions, embeddings, models and provider health over NATS",
     queue: config.service.queue_group,
     maxInFlight: config.service.max_in_flight,
-    outbox,
     maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
     logger,
     callers: createCallerIdentity(identity, Object.keys(config.callers.contexts)),

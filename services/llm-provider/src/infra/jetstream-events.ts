@@ -1,16 +1,17 @@
-import { jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
-import type { StreamConfig } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager, JetStreamApiError } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamPublishOptions, StreamConfig } from "@nats-io/jetstream";
+import { headers as createHeaders, nanos } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { EVENT_SUBJECTS } from "@llm-provider/contracts";
 import type { DomainEvent, EventSubject } from "@llm-provider/contracts";
+import type { Counter } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { EventsConfig } from "../config/schema.js";
 import type { EventSink } from "../handlers/event-sink.js";
 import type { EnsureOutcome } from "./ensure-kv-bucket.js";
-import { createPipelinedPublisher } from "./jetstream-pipelined-publisher.js";
-import { createOutbox } from "./nats-outbox.js";
-import type { Outbox } from "./nats-outbox.js";
+import { EventPublishQueue } from "./jetstream-event-queue.js";
+import type { PublishEvent } from "./jetstream-event-queue.js";
+import { ReplyWaits } from "./jetstream-event-waits.js";
 import { getInstruments } from "../telemetry/instruments.js";
 import { METRIC } from "../telemetry/semconv.js";
 
@@ -66,249 +67,56 @@ export interface EventPublisher extends EventSink {
   stats(): EventPublisherStats;
   /** Waits until every queued event is acknowledged, or `timeoutMs` passes; returns how many are left. */
   flush(timeoutMs: number): Promise<number>;
-  /** Stops listening for acks (after `flush`); events still unacknowledged stay counted as left. */
+  /** Publishes nothing more (after `flush`); events still unacknowledged stay counted as left. */
   close(): void;
 }
 
-interface PendingEvent {
-  subject: EventSubject;
-  /**
-   * Built when emitted: a small object, where the builder would hold the request and the answer
-   * (prompts and content) for as long as the event waits; serialised at the first publish.
-   */
-  event: DomainEvent;
-  /** Serialised at the first publish, kept for retries. */
-  built?: { id: string; data: string; traceparent: string | undefined };
-  /** A reply waiting for this event to be stored (`events.delivery: before_reply`). */
-  stored?: () => void;
-}
-
-/** Publishes awaiting their ack; more wait in the queue. Acks are pipelined, so this is cheap. */
+/**
+ * Publishes awaiting their acknowledgement at once. `js.publish` takes many at a time (each a
+ * request on the connection's shared reply subscription); the bound keeps a JetStream that is
+ * away from collecting thousands of pending requests and timers.
+ */
 const MAX_CONCURRENT_PUBLISHES = 256;
 /** Events that end a linger early. */
 const LINGER_BATCH = 256;
-const RETRY_INITIAL_MS = 100;
-const RETRY_MAX_MS = 5_000;
 
 /**
- * Publishes domain events to JetStream without ever holding up a reply. Events wait in a bounded
- * queue; a publish JetStream did not acknowledge goes back to the front and is retried with the
- * same `Nats-Msg-Id` (so a publish that did land but whose ack was lost is de-duplicated) after a
- * backoff. A full queue drops the new event loudly: counted and logged.
+ * Publishes domain events to JetStream (`@nats-io/jetstream`) without ever failing a request:
+ * events wait in a bounded queue and are retried until acknowledged (EventPublishQueue); a reply
+ * may wait for its event to be stored (ReplyWaits); a full queue drops the new event loudly.
  */
 export function createJetStreamEventPublisher(
   nc: NatsConnection,
   config: EventsConfig,
   logger: Logger,
-  outbox: Outbox = createOutbox(),
 ): EventPublisher {
-  const publisher = createPipelinedPublisher(nc, config.publish_timeout_ms);
-  const queue: PendingEvent[] = [];
-  const counters = { published: 0, retries: 0, dropped: 0, at_risk: 0 };
-  const holdsReplies = config.delivery === "before_reply";
-  let lastAtRiskLog = 0;
-  let inFlight = 0;
-  let pausedUntil = 0;
-  let retryDelayMs = RETRY_INITIAL_MS;
-  let resumeTimer: NodeJS.Timeout | undefined;
-  let lastDropLog = 0;
-  let lingerTimer: NodeJS.Timeout | undefined;
-  /** Lingered events wait for the next replies (`riding`) or `aloneTimer`, whichever is first. */
-  let pumpDue = false;
-  let riding = false;
-  let aloneTimer: NodeJS.Timeout | undefined;
-  let closed = false;
-  /** Shutdown: nothing lingers any more. */
-  let flushing = false;
-  const idleWaiters = new Set<() => void>();
   const { meter } = getInstruments();
-  meter
-    .createObservableGauge(METRIC.eventQueueDepth, {
-      description: "Events waiting for or in a JetStream publish",
-    })
-    .addCallback((result) => result.observe(queue.length + inFlight));
-  const droppedCounter = meter.createCounter(METRIC.eventsDropped, {
-    description: "Events dropped on a full queue",
+  const queue = new EventPublishQueue({
+    publish: publishTo(jetstream(nc), config.publish_timeout_ms),
+    maxInFlight: MAX_CONCURRENT_PUBLISHES,
+    lingerMs: config.linger_ms,
+    lingerBatch: LINGER_BATCH,
+    logger,
   });
   const atRiskCounter = meter.createCounter(METRIC.eventsAtRisk, {
     description: "Replies sent before their event was stored (the event is still retried)",
   });
-
-  /**
-   * The promise a reply waits on: settled when the event is stored, or when `storedBy` (bounded
-   * by `before_reply_max_ms`) passes — then the reply goes anyway, and the event, still retried,
-   * is at risk until stored: counted, and logged at most once a second.
-   */
-  function waitForStored(
-    pending: PendingEvent,
-    subject: EventSubject,
-    storedBy: number | undefined,
-  ): Promise<void> {
-    const waitMs = Math.min(config.before_reply_max_ms, (storedBy ?? Infinity) - performance.now());
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(
-        () => {
-          pending.stored = undefined;
-          counters.at_risk++;
-          atRiskCounter.add(1, { subject });
-          const now = Date.now();
-          if (now - lastAtRiskLog > 1_000) {
-            lastAtRiskLog = now;
-            logger.warn(
-              {
-                event_id: pending.event.id,
-                subject,
-                waited_ms: Math.round(waitMs),
-                at_risk_total: counters.at_risk,
-              },
-              "reply sent before its event was stored; the event is still retried",
-            );
-          }
-          resolve();
-        },
-        Math.max(0, waitMs),
-      );
-      pending.stored = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  function notifyIfIdle(): void {
-    if (queue.length > 0 || inFlight > 0) return;
-    for (const resolve of idleWaiters) resolve();
-    idleWaiters.clear();
-  }
-
-  /** Serialises the event once, even when it is retried. */
-  function prepare(event: PendingEvent): NonNullable<PendingEvent["built"]> {
-    return (event.built ??= serialise(event.event));
-  }
-
-  function publishOne(event: PendingEvent): void {
-    inFlight++;
-    const built = prepare(event);
-    publisher.publish(event.subject, built.data, built.id, built.traceparent, (error) => {
-      inFlight--;
-      if (error) {
-        counters.retries++;
-        queue.unshift(event);
-        // JetStream is likely away: pause everything, not just this event, and back off; one log
-        // line per pause, not one per event in flight.
-        if (pausedUntil <= Date.now()) {
-          logger.warn(
-            { event_id: built.id, subject: event.subject, retry_in_ms: retryDelayMs, err: error.message },
-            "event not acknowledged; will retry",
-          );
-          pausedUntil = Date.now() + retryDelayMs;
-          retryDelayMs = Math.min(retryDelayMs * 2, RETRY_MAX_MS);
-        }
-      } else {
-        counters.published++;
-        retryDelayMs = RETRY_INITIAL_MS;
-        event.stored?.();
-        event.stored = undefined;
-      }
-      // Events emitted meanwhile linger and ride like any other: published from here, in the ack's
-      // turn, each would leave in a write of its own, and every ack would start the next one.
-      if (flushing) pump();
-      else if (queue.length > 0) schedulePump();
-      notifyIfIdle();
-    });
-  }
-
-  /**
-   * Gathers events for `linger_ms` (or until a batch is full). Then they are due: they ride with
-   * the next replies, in the same socket write and after them (see Outbox), or leave on their own
-   * when no replies come within another `linger_ms`. One write and one wake-up for their acks,
-   * shared with replies, instead of one each.
-   */
-  function schedulePump(): void {
-    if (pumpDue) return;
-    if (config.linger_ms > 0 && queue.length < LINGER_BATCH) {
-      lingerTimer ??= setTimeout(() => {
-        lingerTimer = undefined;
-        makeDue(true);
-      }, config.linger_ms);
-      return;
-    }
-    makeDue(false);
-  }
-
-  function makeDue(lingered: boolean): void {
-    if (lingerTimer) {
-      clearTimeout(lingerTimer);
-      lingerTimer = undefined;
-    }
-    if (pumpDue) return;
-    pumpDue = true;
-    // Serialised in the timer's turn, so the replies they ride with wait only for the publishes.
-    if (lingered) {
-      const publishable = Math.min(queue.length, MAX_CONCURRENT_PUBLISHES - inFlight);
-      for (let index = 0; index < publishable; index++) prepare(queue[index]!);
-    }
-    if (!riding) {
-      riding = true;
-      outbox.withNextReplies(() => {
-        riding = false;
-        publishDue();
-      });
-    }
-    // Lingered: another linger_ms for replies to come. A full batch (or linger 0): only this turn's
-    // replies, an immediate, which a timer runs after.
-    aloneTimer = setTimeout(publishDue, lingered ? config.linger_ms : 1);
-  }
-
-  let publishScheduled = false;
-  function publishThisTurn(): void {
-    if (publishScheduled) return;
-    publishScheduled = true;
-    outbox.defer(() => {
-      publishScheduled = false;
-      pump();
-    });
-  }
-
-  function publishDue(): void {
-    if (!pumpDue) return;
-    pumpDue = false;
-    clearTimeout(aloneTimer);
-    pump();
-  }
-
-  function pump(): void {
-    if (closed) return; // what is left was counted by flush() and logged at shutdown
-    const wait = pausedUntil - Date.now();
-    if (wait > 0) {
-      resumeTimer ??= setTimeout(() => {
-        resumeTimer = undefined;
-        pump();
-      }, wait);
-      return;
-    }
-    while (inFlight < MAX_CONCURRENT_PUBLISHES && queue.length > 0 && pausedUntil <= Date.now())
-      publishOne(queue.shift()!);
-  }
+  const waits = new ReplyWaits(config.before_reply_max_ms, logger, atRiskCounter);
+  const drops = new DropCount(
+    meter.createCounter(METRIC.eventsDropped, { description: "Events dropped on a full queue" }),
+    logger,
+  );
+  meter
+    .createObservableGauge(METRIC.eventQueueDepth, {
+      description: "Events waiting for or in a JetStream publish",
+    })
+    .addCallback((result) => result.observe(queue.queued + queue.inFlight));
+  const holdsReplies = config.delivery === "before_reply";
 
   return {
     emit(subject, build, storedBy) {
-      if (queue.length >= config.queue_capacity) {
-        counters.dropped++;
-        droppedCounter.add(1, { subject });
-        const now = Date.now();
-        if (now - lastDropLog > 1_000) {
-          lastDropLog = now;
-          logger.error(
-            {
-              event_id: idOf(build),
-              subject,
-              dropped_total: counters.dropped,
-              capacity: config.queue_capacity,
-            },
-            "event queue full; event dropped",
-          );
-        }
+      if (queue.queued >= config.queue_capacity) {
+        drops.queueFull(subject, build, config.queue_capacity);
         return;
       }
       let event: DomainEvent;
@@ -316,61 +124,82 @@ export function createJetStreamEventPublisher(
         event = build();
       } catch (error) {
         // A builder bug must not fail the request the event is about: counted and logged instead.
-        counters.dropped++;
-        droppedCounter.add(1, { subject });
-        logger.error(
-          { subject, err: error instanceof Error ? error.message : String(error) },
-          "event not built",
-        );
+        drops.notBuilt(subject, error);
         return;
       }
-      const pending: PendingEvent = { subject, event };
-      queue.push(pending);
-      if (!holdsReplies || storedBy === undefined) {
-        schedulePump(); // no reply waits for it
-        return;
-      }
-      // A reply waits for it: published at the end of this event-loop turn, in the write of the
-      // turn's replies (every request that finished in the turn shares it), no linger.
-      const stored = waitForStored(pending, subject, storedBy);
-      publishThisTurn();
+      const queued = { subject, event };
+      const replyWaits = holdsReplies && storedBy !== undefined;
+      // The wait first: an event refused at once must still find its reply waiting.
+      const stored = replyWaits ? waits.waitFor(queued, storedBy) : undefined;
+      queue.add(queued, replyWaits);
       return stored;
     },
-    stats: () => ({ queued: queue.length, in_flight: inFlight, ...counters }),
-    flush(timeoutMs) {
-      if (queue.length === 0 && inFlight === 0) return Promise.resolve(0);
-      flushing = true;
-      if (lingerTimer) {
-        clearTimeout(lingerTimer);
-        lingerTimer = undefined;
-      }
-      pump(); // no lingering at shutdown
-      return new Promise<number>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          flushing = false;
-          resolve(queue.length + inFlight);
-        };
-        const timer = setTimeout(() => {
-          idleWaiters.delete(done);
-          done();
-        }, timeoutMs);
-        idleWaiters.add(done);
-      });
-    },
-    close() {
-      closed = true;
-      clearTimeout(resumeTimer);
-      clearTimeout(lingerTimer);
-      clearTimeout(aloneTimer);
-      publisher.close();
-    },
+    stats: () => ({
+      queued: queue.queued,
+      in_flight: queue.inFlight,
+      published: queue.published,
+      retries: queue.retries,
+      dropped: drops.count,
+      at_risk: waits.atRisk,
+    }),
+    flush: (timeoutMs) => queue.flush(timeoutMs),
+    close: () => queue.close(),
   };
 }
 
-function serialise(event: DomainEvent): { id: string; data: string; traceparent: string | undefined } {
-  const traceparent = "traceparent" in event ? event.traceparent : undefined;
-  return { id: event.id, data: JSON.stringify(event), traceparent };
+/** One JetStream publish: the event id as `Nats-Msg-Id`, so that a retry is stored once. */
+function publishTo(js: JetStreamClient, timeoutMs: number): PublishEvent {
+  return async function publishEvent(subject, data, event) {
+    const options: Partial<JetStreamPublishOptions> = { msgID: event.id, timeout: timeoutMs };
+    const traceparent = "traceparent" in event ? event.traceparent : undefined;
+    if (traceparent) {
+      options.headers = createHeaders();
+      options.headers.set("traceparent", traceparent);
+    }
+    await js.publish(subject, data, options);
+  };
+}
+
+/** Events dropped (a full queue, a builder that throws): counted, and logged — never silently. */
+class DropCount {
+  readonly #counter: Counter;
+  readonly #logger: Logger;
+  #count = 0;
+  #lastLog = 0;
+
+  constructor(counter: Counter, logger: Logger) {
+    this.#counter = counter;
+    this.#logger = logger;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Logged at most once a second: a full queue sees every new event. */
+  queueFull(subject: EventSubject, build: () => DomainEvent, capacity: number): void {
+    this.#add(subject);
+    const now = Date.now();
+    if (now - this.#lastLog <= 1_000) return;
+    this.#lastLog = now;
+    this.#logger.error(
+      { event_id: idOf(build), subject, dropped_total: this.#count, capacity },
+      "event queue full; event dropped",
+    );
+  }
+
+  notBuilt(subject: EventSubject, error: unknown): void {
+    this.#add(subject);
+    this.#logger.error(
+      { subject, err: error instanceof Error ? error.message : String(error) },
+      "event not built",
+    );
+  }
+
+  #add(subject: EventSubject): void {
+    this.#count++;
+    this.#counter.add(1, { subject });
+  }
 }
 
 /** The id of the event `build` makes, for a log line; undefined when the builder throws (emit never does). */
