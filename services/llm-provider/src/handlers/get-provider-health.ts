@@ -9,8 +9,11 @@ import type {
   StaleAge,
 } from "../domain/provider-health.js";
 import type { Handler, RequestContext } from "./context.js";
+import { SharedReads } from "./shared-reads.js";
+import type { ReadOutcome } from "./shared-reads.js";
 
 type RateLimitStatus = ProviderHealth["rate_limit_status"];
+type Logger = RequestContext["log"];
 
 export interface GetProviderHealthDeps {
   catalog: () => Catalog;
@@ -51,67 +54,13 @@ export const REREAD_AFTER_MS = 1_000;
 
 const SEVERITY = { OK: 0, THROTTLED: 1, BLOCKED: 2 } as const;
 
-type Outcome<T> = { answered: true; value: T } | { answered: false; reason: string };
-
-/**
- * Reads of shared state, one key (a provider) at a time, with a bounded wait: a query joins the
- * read of its key already out (unless it is presumed lost) and waits for it at most `waitMs`. A
- * read goes on after that; whenever one answers, its value is what is last known of its key.
- */
-function createSharedReads<T>(read: (key: string) => Promise<T>, waitMs: number, now: () => number) {
-  const pending = new Map<string, { outcome: Promise<Outcome<T>>; sentAt: number }>();
-  const last = new Map<string, { value: T; sentAt: number; answeredAt: number }>();
-
-  function send(key: string) {
-    const sentAt = now();
-    let outcome: Promise<Outcome<T>>;
-    try {
-      outcome = read(key).then(
-        (value): Outcome<T> => ({ answered: true, value }),
-        (error: unknown): Outcome<T> => ({
-          answered: false,
-          reason: error instanceof Error ? error.message : String(error),
-        }),
-      );
-    } catch (error) {
-      outcome = Promise.resolve({ answered: false, reason: String(error) });
-    }
-    const entry = { outcome, sentAt };
-    pending.set(key, entry);
-    // Registered before any query waits on it: a fresh value is remembered before it is used.
-    void outcome.then((result) => {
-      if (pending.get(key) === entry) pending.delete(key);
-      // Reads may overlap (one presumed lost answers after all): the one sent last is what is known.
-      if (result.answered && (last.get(key)?.sentAt ?? -Infinity) <= sentAt)
-        last.set(key, { value: result.value, sentAt, answeredAt: now() });
-    });
-    return entry;
-  }
-
-  return {
-    async get(key: string): Promise<Outcome<T>> {
-      let entry = pending.get(key);
-      if (!entry || now() - entry.sentAt >= REREAD_AFTER_MS) entry = send(key);
-      return (
-        (await within(entry.outcome, waitMs)) ?? {
-          answered: false,
-          reason: `no answer within ${waitMs} ms`,
-        }
-      );
-    },
-    last: (key: string) => last.get(key),
-  };
-}
-
-/** `work`'s value, or undefined when `ms` passed first; the timer never outlives the wait. */
-async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Where a health query's answer comes from. */
+interface HealthSources {
+  deps: GetProviderHealthDeps;
+  /** The shared state it reads: every worker's view of a provider, and its budget. */
+  health: SharedReads<HealthSnapshot>;
+  budget: SharedReads<RateLimitStatus>;
+  now: () => number;
 }
 
 /**
@@ -124,94 +73,130 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
  */
 export function createGetProviderHealthHandler(deps: GetProviderHealthDeps): Handler {
   const now = deps.now ?? Date.now;
-  const waitMs = deps.sharedStateWaitMs ?? SHARED_STATE_WAIT_MS;
-  const healthReads = createSharedReads(deps.readHealth, waitMs, now);
-  const budgetReads = createSharedReads(deps.rateLimitStatus, waitMs, now);
-
-  async function healthOf(providerId: string, context: RequestContext): Promise<ProviderHealth> {
-    const [shared, budget] = await Promise.all([healthReads.get(providerId), budgetReads.get(providerId)]);
-    const at = now();
-    let snapshot: HealthSnapshot;
-    let healthAge: StaleAge;
-    if (shared.answered) {
-      snapshot = shared.value;
-    } else {
-      const known = deps.lastKnownHealth(providerId);
-      snapshot = known.snapshot;
-      healthAge = known.readAt === null ? null : at - known.readAt;
-    }
-    let status: RateLimitStatus;
-    let budgetAge: StaleAge;
-    if (budget.answered) {
-      status = budget.value;
-    } else {
-      // Never read: nothing says the budget is spent (as when the count has no entry yet).
-      const known = budgetReads.last(providerId);
-      status = known?.value ?? "OK";
-      budgetAge = known ? at - known.answeredAt : null;
-    }
-    const age = oldestAge([healthAge, budgetAge]);
-    if (age !== undefined) {
-      context.log.debug(
-        {
-          provider_id: providerId,
-          stale_age_ms: age,
-          ...(shared.answered ? {} : { health_read: shared.reason }),
-          ...(budget.answered ? {} : { rate_limit_read: budget.reason }),
-        },
-        "provider health from the last known state",
-      );
-    }
-    const health = toProviderHealth(providerId, snapshot, deps.thresholds, at);
-    if (SEVERITY[status] > SEVERITY[health.rate_limit_status]) health.rate_limit_status = status;
-    const callable = deps.isProviderAvailable(providerId)
-      ? health
-      : { ...health, is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" as const };
-    return markStale(callable, age);
-  }
+  const options = {
+    waitMs: deps.sharedStateWaitMs ?? SHARED_STATE_WAIT_MS,
+    rereadAfterMs: REREAD_AFTER_MS,
+    now,
+  };
+  const sources: HealthSources = {
+    deps,
+    health: new SharedReads(deps.readHealth, options),
+    budget: new SharedReads(deps.rateLimitStatus, options),
+    now,
+  };
 
   return async function getProviderHealth(body, context): Promise<ProviderHealth | AggregateHealth> {
     const request = parseRequest(GetProviderHealthSchema, body);
     const catalog = deps.catalog();
+    const healthOf = (providerId: string) => providerHealthOf(providerId, sources, context.log);
     if (request.provider_id !== undefined) {
       if (!catalog.providers.has(request.provider_id)) {
         throw new LlmProviderError(
           "unknown_provider",
           `provider ${quoteValue(request.provider_id)} is not configured`,
-          {
-            field: "provider_id",
-          },
+          { field: "provider_id" },
         );
       }
-      return healthOf(request.provider_id, context);
+      return healthOf(request.provider_id);
     }
     // Side by side: the aggregate waits for shared state once, not once per provider.
-    const providers = await Promise.all([...catalog.providers.keys()].map((id) => healthOf(id, context)));
-    const byId = new Map(providers.map((health) => [health.provider_id, health]));
-    const active = providers.filter((health) => catalog.providers.get(health.provider_id)?.is_active);
-    const score =
-      active.length === 0 ? 0 : active.reduce((sum, health) => sum + health.health_score, 0) / active.length;
-    const aggregate: AggregateHealth = {
-      is_healthy: score >= 0.5,
-      health_score: Math.round(score * 1000) / 1000,
-      providers,
-      fallback_chains: catalog.chains.map((chain) => {
-        const targets = chain.models.map((modelName) => {
-          const providerId = catalog.models.get(modelName)?.provider_id ?? "";
-          return {
-            provider_id: providerId,
-            model: modelName,
-            is_healthy: byId.get(providerId)?.is_healthy ?? false,
-          };
-        });
-        const healthy = targets.filter((target) => target.is_healthy).length;
-        const status = healthy === targets.length ? "healthy" : healthy === 0 ? "down" : "degraded";
-        return { chain_id: chain.id, targets, status };
-      }),
-    };
-    return markStale(
-      aggregate,
-      oldestAge(providers.map((health) => (health.stale ? (health.stale_age_ms ?? null) : undefined))),
-    );
+    return aggregateHealth(catalog, await Promise.all([...catalog.providers.keys()].map(healthOf)));
   };
+}
+
+/** One provider's health from shared state, or from what this worker last knew of it (stale). */
+async function providerHealthOf(
+  providerId: string,
+  sources: HealthSources,
+  log: Logger,
+): Promise<ProviderHealth> {
+  const { deps } = sources;
+  const [shared, budget] = await Promise.all([
+    sources.health.get(providerId),
+    sources.budget.get(providerId),
+  ]);
+  const at = sources.now();
+  const known = snapshotOf(providerId, shared, deps.lastKnownHealth, at);
+  const { status, age: budgetAge } = budgetOf(providerId, budget, sources.budget, at);
+  const age = oldestAge([known.age, budgetAge]);
+  if (age !== undefined) logStale(log, providerId, age, shared, budget);
+  const health = toProviderHealth(providerId, known.snapshot, deps.thresholds, at);
+  if (SEVERITY[status] > SEVERITY[health.rate_limit_status]) health.rate_limit_status = status;
+  const callable = deps.isProviderAvailable(providerId)
+    ? health
+    : { ...health, is_healthy: false, health_score: 0, rate_limit_status: "BLOCKED" as const };
+  return markStale(callable, age);
+}
+
+/** The snapshot as read, else this worker's last known one (null age: never read). */
+function snapshotOf(
+  providerId: string,
+  read: ReadOutcome<HealthSnapshot>,
+  lastKnownHealth: GetProviderHealthDeps["lastKnownHealth"],
+  at: number,
+): { snapshot: HealthSnapshot; age: StaleAge } {
+  if (read.answered) return { snapshot: read.value, age: undefined };
+  const known = lastKnownHealth(providerId);
+  return { snapshot: known.snapshot, age: known.readAt === null ? null : at - known.readAt };
+}
+
+/** The budget's status as read, else as last read; never read, nothing says it is spent. */
+function budgetOf(
+  providerId: string,
+  read: ReadOutcome<RateLimitStatus>,
+  reads: SharedReads<RateLimitStatus>,
+  at: number,
+): { status: RateLimitStatus; age: StaleAge } {
+  if (read.answered) return { status: read.value, age: undefined };
+  // As when the count has no entry yet.
+  const known = reads.last(providerId);
+  return { status: known?.value ?? "OK", age: known ? at - known.answeredAt : null };
+}
+
+function logStale(
+  log: Logger,
+  providerId: string,
+  age: number | null,
+  shared: ReadOutcome<unknown>,
+  budget: ReadOutcome<unknown>,
+): void {
+  log.debug(
+    {
+      provider_id: providerId,
+      stale_age_ms: age,
+      ...(shared.answered ? {} : { health_read: shared.reason }),
+      ...(budget.answered ? {} : { rate_limit_read: budget.reason }),
+    },
+    "provider health from the last known state",
+  );
+}
+
+/** All providers' health, the mean score of the active ones, and every chain's status. */
+function aggregateHealth(catalog: Catalog, providers: ProviderHealth[]): AggregateHealth {
+  const byId = new Map(providers.map((health) => [health.provider_id, health]));
+  const active = providers.filter((health) => catalog.providers.get(health.provider_id)?.is_active);
+  const score =
+    active.length === 0 ? 0 : active.reduce((sum, health) => sum + health.health_score, 0) / active.length;
+  const aggregate: AggregateHealth = {
+    is_healthy: score >= 0.5,
+    health_score: Math.round(score * 1000) / 1000,
+    providers,
+    fallback_chains: catalog.chains.map((chain) => {
+      const targets = chain.models.map((modelName) => {
+        const providerId = catalog.models.get(modelName)?.provider_id ?? "";
+        return {
+          provider_id: providerId,
+          model: modelName,
+          is_healthy: byId.get(providerId)?.is_healthy ?? false,
+        };
+      });
+      const healthy = targets.filter((target) => target.is_healthy).length;
+      const status = healthy === targets.length ? "healthy" : healthy === 0 ? "down" : "degraded";
+      return { chain_id: chain.id, targets, status };
+    }),
+  };
+  return markStale(
+    aggregate,
+    oldestAge(providers.map((health) => (health.stale ? (health.stale_age_ms ?? null) : undefined))),
+  );
 }

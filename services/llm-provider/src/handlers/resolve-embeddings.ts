@@ -67,81 +67,108 @@ export async function resolveEmbeddings(options: ResolveEmbeddingsOptions): Prom
   const abort = () => controller.abort();
   if (options.signal.aborted) abort();
   else options.signal.addEventListener("abort", abort, { once: true });
+  try {
+    return await new EmbeddingResolver(options, controller).resolve();
+  } finally {
+    options.signal.removeEventListener("abort", abort);
+  }
+}
 
-  const embeddings = new Array<ResolvedEmbedding | undefined>(options.keys.length);
-  const held = new Map<number, CacheClaim>();
-  const batches: ComputedBatch[] = [];
-  const rounds: Promise<void>[] = [];
-  const fills: Promise<void>[] = [];
+/** One request's resolution: what is resolved so far, the claims it holds, what is under way. */
+class EmbeddingResolver {
+  readonly #options: ResolveEmbeddingsOptions;
+  /** Aborts every upstream call of this request (its caller gave up, or a slice failed). */
+  readonly #controller: AbortController;
+  readonly #embeddings: (ResolvedEmbedding | undefined)[];
+  /** Claims this request holds and has not filled yet, by key index. */
+  readonly #held = new Map<number, CacheClaim>();
+  readonly #batches: ComputedBatch[] = [];
+  readonly #rounds: Promise<void>[] = [];
+  readonly #fills: Promise<void>[] = [];
 
-  function take(index: number, slot: SettledSlot, toCompute: number[]): void {
+  constructor(options: ResolveEmbeddingsOptions, controller: AbortController) {
+    this.#options = options;
+    this.#controller = controller;
+    this.#embeddings = new Array<ResolvedEmbedding | undefined>(options.keys.length);
+  }
+
+  async resolve(): Promise<EmbeddingResolution> {
+    try {
+      const slots = await this.#options.cache.acquire(this.#options.keys, {
+        deadline: this.#options.deadline,
+        signal: this.#controller.signal,
+      });
+      const firstRound: number[] = [];
+      const afterWaiting: number[] = [];
+      const waits: Promise<void>[] = [];
+      slots.forEach((slot, index) => {
+        if (slot.kind === "pending")
+          waits.push(slot.settled.then((settled) => this.#take(index, settled, afterWaiting)));
+        else this.#take(index, slot, firstRound);
+      });
+      this.#rounds.push(this.#computeAll(firstRound));
+      if (waits.length > 0) this.#rounds.push(Promise.all(waits).then(() => this.#computeAll(afterWaiting)));
+      await Promise.all(this.#rounds);
+    } catch (error) {
+      await this.#windDown();
+      throw error;
+    }
+    return { embeddings: this.#embeddings as ResolvedEmbedding[], batches: this.#batches };
+  }
+
+  /** A settled slot: a hit is resolved; anything else is computed (and filled when claimed). */
+  #take(index: number, slot: SettledSlot, toCompute: number[]): void {
     if (slot.kind === "hit") {
-      embeddings[index] = fromCache(slot.embedding);
+      this.#embeddings[index] = fromCache(slot.embedding);
       return;
     }
-    if (slot.kind === "claimed") held.set(index, slot.claim);
+    if (slot.kind === "claimed") this.#held.set(index, slot.claim);
     toCompute.push(index);
   }
 
-  async function computeSlice(indexes: number[]): Promise<void> {
-    const batch = await options.compute(
-      indexes.map((index) => options.texts[index]!),
-      controller.signal,
+  #computeAll(indexes: number[]): Promise<void> {
+    return runBounded(
+      splitIntoBatches(indexes, this.#options.maxBatchSize),
+      this.#options.maxParallelCalls,
+      this.#controller.signal,
+      (slice) => this.#computeSlice(slice),
     );
-    batches.push(batch);
+  }
+
+  async #computeSlice(indexes: number[]): Promise<void> {
+    const batch = await this.#options.compute(
+      indexes.map((index) => this.#options.texts[index]!),
+      this.#controller.signal,
+    );
+    this.#batches.push(batch);
     const createdAt = Date.now();
     const entries: { claim: CacheClaim; embedding: CachedEmbedding }[] = [];
     indexes.forEach((index, position) => {
       const vector = batch.vectors[position]!;
-      embeddings[index] = { vector, model: batch.model, providerId: batch.providerId, cached: false };
-      const claim = held.get(index);
+      this.#embeddings[index] = { vector, model: batch.model, providerId: batch.providerId, cached: false };
+      const claim = this.#held.get(index);
       if (claim === undefined) return;
-      held.delete(index);
+      this.#held.delete(index);
       entries.push({
         claim,
         embedding: { vector, model: batch.model, providerId: batch.providerId, createdAt },
       });
     });
     // Stored while the rest goes on: the reply does not wait for the bucket.
-    if (entries.length > 0) fills.push(options.cache.fill(entries));
+    if (entries.length > 0) this.#fills.push(this.#options.cache.fill(entries));
   }
 
-  const computeAll = (indexes: number[]) =>
-    runBounded(
-      splitIntoBatches(indexes, options.maxBatchSize),
-      options.maxParallelCalls,
-      controller.signal,
-      computeSlice,
-    );
-
-  try {
-    const slots = await options.cache.acquire(options.keys, {
-      deadline: options.deadline,
-      signal: controller.signal,
-    });
-    const firstRound: number[] = [];
-    const afterWaiting: number[] = [];
-    const waits: Promise<void>[] = [];
-    slots.forEach((slot, index) => {
-      if (slot.kind === "pending")
-        waits.push(slot.settled.then((settled) => take(index, settled, afterWaiting)));
-      else take(index, slot, firstRound);
-    });
-    rounds.push(computeAll(firstRound));
-    if (waits.length > 0) rounds.push(Promise.all(waits).then(() => computeAll(afterWaiting)));
-    await Promise.all(rounds);
-  } catch (error) {
-    controller.abort();
-    // Nothing may claim or fill after the release below: let every round wind down first. An
-    // error reply leaves the cache settled: whole entries from finished slices, no claims.
-    await Promise.allSettled(rounds);
-    await Promise.all(fills);
-    await options.cache.release([...held.values()]);
-    throw error;
-  } finally {
-    options.signal.removeEventListener("abort", abort);
+  /**
+   * After a failure: nothing may claim or fill after the release below, so every round winds
+   * down first. An error reply leaves the cache settled: whole entries from finished slices, no
+   * claims.
+   */
+  async #windDown(): Promise<void> {
+    this.#controller.abort();
+    await Promise.allSettled(this.#rounds);
+    await Promise.all(this.#fills);
+    await this.#options.cache.release([...this.#held.values()]);
   }
-  return { embeddings: embeddings as ResolvedEmbedding[], batches };
 }
 
 function fromCache({ vector, model, providerId }: CachedEmbedding): ResolvedEmbedding {

@@ -11,7 +11,7 @@ import type {
 import { breakerKey } from "./breaker-board.js";
 import type { BreakerBoard } from "./breaker-board.js";
 import { estimateChatTokens } from "../domain/tokens.js";
-import type { RateLimiter } from "./rate-limiter.js";
+import type { RateLimiter, RateLimits } from "./rate-limiter.js";
 
 export interface ProviderGuards {
   breakers: BreakerBoard;
@@ -30,67 +30,16 @@ export function guardProviderClient(
   provider: ProviderSpec,
   guards: ProviderGuards,
 ): ProviderClient {
-  const { providerId } = client;
-  const { breakers, limiter } = guards;
-  const limits = { rpm: provider.config.rpm, tpm: provider.config.tpm };
-
-  async function admit(breaker: string, estimatedTokens: number): Promise<void> {
-    if (!(await breakers.admit(breaker))) {
-      throw new UpstreamError(FailureClass.circuitOpen, `circuit breaker of '${breaker}' is open`, {
-        retryAfterMs: breakers.retryAfterMs(breaker),
-      });
-    }
-    if (!(await limiter.acquire(providerId, limits, estimatedTokens))) {
-      throw new UpstreamError(
-        FailureClass.localRateLimited,
-        `rate limit of provider '${providerId}' reached`,
-        {
-          retryAfterMs: limiter.retryAfterMs(providerId),
-        },
-      );
-    }
-  }
-
-  function report(breaker: string, error: unknown): void {
-    if (error instanceof UpstreamError) breakers.report(breaker, error.failure);
-  }
-
-  /**
-   * The provider's count replaces the estimate. A call that failed, or answered without a count,
-   * keeps its estimate: providers count failed requests against their limits too, and nothing
-   * says it used fewer.
-   */
-  function settle(estimatedTokens: number, actualTokens: number | undefined, startedAt: number): void {
-    if (actualTokens === undefined) return;
-    void limiter.settle(providerId, limits, { estimatedTokens, actualTokens, startedAt });
-  }
-
-  async function guarded<T>(
-    upstreamModel: string,
-    estimatedTokens: number,
-    call: () => Promise<T>,
-    actualTokens: (result: T) => number | undefined,
-  ): Promise<T> {
-    const breaker = breakerKey(providerId, upstreamModel);
-    const startedAt = Date.now();
-    await admit(breaker, estimatedTokens);
-    try {
-      const result = await call();
-      breakers.report(breaker, true);
-      settle(estimatedTokens, actualTokens(result), startedAt);
-      return result;
-    } catch (error) {
-      report(breaker, error);
-      throw error;
-    }
-  }
-
-  const chatTokens = (call: ChatCall) => estimateChatTokens(call.request, call.modelMaxTokens);
-
+  const guard = new ProviderGuard(
+    client.providerId,
+    { rpm: provider.config.rpm, tpm: provider.config.tpm },
+    guards,
+  );
   const guardedClient: ProviderClient = {
-    providerId,
+    providerId: client.providerId,
     completeChat: (call: ChatCall) =>
       guarded(
+        guard,
         call.upstreamModel,
         chatTokens(call),
         () => client.completeChat(call),
@@ -100,33 +49,115 @@ export function guardProviderClient(
   if (client.generateEmbeddings) {
     guardedClient.generateEmbeddings = (call: EmbeddingCall) =>
       guarded(
+        guard,
         call.upstreamModel,
         estimateEmbeddingTokens(call.inputs),
         () => client.generateEmbeddings!(call),
         (outcome) => outcome.usage?.promptTokens,
       );
   }
-  if (client.streamChat) {
-    guardedClient.streamChat = async function* (call: ChatCall): AsyncGenerator<ChatStreamPart> {
-      const estimatedTokens = chatTokens(call);
-      const breaker = breakerKey(providerId, call.upstreamModel);
-      const startedAt = Date.now();
-      await admit(breaker, estimatedTokens);
-      try {
-        for await (const part of client.streamChat!(call)) {
-          if (part.type === "end") {
-            breakers.report(breaker, true);
-            settle(estimatedTokens, totalTokens(part.end.usage), startedAt);
-          }
-          yield part;
-        }
-      } catch (error) {
-        report(breaker, error);
-        throw error;
-      }
-    };
-  }
+  if (client.streamChat) guardedClient.streamChat = (call: ChatCall) => guardedStream(guard, client, call);
   return guardedClient;
+}
+
+/** One call that was let through: its breaker, its estimate, and when the budget was taken. */
+interface AdmittedCall {
+  breaker: string;
+  estimatedTokens: number;
+  startedAt: number;
+}
+
+/** One provider's breakers and budget, as every guarded call of its client uses them. */
+class ProviderGuard {
+  readonly #providerId: string;
+  readonly #limits: RateLimits;
+  readonly #breakers: BreakerBoard;
+  readonly #limiter: RateLimiter;
+
+  constructor(providerId: string, limits: RateLimits, guards: ProviderGuards) {
+    this.#providerId = providerId;
+    this.#limits = limits;
+    this.#breakers = guards.breakers;
+    this.#limiter = guards.limiter;
+  }
+
+  /** Lets a call of `upstreamModel` through, or throws the local refusal: breaker first, then budget. */
+  async admit(upstreamModel: string, estimatedTokens: number): Promise<AdmittedCall> {
+    const breaker = breakerKey(this.#providerId, upstreamModel);
+    const startedAt = Date.now();
+    if (!(await this.#breakers.admit(breaker))) {
+      throw new UpstreamError(FailureClass.circuitOpen, `circuit breaker of '${breaker}' is open`, {
+        retryAfterMs: this.#breakers.retryAfterMs(breaker),
+      });
+    }
+    if (!(await this.#limiter.acquire(this.#providerId, this.#limits, estimatedTokens))) {
+      throw new UpstreamError(
+        FailureClass.localRateLimited,
+        `rate limit of provider '${this.#providerId}' reached`,
+        { retryAfterMs: this.#limiter.retryAfterMs(this.#providerId) },
+      );
+    }
+    return { breaker, estimatedTokens, startedAt };
+  }
+
+  /**
+   * An answer: the breaker hears of it, and the provider's count replaces the estimate. A call that
+   * answered without a count keeps its estimate: nothing says it used fewer.
+   */
+  answered(call: AdmittedCall, actualTokens: number | undefined): void {
+    this.#breakers.report(call.breaker, true);
+    if (actualTokens === undefined) return;
+    void this.#limiter.settle(this.#providerId, this.#limits, {
+      estimatedTokens: call.estimatedTokens,
+      actualTokens,
+      startedAt: call.startedAt,
+    });
+  }
+
+  /** A failure: the breaker hears of a classified one. It keeps its estimate, as providers count failed requests too. */
+  failed(call: AdmittedCall, error: unknown): void {
+    if (error instanceof UpstreamError) this.#breakers.report(call.breaker, error.failure);
+  }
+}
+
+async function guarded<T>(
+  guard: ProviderGuard,
+  upstreamModel: string,
+  estimatedTokens: number,
+  call: () => Promise<T>,
+  actualTokens: (result: T) => number | undefined,
+): Promise<T> {
+  const admitted = await guard.admit(upstreamModel, estimatedTokens);
+  try {
+    const result = await call();
+    guard.answered(admitted, actualTokens(result));
+    return result;
+  } catch (error) {
+    guard.failed(admitted, error);
+    throw error;
+  }
+}
+
+/** A streamed call: answered once its `end` part arrives, failed when the stream throws. */
+async function* guardedStream(
+  guard: ProviderGuard,
+  client: ProviderClient,
+  call: ChatCall,
+): AsyncGenerator<ChatStreamPart> {
+  const admitted = await guard.admit(call.upstreamModel, chatTokens(call));
+  try {
+    for await (const part of client.streamChat!(call)) {
+      if (part.type === "end") guard.answered(admitted, totalTokens(part.end.usage));
+      yield part;
+    }
+  } catch (error) {
+    guard.failed(admitted, error);
+    throw error;
+  }
+}
+
+function chatTokens(call: ChatCall): number {
+  return estimateChatTokens(call.request, call.modelMaxTokens);
 }
 
 function totalTokens(usage: ChatUsage | undefined): number | undefined {
