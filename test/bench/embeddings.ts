@@ -239,7 +239,6 @@ async function main(): Promise<number> {
     releases.push(() => agent.close());
     const upstreamUrl = `${baseUrl}/embeddings`;
     const bucketWrites = await bucketWritesSender(nc);
-    releases.push(() => Promise.resolve(bucketWrites.client.close()));
     const senders: [string, SendRequest][] = [
       [PHASE.echo, async () => void (await nc.request(ECHO_SUBJECT, "", { timeout: REQUEST_TIMEOUT_MS }))],
       [PHASE.floor, listModelsSender(nc)],
@@ -258,7 +257,7 @@ async function main(): Promise<number> {
           if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`);
         },
       ],
-      [PHASE.bucketWrites, bucketWrites.send],
+      [PHASE.bucketWrites, bucketWrites],
       [
         `${PHASE.halfCached} (base64, ${BATCH_DIMENSIONS} dims)`,
         serviceSender(nc, () => batchRequest(halfCachedBatch())),

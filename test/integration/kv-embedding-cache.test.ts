@@ -191,3 +191,17 @@ describe("KV embedding cache, vectors at hand", () => {
     for (const each of [cache, other, bare]) each.close();
   });
 });
+
+describe("KV embedding cache, closed", () => {
+  it("ends the waits under way and leaves the bucket alone afterwards", async () => {
+    const kv = await new Kvm(nc).open(BUCKET);
+    await kv.put("c1", encodeClaim(Date.now(), "someone"));
+    const cache = createKvEmbeddingCache(nc, config, silent);
+    const [pending] = await cache.acquire(["c1"], request());
+    expect(pending?.kind).toBe("pending");
+    cache.close();
+    expect(await settle(pending!)).toEqual({ kind: "uncached" });
+    expect(await cache.acquire(["c2"], request())).toEqual([{ kind: "uncached" }]);
+    expect(await readCacheEntry(nc, "c2", BUCKET)).toBe("none");
+  });
+});

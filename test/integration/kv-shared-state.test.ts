@@ -91,7 +91,6 @@ describe("KV bucket reader", () => {
     await ensureKvBucket(nc, { bucket, replicas: 1 });
     const kv = await new Kvm(nc).open(bucket);
     const reader = createKvBucketReader(nc, { bucket, timeoutMs: 2_000 });
-    closers.push(() => reader.close());
     expect(await reader.keys()).toEqual([]);
     expect(await reader.entries("a.*")).toEqual([]);
     await kv.put("a.1", "one");

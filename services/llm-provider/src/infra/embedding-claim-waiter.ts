@@ -1,20 +1,22 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { SettledSlot } from "../handlers/embedding-cache.js";
+import type { EmbeddingCacheBucket, KvRecord } from "./embedding-cache-bucket.js";
 import { decodeCacheValue, encodeClaim } from "./embedding-cache-value.js";
-import type { KvBatchClient, KvRecord } from "./kv-batch-client.js";
 
 /** Re-read interval while nothing is heard: a safety net for writes missed around a reconnect. */
 const POLL_INTERVAL_MS = 250;
 
 export interface ClaimWaiterOptions {
   nc: NatsConnection;
-  kv: KvBatchClient;
+  bucket: EmbeddingCacheBucket;
   claimTimeoutMs: number;
   waitTimeoutMs: number;
   owner: string;
   now: () => number;
   /** A KV failure while waiting: the keys settle `uncached`. */
   onError: (error: unknown) => void;
+  /** Aborted when the cache closes: every wait ends `uncached`. */
+  closed: AbortSignal;
 }
 
 /** What a key's latest record means to a waiter. */
@@ -44,127 +46,155 @@ export function readKeyState(record: KvRecord | null, claimTimeoutMs: number, no
  * the bucket, since a publish JetStream refused is seen too. A key settles as a `hit` when its
  * vector is there; as `claimed` when its claim was released or abandoned (older than the claim
  * timeout) and this request took it over by compare-and-set; as `uncached` when the wait bound
- * or the request's deadline passes, or the request is aborted.
+ * or the request's deadline passes, the request is aborted or the cache closed.
  */
 export function waitForClaims(
   keys: readonly string[],
   request: { deadline: number; signal: AbortSignal },
   options: ClaimWaiterOptions,
 ): Promise<SettledSlot>[] {
-  const { kv, now } = options;
-  const waitEnd = Math.min(performance.now() + options.waitTimeoutMs, request.deadline);
-  const outstanding = new Map<string, { settle: (slot: SettledSlot) => void; expiresAt: number }>();
-  const promises = keys.map(
-    (key) => new Promise<SettledSlot>((settle) => outstanding.set(key, { settle, expiresAt: Infinity })),
-  );
-  const subscriptions: Subscription[] = [];
-  const dirty = new Set<string>();
-  let checking = false;
-  let timer: NodeJS.Timeout | undefined;
+  const wait = new ClaimWait(request, options);
+  const promises = keys.map((key) => wait.add(key));
+  wait.start();
+  return promises;
+}
 
-  function settle(key: string, slot: SettledSlot): void {
-    outstanding.get(key)?.settle(slot);
-    outstanding.delete(key);
-    if (outstanding.size === 0) finish();
+interface Waiting {
+  settle: (slot: SettledSlot) => void;
+  /** When the claim last read expires (epoch ms): a re-read is due then. */
+  expiresAt: number;
+}
+
+/** One request's wait for its keys: subscriptions, re-reads in batches, and take-overs. */
+class ClaimWait {
+  readonly #outstanding = new Map<string, Waiting>();
+  /** Keys heard of (a write) or due for a re-read. */
+  readonly #dirty = new Set<string>();
+  readonly #subscriptions: Subscription[] = [];
+  readonly #waitEnd: number;
+  #checking = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly request: { deadline: number; signal: AbortSignal },
+    private readonly options: ClaimWaiterOptions,
+  ) {
+    this.#waitEnd = Math.min(performance.now() + options.waitTimeoutMs, request.deadline);
   }
 
-  function settleAllUncached(): void {
-    for (const key of [...outstanding.keys()]) settle(key, { kind: "uncached" });
+  add(key: string): Promise<SettledSlot> {
+    return new Promise((settle) => this.#outstanding.set(key, { settle, expiresAt: Infinity }));
   }
 
-  function finish(): void {
-    clearTimeout(timer);
-    request.signal.removeEventListener("abort", settleAllUncached);
-    for (const subscription of subscriptions) subscription.unsubscribe();
-    subscriptions.length = 0;
+  start(): void {
+    const { nc, bucket, closed } = this.options;
+    if (this.#stopped() || this.#outstanding.size === 0) return this.#settleAllUncached();
+    this.request.signal.addEventListener("abort", this.#settleAllUncached, { once: true });
+    closed.addEventListener("abort", this.#settleAllUncached, { once: true });
+    for (const key of this.#outstanding.keys()) {
+      const callback = () => {
+        this.#dirty.add(key);
+        this.#schedule();
+      };
+      this.#subscriptions.push(nc.subscribe(bucket.subjectOf(key), { callback }));
+    }
+    // Subscribed first, then read: a write landing in between is either read or heard.
+    for (const key of this.#outstanding.keys()) this.#dirty.add(key);
+    this.#check();
   }
 
-  function schedule(): void {
-    if (outstanding.size === 0 || checking) return;
-    clearTimeout(timer);
-    if (dirty.size > 0) {
-      timer = setTimeout(check, 0);
+  #stopped(): boolean {
+    return this.request.signal.aborted || this.options.closed.aborted;
+  }
+
+  #settle(key: string, slot: SettledSlot): void {
+    this.#outstanding.get(key)?.settle(slot);
+    this.#outstanding.delete(key);
+    if (this.#outstanding.size === 0) this.#finish();
+  }
+
+  readonly #settleAllUncached = (): void => {
+    for (const key of [...this.#outstanding.keys()]) this.#settle(key, { kind: "uncached" });
+  };
+
+  #finish(): void {
+    clearTimeout(this.#timer);
+    this.request.signal.removeEventListener("abort", this.#settleAllUncached);
+    this.options.closed.removeEventListener("abort", this.#settleAllUncached);
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    this.#subscriptions.length = 0;
+  }
+
+  /** The next re-read: at once for keys heard of, else at the poll or the first claim's expiry. */
+  #schedule(): void {
+    if (this.#outstanding.size === 0 || this.#checking) return;
+    clearTimeout(this.#timer);
+    if (this.#dirty.size > 0) {
+      this.#timer = setTimeout(() => this.#check(), 0);
       return;
     }
-    let wakeAt = Math.min(
-      Date.now() + POLL_INTERVAL_MS,
-      ...[...outstanding.values()].map((entry) => entry.expiresAt),
-    );
-    wakeAt = Math.min(wakeAt - Date.now(), waitEnd - performance.now());
-    timer = setTimeout(
+    let wakeAt = Date.now() + POLL_INTERVAL_MS;
+    for (const entry of this.#outstanding.values()) wakeAt = Math.min(wakeAt, entry.expiresAt);
+    const delayMs = Math.min(wakeAt - Date.now(), this.#waitEnd - performance.now());
+    this.#timer = setTimeout(
       () => {
-        if (performance.now() >= waitEnd) return settleAllUncached();
-        for (const key of outstanding.keys()) dirty.add(key);
-        check();
+        if (performance.now() >= this.#waitEnd) return this.#settleAllUncached();
+        for (const key of this.#outstanding.keys()) this.#dirty.add(key);
+        this.#check();
       },
-      Math.max(0, wakeAt),
+      Math.max(0, delayMs),
     );
   }
 
   /** Re-reads the dirty keys in one batch and takes over those that are free. */
-  function check(): void {
-    const batch = [...dirty].filter((key) => outstanding.has(key));
-    dirty.clear();
-    if (batch.length === 0) return schedule();
-    checking = true;
-    void recheck(batch)
+  #check(): void {
+    const batch = [...this.#dirty].filter((key) => this.#outstanding.has(key));
+    this.#dirty.clear();
+    if (batch.length === 0) return this.#schedule();
+    this.#checking = true;
+    void this.#recheck(batch)
       .catch((error: unknown) => {
-        options.onError(error);
-        settleAllUncached();
+        this.options.onError(error);
+        this.#settleAllUncached();
       })
       .finally(() => {
-        checking = false;
-        schedule();
+        this.#checking = false;
+        this.#schedule();
       });
   }
 
-  async function recheck(batch: string[]): Promise<void> {
-    const records = await kv.getLatest(batch);
+  async #recheck(batch: string[]): Promise<void> {
+    const { bucket, claimTimeoutMs, now } = this.options;
+    const records = await bucket.getLatest(batch);
     const free: { key: string; revision: number }[] = [];
     batch.forEach((key, index) => {
-      const state = readKeyState(records[index] ?? null, options.claimTimeoutMs, now());
-      if (state.kind === "vector") settle(key, state.slot);
+      const state = readKeyState(records[index] ?? null, claimTimeoutMs, now());
+      if (state.kind === "vector") this.#settle(key, state.slot);
       else if (state.kind === "free") free.push({ key, revision: state.revision });
       else {
-        const entry = outstanding.get(key);
+        const entry = this.#outstanding.get(key);
         if (entry) entry.expiresAt = state.expiresAt;
       }
     });
-    if (free.length === 0 || request.signal.aborted) return;
-    const marker = encodeClaim(now(), options.owner);
-    const results = await kv.putIfRevision(
+    if (free.length > 0 && !this.#stopped()) await this.#takeOver(free);
+  }
+
+  /** Claims free keys by compare-and-set; a key another request moved first on is read again. */
+  async #takeOver(free: readonly { key: string; revision: number }[]): Promise<void> {
+    const { bucket, now, owner } = this.options;
+    const marker = encodeClaim(now(), owner);
+    const results = await bucket.putIfRevision(
       free.map(({ key, revision }) => ({ key, value: marker, expectedRevision: revision })),
     );
     const unwanted: { key: string; expectedRevision: number }[] = [];
     results.forEach((result, index) => {
       const { key } = free[index]!;
       // Settled meanwhile (aborted, wait bound): nobody would fill this claim, so give it back.
-      if (result.ok && !outstanding.has(key)) unwanted.push({ key, expectedRevision: result.revision });
-      else if (result.ok) settle(key, { kind: "claimed", claim: { key, revision: result.revision } });
-      else if (result.conflict)
-        dirty.add(key); // someone else moved first: look again
-      else settle(key, { kind: "uncached" });
+      if (result.ok && !this.#outstanding.has(key)) unwanted.push({ key, expectedRevision: result.revision });
+      else if (result.ok) this.#settle(key, { kind: "claimed", claim: { key, revision: result.revision } });
+      else if (result.conflict) this.#dirty.add(key);
+      else this.#settle(key, { kind: "uncached" });
     });
-    if (unwanted.length > 0) await kv.deleteIfRevision(unwanted);
+    if (unwanted.length > 0) await bucket.deleteIfRevision(unwanted);
   }
-
-  if (request.signal.aborted || keys.length === 0) {
-    settleAllUncached();
-    return promises;
-  }
-  request.signal.addEventListener("abort", settleAllUncached, { once: true });
-  for (const key of keys) {
-    subscriptions.push(
-      options.nc.subscribe(kv.subjectOf(key), {
-        callback: () => {
-          dirty.add(key);
-          schedule();
-        },
-      }),
-    );
-  }
-  // Subscribed first, then read: a write landing in between is either read or heard.
-  for (const key of keys) dirty.add(key);
-  check();
-  return promises;
 }

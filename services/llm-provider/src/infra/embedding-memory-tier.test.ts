@@ -66,4 +66,14 @@ describe("EmbeddingMemoryTier", () => {
     tier.set("huge", embedding(0, 1_000));
     expect(tier.get("huge")).toBeUndefined();
   });
+
+  it("answers a set of keys only when it holds every one", () => {
+    const tier = new EmbeddingMemoryTier(1_000_000, 60_000, () => 0);
+    const [a, b] = [embedding(10), embedding(20)];
+    tier.set("a", a);
+    tier.set("b", b);
+    expect(tier.getAll(["b", "a"])).toEqual([b, a]);
+    expect(tier.getAll(["a", "c"])).toBeUndefined();
+    expect(tier.getAll([])).toEqual([]);
+  });
 });

@@ -56,6 +56,17 @@ export class EmbeddingMemoryTier {
     return entry.embedding;
   }
 
+  /** Every key's vector, or undefined unless all of them are here. */
+  getAll(keys: readonly string[]): CachedEmbedding[] | undefined {
+    const embeddings: CachedEmbedding[] = [];
+    for (const key of keys) {
+      const embedding = this.get(key);
+      if (!embedding) return undefined;
+      embeddings.push(embedding);
+    }
+    return embeddings;
+  }
+
   set(key: string, embedding: CachedEmbedding): void {
     const bytes = embedding.vector.byteLength + key.length + ENTRY_OVERHEAD_BYTES;
     const expiresAt = embedding.createdAt + this.ttlMs;

@@ -1,7 +1,8 @@
-import { jetstreamManager } from "@nats-io/jetstream";
-import type { JetStreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createKvBatchClient } from "./kv-batch-client.js";
 
 /** A key's latest value (PUT records only: deleted and purged keys are left out). */
 export interface KvEntry {
@@ -15,7 +16,8 @@ export interface KvEntry {
  * ephemeral (ordered) consumer, which nats-server < 2.12 may place on a node that is down
  * (nats-io/nats-server#7165): the call then waits out its timeout. Here the keys come from the
  * bucket stream's info with a `subjects_filter` (answered by the stream leader) and the values
- * from direct gets (answered by any replica), pipelined through `kv-batch-client.ts`.
+ * from `kv.get` — direct gets, answered by any replica, when the bucket allows them
+ * (docs/decisions/0006-kv-keys-without-consumer.md).
  */
 export interface KvBucketReader {
   /**
@@ -25,7 +27,6 @@ export interface KvBucketReader {
   keys(pattern?: string): Promise<string[]>;
   /** The latest value of every key matching `pattern` that holds one. */
   entries(pattern?: string): Promise<KvEntry[]>;
-  close(): void;
 }
 
 /** How long a read waits for each answer (key listing, values) unless told otherwise. */
@@ -35,41 +36,51 @@ export function createKvBucketReader(
   nc: NatsConnection,
   options: { bucket: string; timeoutMs?: number | undefined },
 ): KvBucketReader {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   const stream = `KV_${options.bucket}`;
   const prefix = `$KV.${options.bucket}.`;
-  // No `$JS.API.INFO` round trip (checkAPI): the manager is only used for stream info.
+  // No `$JS.API.INFO` round trip (checkAPI) when the manager and the KV views are made.
+  const js: JetStreamClient = jetstream(nc, {
+    timeout: options.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
+    checkAPI: false,
+  });
   let manager: Promise<JetStreamManager> | undefined;
-  const batch = createKvBatchClient(nc, { bucket: options.bucket, timeoutMs });
+  /** The bucket read with direct gets (true) or through the stream leader (false). */
+  const views = new Map<boolean, Promise<KV>>();
 
-  async function keys(pattern = ">"): Promise<string[]> {
-    manager ??= jetstreamManager(nc, { checkAPI: false, timeout: timeoutMs });
+  function view(direct: boolean): Promise<KV> {
+    let kv = views.get(direct);
+    if (!kv) views.set(direct, (kv = new Kvm(js).open(options.bucket, { allow_direct: direct })));
+    return kv;
+  }
+
+  /** The keys, and whether the bucket answers direct gets (its stream's `allow_direct`). */
+  async function list(pattern = ">"): Promise<{ keys: string[]; direct: boolean }> {
+    manager ??= js.jetstreamManager(false);
     const jsm = await manager;
     // The server pages the subjects beyond 100 000 (JSMaxSubjectDetails); the client then asks for
     // the following pages and returns them merged. A fresh request object each time: it sets
     // `offset` on it while paging.
     const info = await jsm.streams.info(stream, { subjects_filter: prefix + pattern });
-    return Object.keys(info.state.subjects ?? {})
+    const keys = Object.keys(info.state.subjects ?? {})
       .filter((subject) => subject.startsWith(prefix))
       .map((subject) => subject.slice(prefix.length));
+    return { keys, direct: info.config.allow_direct === true };
   }
 
   return {
-    keys,
+    keys: async (pattern) => (await list(pattern)).keys,
     async entries(pattern) {
-      const found = await keys(pattern);
-      if (found.length === 0) return [];
-      const records = await batch.getLatest(found);
+      const { keys, direct } = await list(pattern);
+      if (keys.length === 0) return [];
+      const kv = await view(direct);
+      const records = await Promise.all(keys.map((key) => kv.get(key)));
       const entries: KvEntry[] = [];
-      records.forEach((record, index) => {
+      for (const record of records) {
         // null: the key expired (TTL) or was purged between the listing and the read.
         if (record?.operation === "PUT")
-          entries.push({ key: found[index]!, revision: record.revision, value: record.value });
-      });
+          entries.push({ key: record.key, revision: record.revision, value: record.value });
+      }
       return entries;
-    },
-    close() {
-      batch.close();
     },
   };
 }

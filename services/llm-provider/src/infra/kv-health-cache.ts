@@ -51,7 +51,8 @@ export interface HealthCacheStore {
   put(key: string, value: string): Promise<unknown>;
   /** The latest value of every key matching `pattern` (a key with NATS wildcards). */
   entries(pattern: string): Promise<KvEntry[]>;
-  close(): void;
+  /** Called once the cache is closed, after its last write. */
+  close?(): void;
 }
 
 export interface HealthCacheOptions extends Omit<KvHealthCacheOptions, "nc" | "bucket" | "readTimeoutMs"> {
@@ -88,7 +89,6 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
     store: {
       put: (key, value) => kv.put(key, value),
       entries: (pattern) => reader.entries(pattern),
-      close: () => reader.close(),
     },
   });
 }
@@ -153,18 +153,7 @@ export function createHealthCache(options: HealthCacheOptions): HealthCache {
     },
     async read(providerId) {
       const startedAt = now();
-      // `<provider>.*`: exactly this provider's entries (one token per worker), not those of a
-      // provider whose encoded id merely starts the same way.
-      const prefix = `${toKvToken(providerId)}.`;
-      const entries = await store.entries(`${prefix}*`);
-      const workers = new Map<string, HealthSnapshot>();
-      for (const entry of entries) {
-        const snapshot = parseSnapshot(entry.value);
-        // Only workers write here (NATS permissions); a foreign value must still not fail the read.
-        if (snapshot) workers.set(entry.key.slice(prefix.length), snapshot);
-        else if (entry.value.length > 0)
-          options.logger.warn({ key: entry.key }, "ignored a health entry that is not a snapshot");
-      }
+      const workers = await readWorkerSnapshots(store, providerId, options.logger);
       // Reads may overlap (a caller asks again while an earlier read still waits): the one sent
       // last is what is known, whichever answers last.
       const known = lastRead.get(providerId);
@@ -188,10 +177,30 @@ export function createHealthCache(options: HealthCacheOptions): HealthCache {
       try {
         await flush();
       } finally {
-        store.close();
+        store.close?.();
       }
     },
   };
+}
+
+/** Every worker's snapshot of a provider, by worker id. */
+async function readWorkerSnapshots(
+  store: HealthCacheStore,
+  providerId: string,
+  logger: Logger,
+): Promise<Map<string, HealthSnapshot>> {
+  // `<provider>.*`: exactly this provider's entries (one token per worker), not those of a
+  // provider whose encoded id merely starts the same way.
+  const prefix = `${toKvToken(providerId)}.`;
+  const workers = new Map<string, HealthSnapshot>();
+  for (const entry of await store.entries(`${prefix}*`)) {
+    const snapshot = parseSnapshot(entry.value);
+    // Only workers write here (NATS permissions); a foreign value must still not fail the read.
+    if (snapshot) workers.set(entry.key.slice(prefix.length), snapshot);
+    else if (entry.value.length > 0)
+      logger.warn({ key: entry.key }, "ignored a health entry that is not a snapshot");
+  }
+  return workers;
 }
 
 /** What a worker writes: anything else in the bucket is ignored, not merged. */

@@ -2,7 +2,9 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import type { RateLimiter, RateLimits } from "../routing/rate-limiter.js";
+import type { RateLimiter, RateLimits, TokenSettlement } from "../routing/rate-limiter.js";
+import { addToWindow, readWindow } from "./kv-rate-limit-window.js";
+import type { WindowUsage } from "./kv-rate-limit-window.js";
 import { toKvToken } from "./kv-token.js";
 
 const WINDOW_MS = 60_000;
@@ -10,7 +12,6 @@ const WINDOW_MS = 60_000;
 export const RATE_LIMIT_ENTRY_TTL_MS = 3 * WINDOW_MS;
 /** A worker reserves this share of a limit at a time (at least 1): few KV writes, little waste. */
 const LEASE_SHARE = 0.05;
-const CAS_ATTEMPTS = 5;
 
 /** What one worker reserved of a budget's window and has not spent yet. */
 interface Lease {
@@ -19,12 +20,6 @@ interface Lease {
   tokens: number;
   /** The shared budget of this window is spent: refuse without asking again. */
   exhausted: boolean;
-}
-
-/** A window's shared count: what all workers reserved (or, past an estimate, used). */
-interface WindowUsage {
-  requests: number;
-  tokens: number;
 }
 
 export interface KvRateLimiterOptions {
@@ -73,65 +68,89 @@ function planLease(usage: WindowUsage, limits: RateLimits, tokens: number): Wind
 export async function createKvRateLimiter(options: KvRateLimiterOptions): Promise<RateLimiter> {
   // Created by ensureJetStreamState; reads go to the stream leader, so compare-and-set sees the latest.
   const kv: KV = await new Kvm(options.nc).open(options.bucket);
-  const now = options.now ?? Date.now;
-  const leases = new Map<string, Lease>();
-  const keyOf = (budget: string, window: number) => `${toKvToken(budget)}.${window}`;
+  return new SharedRateLimiter(kv, options.logger, options.now ?? Date.now);
+}
 
-  function leaseOf(budget: string, window: number): Lease {
-    let lease = leases.get(budget);
+/** This worker's leases of the shared windows (see `createKvRateLimiter`). */
+class SharedRateLimiter implements RateLimiter {
+  readonly #leases = new Map<string, Lease>();
+
+  constructor(
+    private readonly kv: KV,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  acquire(budget: string, limits: RateLimits, tokens: number): boolean | Promise<boolean> {
+    if (limits.rpm === undefined && limits.tpm === undefined) return true;
+    const lease = this.#leaseOf(budget, windowOf(this.now()));
+    if (fits(lease, limits, tokens)) return spend(lease, tokens);
+    if (lease.exhausted) return false;
+    return this.#reserve(budget, lease, limits, tokens).then(
+      (ok) => ok && fits(lease, limits, tokens) && spend(lease, tokens),
+    );
+  }
+
+  settle(
+    budget: string,
+    limits: RateLimits,
+    { estimatedTokens, actualTokens, startedAt }: TokenSettlement,
+  ): void | Promise<void> {
+    if (limits.tpm === undefined || actualTokens === estimatedTokens) return;
+    const lease = this.#leaseOf(budget, windowOf(this.now()));
+    if (actualTokens < estimatedTokens) {
+      // Only the window that took the estimate holds it: given to a later window's lease, these
+      // tokens would let that window's shared count be passed.
+      if (windowOf(startedAt) === lease.window) lease.tokens += estimatedTokens - actualTokens;
+      return;
+    }
+    // Used beyond the estimate: counted in the window the answer came back in.
+    const extra = actualTokens - estimatedTokens;
+    if (lease.tokens >= extra) {
+      lease.tokens -= extra;
+      return;
+    }
+    const uncovered = extra - lease.tokens;
+    lease.tokens = 0;
+    return this.#charge(budget, lease, limits.tpm, uncovered);
+  }
+
+  retryAfterMs(): number {
+    return WINDOW_MS - (this.now() % WINDOW_MS);
+  }
+
+  async status(budget: string, limits: RateLimits): Promise<"OK" | "THROTTLED" | "BLOCKED"> {
+    if (limits.rpm === undefined && limits.tpm === undefined) return "OK";
+    // The shared count of the current window: what all workers reserved, not one worker's view.
+    const window = windowOf(this.now());
+    // A read that fails throws: the health query then answers from the last known status, marked stale.
+    const usage = await readWindow(this.kv, keyOf(budget, window));
+    if (!usage) return "OK";
+    const share = Math.max(
+      limits.rpm === undefined ? 0 : usage.requests / limits.rpm,
+      limits.tpm === undefined ? 0 : usage.tokens / limits.tpm,
+    );
+    const lease = this.#leases.get(budget);
+    if (share >= 1 || (lease?.window === window && lease.exhausted)) return "BLOCKED";
+    return share >= 0.8 ? "THROTTLED" : "OK";
+  }
+
+  #leaseOf(budget: string, window: number): Lease {
+    let lease = this.#leases.get(budget);
     if (!lease || lease.window !== window) {
       lease = { window, requests: 0, tokens: 0, exhausted: false };
-      leases.set(budget, lease);
+      this.#leases.set(budget, lease);
     }
     return lease;
   }
 
-  function fits(lease: Lease, limits: RateLimits, tokens: number): boolean {
-    return (
-      (limits.rpm === undefined || lease.requests >= 1) &&
-      (limits.tpm === undefined || lease.tokens >= tokens)
-    );
-  }
-
-  function spend(lease: Lease, tokens: number): true {
-    lease.requests--;
-    lease.tokens -= tokens;
-    return true;
-  }
-
-  /**
-   * Adds to the window's shared count what `plan` decides from its current value, with a
-   * compare-and-set: when another worker wrote first, reads again.
-   */
-  async function addToWindow(
-    key: string,
-    plan: (usage: WindowUsage) => WindowUsage | undefined,
-  ): Promise<{ added: WindowUsage; total: WindowUsage } | "refused" | "contended"> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const entry = await kv.get(key);
-      const usage: WindowUsage =
-        entry && entry.value.length > 0 ? entry.json<WindowUsage>() : { requests: 0, tokens: 0 };
-      const added = plan(usage);
-      if (!added) return "refused";
-      const total = { requests: usage.requests + added.requests, tokens: usage.tokens + added.tokens };
-      try {
-        if (entry) await kv.update(key, JSON.stringify(total), entry.revision);
-        else await kv.create(key, JSON.stringify(total));
-      } catch {
-        continue; // another worker wrote at the same moment: read again
-      }
-      return { added, total };
-    }
-    return "contended";
-  }
-
   /** Reserves more of the window's shared budget; false when nothing is left. */
-  async function reserve(budget: string, lease: Lease, limits: RateLimits, tokens: number): Promise<boolean> {
-    const outcome = await addToWindow(keyOf(budget, lease.window), (usage) =>
+  async #reserve(budget: string, lease: Lease, limits: RateLimits, tokens: number): Promise<boolean> {
+    const outcome = await addToWindow(this.kv, keyOf(budget, lease.window), (usage) =>
       planLease(usage, limits, tokens),
     );
     if (outcome === "contended") {
-      options.logger.warn({ budget }, "rate limit lease contended; refusing this request");
+      this.logger.warn({ budget }, "rate limit lease contended; refusing this request");
       return false;
     }
     if (outcome === "refused") {
@@ -144,11 +163,14 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
   }
 
   /** Adds tokens already used to the shared count, whatever is left of the limit: they were used. */
-  async function charge(budget: string, lease: Lease, tpm: number, tokens: number): Promise<void> {
+  async #charge(budget: string, lease: Lease, tpm: number, tokens: number): Promise<void> {
     try {
-      const outcome = await addToWindow(keyOf(budget, lease.window), () => ({ requests: 0, tokens }));
+      const outcome = await addToWindow(this.kv, keyOf(budget, lease.window), () => ({
+        requests: 0,
+        tokens,
+      }));
       if (typeof outcome === "string") {
-        options.logger.warn(
+        this.logger.warn(
           { budget, tokens },
           "rate limit count contended; tokens beyond the estimate not counted",
         );
@@ -156,57 +178,21 @@ export async function createKvRateLimiter(options: KvRateLimiterOptions): Promis
       }
       if (outcome.total.tokens >= tpm) lease.exhausted = true;
     } catch (error) {
-      options.logger.warn({ budget, tokens, err: error }, "tokens beyond the estimate not counted");
+      this.logger.warn({ budget, tokens, err: error }, "tokens beyond the estimate not counted");
     }
   }
+}
 
-  return {
-    acquire(budget, limits, tokens) {
-      if (limits.rpm === undefined && limits.tpm === undefined) return true;
-      const lease = leaseOf(budget, windowOf(now()));
-      if (fits(lease, limits, tokens)) return spend(lease, tokens);
-      if (lease.exhausted) return false;
-      return reserve(budget, lease, limits, tokens).then(
-        (ok) => ok && fits(lease, limits, tokens) && spend(lease, tokens),
-      );
-    },
-    settle(budget, limits, { estimatedTokens, actualTokens, startedAt }) {
-      if (limits.tpm === undefined || actualTokens === estimatedTokens) return;
-      const lease = leaseOf(budget, windowOf(now()));
-      if (actualTokens < estimatedTokens) {
-        // Only the window that took the estimate holds it: given to a later window's lease, these
-        // tokens would let that window's shared count be passed.
-        if (windowOf(startedAt) === lease.window) lease.tokens += estimatedTokens - actualTokens;
-        return;
-      }
-      // Used beyond the estimate: counted in the window the answer came back in.
-      const extra = actualTokens - estimatedTokens;
-      if (lease.tokens >= extra) {
-        lease.tokens -= extra;
-        return;
-      }
-      const uncovered = extra - lease.tokens;
-      lease.tokens = 0;
-      return charge(budget, lease, limits.tpm, uncovered);
-    },
-    retryAfterMs() {
-      return WINDOW_MS - (now() % WINDOW_MS);
-    },
-    async status(budget, limits) {
-      if (limits.rpm === undefined && limits.tpm === undefined) return "OK";
-      // The shared count of the current window: what all workers reserved, not one worker's view.
-      const window = windowOf(now());
-      // A read that fails throws: the health query then answers from the last known status, marked stale.
-      const entry = await kv.get(keyOf(budget, window));
-      if (!entry || entry.value.length === 0) return "OK";
-      const usage = entry.json<WindowUsage>();
-      const share = Math.max(
-        limits.rpm === undefined ? 0 : usage.requests / limits.rpm,
-        limits.tpm === undefined ? 0 : usage.tokens / limits.tpm,
-      );
-      const lease = leases.get(budget);
-      if (share >= 1 || (lease?.window === window && lease.exhausted)) return "BLOCKED";
-      return share >= 0.8 ? "THROTTLED" : "OK";
-    },
-  };
+const keyOf = (budget: string, window: number) => `${toKvToken(budget)}.${window}`;
+
+function fits(lease: Lease, limits: RateLimits, tokens: number): boolean {
+  return (
+    (limits.rpm === undefined || lease.requests >= 1) && (limits.tpm === undefined || lease.tokens >= tokens)
+  );
+}
+
+function spend(lease: Lease, tokens: number): true {
+  lease.requests--;
+  lease.tokens -= tokens;
+  return true;
 }
