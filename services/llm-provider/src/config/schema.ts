@@ -263,7 +263,7 @@ export const EventsConfigSchema = z
       .max(1_000)
       .default(20)
       .describe(
-        "Events no reply waits for are gathered this long (or until 256 wait), then published together; 0 = at once",
+        "Events no reply waits for are gathered this long (or until 256 wait), then published together; 0 = at the end of the turn",
       ),
     queue_capacity: z
       .number()

@@ -47,6 +47,8 @@ describe("EventPublishQueue", () => {
     const { calls, publish } = controlledPublish();
     const queue = createQueue(publish);
     for (const id of ["a", "b", "c"]) queue.add(queued(id), false);
+    expect(calls).toHaveLength(0); // at the end of the turn
+    await vi.advanceTimersByTimeAsync(0);
     expect(calls.map((call) => JSON.parse(call.data) as { id: string })).toEqual([{ id: "a" }, { id: "b" }]);
     expect([queue.queued, queue.inFlight]).toEqual([1, 2]);
     calls[0]!.settle();
@@ -60,6 +62,7 @@ describe("EventPublishQueue", () => {
     const queue = createQueue(publish, 0, 1);
     queue.add(queued("a"), false);
     queue.add(queued("b"), false);
+    await vi.advanceTimersByTimeAsync(0);
     calls[0]!.settle(new Error("no responders"));
     await vi.advanceTimersByTimeAsync(0);
     expect([calls.length, queue.queued, queue.retries]).toEqual([1, 2, 1]);
@@ -81,11 +84,13 @@ describe("EventPublishQueue", () => {
 
     for (const id of ["b", "c"]) queue.add(queued(id), false);
     expect(calls).toHaveLength(1);
-    queue.add(queued("d"), false); // the batch of 3 is full
+    queue.add(queued("d"), false); // the batch of 3 is full: they leave at the end of the turn
+    await vi.advanceTimersByTimeAsync(0);
     expect(calls).toHaveLength(4);
 
     queue.add(queued("e"), false);
     queue.add(queued("f"), true); // a reply waits for it: everything before it leaves too
+    await vi.advanceTimersByTimeAsync(0);
     expect(calls).toHaveLength(6);
 
     queue.add(queued("g"), false);
@@ -103,7 +108,7 @@ describe("EventPublishQueue", () => {
     let stored = false;
     event.stored = () => (stored = true);
     queue.add(event, true);
-    const flushed = queue.flush(200);
+    const flushed = queue.flush(200); // publishes at once
     await vi.advanceTimersByTimeAsync(200);
     expect([await flushed, stored]).toEqual([1, false]);
     calls[0]!.settle();

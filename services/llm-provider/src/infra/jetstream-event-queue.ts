@@ -55,6 +55,7 @@ export class EventPublishQueue {
   #retryDelayMs = RETRY_INITIAL_MS;
   #lingerTimer: NodeJS.Timeout | undefined;
   #resumeTimer: NodeJS.Timeout | undefined;
+  #endOfTurn: NodeJS.Immediate | undefined;
   #closed = false;
 
   constructor(options: EventQueueOptions) {
@@ -77,19 +78,24 @@ export class EventPublishQueue {
     return this.#retries;
   }
 
-  /** Queues an event; `urgent`: a reply waits for it, so it is published at once. */
+  /** Queues an event; `urgent`: a reply waits for it, so it does not linger. */
   add(queued: QueuedEvent, urgent: boolean): void {
     this.#waiting.push(queued);
     const { lingerMs, lingerBatch } = this.#options;
     const lingers = !urgent && lingerMs > 0 && this.#waiting.length < lingerBatch;
-    if (this.#due || !lingers || this.#idleWaiters.size > 0) {
-      this.#makeDue();
+    if (lingers && !this.#due && this.#idleWaiters.size === 0) {
+      this.#lingerTimer ??= setTimeout(() => {
+        this.#lingerTimer = undefined;
+        this.#makeDue();
+      }, lingerMs);
       return;
     }
-    this.#lingerTimer ??= setTimeout(() => {
-      this.#lingerTimer = undefined;
+    // At the end of this event-loop turn: the events of every request that finished in the turn
+    // then leave in one socket write, instead of one write each.
+    this.#endOfTurn ??= setImmediate(() => {
+      this.#endOfTurn = undefined;
       this.#makeDue();
-    }, lingerMs);
+    });
   }
 
   /** Publishes what lingers and waits until everything is acknowledged, or `timeoutMs` passes; returns how many are left. */
@@ -112,7 +118,8 @@ export class EventPublishQueue {
     this.#closed = true;
     clearTimeout(this.#lingerTimer);
     clearTimeout(this.#resumeTimer);
-    this.#lingerTimer = this.#resumeTimer = undefined;
+    clearImmediate(this.#endOfTurn);
+    this.#lingerTimer = this.#resumeTimer = this.#endOfTurn = undefined;
   }
 
   #makeDue(): void {
