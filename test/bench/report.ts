@@ -1,125 +1,140 @@
-// Turns the measured phases into the floor, the service's overhead, the target verdicts, a
-// readable table and one JSON line (for notes).
+// The bench's figures: each phase, the service/forwarder ratios of each round, their median
+// against the bar, as a readable report and one JSON line.
 import type { LatencySummary } from "./closed-loop.js";
 
-export type PhaseTarget = "echo" | "upstream" | "service";
-
-export const PHASE_LABELS: Record<PhaseTarget, string> = {
-  echo: "NATS echo responder",
-  upstream: "upstream direct (HTTP)",
-  service: "llm-provider complete_chat",
-};
+export type Target = "forwarder" | "service";
+export const LOW_CONCURRENCY = 1;
+export const HIGH_CONCURRENCY = 64;
 
 /** Processes whose CPU is sampled, in report order. */
-export const PROCESS_NAMES = ["service", "nats-server", "upstream", "echo", "load generator"] as const;
+const PROCESS_NAMES = ["service", "forwarder", "nats-server", "upstream", "OTLP receiver", "load generator"];
 
-export interface PhaseResult {
-  target: PhaseTarget;
-  /** Requests in flight (closed loop); 0 for a fixed-rate phase. */
+export interface Phase {
+  round: number;
+  target: Target;
   concurrency: number;
-  /** Open-loop load at a fixed rate (BENCH_RATE), instead of a concurrency. */
-  fixedRate?: { perSecond: number; maxInFlight: number; ticksAtCap: number };
   requests: number;
   errors: number;
   firstError: string | undefined;
-  elapsedMs: number;
   requestsPerSecond: number;
   latencyMs: LatencySummary;
   /** CPU µs per request of each sampled process during the measured phase. */
   cpuMicrosPerRequest: Record<string, number>;
-  /** The service's resident memory right after the phase. */
-  serviceRssMiB: number;
-  /** Machine CPU used by processes other than the bench's, in % of all CPUs: disturbance. */
+  /** Machine CPU used by processes that are not the bench's, in % of all CPUs: disturbance. */
   otherLoadPercent: number;
-  /** CPU time the hypervisor took, in % of all CPUs. */
-  stealPercent: number;
 }
 
 export interface BenchRun {
   startedAt: string;
-  /** Commit of the measured code (`+dirty` with local changes). */
   sourceVersion: string;
   serviceEntry: string;
   node: string;
   cpus: number;
   clockTicksPerSecond: number;
   serviceLogLevel: string;
+  events: boolean;
+  telemetry: boolean;
   profiled: boolean;
   bounds: { warmup: { maxMs: number; maxRequests: number }; measure: { maxMs: number; maxRequests: number } };
-  replyBytes: { service: number; echo: number; upstream: number };
-  lowConcurrency: number;
-  highConcurrency: number;
-  phases: PhaseResult[];
-  /** With OTLP export: spans the receiver got, of those the service's requests made (2 each). */
-  otlpSpans?: { received: number; expected: number };
+  phases: Phase[];
+  /** With telemetry on: spans the OTLP receiver got of those the service's requests made. */
+  spans?: { expected: number; received: number };
 }
 
-export const TARGETS = {
-  /** Service p50 at the low concurrency minus the floor (echo p50 + direct upstream p50). */
-  maxOverheadP50Ms: 0.3,
-  /** Service throughput at the high concurrency. */
-  minServiceRequestsPerSecond: 3_000,
-  /** Service CPU per request at the high concurrency (steady state under load). */
-  maxServiceCpuMicrosPerRequest: 300,
+/** The service against the forwarder: what "adds little" means, with everything on. */
+export const BAR = {
+  /** Service req/s at concurrency 64 over the forwarder's, at least. */
+  minThroughputRatio: 0.6,
+  /** Service CPU µs per request at concurrency 64 over the forwarder's, at most. */
+  maxCpuRatio: 2,
+  /** Service p50 at concurrency 1 minus the forwarder's, at most (ms). */
+  maxP50DeltaMs: 0.3,
 };
 
-export interface Verdicts {
-  floorP50Ms: number;
-  overheadP50Ms: number;
-  serviceRequestsPerSecond: number;
-  serviceCpuMicrosPerRequest: number;
-  serviceCpuMicrosPerRequestLow: number;
-  overheadMet: boolean;
+interface RoundRatios {
+  round: number;
+  throughputRatio: number;
+  /** Serving-side CPU per request (servingCpu), service over forwarder: the bar's. */
+  cpuRatio: number;
+  /** The service process alone over the forwarder process alone. */
+  ownCpuRatio: number;
+  p50DeltaMs: number;
+}
+
+export interface Verdict {
+  rounds: RoundRatios[];
+  median: Omit<RoundRatios, "round">;
   throughputMet: boolean;
   cpuMet: boolean;
+  p50Met: boolean;
   errorFree: boolean;
+  spansComplete: boolean;
 }
 
-function phase(run: BenchRun, target: PhaseTarget, concurrency: number): PhaseResult | undefined {
-  return run.phases.find((p) => p.target === target && p.concurrency === concurrency && !p.fixedRate);
+function find(run: BenchRun, round: number, target: Target, concurrency: number): Phase | undefined {
+  return run.phases.find((p) => p.round === round && p.target === target && p.concurrency === concurrency);
 }
 
-/** The open-loop service phase (BENCH_RATE), if one ran. */
-export function fixedRatePhase(run: BenchRun): PhaseResult | undefined {
-  return run.phases.find((p) => p.target === "service" && p.fixedRate);
+/** The CPU of the process that served the phase. */
+const ownCpu = (phase: Phase | undefined): number => phase?.cpuMicrosPerRequest[phase.target] ?? NaN;
+
+/**
+ * What a request cost the serving side: every process but the load generator (the service or the
+ * forwarder, nats-server with the event stream, the upstream, the OTLP receiver).
+ */
+export function servingCpu(phase: Phase | undefined): number {
+  if (!phase) return NaN;
+  return Object.entries(phase.cpuMicrosPerRequest)
+    .filter(([name]) => name !== "load generator")
+    .reduce((sum, [, micros]) => sum + micros, 0);
 }
 
-/** "64", or "800/s" for a fixed-rate phase. */
-const loadLabel = (p: PhaseResult): string =>
-  p.fixedRate ? `${p.fixedRate.perSecond}/s` : String(p.concurrency);
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
 
-export function evaluate(run: BenchRun): Verdicts {
-  const low = (target: PhaseTarget) => phase(run, target, run.lowConcurrency);
-  const floorP50Ms = (low("echo")?.latencyMs.p50 ?? NaN) + (low("upstream")?.latencyMs.p50 ?? NaN);
-  const overheadP50Ms = (low("service")?.latencyMs.p50 ?? NaN) - floorP50Ms;
-  const high = phase(run, "service", run.highConcurrency);
-  const serviceRequestsPerSecond = high?.requestsPerSecond ?? NaN;
-  const serviceCpuMicrosPerRequest = high?.cpuMicrosPerRequest["service"] ?? NaN;
+export function evaluate(run: BenchRun): Verdict {
+  const roundNumbers = [...new Set(run.phases.map((p) => p.round))];
+  const rounds = roundNumbers.map((round): RoundRatios => {
+    const high = (target: Target) => find(run, round, target, HIGH_CONCURRENCY);
+    const low = (target: Target) => find(run, round, target, LOW_CONCURRENCY);
+    return {
+      round,
+      throughputRatio:
+        (high("service")?.requestsPerSecond ?? NaN) / (high("forwarder")?.requestsPerSecond ?? NaN),
+      cpuRatio: servingCpu(high("service")) / servingCpu(high("forwarder")),
+      ownCpuRatio: ownCpu(high("service")) / ownCpu(high("forwarder")),
+      p50DeltaMs: (low("service")?.latencyMs.p50 ?? NaN) - (low("forwarder")?.latencyMs.p50 ?? NaN),
+    };
+  });
+  const middle = {
+    throughputRatio: median(rounds.map((r) => r.throughputRatio)),
+    cpuRatio: median(rounds.map((r) => r.cpuRatio)),
+    ownCpuRatio: median(rounds.map((r) => r.ownCpuRatio)),
+    p50DeltaMs: median(rounds.map((r) => r.p50DeltaMs)),
+  };
   return {
-    floorP50Ms,
-    overheadP50Ms,
-    serviceRequestsPerSecond,
-    serviceCpuMicrosPerRequest,
-    serviceCpuMicrosPerRequestLow: low("service")?.cpuMicrosPerRequest["service"] ?? NaN,
-    overheadMet: overheadP50Ms <= TARGETS.maxOverheadP50Ms,
-    throughputMet: serviceRequestsPerSecond >= TARGETS.minServiceRequestsPerSecond,
-    cpuMet: serviceCpuMicrosPerRequest <= TARGETS.maxServiceCpuMicrosPerRequest,
+    rounds,
+    median: middle,
+    throughputMet: middle.throughputRatio >= BAR.minThroughputRatio,
+    cpuMet: middle.cpuRatio <= BAR.maxCpuRatio,
+    p50Met: middle.p50DeltaMs <= BAR.maxP50DeltaMs,
     errorFree: run.phases.every((p) => p.errors === 0),
+    spansComplete: run.spans === undefined || run.spans.received >= run.spans.expected,
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Text
-
 const fixed = (value: number, digits: number): string =>
   Number.isFinite(value) ? value.toFixed(digits) : "-";
-const verdict = (met: boolean): string => (met ? "PASS" : "MISS");
+const mark = (met: boolean): string => (met ? "PASS" : "MISS");
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
   );
-  // First column left-aligned (names), the rest right-aligned (numbers).
   const line = (cells: string[]): string =>
     cells
       .map((cell, column) =>
@@ -129,143 +144,117 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)];
 }
 
-function latencyTable(run: BenchRun): string[] {
-  const header = ["phase", "conc", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"];
+function phaseTable(run: BenchRun): string[] {
+  const header = ["round target", "conc", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "other %"];
+  const cpuHeader = PROCESS_NAMES.map((name) => `${name} µs`);
   const rows = run.phases.map((p) => [
-    PHASE_LABELS[p.target],
-    loadLabel(p),
-    String(p.requests),
-    String(p.errors),
+    `${p.round} ${p.target}`,
+    String(p.concurrency),
     fixed(p.requestsPerSecond, 0),
     fixed(p.latencyMs.p50, 3),
     fixed(p.latencyMs.p90, 3),
     fixed(p.latencyMs.p99, 3),
-    fixed(p.latencyMs.max, 3),
-  ]);
-  return table(header, rows);
-}
-
-function cpuTable(run: BenchRun): string[] {
-  const header = [
-    "CPU µs per request",
-    "conc",
-    ...PROCESS_NAMES,
-    "service RSS MiB",
-    "other load %",
-    "steal %",
-  ];
-  const rows = run.phases.map((p) => [
-    PHASE_LABELS[p.target],
-    loadLabel(p),
-    ...PROCESS_NAMES.map((name) => fixed(p.cpuMicrosPerRequest[name] ?? NaN, 0)),
-    p.target === "service" ? fixed(p.serviceRssMiB, 1) : "",
+    String(p.errors),
     fixed(p.otherLoadPercent, 1),
-    fixed(p.stealPercent, 1),
+    ...PROCESS_NAMES.map((name) => fixed(p.cpuMicrosPerRequest[name] ?? NaN, 0)),
   ]);
-  return table(header, rows);
+  return table([...header, ...cpuHeader], rows);
 }
 
-export function formatReport(run: BenchRun, verdicts: Verdicts): string[] {
-  const low = run.lowConcurrency;
-  const high = run.highConcurrency;
-  const errorLines = run.phases
+export function formatReport(run: BenchRun): { lines: string[]; verdict: Verdict } {
+  const verdict = evaluate(run);
+  const ratioRows = verdict.rounds.map((r) => [
+    String(r.round),
+    fixed(r.throughputRatio, 2),
+    fixed(r.cpuRatio, 2),
+    fixed(r.ownCpuRatio, 2),
+    fixed(r.p50DeltaMs, 3),
+  ]);
+  const m = verdict.median;
+  const errors = run.phases
     .filter((p) => p.errors > 0)
-    .map((p) => `  ${PHASE_LABELS[p.target]} @${loadLabel(p)}: ${p.errors} errors, first: ${p.firstError}`);
-  const rated = fixedRatePhase(run);
-  const rateLines = rated?.fixedRate
-    ? [
-        `service CPU per request at ${rated.fixedRate.perSecond} req/s (open loop): ` +
-          `${fixed(rated.cpuMicrosPerRequest["service"] ?? NaN, 0)} µs, at most ${rated.fixedRate.maxInFlight} in flight` +
-          (rated.fixedRate.ticksAtCap > 0
-            ? `   RATE NOT HELD (${rated.fixedRate.ticksAtCap} ticks at the cap)`
-            : ""),
-      ]
-    : [];
-  return [
+    .map(
+      (p) => `  round ${p.round} ${p.target} @${p.concurrency}: ${p.errors} errors, first: ${p.firstError}`,
+    );
+  const lines = [
     "",
-    `llm-provider benchmark — ${run.startedAt}, source ${run.sourceVersion}, Node ${run.node}, ${run.cpus} CPUs, ` +
-      `service log_level: ${run.serviceLogLevel} (the production default)` +
+    `llm-provider bench — ${run.startedAt}, source ${run.sourceVersion}, Node ${run.node}, ${run.cpus} CPUs` +
       (run.profiled ? ", PROFILED (--cpu-prof): figures are not representative" : ""),
-    `service: node ${run.serviceEntry}`,
-    `warm-up ≤ ${run.bounds.warmup.maxMs} ms or ${run.bounds.warmup.maxRequests} requests, ` +
-      `measured ≤ ${run.bounds.measure.maxMs} ms or ${run.bounds.measure.maxRequests} requests; ` +
-      `reply bytes: service ${run.replyBytes.service}, echo ${run.replyBytes.echo}, upstream ${run.replyBytes.upstream}`,
+    `service: node ${run.serviceEntry}, log_level ${run.serviceLogLevel}, events ${run.events ? "on" : "OFF"}, ` +
+      `OpenTelemetry export ${run.telemetry ? "on (local OTLP/HTTP receiver)" : "OFF"}`,
+    `per phase: warm-up ≤ ${run.bounds.warmup.maxMs} ms, measured ≤ ${run.bounds.measure.maxMs} ms; ` +
+      `CPU from /proc/<pid>/stat at ${run.clockTicksPerSecond} ticks/s, µs per request of the measured phase`,
     "",
-    ...latencyTable(run),
+    ...phaseTable(run),
     "",
-    ...cpuTable(run),
-    `(CPU from /proc/<pid>/stat at ${run.clockTicksPerSecond} ticks/s, measured phase only; all processes share the ${run.cpus} CPUs;`,
-    ` other load: CPU used by processes that are not the bench's, in % of all CPUs — above a few %, the run was disturbed)`,
+    ...table(
+      [
+        "round",
+        `throughput ratio @${HIGH_CONCURRENCY}`,
+        `serving CPU ratio @${HIGH_CONCURRENCY}`,
+        `own-process CPU ratio @${HIGH_CONCURRENCY}`,
+        `p50 Δ ms @${LOW_CONCURRENCY}`,
+      ],
+      ratioRows,
+    ),
     "",
-    `floor @${low} (p50): echo ${fixed(phase(run, "echo", low)?.latencyMs.p50 ?? NaN, 3)} ms + ` +
-      `upstream ${fixed(phase(run, "upstream", low)?.latencyMs.p50 ?? NaN, 3)} ms = ${fixed(verdicts.floorP50Ms, 3)} ms`,
-    `service p50 overhead over floor @${low}: ${fixed(verdicts.overheadP50Ms, 3)} ms` +
-      `   target ≤ ${TARGETS.maxOverheadP50Ms} ms   ${verdict(verdicts.overheadMet)}`,
-    `service throughput @${high}:            ${fixed(verdicts.serviceRequestsPerSecond, 0)} req/s` +
-      `   target ≥ ${TARGETS.minServiceRequestsPerSecond} req/s   ${verdict(verdicts.throughputMet)}`,
-    `service CPU per request @${high}:       ${fixed(verdicts.serviceCpuMicrosPerRequest, 0)} µs` +
-      `   target ≤ ${TARGETS.maxServiceCpuMicrosPerRequest} µs   ${verdict(verdicts.cpuMet)}` +
-      `   (@${low}: ${fixed(verdicts.serviceCpuMicrosPerRequestLow, 0)} µs)`,
-    ...rateLines,
-    `errors: ${verdicts.errorFree ? "none" : "SOME — figures are suspect"}`,
-    ...errorLines,
+    `median throughput ratio: ${fixed(m.throughputRatio, 2)}   bar ≥ ${BAR.minThroughputRatio}   ${mark(verdict.throughputMet)}`,
+    `median CPU ratio:        ${fixed(m.cpuRatio, 2)}   bar ≤ ${BAR.maxCpuRatio}   ${mark(verdict.cpuMet)}` +
+      `   (serving side: all but the load generator; the service process alone: ${fixed(m.ownCpuRatio, 2)})`,
+    `median p50 Δ:            ${fixed(m.p50DeltaMs, 3)} ms   bar ≤ ${BAR.maxP50DeltaMs} ms   ${mark(verdict.p50Met)}`,
+    ...(run.spans ? [`spans at the OTLP receiver: ${run.spans.received} of ${run.spans.expected}`] : []),
+    `errors: ${verdict.errorFree ? "none" : "SOME — figures are suspect"}`,
+    ...errors,
     "",
   ];
+  return { lines, verdict };
 }
-
-// ---------------------------------------------------------------------------------------------
-// JSON
 
 const round = (value: number, digits: number): number | null =>
   Number.isFinite(value) ? Number(value.toFixed(digits)) : null;
 
-function roundAll(values: Record<string, number>, digits: number): Record<string, number | null> {
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, round(value, digits)]));
-}
-
-/** Every figure on one line, rounded to what the measurement supports (µs for latencies). */
-export function formatJson(run: BenchRun, verdicts: Verdicts): string {
+/** Every figure on one line (kept under test/bench/results/ when worth keeping). */
+export function formatJson(run: BenchRun, verdict: Verdict): string {
   return JSON.stringify({
     bench: "llm-provider",
     started_at: run.startedAt,
     source: run.sourceVersion,
-    service_entry: run.serviceEntry,
     node: run.node,
     cpus: run.cpus,
-    service_log_level: run.serviceLogLevel,
+    events: run.events,
+    telemetry: run.telemetry,
     profiled: run.profiled,
-    bounds: run.bounds,
-    reply_bytes: run.replyBytes,
     phases: run.phases.map((p) => ({
+      round: p.round,
       target: p.target,
       concurrency: p.concurrency,
-      ...(p.fixedRate
-        ? {
-            fixed_rate: {
-              per_second: p.fixedRate.perSecond,
-              max_in_flight: p.fixedRate.maxInFlight,
-              ticks_at_cap: p.fixedRate.ticksAtCap,
-            },
-          }
-        : {}),
       requests: p.requests,
       errors: p.errors,
-      elapsed_ms: round(p.elapsedMs, 1),
       rps: round(p.requestsPerSecond, 0),
-      latency_ms: roundAll({ ...p.latencyMs }, 3),
-      cpu_us_per_req: roundAll(p.cpuMicrosPerRequest, 1),
-      ...(p.target === "service" ? { service_rss_mib: round(p.serviceRssMiB, 1) } : {}),
+      latency_ms: Object.fromEntries(
+        Object.entries(p.latencyMs).map(([k, v]: [string, number]) => [k, round(v, 3)]),
+      ),
+      cpu_us_per_req: Object.fromEntries(
+        Object.entries(p.cpuMicrosPerRequest).map(([k, v]) => [k, round(v, 1)]),
+      ),
       other_load_pct: round(p.otherLoadPercent, 1),
-      steal_pct: round(p.stealPercent, 1),
     })),
-    floor_p50_ms: round(verdicts.floorP50Ms, 3),
-    overhead_p50_ms: round(verdicts.overheadP50Ms, 3),
-    targets: {
-      overhead_p50_ms: { max: TARGETS.maxOverheadP50Ms, met: verdicts.overheadMet },
-      service_rps: { min: TARGETS.minServiceRequestsPerSecond, met: verdicts.throughputMet },
-      service_cpu_us_per_req: { max: TARGETS.maxServiceCpuMicrosPerRequest, met: verdicts.cpuMet },
+    rounds: verdict.rounds.map((r) => ({
+      round: r.round,
+      throughput_ratio: round(r.throughputRatio, 3),
+      cpu_ratio: round(r.cpuRatio, 3),
+      own_cpu_ratio: round(r.ownCpuRatio, 3),
+      p50_delta_ms: round(r.p50DeltaMs, 3),
+    })),
+    median: {
+      throughput_ratio: round(verdict.median.throughputRatio, 3),
+      cpu_ratio: round(verdict.median.cpuRatio, 3),
+      own_cpu_ratio: round(verdict.median.ownCpuRatio, 3),
+      p50_delta_ms: round(verdict.median.p50DeltaMs, 3),
     },
-    error_free: verdicts.errorFree,
-    ...(run.otlpSpans ? { otlp_spans: run.otlpSpans } : {}),
+    bar: BAR,
+    met: { throughput: verdict.throughputMet, cpu: verdict.cpuMet, p50: verdict.p50Met },
+    error_free: verdict.errorFree,
+    ...(run.spans ? { spans: run.spans } : {}),
   });
 }

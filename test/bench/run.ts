@@ -1,21 +1,17 @@
-// Benchmark of issue #2 — `npm run bench` (never part of `npm test`/CI).
+// `npm run bench` (never part of `npm test`/CI): the service against a bare NATS→HTTP forwarder.
 //
-// Starts a nats-server, the fake OpenAI upstream and a bare NATS echo responder (each its own
-// process), and the built service (`node services/llm-provider/dist/main.js --config <temp yaml>`).
-// Then drives closed-loop load at two concurrencies against: the echo responder and the upstream
-// directly over HTTP (together: the floor), and the service's complete_chat. Prints latency,
-// throughput, CPU per request of every process, the service's overhead over the floor and the
-// targets, then one JSON line with all figures.
+// Starts a nats-server (JetStream on), the fake OpenAI upstream, a local OTLP/HTTP receiver, the
+// forwarder (forwarder-process.ts) and the built service with the production start command (the
+// image's Node flags, `dist/main.js --config <temp yaml>`), events on and traces and metrics
+// exported to the receiver. Then, in each of BENCH_ROUNDS rounds, drives closed-loop load at
+// concurrency 1 and 64 against both, one after the other (which goes first alternates), and
+// reports latency, throughput and CPU per request of each, the service/forwarder ratios of each
+// round and their median against the bar.
 //
-// Environment: BENCH_WARMUP_MS, BENCH_MEASURE_MS (phase bounds), BENCH_PROFILE=1 (runs the
-// service under `--cpu-prof` and summarises where its CPU went during the measured phases),
-// BENCH_SERVICE_NODE_FLAGS (flags for the service process, after the production image's),
-// BENCH_EVENTS=off / BENCH_EVENTS_LINGER_MS=<ms> (events off, or another events.linger_ms),
-// BENCH_EVENTS_DELIVERY=after_reply|before_reply, BENCH_STREAM_UPSTREAM=false (complete_chat
-// reads the upstream unstreamed),
-// BENCH_SERVICE_ENTRY (another service build to run instead of services/llm-provider/dist/main.js),
-// BENCH_RATE=<req/s> (also measures the service under open-loop load at that fixed rate: the
-// fair ground for comparing two variants' CPU per request, see fixed-rate.ts).
+// Environment: BENCH_ROUNDS (default 3), BENCH_WARMUP_MS, BENCH_MEASURE_MS (per phase),
+// BENCH_PROFILE=1 (the service runs under `--cpu-prof`; prints where its CPU went),
+// BENCH_EVENTS=off, BENCH_TELEMETRY=off (price them), BENCH_SERVICE_NODE_FLAGS (more Node flags),
+// BENCH_SERVICE_ENTRY (another build of the service, e.g. a candidate change).
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism, constants as osConstants, tmpdir } from "node:os";
@@ -25,34 +21,23 @@ import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { ChatCompletionSchema, decodeReply, SUBJECTS } from "@llm-provider/contracts";
-import type { Agent } from "undici";
-import { request as httpRequest } from "undici";
-import { createHttpDispatcher } from "../../services/llm-provider/src/providers/http/undici-fetch.js";
 import { startNatsServer } from "../harness/nats-server.js";
+import { spawnBenchChild, spawnNode, type ChildHandle } from "./child-process.js";
+import { runClosedLoop, summarizeLatencies, type LoadBounds } from "./closed-loop.js";
+import { formatProfile, summarizeCpuProfile, type TimeWindow } from "./cpu-profile.js";
 import { natsSender } from "./nats-sender.js";
 import { waitForSpans } from "./otlp-receiver-spans.js";
-import { waitForService } from "./service-ready.js";
-import { spawnBenchChild, spawnNode, type ChildHandle } from "./child-process.js";
-import {
-  runClosedLoop,
-  summarizeLatencies,
-  type LoadBounds,
-  type LoadResult,
-  type SendRequest,
-} from "./closed-loop.js";
-import { formatProfile, summarizeCpuProfile, type TimeWindow } from "./cpu-profile.js";
-import { runAtFixedRate, type FixedRateResult } from "./fixed-rate.js";
 import { COMPLETE_CHAT_REQUEST, OPENAI_CHAT_REQUEST } from "./payloads.js";
+import { CLOCK_TICKS_PER_SECOND, cpuMicrosPerRequest, machineCpu, snapshotCpu } from "./proc-stats.js";
 import {
-  CLOCK_TICKS_PER_SECOND,
-  cpuMicrosPerRequest,
-  machineCpu,
-  processRssMiB,
-  snapshotCpu,
-} from "./proc-stats.js";
-import type { CpuSnapshot, MachineCpu } from "./proc-stats.js";
-import { evaluate, formatJson, formatReport, PHASE_LABELS } from "./report.js";
-import type { BenchRun, PhaseResult, PhaseTarget } from "./report.js";
+  formatJson,
+  formatReport,
+  HIGH_CONCURRENCY,
+  LOW_CONCURRENCY,
+  type BenchRun,
+  type Phase,
+} from "./report.js";
+import type { Target } from "./report.js";
 import {
   benchServiceConfig,
   SERVICE_LOG_LEVEL,
@@ -60,40 +45,40 @@ import {
   serviceNodeFlags,
   writeServiceConfig,
 } from "./service-config.js";
+import { waitForService } from "./service-ready.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-/** BENCH_SERVICE_ENTRY runs another build (e.g. a candidate change) under the same load. */
 const SERVICE_ENTRY = process.env["BENCH_SERVICE_ENTRY"] ?? join(ROOT, "services/llm-provider/dist/main.js");
-
-const LOW_CONCURRENCY = 1;
-const HIGH_CONCURRENCY = 64;
-const ECHO_SUBJECT = "bench.echo.complete_chat";
+const FORWARDER_SUBJECT = "bench.forwarder.complete_chat";
 const REQUEST_TIMEOUT_MS = 5_000;
-/** Everything, start-up and clean-up included; a normal run takes about 45 s. */
-const RUN_DEADLINE_MS = 90_000;
 const CLEANUP_STEP_TIMEOUT_MS = 15_000;
 /** The service writes its profile on exit, which takes a moment for a long one. */
 const SERVICE_STOP_GRACE_MS = 10_000;
-const PROFILE_TOP_ENTRIES = 20;
+/** complete_chat makes a SERVER and a CLIENT span; the batch processor exports within its delay. */
+const SPANS_PER_REQUEST = 2;
+const SPAN_EXPORT_WAIT_MS = 10_000;
 
 interface Settings {
+  rounds: number;
   warmup: LoadBounds;
   measure: LoadBounds;
   profile: boolean;
-  /** BENCH_RATE: requests per second of the extra open-loop service phase, if any. */
-  fixedRate: number | undefined;
+  events: boolean;
+  telemetry: boolean;
 }
 
 function readSettings(): Settings {
-  const milliseconds = (name: string, fallback: number): number => {
+  const positive = (name: string, fallback: number): number => {
     const value = Number(process.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   };
   return {
-    warmup: { maxMs: milliseconds("BENCH_WARMUP_MS", 2_000), maxRequests: 2_000 },
-    measure: { maxMs: milliseconds("BENCH_MEASURE_MS", 5_000), maxRequests: 500_000 },
+    rounds: Math.round(positive("BENCH_ROUNDS", 3)),
+    warmup: { maxMs: positive("BENCH_WARMUP_MS", 2_000), maxRequests: 4_000 },
+    measure: { maxMs: positive("BENCH_MEASURE_MS", 5_000), maxRequests: 500_000 },
     profile: process.env["BENCH_PROFILE"] === "1",
-    fixedRate: Number(process.env["BENCH_RATE"]) > 0 ? Number(process.env["BENCH_RATE"]) : undefined,
+    events: process.env["BENCH_EVENTS"] !== "off",
+    telemetry: process.env["BENCH_TELEMETRY"] !== "off",
   };
 }
 
@@ -110,9 +95,7 @@ function describeSourceVersion(): string {
 
 const progress = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
 
-// ---------------------------------------------------------------------------------------------
-// Clean-up: every resource registers its release the moment it exists; released in reverse order.
-
+/** Every resource registers its release the moment it exists; released last first, each bounded. */
 class Cleanup {
   readonly #steps: { name: string; release: () => Promise<unknown> }[] = [];
 
@@ -120,7 +103,6 @@ class Cleanup {
     this.#steps.push({ name, release });
   }
 
-  /** Runs every step once, last added first; a step that fails or hangs does not stop the others. */
   async releaseAll(): Promise<void> {
     for (let step = this.#steps.pop(); step; step = this.#steps.pop()) {
       const timedOut = sleep(CLEANUP_STEP_TIMEOUT_MS, "timeout" as const, { ref: false });
@@ -132,331 +114,195 @@ class Cleanup {
       }
     }
   }
-}
 
-// ---------------------------------------------------------------------------------------------
-// Processes
+  child(child: ChildHandle, graceMs?: number): ChildHandle {
+    this.add(child.name, () => child.stop(graceMs));
+    return child;
+  }
+}
 
 interface Environment {
   nc: NatsConnection;
-  agent: Agent;
-  upstreamChatUrl: string;
   service: ChildHandle;
-  /** Every process whose CPU is measured, by report name. */
+  /** Every process whose CPU is sampled, by report name. */
   pids: Map<string, number>;
+  receiverUrl: string;
   profileDir: string | undefined;
-  /** The OTLP/HTTP receiver the service exports to (BENCH_OTLP=1). */
-  otlpReceiverUrl: string | undefined;
-}
-
-/** Registers the stop of a child just spawned, so that no later failure can leak it. */
-function tracked(cleanup: Cleanup, child: ChildHandle, graceMs?: number): ChildHandle {
-  cleanup.add(child.name, () => child.stop(graceMs));
-  return child;
 }
 
 async function startEnvironment(settings: Settings, cleanup: Cleanup): Promise<Environment> {
   const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-"));
   cleanup.add("temp dir", () => rm(tempDir, { recursive: true, force: true }));
-
-  const upstream = tracked(cleanup, spawnBenchChild("fake upstream", "fake-upstream-process.ts"));
-  // JetStream on, as in production: the service may publish its events there.
+  const upstream = cleanup.child(spawnBenchChild("fake upstream", "fake-upstream-process.ts"));
+  const receiver = cleanup.child(spawnBenchChild("OTLP receiver", "otlp-receiver-process.ts"));
   const nats = await startNatsServer();
   cleanup.add("nats-server", () => nats.stop());
   const { baseUrl } = JSON.parse(await upstream.firstLine) as { baseUrl: string };
+  const { url: receiverUrl } = JSON.parse(await receiver.firstLine) as { url: string };
+  const forwarder = cleanup.child(
+    spawnBenchChild("forwarder", "forwarder-process.ts", [
+      nats.url,
+      FORWARDER_SUBJECT,
+      `${baseUrl}/chat/completions`,
+    ]),
+  );
 
-  const echo = tracked(
-    cleanup,
-    spawnBenchChild("echo responder", "echo-responder-process.ts", [nats.url, ECHO_SUBJECT]),
-  );
-  // BENCH_EVENTS=off and BENCH_OTLP=1 price the events and the telemetry export (issue #6).
-  const serviceConfig = benchServiceConfig(nats.url, baseUrl);
-  if (process.env["BENCH_EVENTS"] === "off") serviceConfig.events = { enabled: false };
-  else if (process.env["BENCH_EVENTS_LINGER_MS"])
-    serviceConfig.events = { linger_ms: Number(process.env["BENCH_EVENTS_LINGER_MS"]) };
-  // BENCH_EVENTS_DELIVERY=after_reply and BENCH_STREAM_UPSTREAM=false price what holding a reply
-  // for its event and reading the upstream answer as a stream cost.
-  const delivery = process.env["BENCH_EVENTS_DELIVERY"];
-  if (delivery === "after_reply" || delivery === "before_reply")
-    serviceConfig.events = { ...serviceConfig.events, delivery };
-  if (process.env["BENCH_STREAM_UPSTREAM"] === "false")
-    for (const provider of serviceConfig.providers)
-      provider.config = { ...provider.config, stream_upstream: false };
-  const serviceEnv = serviceEnvironment();
-  let otlpReceiverUrl: string | undefined;
-  if (process.env["BENCH_OTLP"] === "1") {
-    const receiver = tracked(cleanup, spawnBenchChild("OTLP receiver", "otlp-receiver-process.ts"));
-    otlpReceiverUrl = (JSON.parse(await receiver.firstLine) as { url: string }).url;
-    serviceEnv["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpReceiverUrl;
-    serviceEnv["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+  const config = benchServiceConfig(nats.url, baseUrl);
+  if (!settings.events) config.events = { enabled: false };
+  const env = serviceEnvironment();
+  if (settings.telemetry) {
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiverUrl;
+    env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
   }
-  console.log(
-    `[bench] events ${serviceConfig.events?.enabled === false ? "off" : `on (linger ${serviceConfig.events?.linger_ms ?? "default"} ms)`}, ` +
-      `OpenTelemetry export ${process.env["BENCH_OTLP"] === "1" ? "on (local OTLP/HTTP receiver)" : "off"}`,
-  );
-  const configPath = await writeServiceConfig(tempDir, serviceConfig);
   const profileDir = settings.profile
     ? await mkdtemp(join(tmpdir(), "llm-provider-bench-profile-"))
     : undefined;
   const profileFlags = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const nodeFlags = serviceNodeFlags();
-  const service = tracked(
-    cleanup,
-    spawnNode("llm-provider", [...nodeFlags, ...profileFlags, SERVICE_ENTRY, "--config", configPath], {
-      cwd: ROOT,
-      env: serviceEnv,
-    }),
+  const configPath = await writeServiceConfig(tempDir, config);
+  const service = cleanup.child(
+    spawnNode(
+      "llm-provider",
+      [...serviceNodeFlags(), ...profileFlags, SERVICE_ENTRY, "--config", configPath],
+      {
+        cwd: ROOT,
+        env,
+      },
+    ),
     SERVICE_STOP_GRACE_MS,
   );
 
-  // noAsyncTraces: no Error (with stack) built per request, so the load generator takes less of the
-  // CPUs it shares with what it measures.
-  const nc = await connect({
-    servers: nats.url,
-    name: "bench-load-generator",
-    reconnect: false,
-    noAsyncTraces: true,
-  });
+  const nc = await connect({ servers: nats.url, name: "bench-load-generator", reconnect: false });
   cleanup.add("load generator connection", () => nc.close());
-  const agent = createHttpDispatcher(); // the very pool the service uses, so the HTTP floor is fair
-  cleanup.add("HTTP agent", () => agent.close());
-
-  await echo.firstLine;
+  await forwarder.firstLine;
   await waitForService(nc, service);
   return {
     nc,
-    agent,
-    upstreamChatUrl: `${baseUrl}/chat/completions`,
     service,
     pids: new Map([
       ["service", service.pid],
+      ["forwarder", forwarder.pid],
       ["nats-server", nats.pid],
       ["upstream", upstream.pid],
-      ["echo", echo.pid],
+      ["OTLP receiver", receiver.pid],
       ["load generator", process.pid],
     ]),
+    receiverUrl,
     profileDir,
-    otlpReceiverUrl,
   };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Requests
 
 const encoder = new TextEncoder();
+let serviceRequestsSent = 0;
 
-function httpSender(agent: Agent, url: string, body: string): SendRequest {
-  return async () => {
-    const response = await httpRequest(url, {
-      dispatcher: agent,
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: "Bearer sk-bench" },
-      body,
-    });
-    const bytes = await response.body.arrayBuffer(); // read whole, as the service does
-    if (response.statusCode !== 200) {
-      throw new Error(`HTTP ${response.statusCode}: ${Buffer.from(bytes).toString("utf8", 0, 300)}`);
-    }
+function senderFor(target: Target, nc: NatsConnection) {
+  if (target === "forwarder")
+    return natsSender(nc, FORWARDER_SUBJECT, encoder.encode(JSON.stringify(OPENAI_CHAT_REQUEST)));
+  const send = natsSender(nc, SUBJECTS.completeChat, encoder.encode(JSON.stringify(COMPLETE_CHAT_REQUEST)));
+  return () => {
+    serviceRequestsSent++;
+    return send();
   };
 }
 
-/** One request to each target, checked in full (the load loop only checks for error headers). */
-async function checkReplies(env: Environment): Promise<BenchRun["replyBytes"]> {
-  const serviceReply = await env.nc.request(SUBJECTS.completeChat, JSON.stringify(COMPLETE_CHAT_REQUEST), {
+/** One request to each, checked in full (the load loop only checks for error headers). */
+async function checkReplies(nc: NatsConnection): Promise<void> {
+  const reply = await nc.request(SUBJECTS.completeChat, JSON.stringify(COMPLETE_CHAT_REQUEST), {
     timeout: REQUEST_TIMEOUT_MS,
   });
-  const completion = decodeReply(serviceReply, ChatCompletionSchema);
-  if (!completion.content?.startsWith("echo: "))
-    throw new Error(`unexpected completion: ${serviceReply.string()}`);
-  const echoReply = await env.nc.request(ECHO_SUBJECT, "", { timeout: REQUEST_TIMEOUT_MS });
-  const upstream = await httpRequest(env.upstreamChatUrl, {
-    dispatcher: env.agent,
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(OPENAI_CHAT_REQUEST),
+  serviceRequestsSent++;
+  const completion = decodeReply(reply, ChatCompletionSchema);
+  if (!completion.content?.startsWith("echo: ")) throw new Error(`unexpected completion: ${reply.string()}`);
+  const forwarded = await nc.request(FORWARDER_SUBJECT, JSON.stringify(OPENAI_CHAT_REQUEST), {
+    timeout: REQUEST_TIMEOUT_MS,
   });
-  const upstreamBody = await upstream.body.arrayBuffer();
-  if (upstream.statusCode !== 200) throw new Error(`upstream answered HTTP ${upstream.statusCode}`);
-  return {
-    service: serviceReply.data.length,
-    echo: echoReply.data.length,
-    upstream: upstreamBody.byteLength,
-  };
+  if (!forwarded.string().includes('"chat.completion"'))
+    throw new Error(`unexpected forwarder reply: ${forwarded.string().slice(0, 300)}`);
 }
-
-function senderFor(target: PhaseTarget, env: Environment): SendRequest {
-  switch (target) {
-    case "echo":
-      return natsSender(env.nc, ECHO_SUBJECT, encoder.encode(JSON.stringify(COMPLETE_CHAT_REQUEST)));
-    case "upstream":
-      return httpSender(env.agent, env.upstreamChatUrl, JSON.stringify(OPENAI_CHAT_REQUEST));
-    case "service": {
-      const send = natsSender(
-        env.nc,
-        SUBJECTS.completeChat,
-        encoder.encode(JSON.stringify(COMPLETE_CHAT_REQUEST)),
-      );
-      return () => {
-        serviceRequestsSent++;
-        return send();
-      };
-    }
-  }
-}
-
-/** complete_chat requests sent to the service (warm-ups included): each makes a SERVER and a CLIENT span. */
-let serviceRequestsSent = 0;
-const SPANS_PER_REQUEST = 2;
-/** The SDK's batch span processor exports what is left at least this often (its default delay). */
-const SPAN_EXPORT_DELAY_MS = 5_000;
-
-// ---------------------------------------------------------------------------------------------
-// Phases
 
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
-
-/** How a phase loads its target: N requests in flight (closed loop), or N started per second. */
-type Load = { concurrency: number } | { perSecond: number };
 
 async function measurePhase(
   env: Environment,
   settings: Settings,
-  target: PhaseTarget,
-  load: Load,
+  round: number,
+  target: Target,
+  concurrency: number,
   signal: AbortSignal,
-): Promise<{ result: PhaseResult; window: TimeWindow }> {
-  const loadLabel = "concurrency" in load ? `@${load.concurrency}` : `at ${load.perSecond} req/s`;
-  progress(`${PHASE_LABELS[target]} ${loadLabel}: warm-up, then measuring`);
-  const send = senderFor(target, env);
-  const run = (bounds: LoadBounds): Promise<LoadResult | FixedRateResult> =>
-    "concurrency" in load
-      ? runClosedLoop(send, load.concurrency, bounds, signal)
-      : runAtFixedRate(send, load.perSecond, bounds, signal);
-  await run(settings.warmup);
+): Promise<{ phase: Phase; window: TimeWindow }> {
+  progress(`round ${round}: ${target} @${concurrency}`);
+  const send = senderFor(target, env.nc);
+  await runClosedLoop(send, concurrency, settings.warmup, signal);
   signal.throwIfAborted();
-
   const cpuBefore = snapshotCpu(env.pids);
   const machineBefore = machineCpu();
   const startUs = monotonicMicros();
-  const outcome = await run(settings.measure);
+  const outcome = await runClosedLoop(send, concurrency, settings.measure, signal);
   const window = { startUs, endUs: monotonicMicros() };
-  const machineAfter = machineCpu();
-  const cpuAfter = snapshotCpu(env.pids);
+  const machineBusy = machineCpu().busyMicros - machineBefore.busyMicros;
+  const cpu = cpuMicrosPerRequest(cpuBefore, snapshotCpu(env.pids), outcome.requests);
   signal.throwIfAborted();
-  const disturbance = measureDisturbance(
-    { before: cpuBefore, after: cpuAfter },
-    { before: machineBefore, after: machineAfter },
-    window.endUs - window.startUs,
-  );
-
-  const result: PhaseResult = {
+  const ours = Object.values(cpu).reduce((sum, perRequest) => sum + perRequest * outcome.requests, 0);
+  const phase: Phase = {
+    round,
     target,
-    concurrency: "concurrency" in load ? load.concurrency : 0,
-    ...("maxInFlight" in outcome
-      ? {
-          fixedRate: {
-            perSecond: outcome.offeredPerSecond,
-            maxInFlight: outcome.maxInFlight,
-            ticksAtCap: outcome.ticksAtCap,
-          },
-        }
-      : {}),
+    concurrency,
     requests: outcome.requests,
     errors: outcome.errors,
     firstError: outcome.firstError,
-    elapsedMs: outcome.elapsedMs,
     requestsPerSecond: (outcome.requests * 1000) / outcome.elapsedMs,
     latencyMs: summarizeLatencies(outcome.latenciesMs),
-    cpuMicrosPerRequest: cpuMicrosPerRequest(cpuBefore, cpuAfter, outcome.requests),
-    serviceRssMiB: processRssMiB(env.service.pid),
-    ...disturbance,
+    cpuMicrosPerRequest: cpu,
+    otherLoadPercent: Math.max(
+      0,
+      (100 * (machineBusy - ours)) / ((window.endUs - window.startUs) * availableParallelism()),
+    ),
   };
-  return { result, window };
+  return { phase, window };
 }
 
-/** How much of the machine others used during a phase (their load skews every figure). */
-function measureDisturbance(
-  ours: { before: CpuSnapshot; after: CpuSnapshot },
-  machine: { before: MachineCpu; after: MachineCpu },
-  elapsedMicros: number,
-) {
-  let ourMicros = 0;
-  for (const [name, end] of ours.after) ourMicros += end - (ours.before.get(name) ?? end);
-  const capacity = elapsedMicros * availableParallelism();
-  const machineBusy = machine.after.busyMicros - machine.before.busyMicros;
-  return {
-    otherLoadPercent: Math.max(0, (100 * (machineBusy - ourMicros)) / capacity),
-    stealPercent: (100 * (machine.after.stealMicros - machine.before.stealMicros)) / capacity,
-  };
-}
-
-/** A measured service phase, for the profile. */
-interface ServiceWindow {
-  label: string;
-  window: TimeWindow;
-}
-
-async function runPhases(env: Environment, settings: Settings, signal: AbortSignal) {
-  const phases: PhaseResult[] = [];
-  const serviceWindows: ServiceWindow[] = [];
-  for (const target of ["echo", "upstream", "service"] as const) {
+/** Every round: each concurrency, both targets back to back; which goes first alternates by round. */
+async function runRounds(env: Environment, settings: Settings, signal: AbortSignal) {
+  const phases: Phase[] = [];
+  const profiled = new Map<number, TimeWindow[]>();
+  for (let round = 1; round <= settings.rounds; round++) {
+    const order: Target[] = round % 2 === 1 ? ["forwarder", "service"] : ["service", "forwarder"];
     for (const concurrency of [LOW_CONCURRENCY, HIGH_CONCURRENCY]) {
-      const { result, window } = await measurePhase(env, settings, target, { concurrency }, signal);
-      phases.push(result);
-      if (target === "service") serviceWindows.push({ label: `@${concurrency}`, window });
+      for (const target of order) {
+        const { phase, window } = await measurePhase(env, settings, round, target, concurrency, signal);
+        phases.push(phase);
+        if (target === "service") profiled.set(concurrency, [...(profiled.get(concurrency) ?? []), window]);
+      }
     }
   }
-  if (settings.fixedRate !== undefined) {
-    const perSecond = settings.fixedRate;
-    const { result, window } = await measurePhase(env, settings, "service", { perSecond }, signal);
-    phases.push(result);
-    serviceWindows.push({ label: `at ${perSecond} req/s`, window });
-  }
-  return { phases, serviceWindows };
+  return { phases, profiled };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Profile
-
-/** Stops the service (it writes its profile on exit) and prints where its CPU went in each measured phase. */
-async function reportProfile(env: Environment, windows: readonly ServiceWindow[]): Promise<void> {
+/** Stops the service (it writes its profile on exit) and prints where its CPU went at each concurrency. */
+async function reportProfile(env: Environment, windows: ReadonlyMap<number, TimeWindow[]>): Promise<void> {
   if (!env.profileDir) return;
   await env.service.stop(SERVICE_STOP_GRACE_MS);
   const file = (await readdir(env.profileDir)).find((name) => name.endsWith(".cpuprofile"));
-  if (!file) {
-    progress(`no .cpuprofile in ${env.profileDir}`);
-    return;
-  }
+  if (!file) return progress(`no .cpuprofile in ${env.profileDir}`);
   const path = join(env.profileDir, file);
   const lines = [``, `service CPU profile: ${path} (kept; open it in Chrome DevTools)`];
-  for (const { label, window } of windows) {
-    const summary = await summarizeCpuProfile(path, [window], PROFILE_TOP_ENTRIES);
-    lines.push(...formatProfile(summary, `${PHASE_LABELS.service} ${label}, measured phase`));
+  for (const [concurrency, measured] of windows) {
+    const summary = await summarizeCpuProfile(path, measured, Number(process.env["BENCH_PROFILE_TOP"] ?? 25));
+    lines.push(...formatProfile(summary, `service @${concurrency}, measured phases`));
   }
   for (const line of lines) process.stdout.write(`${line}\n`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Main
-
-/** With BENCH_OTLP=1, how many spans reached the receiver of those the requests made (all must). */
-async function countExportedSpans(receiverUrl: string): Promise<{ received: number; expected: number }> {
-  const expected = serviceRequestsSent * SPANS_PER_REQUEST;
-  // Waits out the batch processor's delay for the last partial batch.
-  const received = await waitForSpans(receiverUrl, expected, SPAN_EXPORT_DELAY_MS + 2_000);
-  progress(`OTLP receiver got ${received} of ${expected} spans`);
-  return { received, expected };
-}
-
 async function runBenchmark(settings: Settings, cleanup: Cleanup, signal: AbortSignal): Promise<boolean> {
   const startedAt = new Date().toISOString();
-  progress("starting nats-server, fake upstream, echo responder and the service");
+  progress("starting nats-server, fake upstream, OTLP receiver, forwarder and the service");
   const env = await startEnvironment(settings, cleanup);
-  signal.throwIfAborted();
-  const replyBytes = await checkReplies(env);
-  const { phases, serviceWindows } = await runPhases(env, settings, signal);
-  const otlpSpans = env.otlpReceiverUrl ? await countExportedSpans(env.otlpReceiverUrl) : undefined;
-
+  await checkReplies(env.nc);
+  const { phases, profiled } = await runRounds(env, settings, signal);
+  let spans: BenchRun["spans"];
+  if (settings.telemetry) {
+    const expected = serviceRequestsSent * SPANS_PER_REQUEST;
+    spans = { expected, received: await waitForSpans(env.receiverUrl, expected, SPAN_EXPORT_WAIT_MS) };
+  }
   const run: BenchRun = {
     startedAt,
     sourceVersion: describeSourceVersion(),
@@ -465,37 +311,27 @@ async function runBenchmark(settings: Settings, cleanup: Cleanup, signal: AbortS
     cpus: availableParallelism(),
     clockTicksPerSecond: CLOCK_TICKS_PER_SECOND,
     serviceLogLevel: SERVICE_LOG_LEVEL,
+    events: settings.events,
+    telemetry: settings.telemetry,
     profiled: settings.profile,
     bounds: { warmup: settings.warmup, measure: settings.measure },
-    replyBytes,
-    lowConcurrency: LOW_CONCURRENCY,
-    highConcurrency: HIGH_CONCURRENCY,
     phases,
-    ...(otlpSpans ? { otlpSpans } : {}),
+    ...(spans ? { spans } : {}),
   };
-  const verdicts = evaluate(run);
-  await reportProfile(env, serviceWindows);
-  for (const line of formatReport(run, verdicts)) process.stdout.write(`${line}\n`);
-  reportServiceStderr(env.service);
-  process.stdout.write(`${formatJson(run, verdicts)}\n`);
-  return verdicts.errorFree;
+  await reportProfile(env, profiled);
+  const report = formatReport(run);
+  for (const line of report.lines) process.stdout.write(`${line}\n`);
+  const stderr = env.service.stderrTail().trim();
+  if (stderr) process.stdout.write(`the service wrote to stderr:\n${stderr}\n\n`);
+  process.stdout.write(`${formatJson(run, report.verdict)}\n`);
+  return report.verdict.errorFree && report.verdict.spansComplete;
 }
 
-/** Node warnings (e.g. MaxListenersExceededWarning) land on stderr; the service's logs go to stdout. */
-function reportServiceStderr(service: ChildHandle): void {
-  const text = service.stderrTail().trim();
-  if (text) process.stdout.write(`the service wrote to stderr (last ${text.length} chars):\n${text}\n\n`);
-}
-
-/**
- * Ctrl-C or SIGTERM stops the load and cleans up; a second one exits at once (children are
- * SIGKILLed). Returns the exit code for the signal received, if any (128 + its number).
- */
+/** Ctrl-C or SIGTERM stops the load and cleans up; a second one exits at once. */
 function stopOnSignals(controller: AbortController): () => number | undefined {
   let received: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    const exitCode = 128 + osConstants.signals[signal];
-    if (received) process.exit(exitCode);
+    if (received) process.exit(128 + osConstants.signals[signal]);
     received = signal;
     progress(`${signal}: stopping and cleaning up (again to force)`);
     controller.abort(new Error(`interrupted by ${signal}`));
@@ -509,9 +345,11 @@ async function main(): Promise<number> {
   const settings = readSettings();
   const controller = new AbortController();
   const signalExitCode = stopOnSignals(controller);
+  const phaseMs = settings.warmup.maxMs + settings.measure.maxMs;
+  const deadlineMs = 60_000 + settings.rounds * 4 * phaseMs * 1.5;
   const watchdog = setTimeout(
-    () => controller.abort(new Error(`the run took longer than ${RUN_DEADLINE_MS} ms`)),
-    RUN_DEADLINE_MS,
+    () => controller.abort(new Error(`the run took longer than ${deadlineMs} ms`)),
+    deadlineMs,
   );
   const cleanup = new Cleanup();
   try {
