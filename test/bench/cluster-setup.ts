@@ -10,7 +10,7 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
-import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
+import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream/jetstream-state.js";
 import { startNatsCluster } from "../harness/nats-cluster.js";
 import type { NatsClusterHandle } from "../harness/nats-cluster.js";
 import { countWorkers } from "../support/workers.js";

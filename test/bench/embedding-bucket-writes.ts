@@ -8,9 +8,9 @@ import { EmbeddingCacheConfigSchema } from "../../services/llm-provider/src/conf
 import {
   encodeClaim,
   encodeVectorEntry,
-} from "../../services/llm-provider/src/infra/embedding-cache-value.js";
-import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
-import { embeddingCacheBucketSpec } from "../../services/llm-provider/src/infra/jetstream-state.js";
+} from "../../services/llm-provider/src/infra/kv/embedding-cache/embedding-cache-value.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/kv/ensure-kv-bucket.js";
+import { embeddingCacheBucketSpec } from "../../services/llm-provider/src/infra/jetstream/jetstream-state.js";
 import type { SendRequest } from "./closed-loop.js";
 import { BATCH_DIMENSIONS, BATCH_SIZE } from "./embedding-bench-config.js";
 

@@ -23,7 +23,7 @@ import { decodeReply, EmbeddingResultSchema, SUBJECTS } from "@llm-provider/cont
 import type { GenerateEmbeddingInput } from "@llm-provider/contracts";
 import { request as httpRequest } from "undici";
 import { decodeFloat32Base64 } from "../../services/llm-provider/src/domain/embedding-vector.js";
-import { createHttpDispatcher } from "../../services/llm-provider/src/providers/http/undici-fetch.js";
+import { createHttpDispatcher } from "../../services/llm-provider/src/infra/http/undici-fetch.js";
 import { fakeEmbedding } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import { waitForService } from "./service-ready.js";

@@ -12,7 +12,7 @@
 import {
   float32JsonArrayMaxBytes,
   writeFloat32JsonArray,
-} from "../../services/llm-provider/src/domain/float32-json.js";
+} from "../../services/llm-provider/src/codecs/float32-json.js";
 
 /** The former reply encoder, kept here as the baseline: exactly JSON.stringify(Array.from(vector)). */
 function widenedJson(vector: Float32Array): string {

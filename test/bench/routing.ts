@@ -10,18 +10,18 @@ import { connect } from "@nats-io/transport-node";
 import type { CompleteChat } from "@llm-provider/contracts";
 import { pino } from "pino";
 import type { ProviderSpec, Target } from "../../services/llm-provider/src/domain/catalog.js";
-import { createKvBreakerBoard } from "../../services/llm-provider/src/infra/kv-breaker-board.js";
-import { createKvHealthCache } from "../../services/llm-provider/src/infra/kv-health-cache.js";
+import { createKvBreakerBoard } from "../../services/llm-provider/src/infra/kv/kv-breaker-board.js";
+import { createKvHealthCache } from "../../services/llm-provider/src/infra/kv/kv-health-cache.js";
 import {
   createKvRateLimiter,
   RATE_LIMIT_ENTRY_TTL_MS,
-} from "../../services/llm-provider/src/infra/kv-rate-limiter.js";
-import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
+} from "../../services/llm-provider/src/infra/kv/kv-rate-limiter.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/kv/ensure-kv-bucket.js";
 import type {
   ChatCall,
   ChatOutcome,
   ProviderClient,
-} from "../../services/llm-provider/src/providers/port.js";
+} from "../../services/llm-provider/src/ports/provider-client.js";
 import { executeWithFallback } from "../../services/llm-provider/src/routing/execute-with-fallback.js";
 import { guardProviderClient } from "../../services/llm-provider/src/routing/guard-provider-client.js";
 import { instrumentProviderClient } from "../../services/llm-provider/src/telemetry/instrument-provider-client.js";

@@ -10,7 +10,7 @@ import type { AggregateHealth, LlmProviderClient, ProviderHealth } from "@llm-pr
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
-import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream-state.js";
+import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream/jetstream-state.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsCluster } from "../harness/nats-cluster.js";

@@ -3,7 +3,7 @@
 import { LlmProviderError } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { UpstreamError } from "../../services/llm-provider/src/domain/failure.js";
-import type { ProviderClient } from "../../services/llm-provider/src/providers/port.js";
+import type { ProviderClient } from "../../services/llm-provider/src/ports/provider-client.js";
 import { startFakeAnthropicServer, type FakeAnthropicServer } from "../fakes/anthropic-server.js";
 import { CONFORMANCE_API_KEY, createWireClient, providerSpec } from "./wire-session.js";
 

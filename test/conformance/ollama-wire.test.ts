@@ -1,7 +1,7 @@
 // What only the Ollama wire does, beyond the shared conformance suite.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { UpstreamError } from "../../services/llm-provider/src/domain/failure.js";
-import type { ProviderClient } from "../../services/llm-provider/src/providers/port.js";
+import type { ProviderClient } from "../../services/llm-provider/src/ports/provider-client.js";
 import { startFakeOllamaServer, type FakeOllamaServer } from "../fakes/ollama-server.js";
 import { CONFORMANCE_API_KEY, createWireClient, providerSpec } from "./wire-session.js";
 

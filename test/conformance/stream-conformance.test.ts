@@ -5,7 +5,7 @@
 import { type CompleteChat, type ToolCallDelta } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { UpstreamError } from "../../services/llm-provider/src/domain/failure.js";
-import type { ChatDelta, ChatStreamPart } from "../../services/llm-provider/src/providers/port.js";
+import type { ChatDelta, ChatStreamPart } from "../../services/llm-provider/src/ports/provider-client.js";
 import { consumeChatStream } from "../../services/llm-provider/src/routing/consume-chat-stream.js";
 import { ANTHROPIC_WIRE } from "./anthropic-wire-session.js";
 import { OLLAMA_WIRE } from "./ollama-wire-session.js";

@@ -7,8 +7,8 @@ import { createProviderClient } from "../../services/llm-provider/src/providers/
 import {
   createHttpDispatcher,
   createUndiciFetch,
-} from "../../services/llm-provider/src/providers/http/undici-fetch.js";
-import type { ProviderClient } from "../../services/llm-provider/src/providers/port.js";
+} from "../../services/llm-provider/src/infra/http/undici-fetch.js";
+import type { ProviderClient } from "../../services/llm-provider/src/ports/provider-client.js";
 
 export const CONFORMANCE_API_KEY = "sk-conformance-0123456789abcdef";
 

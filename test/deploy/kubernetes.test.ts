@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { applyEnvOverrides, parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { Config, SecretRef } from "../../services/llm-provider/src/config/schema.js";
-import { describeSecretRef, resolveSecret } from "../../services/llm-provider/src/infra/secrets.js";
+import { describeSecretRef, resolveSecret } from "../../services/llm-provider/src/config/secrets.js";
 import { finalStage, imageEntrypoint } from "./dockerfile.js";
 
 const dir = fileURLToPath(new URL("../../deploy/kubernetes/", import.meta.url));

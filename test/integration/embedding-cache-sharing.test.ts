@@ -2,7 +2,7 @@
 // moment reach the provider once, and claims left behind by a crashed worker do not block anyone.
 import { Kvm } from "@nats-io/kv";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { encodeClaim } from "../../services/llm-provider/src/infra/embedding-cache-value.js";
+import { encodeClaim } from "../../services/llm-provider/src/infra/kv/embedding-cache/embedding-cache-value.js";
 import { fakeEmbedding, startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";

@@ -10,7 +10,7 @@ import { deriveEventId } from "../../services/llm-provider/src/domain/events.js"
 import {
   createJetStreamEventPublisher,
   ensureEventStream,
-} from "../../services/llm-provider/src/infra/jetstream-events.js";
+} from "../../services/llm-provider/src/infra/jetstream/jetstream-events.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";

@@ -7,14 +7,14 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/kv/ensure-kv-bucket.js";
 import {
   createKvRateLimiter,
   RATE_LIMIT_ENTRY_TTL_MS,
-} from "../../services/llm-provider/src/infra/kv-rate-limiter.js";
-import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
+} from "../../services/llm-provider/src/infra/kv/kv-rate-limiter.js";
+import { toKvToken } from "../../services/llm-provider/src/infra/kv/kv-token.js";
 import { createCallerLimits } from "../../services/llm-provider/src/routing/caller-limits.js";
-import type { RateLimiter, RateLimits } from "../../services/llm-provider/src/routing/rate-limiter.js";
+import type { RateLimiter, RateLimits } from "../../services/llm-provider/src/ports/rate-limiter.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 

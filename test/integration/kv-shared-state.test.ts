@@ -16,16 +16,16 @@ import { pino } from "pino";
 import type { Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailureClass } from "../../services/llm-provider/src/domain/failure.js";
-import { ensureKvBucket } from "../../services/llm-provider/src/infra/ensure-kv-bucket.js";
-import { createKvBreakerBoard } from "../../services/llm-provider/src/infra/kv-breaker-board.js";
+import { ensureKvBucket } from "../../services/llm-provider/src/infra/kv/ensure-kv-bucket.js";
+import { createKvBreakerBoard } from "../../services/llm-provider/src/infra/kv/kv-breaker-board.js";
 import type {
   KvBreakerBoard,
   KvBreakerBoardOptions,
-} from "../../services/llm-provider/src/infra/kv-breaker-board.js";
-import { createKvBucketReader } from "../../services/llm-provider/src/infra/kv-bucket-reader.js";
-import { createKvHealthCache } from "../../services/llm-provider/src/infra/kv-health-cache.js";
-import type { KvHealthCache } from "../../services/llm-provider/src/infra/kv-health-cache.js";
-import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
+} from "../../services/llm-provider/src/infra/kv/kv-breaker-board.js";
+import { createKvBucketReader } from "../../services/llm-provider/src/infra/kv/kv-bucket-reader.js";
+import { createKvHealthCache } from "../../services/llm-provider/src/infra/kv/kv-health-cache.js";
+import type { KvHealthCache } from "../../services/llm-provider/src/infra/kv/kv-health-cache.js";
+import { toKvToken } from "../../services/llm-provider/src/infra/kv/kv-token.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { until } from "../support/until.js";

@@ -3,7 +3,7 @@ import type { Subscription } from "@nats-io/nats-core";
 import { LlmProviderError, POLICY_GATEWAY_SUBJECT } from "@llm-provider/contracts";
 import type { PolicyDecision, PolicyEvaluationRequest } from "@llm-provider/contracts";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createBypassPolicyGate } from "../../services/llm-provider/src/handlers/bypass-policy-gate.js";
+import { createBypassPolicyGate } from "../../services/llm-provider/src/infra/policy-gateway/bypass-policy-gate.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";

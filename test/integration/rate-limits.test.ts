@@ -5,7 +5,7 @@ import { Kvm } from "@nats-io/kv";
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { ChatCompletion, ProviderHealth } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toKvToken } from "../../services/llm-provider/src/infra/kv-token.js";
+import { toKvToken } from "../../services/llm-provider/src/infra/kv/kv-token.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";

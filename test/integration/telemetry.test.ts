@@ -28,7 +28,7 @@ import {
   OPERATION_DURATION_BOUNDARIES,
   TOKEN_USAGE_BOUNDARIES,
 } from "../../services/llm-provider/src/telemetry/instruments.js";
-import { SynchronousContextManager } from "../../services/llm-provider/src/telemetry/synchronous-context-manager.js";
+import { SynchronousContextManager } from "../../services/llm-provider/src/infra/telemetry/synchronous-context-manager.js";
 import { until } from "../support/until.js";
 
 // Global SDK pieces, installed before the service starts (each test file runs in its own process):

@@ -5,8 +5,8 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
 import { createEmbeddingKeyDeriver } from "../../services/llm-provider/src/domain/embedding-key.js";
-import { decodeCacheValue } from "../../services/llm-provider/src/infra/embedding-cache-value.js";
-import type { CacheValue } from "../../services/llm-provider/src/infra/embedding-cache-value.js";
+import { decodeCacheValue } from "../../services/llm-provider/src/infra/kv/embedding-cache/embedding-cache-value.js";
+import type { CacheValue } from "../../services/llm-provider/src/infra/kv/embedding-cache/embedding-cache-value.js";
 import { testConfig } from "./service.js";
 
 /** The fake server's vector length when no `dimensions` is sent. */

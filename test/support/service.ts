@@ -9,7 +9,7 @@ import { startApp } from "../../services/llm-provider/src/app.js";
 import type { App } from "../../services/llm-provider/src/app.js";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
-import { createLogger } from "../../services/llm-provider/src/infra/logger.js";
+import { createLogger } from "../../services/llm-provider/src/infra/logging/logger.js";
 
 export const TEST_API_KEY = "sk-test-0123456789abcdefSECRET";
 

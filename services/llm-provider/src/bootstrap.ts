@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { configFromArgv } from "./config/config-from-argv.js";
-import { createLogger } from "./infra/logger.js";
-import { ensureJetStreamState } from "./infra/jetstream-state.js";
-import { connectNats } from "./infra/nats-connection.js";
+import { createLogger } from "./infra/logging/logger.js";
+import { ensureJetStreamState } from "./infra/jetstream/jetstream-state.js";
+import { connectNats } from "./infra/nats/nats-connection.js";
 
 /**
  * `llm-provider-bootstrap --config <file>`: creates the event stream and the KV buckets with the

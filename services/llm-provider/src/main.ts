@@ -3,9 +3,9 @@ import { startApp } from "./app.js";
 import { configFromArgv } from "./config/config-from-argv.js";
 import { ConfigError } from "./config/load-config.js";
 import { describeConfig } from "./config/redact-config.js";
-import { createLogger } from "./infra/logger.js";
-import { startOpenTelemetry } from "./infra/open-telemetry.js";
-import { startProbeServer } from "./infra/probe-server.js";
+import { createLogger } from "./infra/logging/logger.js";
+import { startOpenTelemetry } from "./infra/telemetry/open-telemetry.js";
+import { startProbeServer } from "./infra/http/probe-server.js";
 
 /** Process entry: config from `--config` or `LLM_PROVIDER_CONFIG`, signals, exit codes. */
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeFloat32Base64 } from "./embedding-vector.js";
-import { float32ToJsonText } from "./float32-json.js";
+import { float32ToJsonText } from "../codecs/float32-json.js";
 import {
   checkEmbeddingReplySize,
   minimumEmbeddingReplyBytes,

@@ -1,12 +1,12 @@
 import { LlmProviderError, quoteValue } from "@llm-provider/contracts";
 import type { Catalog, ModelEntry } from "../domain/catalog.js";
 import type { PolicyViolation } from "../domain/policies.js";
-import type { ProviderClient } from "../providers/port.js";
+import type { ProviderClient } from "../ports/provider-client.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
-import type { RequestContext } from "./context.js";
-import type { EventSink } from "./event-sink.js";
-import type { HealthRecorder } from "./health-recorder.js";
-import type { PolicyCheck, PolicyGate } from "./policy-gate.js";
+import type { RequestContext } from "../ports/request-handler.js";
+import type { EventSink } from "../ports/event-sink.js";
+import type { HealthRecorder } from "../ports/health-recorder.js";
+import type { PolicyCheck, PolicyGate } from "../ports/policy-gate.js";
 
 /**
  * The checks `complete_chat`, `stream_chat` and `generate_embedding` share before anything is

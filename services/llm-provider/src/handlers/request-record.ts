@@ -1,6 +1,6 @@
 import type { EventContext } from "../domain/events.js";
-import { currentTraceparent } from "../telemetry/nats-trace-context.js";
-import type { RequestContext } from "./context.js";
+import { currentTraceparent } from "../telemetry/traceparent.js";
+import type { RequestContext } from "../ports/request-handler.js";
 
 /**
  * What every event of this request carries: its time (now) and trace context — our own span when

@@ -4,7 +4,7 @@ import { createAnthropicClient } from "./anthropic/anthropic-client.js";
 import { createOllamaClient } from "./ollama/ollama-client.js";
 import { createAzureOpenAIClient } from "./openai/azure-openai-client.js";
 import { createOpenAIClient } from "./openai/openai-client.js";
-import type { ProviderClient } from "./port.js";
+import type { ProviderClient } from "../ports/provider-client.js";
 
 export interface ProviderClientDeps {
   apiKey: string | undefined;

@@ -1,5 +1,5 @@
 import { LlmProviderError } from "@llm-provider/contracts";
-import type { RateLimiter, RateLimits, TokenSettlement } from "./rate-limiter.js";
+import type { RateLimiter, RateLimits, TokenSettlement } from "../ports/rate-limiter.js";
 
 /** Per-caller request and token budgets (`callers.contexts.<context>.rpm/tpm`), across all workers. */
 export interface CallerLimits {

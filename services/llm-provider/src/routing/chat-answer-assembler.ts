@@ -1,5 +1,5 @@
 import type { FunctionCall, ToolCall } from "@llm-provider/contracts";
-import type { ChatDelta, ChatOutcome } from "../providers/port.js";
+import type { ChatDelta, ChatOutcome } from "../ports/provider-client.js";
 import type { StreamEnd } from "./consume-chat-stream.js";
 
 /**

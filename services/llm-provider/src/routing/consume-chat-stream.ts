@@ -1,5 +1,5 @@
 import { FailureClass, UpstreamError } from "../domain/failure.js";
-import type { ChatDelta, ChatStreamPart } from "../providers/port.js";
+import type { ChatDelta, ChatStreamPart } from "../ports/provider-client.js";
 
 export interface StreamLimits {
   /** The first piece must arrive within this long after the attempt starts. */

@@ -3,10 +3,16 @@ import { describe, expect, it } from "vitest";
 import { ProviderConfigSchema } from "../config/schema.js";
 import type { ProviderSpec } from "../domain/catalog.js";
 import { FailureClass, UpstreamError } from "../domain/failure.js";
-import type { ChatCall, ChatOutcome, ChatStreamPart, ChatUsage, ProviderClient } from "../providers/port.js";
-import type { BreakerBoard } from "./breaker-board.js";
+import type {
+  ChatCall,
+  ChatOutcome,
+  ChatStreamPart,
+  ChatUsage,
+  ProviderClient,
+} from "../ports/provider-client.js";
+import type { BreakerBoard } from "../ports/breaker-board.js";
 import { guardProviderClient } from "./guard-provider-client.js";
-import type { RateLimiter, TokenSettlement } from "./rate-limiter.js";
+import type { RateLimiter, TokenSettlement } from "../ports/rate-limiter.js";
 
 const provider: ProviderSpec = {
   id: "p",

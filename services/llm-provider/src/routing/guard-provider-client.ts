@@ -7,11 +7,11 @@ import type {
   ChatUsage,
   EmbeddingCall,
   ProviderClient,
-} from "../providers/port.js";
-import { breakerKey } from "./breaker-board.js";
-import type { BreakerBoard } from "./breaker-board.js";
+} from "../ports/provider-client.js";
+import { breakerKey } from "../ports/breaker-board.js";
+import type { BreakerBoard } from "../ports/breaker-board.js";
 import { estimateChatTokens } from "../domain/tokens.js";
-import type { RateLimiter, RateLimits } from "./rate-limiter.js";
+import type { RateLimiter, RateLimits } from "../ports/rate-limiter.js";
 
 export interface ProviderGuards {
   breakers: BreakerBoard;

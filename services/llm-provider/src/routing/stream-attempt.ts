@@ -1,6 +1,6 @@
 import { limitsOf } from "../domain/catalog.js";
 import type { Target } from "../domain/catalog.js";
-import type { ChatCall, ChatDelta, ProviderClient } from "../providers/port.js";
+import type { ChatCall, ChatDelta, ProviderClient } from "../ports/provider-client.js";
 import { consumeChatStream } from "./consume-chat-stream.js";
 import type { ConsumedStream } from "./consume-chat-stream.js";
 import type { AttemptBudget } from "./execute-with-fallback.js";

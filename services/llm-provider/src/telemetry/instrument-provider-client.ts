@@ -8,7 +8,7 @@ import type {
   ChatStreamPart,
   EmbeddingCall,
   ProviderClient,
-} from "../providers/port.js";
+} from "../ports/provider-client.js";
 import { getInstruments } from "./instruments.js";
 import { ATTR, genAiProviderName, SCOPE } from "./semconv.js";
 

@@ -1,7 +1,13 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { ProviderSpec } from "../../domain/catalog.js";
-import type { ChatCall, ChatOutcome, ChatStreamPart, EmbeddingOutcome, ProviderClient } from "../port.js";
+import type {
+  ChatCall,
+  ChatOutcome,
+  ChatStreamPart,
+  EmbeddingOutcome,
+  ProviderClient,
+} from "../../ports/provider-client.js";
 import { expectEventStream } from "../expect-event-stream.js";
 import { redactApiKey } from "../redact-api-key.js";
 import { classifyAnthropicError } from "./classify-anthropic-error.js";

@@ -1,6 +1,6 @@
 import type { FunctionCall, ToolCall } from "@llm-provider/contracts";
 import { z } from "zod";
-import type { ChatOutcome, ChatUsage } from "../port.js";
+import type { ChatOutcome, ChatUsage } from "../../ports/provider-client.js";
 import { parseUpstream } from "../parse-upstream.js";
 import { mapAnthropicStopReason } from "./map-anthropic-stop-reason.js";
 

@@ -1,7 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
 import { UpstreamError } from "../../domain/failure.js";
-import type { ChatStreamPart } from "../port.js";
+import type { ChatStreamPart } from "../../ports/provider-client.js";
 import { convertAnthropicStream } from "./convert-anthropic-stream.js";
 
 async function* from(events: unknown[], thenThrow?: Error): AsyncGenerator<unknown> {

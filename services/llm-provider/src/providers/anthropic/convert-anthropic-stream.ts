@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatDelta, ChatStreamPart, ChatUsage } from "../port.js";
+import type { ChatDelta, ChatStreamPart, ChatUsage } from "../../ports/provider-client.js";
 import { parseUpstream } from "../parse-upstream.js";
 import { classifyAnthropicError } from "./classify-anthropic-error.js";
 import { convertAnthropicUsage } from "./convert-anthropic-response.js";

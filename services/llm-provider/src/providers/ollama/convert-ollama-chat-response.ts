@@ -1,7 +1,7 @@
 import type { ToolCall } from "@llm-provider/contracts";
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatOutcome } from "../port.js";
+import type { ChatOutcome } from "../../ports/provider-client.js";
 import { parseUpstream } from "../parse-upstream.js";
 import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";
 

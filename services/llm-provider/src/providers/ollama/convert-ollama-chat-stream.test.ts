@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ChatStreamPart } from "../port.js";
+import type { ChatStreamPart } from "../../ports/provider-client.js";
 import { convertOllamaChatStream, parseOllamaStreamLine, splitLines } from "./convert-ollama-chat-stream.js";
 
 async function* from<T>(items: T[]): AsyncGenerator<T> {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatDelta, ChatStreamPart } from "../port.js";
+import type { ChatDelta, ChatStreamPart } from "../../ports/provider-client.js";
 import { malformedResponse, parseUpstream } from "../parse-upstream.js";
 import { ollamaMessageSchema } from "./convert-ollama-chat-response.js";
 import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";

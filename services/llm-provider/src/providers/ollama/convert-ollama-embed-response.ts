@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EmbeddingOutcome } from "../port.js";
+import type { EmbeddingOutcome } from "../../ports/provider-client.js";
 import { malformedResponse, parseUpstream } from "../parse-upstream.js";
 
 const ollamaEmbedResponseSchema = z.object({

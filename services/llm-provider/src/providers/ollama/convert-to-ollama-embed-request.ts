@@ -1,4 +1,4 @@
-import type { EmbeddingCall } from "../port.js";
+import type { EmbeddingCall } from "../../ports/provider-client.js";
 
 /** The `/api/embed` request body, as far as we send it. */
 export interface OllamaEmbedRequest {

@@ -9,7 +9,7 @@ import type {
   EmbeddingCall,
   EmbeddingOutcome,
   ProviderClient,
-} from "../port.js";
+} from "../../ports/provider-client.js";
 import { redactApiKey } from "../redact-api-key.js";
 import { classifyOllamaError } from "./classify-ollama-error.js";
 import { convertOllamaChatResponse } from "./convert-ollama-chat-response.js";

@@ -1,6 +1,6 @@
 import { AzureOpenAI } from "openai";
 import type { ProviderSpec } from "../../domain/catalog.js";
-import type { ProviderClient } from "../port.js";
+import type { ProviderClient } from "../../ports/provider-client.js";
 import { createOpenAIClient } from "./openai-client.js";
 
 export interface AzureOpenAIClientOptions {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ChatOutcome } from "../port.js";
+import type { ChatOutcome } from "../../ports/provider-client.js";
 import { parseUpstream } from "../parse-upstream.js";
 import { convertOpenAIUsage, openAIUsageSchema } from "./convert-openai-usage.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";

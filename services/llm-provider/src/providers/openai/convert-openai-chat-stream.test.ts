@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ChatStreamPart } from "../port.js";
+import type { ChatStreamPart } from "../../ports/provider-client.js";
 import { convertOpenAIChatStream } from "./convert-openai-chat-stream.js";
 
 async function collect(chunks: unknown[]): Promise<ChatStreamPart[]> {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
-import type { ChatDelta, ChatStreamPart, ChatUsage } from "../port.js";
+import type { ChatDelta, ChatStreamPart, ChatUsage } from "../../ports/provider-client.js";
 import { parseUpstream } from "../parse-upstream.js";
 import { convertOpenAIUsage, openAIUsageSchema } from "./convert-openai-usage.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";

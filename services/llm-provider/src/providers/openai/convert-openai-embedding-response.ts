@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { decodeFloat32Base64 } from "../../domain/embedding-vector.js";
-import type { EmbeddingOutcome } from "../port.js";
+import type { EmbeddingOutcome } from "../../ports/provider-client.js";
 import { malformedResponse, parseUpstream } from "../parse-upstream.js";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ChatUsage } from "../port.js";
+import type { ChatUsage } from "../../ports/provider-client.js";
 
 /** Lenient: the `usage` of a chat completion, or of the last chunk of a stream (`include_usage`). */
 export const openAIUsageSchema = z.object({

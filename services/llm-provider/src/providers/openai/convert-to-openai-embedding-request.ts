@@ -1,5 +1,5 @@
 import type OpenAI from "openai";
-import type { EmbeddingCall } from "../port.js";
+import type { EmbeddingCall } from "../../ports/provider-client.js";
 
 type OpenAIEmbeddingRequest = OpenAI.Embeddings.EmbeddingCreateParams;
 

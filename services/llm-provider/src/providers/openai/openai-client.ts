@@ -7,7 +7,7 @@ import type {
   EmbeddingCall,
   EmbeddingOutcome,
   ProviderClient,
-} from "../port.js";
+} from "../../ports/provider-client.js";
 import { expectEventStream } from "../expect-event-stream.js";
 import { redactApiKey } from "../redact-api-key.js";
 import { classifyOpenAIError } from "./classify-openai-error.js";

@@ -1,0 +1,136 @@
+import { GenerateEmbeddingSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
+import type { GenerateEmbedding } from "@llm-provider/contracts";
+import { planTargets } from "../../domain/catalog.js";
+import type { Catalog, FallbackChain, ModelEntry, Target } from "../../domain/catalog.js";
+import { estimateEmbeddingTokens } from "../../domain/embedding-batch.js";
+import {
+  checkEmbeddingReplySize,
+  minimumEmbeddingReplyBytes,
+  typicalEmbeddingReplyBytes,
+} from "../../domain/embedding-reply-size.js";
+import { canServeEmbedding, resolveEmbeddingRequirement } from "../../domain/embedding-requirements.js";
+import type { EmbeddingRequirement } from "../../domain/embedding-requirements.js";
+import { checkEmbeddingInputNonEmpty } from "../../domain/policies.js";
+import type { RequestContext } from "../../ports/request-handler.js";
+import type { EmbeddingCache } from "../../ports/embedding-cache.js";
+import {
+  admitRequest,
+  configuredModel,
+  deadlineOf,
+  refuseViolation,
+  requireServable,
+} from "../request-admission.js";
+import type { UpstreamRequestDeps } from "../request-admission.js";
+
+/** Bytes kept free of the server's max_payload for the reply's headers (NATS counts them in). */
+const REPLY_HEADER_ALLOWANCE_BYTES = 512;
+
+export interface GenerateEmbeddingDeps extends UpstreamRequestDeps {
+  cache: EmbeddingCache;
+  /** `caller`: each calling context has vectors of its own (embedding_cache.scope). */
+  cacheScope: "shared" | "caller";
+  /** The connected server's `max_payload`: no reply may be larger. */
+  maxPayloadBytes: () => number;
+}
+
+/** An embedding request that passed every check and may go to the cache and upstream. */
+export interface PreparedEmbedding {
+  request: GenerateEmbedding;
+  /** The input as a list (one text or a batch), in input order. */
+  inputs: string[];
+  model: ModelEntry;
+  requirement: EmbeddingRequirement;
+  /** Targets whose client embeds and whose model serves the requirement, in fallback order. */
+  targets: Target[];
+  chain: FallbackChain | undefined;
+  deadline: number;
+  /** The largest reply that fits in one NATS message. */
+  maxReplyBytes: number;
+  /** What the caller's budget was charged with, and when (`Date.now()`): settled with the real count. */
+  estimatedTokens: number;
+  admittedAt: number;
+}
+
+/**
+ * Everything before the cache and the provider: schema, POL-LLM-004, model and dimensions, the
+ * targets that can embed, a reply that can fit at all, the deadline, the caller's budget and the
+ * Policy Gateway.
+ */
+export async function prepareEmbedding(
+  body: unknown,
+  context: RequestContext,
+  deps: GenerateEmbeddingDeps,
+): Promise<PreparedEmbedding> {
+  const request = parseRequest(GenerateEmbeddingSchema, body);
+  refuseViolation(checkEmbeddingInputNonEmpty(request.input));
+  const inputs = typeof request.input === "string" ? [request.input] : request.input;
+  const catalog = deps.catalog();
+  const { model, requirement } = resolveEmbeddingModel(catalog, request);
+  const { targets, chain } = planTargets(catalog, model.model_name);
+  const servable = requireServable(
+    targets.filter(
+      (target) =>
+        deps.clients.get(target.provider.id)?.generateEmbeddings !== undefined &&
+        canServeEmbedding(target.model, requirement),
+    ),
+    "embed with model",
+    request.model,
+  );
+  const maxReplyBytes =
+    deps.maxPayloadBytes() - REPLY_HEADER_ALLOWANCE_BYTES - Buffer.byteLength(context.requestId);
+  refuseUnfittableReply(request, inputs.length, requirement, model, maxReplyBytes);
+
+  const deadline = deadlineOf(context, request.timeout_ms, deps.defaultTimeoutMs);
+  const estimatedTokens = estimateEmbeddingTokens(inputs);
+  const admittedAt = await admitRequest(deps, context, {
+    deadline,
+    operation: "embedding",
+    model: model.model_name,
+    providerId: model.provider_id,
+    estimatedTokens,
+  });
+  return {
+    request,
+    inputs,
+    model,
+    requirement,
+    targets: servable,
+    chain,
+    deadline,
+    maxReplyBytes,
+    estimatedTokens,
+    admittedAt,
+  };
+}
+
+/** The requested model must exist, embed, and honour the requested dimensions. */
+function resolveEmbeddingModel(
+  catalog: Catalog,
+  request: GenerateEmbedding,
+): { model: ModelEntry; requirement: EmbeddingRequirement } {
+  const model = configuredModel(catalog, request.model);
+  const resolved = resolveEmbeddingRequirement(model, request.dimensions);
+  if ("mismatch" in resolved) {
+    const { kind, message, field } = resolved.mismatch;
+    throw new LlmProviderError(kind, message, { field });
+  }
+  return { model, requirement: resolved.requirement };
+}
+
+/**
+ * Refused before anything is spent when even the smallest possible reply is too large; the advice
+ * then comes from a realistic size, so that the split it suggests fits.
+ */
+function refuseUnfittableReply(
+  request: GenerateEmbedding,
+  inputCount: number,
+  requirement: EmbeddingRequirement,
+  model: ModelEntry,
+  maxReplyBytes: number,
+): void {
+  const encoding = request.encoding_format;
+  if (minimumEmbeddingReplyBytes(inputCount, requirement.dimensions, encoding) <= maxReplyBytes) return;
+  const typical = typicalEmbeddingReplyBytes(inputCount, requirement.dimensions, encoding, model.model_name);
+  const tooLarge = checkEmbeddingReplySize(typical, inputCount, maxReplyBytes, encoding)!;
+  throw new LlmProviderError("payload_too_large", tooLarge.message, tooLarge);
+}

@@ -1,0 +1,80 @@
+import { SUBJECTS } from "@llm-provider/contracts";
+import type { Config } from "../config/schema.js";
+import type { Catalog, ModelEntry } from "../domain/catalog.js";
+import type { EmbeddingCache } from "../ports/embedding-cache.js";
+import type { EventSink } from "../ports/event-sink.js";
+import type { HealthCache } from "../ports/health-recorder.js";
+import type { PolicyGate } from "../ports/policy-gate.js";
+import type { ProviderClient } from "../ports/provider-client.js";
+import type { Endpoints } from "../ports/request-handler.js";
+import type { CallerLimits } from "../routing/caller-limits.js";
+import { createCompleteChatHandler } from "./chat/complete-chat.js";
+import type { ChatDeps } from "./chat/prepare-chat.js";
+import { createStreamChatHandler } from "./chat/stream-chat.js";
+import { createDisabledEmbeddingCache } from "./embeddings/disabled-embedding-cache.js";
+import { createGenerateEmbeddingHandler } from "./embeddings/generate-embedding.js";
+import { createGetProviderHealthHandler } from "./health/get-provider-health.js";
+import { createListModelsHandler } from "./models/list-models.js";
+
+/** What the handlers are given: ports and the settings they read, nothing concrete. */
+export interface EndpointDeps {
+  config: Config;
+  catalog: () => Catalog;
+  clients: ReadonlyMap<string, ProviderClient>;
+  policyGate: PolicyGate;
+  callerLimits: CallerLimits;
+  events: EventSink;
+  health: HealthCache;
+  embeddingCache: EmbeddingCache | undefined;
+  /** The shared rate-limit status of a provider's own budget. */
+  rateLimitStatus: (providerId: string) => Promise<"OK" | "THROTTLED" | "BLOCKED">;
+  isModelAvailable: (model: ModelEntry) => boolean;
+  isProviderAvailable: (providerId: string) => boolean;
+  /** The largest message the NATS server takes now (it may change on reconnect). */
+  maxPayloadBytes: () => number;
+}
+
+/** The table of served subjects: one handler per request subject. */
+export function createEndpoints(deps: EndpointDeps): Endpoints {
+  const { config, catalog, clients, policyGate, callerLimits, events, health } = deps;
+  const chat: ChatDeps = {
+    catalog,
+    clients,
+    policyGate,
+    callerLimits,
+    events,
+    health,
+    defaultTimeoutMs: config.service.default_timeout_ms,
+    includeContentInEvents: config.events.include_content,
+  };
+  return {
+    [SUBJECTS.completeChat]: createCompleteChatHandler(chat),
+    [SUBJECTS.streamChat]: createStreamChatHandler(chat),
+    [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler({
+      catalog,
+      clients,
+      policyGate,
+      callerLimits,
+      cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),
+      cacheScope: config.embedding_cache.scope,
+      events,
+      health,
+      defaultTimeoutMs: config.service.default_timeout_ms,
+      maxPayloadBytes: deps.maxPayloadBytes,
+    }),
+    [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
+      catalog,
+      readHealth: (providerId) => health.read(providerId),
+      lastKnownHealth: (providerId) => health.lastKnown(providerId),
+      isProviderAvailable: deps.isProviderAvailable,
+      rateLimitStatus: deps.rateLimitStatus,
+      thresholds: {
+        windowMs: config.health.window_ms,
+        maxErrorRate: config.health.max_error_rate,
+        okLatencyMs: config.health.ok_latency_ms,
+        slowLatencyMs: config.health.slow_latency_ms,
+      },
+    }),
+    [SUBJECTS.listModels]: createListModelsHandler({ catalog, isModelAvailable: deps.isModelAvailable }),
+  };
+}

@@ -1,0 +1,58 @@
+import {
+  ListAvailableModelsSchema,
+  LlmProviderError,
+  parseRequest,
+  quoteValue,
+} from "@llm-provider/contracts";
+import type { ModelList, ModelSpec } from "@llm-provider/contracts";
+import type { Catalog, ModelEntry } from "../../domain/catalog.js";
+import type { Handler } from "../../ports/request-handler.js";
+
+export interface ListModelsDeps {
+  catalog: () => Catalog;
+  /** Whether a model can take requests right now (provider active, wire built, key present, breaker not open). */
+  isModelAvailable: (model: ModelEntry) => boolean;
+}
+
+/** QRY-001: the configured models in OpenAI's list format, optionally for one provider. */
+export function createListModelsHandler(deps: ListModelsDeps): Handler {
+  return function listModels(body) {
+    const request = parseRequest(ListAvailableModelsSchema, body);
+    const catalog = deps.catalog();
+    if (request.provider_id !== undefined && !catalog.providers.has(request.provider_id)) {
+      return Promise.reject(
+        new LlmProviderError(
+          "unknown_provider",
+          `provider ${quoteValue(request.provider_id)} is not configured`,
+          {
+            field: "provider_id",
+          },
+        ),
+      );
+    }
+    const data: ModelSpec[] = [];
+    for (const model of catalog.models.values()) {
+      if (request.provider_id !== undefined && model.provider_id !== request.provider_id) continue;
+      const provider = catalog.providers.get(model.provider_id)!;
+      const spec: ModelSpec = {
+        id: model.model_name,
+        object: "model",
+        created: catalog.createdAt,
+        owned_by: provider.id,
+        model_name: model.model_name,
+        provider_id: provider.id,
+        provider_name: provider.name ?? provider.id,
+        provider_type: provider.provider_type,
+        context_window: model.context_window,
+        max_tokens: model.max_tokens,
+        cost_metrics: { currency: "USD", ...model.cost },
+        feature_flags: model.features,
+        is_available: deps.isModelAvailable(model),
+      };
+      if (model.dimensions !== undefined) spec.dimensions = model.dimensions;
+      data.push(spec);
+    }
+    const list: ModelList = { object: "list", data };
+    return Promise.resolve(list);
+  };
+}

@@ -1,0 +1,98 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import { ConfigError } from "../../config/load-config.js";
+import { workerCreatesStateOf } from "../../config/schema.js";
+import type { Config } from "../../config/schema.js";
+import { ensureKvBucket } from "../kv/ensure-kv-bucket.js";
+import type { EnsureOutcome, KvBucketSpec } from "../kv/ensure-kv-bucket.js";
+import { ensureEventConsumers } from "./event-consumers.js";
+import { ensureEventStream } from "./jetstream-events.js";
+import { RATE_LIMIT_ENTRY_TTL_MS } from "../kv/kv-rate-limiter.js";
+
+/** Every KV bucket the service uses, with the shape the configuration asks for. */
+export function kvBucketSpecs(config: Config): KvBucketSpec[] {
+  const buckets: KvBucketSpec[] = [
+    { bucket: config.circuit_breaker.bucket, replicas: config.circuit_breaker.replicas },
+    {
+      bucket: config.rate_limits.bucket,
+      replicas: config.rate_limits.replicas,
+      ttlMs: RATE_LIMIT_ENTRY_TTL_MS,
+    },
+    { bucket: config.health.bucket, replicas: config.health.replicas, ttlMs: config.health.ttl_ms },
+  ];
+  if (config.embedding_cache.enabled) buckets.push(embeddingCacheBucketSpec(config.embedding_cache));
+  return buckets;
+}
+
+export function embeddingCacheBucketSpec(cache: Config["embedding_cache"]): KvBucketSpec {
+  return {
+    bucket: cache.bucket,
+    replicas: cache.replicas,
+    ttlMs: cache.ttl_ms,
+    ...(cache.max_bytes !== undefined ? { maxBytes: cache.max_bytes } : {}),
+    discardOldest: true,
+  };
+}
+
+export interface EnsuredResource {
+  kind: "stream" | "consumer" | "kv";
+  name: string;
+  replicas: number;
+  outcome: EnsureOutcome;
+}
+
+/**
+ * Creates the event stream and every KV bucket, or brings them to the configured shape
+ * (replicas included). Idempotent. `llm-provider-bootstrap` runs it with its administration
+ * rights; a worker runs it with `apply: false` (it holds no such rights, see docs/security.md) and
+ * only learns what is missing or differs, except where `service.create_state` lets it create.
+ */
+export async function ensureJetStreamState(
+  nc: NatsConnection,
+  config: Config,
+  apply = true,
+): Promise<EnsuredResource[]> {
+  const done: EnsuredResource[] = [];
+  if (config.events.enabled) {
+    const outcome = await ensureEventStream(nc, config.events, apply);
+    done.push({ kind: "stream", name: config.events.stream, replicas: config.events.replicas, outcome });
+    // Consumers belong to the bootstrap alone (a worker may not even read them).
+    if (apply) {
+      for (const consumer of await ensureEventConsumers(nc, config.events))
+        done.push({ kind: "consumer", replicas: config.events.replicas, ...consumer });
+    }
+  }
+  for (const spec of kvBucketSpecs(config)) {
+    const outcome = await ensureKvBucket(nc, spec, apply);
+    done.push({ kind: "kv", name: spec.bucket, replicas: spec.replicas, outcome });
+  }
+  return done;
+}
+
+/**
+ * A worker's start: its state created (`service.create_state`), or only checked — a stream or
+ * bucket that does not exist refuses the start (ConfigError, exit 78), one that differs from the
+ * configuration is logged.
+ */
+export async function prepareWorkerState(nc: NatsConnection, config: Config, logger: Logger): Promise<void> {
+  const creates = workerCreatesStateOf(config);
+  const state = await ensureJetStreamState(nc, config, creates);
+  const missing = state.filter((resource) => resource.outcome === "missing");
+  if (missing.length > 0) {
+    throw new ConfigError(
+      "jetstream",
+      missing.map((resource) => ({
+        field: "jetstream",
+        message: `${resource.kind} ${resource.name} does not exist: run llm-provider-bootstrap with this configuration first`,
+      })),
+    );
+  }
+  const changed = state.filter((resource) => resource.outcome !== "unchanged");
+  if (changed.length === 0) return;
+  if (creates) logger.info({ changed }, "JetStream state created or reshaped");
+  else
+    logger.warn(
+      { differs: changed },
+      "JetStream state differs from the configuration: run llm-provider-bootstrap",
+    );
+}
