@@ -5,6 +5,8 @@ export default defineConfig({
   resolve: { conditions: ["source"] },
   ssr: { resolve: { conditions: ["source"], externalConditions: ["source"] } },
   test: {
+    // Tests that start the service as a process run its build: compiled once, here.
+    globalSetup: ["test/support/build-service.ts"],
     include: ["contracts/src/**/*.test.ts", "services/llm-provider/src/**/*.test.ts", "test/**/*.test.ts"],
     // Each integration file starts its own nats-server; two cores, so keep files from starving each other.
     maxWorkers: 2,

@@ -26,6 +26,7 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsCluster } from "../harness/nats-cluster.js";
 import type { NatsClusterHandle } from "../harness/nats-cluster.js";
+import { builtServiceArgs } from "../support/built-service.js";
 import { cacheKey, readCacheEntry } from "../support/embeddings.js";
 import { readEvents } from "../support/events.js";
 import { TEST_API_KEY, testConfig } from "../support/service.js";
@@ -109,11 +110,11 @@ function clusterConfig(servers: string | string[]): ConfigInput {
 async function startWorker(name: string, server: string): Promise<Worker> {
   const configPath = join(workDir, `${name}.yaml`);
   await writeFile(configPath, toYaml(clusterConfig(server)));
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--conditions=source", "services/llm-provider/src/main.ts", "--config", configPath],
-    { cwd: root, env: { ...process.env, TEST_OPENAI_KEY: TEST_API_KEY }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, builtServiceArgs("main", ["--config", configPath]), {
+    cwd: root,
+    env: { ...process.env, TEST_OPENAI_KEY: TEST_API_KEY },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

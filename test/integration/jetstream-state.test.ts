@@ -14,6 +14,7 @@ import { createLogger } from "../../services/llm-provider/src/infra/logging/logg
 import { ensureJetStreamState } from "../../services/llm-provider/src/infra/jetstream/jetstream-state.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { builtServiceArgs } from "../support/built-service.js";
 import { testConfig } from "../support/service.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -191,18 +192,11 @@ describe("JetStream state (event stream and KV buckets)", () => {
 });
 
 function runBootstrap(configPath: string): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--conditions=source",
-      "services/llm-provider/src/bootstrap.ts",
-      "--config",
-      configPath,
-    ],
-    { cwd: root, env: { ...process.env, TEST_OPENAI_KEY: "unused" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, builtServiceArgs("bootstrap", ["--config", configPath]), {
+    cwd: root,
+    env: { ...process.env, TEST_OPENAI_KEY: "unused" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

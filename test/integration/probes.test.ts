@@ -15,6 +15,7 @@ import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { builtServiceArgs } from "../support/built-service.js";
 import { startTestService, TEST_API_KEY, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 import { eventually } from "../support/until.js";
@@ -115,15 +116,11 @@ describe("health probes of the service process", () => {
         }),
       ),
     );
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "--conditions=source", "services/llm-provider/src/main.ts", "--config", configPath],
-      {
-        cwd: root,
-        env: { ...process.env, TEST_OPENAI_KEY: TEST_API_KEY },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, builtServiceArgs("main", ["--config", configPath]), {
+      cwd: root,
+      env: { ...process.env, TEST_OPENAI_KEY: TEST_API_KEY },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

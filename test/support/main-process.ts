@@ -3,25 +3,18 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { SERVICE_NAME } from "@llm-provider/contracts";
+import { builtServiceArgs } from "./built-service.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 /** A process a test forgot to stop is killed after this long. */
 const KILL_AFTER_MS = 20_000;
 
 export function runMain(configPath: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--conditions=source",
-      "services/llm-provider/src/main.ts",
-      "--config",
-      configPath,
-      ...extraArgs,
-    ],
-    { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, builtServiceArgs("main", ["--config", configPath, ...extraArgs]), {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
