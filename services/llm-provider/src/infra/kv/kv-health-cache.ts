@@ -4,7 +4,7 @@ import type { KV } from "@nats-io/kv";
 import type { Attempt } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { HealthWindow, mergeHealthSnapshots } from "../../domain/provider-health.js";
+import { mergeHealthSnapshots } from "../../domain/provider-health.js";
 import type { HealthSnapshot } from "../../domain/provider-health.js";
 import type { HealthCache } from "../../ports/health-recorder.js";
 
@@ -12,6 +12,7 @@ export type { HealthCache };
 import { createKvBucketReader } from "./kv-bucket-reader.js";
 import type { KvEntry } from "./kv-bucket-reader.js";
 import { toKvToken } from "./kv-token.js";
+import { OwnHealthWindows } from "./own-health-windows.js";
 
 export interface KvHealthCacheOptions {
   nc: NatsConnection;
@@ -84,59 +85,23 @@ export async function createKvHealthCache(options: KvHealthCacheOptions): Promis
 export function createHealthCache(options: HealthCacheOptions): HealthCache {
   const { store } = options;
   const now = options.now ?? Date.now;
-  const windows = new Map<string, HealthWindow>();
-  const dirty = new Set<string>();
-  const lastWritten = new Map<string, number>();
+  const windows = new OwnHealthWindows({
+    put: (key, value) => store.put(key, value),
+    workerId: options.workerId,
+    windowMs: options.windowMs,
+    ttlMs: options.ttlMs,
+    logger: options.logger,
+    now,
+  });
   /** Provider → what this worker's latest successful read of it found. */
   const lastRead = new Map<string, ReadOfProvider>();
 
-  function windowOf(providerId: string): HealthWindow {
-    let window = windows.get(providerId);
-    if (!window) windows.set(providerId, (window = new HealthWindow(options.windowMs)));
-    return window;
-  }
-
-  async function flush(): Promise<void> {
-    const at = now();
-    // Changed entries, and (to keep them alive under the TTL) any not written for half of it.
-    for (const [providerId] of windows) {
-      if ((lastWritten.get(providerId) ?? 0) < at - options.ttlMs / 2) dirty.add(providerId);
-    }
-    const pending = [...dirty];
-    dirty.clear();
-    await Promise.all(
-      pending.map(async (providerId) => {
-        const snapshot = windowOf(providerId).snapshot(at);
-        try {
-          await store.put(`${toKvToken(providerId)}.${options.workerId}`, JSON.stringify(snapshot));
-          lastWritten.set(providerId, at);
-        } catch (error) {
-          dirty.add(providerId); // try again next round
-          options.logger.warn(
-            { provider_id: providerId, err: (error as Error).message },
-            "health cache write failed",
-          );
-        }
-      }),
-    );
-  }
-
-  const timer = setInterval(() => void flush(), options.flushIntervalMs);
+  const timer = setInterval(() => void windows.flush(), options.flushIntervalMs);
   timer.unref();
 
   return {
     recordAttempts(attempts: readonly Attempt[]) {
-      const at = now();
-      for (const attempt of attempts) {
-        if (attempt.outcome === "skipped") continue; // not a call: says nothing new about the provider
-        windowOf(attempt.provider_id).record(at, {
-          ok: attempt.outcome === "success",
-          latencyMs: attempt.latency_ms,
-          ...(attempt.error_code ? { error: attempt.error_code } : {}),
-          rateLimited: attempt.error_code === "rate_limited",
-        });
-        dirty.add(attempt.provider_id);
-      }
+      windows.record(attempts);
     },
     async read(providerId) {
       const startedAt = now();
@@ -155,14 +120,14 @@ export function createHealthCache(options: HealthCacheOptions): HealthCache {
         // This worker's entry is its window as it was written; the window itself is newer.
         if (workerId !== options.workerId) snapshots.push(snapshot);
       }
-      const own = windows.get(providerId);
-      if (own) snapshots.push(own.snapshot(now()));
+      const ownNow = windows.snapshot(providerId);
+      if (ownNow) snapshots.push(ownNow);
       return { snapshot: mergeHealthSnapshots(snapshots), readAt: known?.answeredAt ?? null };
     },
     async close() {
       clearInterval(timer);
       try {
-        await flush();
+        await windows.flush();
       } finally {
         store.close?.();
       }

@@ -27,84 +27,30 @@ export interface NatsPolicyGateOptions {
  * lets one probe through after the cool-down.
  */
 export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate {
-  const { nc, subject, timeoutMs, environment, logger } = options;
-  const breaker = new CircuitBreaker(options.breaker);
-  getInstruments()
-    .meter.createObservableGauge(METRIC.breakerState, { description: "0 closed, 1 half-open, 2 open" })
-    .addCallback((result) =>
-      result.observe(BREAKER_STATE_VALUE[breaker.state], { target: "policy_gateway" }),
-    );
-
-  async function ask(
-    request: PolicyEvaluationRequest,
-    trace: Context,
-    timeout: number,
-  ): Promise<PolicyDecision> {
-    let data: unknown;
-    try {
-      const hdrs = createHeaders();
-      hdrs.set(HEADERS.requestId, request.request_id);
-      injectTraceContext(hdrs, trace);
-      const reply = await nc.request(subject, JSON.stringify(request), { timeout, headers: hdrs });
-      data = reply.json();
-    } catch (error) {
-      throw new LlmProviderError("policy_unavailable", `policy gateway did not answer: ${describe(error)}`);
-    }
-    const decision = PolicyDecisionSchema.safeParse(data);
-    if (!decision.success) {
-      throw new LlmProviderError(
-        "policy_unavailable",
-        "policy gateway answered something that is not a decision",
-      );
-    }
-    return decision.data;
-  }
-
-  function record(ok: boolean): void {
-    const before = breaker.state;
-    if (ok) breaker.recordSuccess();
-    else breaker.recordFailure(Date.now());
-    if (breaker.state !== before) {
-      logger.warn(
-        { subject, from: before, to: breaker.state },
-        "policy gateway circuit breaker changed state",
-      );
-    }
-  }
-
+  const { nc, subject, timeoutMs, environment } = options;
+  const breaker = new PolicyGatewayBreaker(options.breaker, subject, options.logger);
   return {
     async check(check: PolicyCheck): Promise<void> {
       const remainingMs = Math.floor(check.deadline - performance.now());
       if (remainingMs <= 0) {
         throw new LlmProviderError("deadline_exceeded", "request deadline passed before the policy check");
       }
-      if (!breaker.tryAcquire(Date.now())) {
-        throw new LlmProviderError(
-          "policy_unavailable",
-          "policy gateway circuit is open after repeated failures",
-          {
-            retryAfterMs: breaker.retryAfterMs(Date.now()),
-          },
-        );
-      }
-      const request: PolicyEvaluationRequest = {
-        request_id: check.requestId,
-        caller: check.caller,
-        source: "llm-provider",
-        environment,
-        operation: check.operation,
-        model: check.model,
-        provider_id: check.providerId,
-        estimated_tokens: check.estimatedTokens,
-      };
+      breaker.admit();
+      const request = evaluationRequestOf(check, environment);
       let decision: PolicyDecision;
       try {
-        decision = await ask(request, check.trace, Math.min(timeoutMs, remainingMs));
+        decision = await askPolicyGateway(
+          nc,
+          subject,
+          request,
+          check.trace,
+          Math.min(timeoutMs, remainingMs),
+        );
       } catch (error) {
-        record(false);
+        breaker.record(false);
         throw error;
       }
-      record(true);
+      breaker.record(true);
       if (decision.decision === "deny") {
         throw new LlmProviderError("policy_denied", decision.reason ?? "denied by the policy gateway", {
           ...(decision.policy_id ? { policy: decision.policy_id } : {}),
@@ -112,6 +58,94 @@ export function createNatsPolicyGate(options: NatsPolicyGateOptions): PolicyGate
       }
     },
   };
+}
+
+/** The gateway's circuit breaker, its state as a gauge and its transitions in the log. */
+class PolicyGatewayBreaker {
+  private readonly breaker: CircuitBreaker;
+
+  constructor(
+    policy: BreakerPolicy,
+    private readonly subject: string,
+    private readonly logger: Logger,
+  ) {
+    const breaker = (this.breaker = new CircuitBreaker(policy));
+    getInstruments()
+      .meter.createObservableGauge(METRIC.breakerState, { description: "0 closed, 1 half-open, 2 open" })
+      .addCallback((result) =>
+        result.observe(BREAKER_STATE_VALUE[breaker.state], { target: "policy_gateway" }),
+      );
+  }
+
+  /** Refuses the request at once while the circuit is open (after the cool-down: one probe passes). */
+  admit(): void {
+    if (!this.breaker.tryAcquire(Date.now())) {
+      throw new LlmProviderError(
+        "policy_unavailable",
+        "policy gateway circuit is open after repeated failures",
+        {
+          retryAfterMs: this.breaker.retryAfterMs(Date.now()),
+        },
+      );
+    }
+  }
+
+  record(ok: boolean): void {
+    const { breaker } = this;
+    const before = breaker.state;
+    if (ok) breaker.recordSuccess();
+    else breaker.recordFailure(Date.now());
+    if (breaker.state !== before) {
+      this.logger.warn(
+        { subject: this.subject, from: before, to: breaker.state },
+        "policy gateway circuit breaker changed state",
+      );
+    }
+  }
+}
+
+function evaluationRequestOf(
+  check: PolicyCheck,
+  environment: NatsPolicyGateOptions["environment"],
+): PolicyEvaluationRequest {
+  return {
+    request_id: check.requestId,
+    caller: check.caller,
+    source: "llm-provider",
+    environment,
+    operation: check.operation,
+    model: check.model,
+    provider_id: check.providerId,
+    estimated_tokens: check.estimatedTokens,
+  };
+}
+
+/** One request/reply to the gateway; anything but a decision is `policy_unavailable`. */
+async function askPolicyGateway(
+  nc: NatsConnection,
+  subject: string,
+  request: PolicyEvaluationRequest,
+  trace: Context,
+  timeout: number,
+): Promise<PolicyDecision> {
+  let data: unknown;
+  try {
+    const hdrs = createHeaders();
+    hdrs.set(HEADERS.requestId, request.request_id);
+    injectTraceContext(hdrs, trace);
+    const reply = await nc.request(subject, JSON.stringify(request), { timeout, headers: hdrs });
+    data = reply.json();
+  } catch (error) {
+    throw new LlmProviderError("policy_unavailable", `policy gateway did not answer: ${describe(error)}`);
+  }
+  const decision = PolicyDecisionSchema.safeParse(data);
+  if (!decision.success) {
+    throw new LlmProviderError(
+      "policy_unavailable",
+      "policy gateway answered something that is not a decision",
+    );
+  }
+  return decision.data;
 }
 
 function describe(error: unknown): string {
