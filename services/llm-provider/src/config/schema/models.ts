@@ -1,0 +1,82 @@
+import { z } from "zod";
+import { DEFAULT_EMBEDDING_BATCH_SIZE } from "../../domain/catalog.js";
+import { IdentifierSchema } from "./fields.js";
+
+export const ModelConfigSchema = z.strictObject({
+  model_name: z.string().min(1).max(256).describe("Name callers use; unique"),
+  provider_id: IdentifierSchema,
+  upstream_model: z.string().min(1).optional().describe("Name sent to the provider; defaults to model_name"),
+  context_window: z.number().int().positive(),
+  // Not `.positive()` here so that POL-LLM-002 reports it with its policy id.
+  max_tokens: z.number().int(),
+  cost: z
+    .strictObject({
+      input_per_million: z.number().nonnegative().default(0),
+      output_per_million: z.number().nonnegative().default(0),
+      cache_read_per_million: z
+        .number()
+        .nonnegative()
+        .optional()
+        .describe("Prompt tokens read from the provider's cache; unset: input price"),
+      cache_write_per_million: z
+        .number()
+        .nonnegative()
+        .optional()
+        .describe("Prompt tokens written to the provider's cache; unset: input price"),
+    })
+    .default({ input_per_million: 0, output_per_million: 0 }),
+  features: z
+    .strictObject({
+      chat: z.boolean().default(true),
+      embedding: z.boolean().default(false),
+      function_calling: z.boolean().default(false),
+      streaming: z.boolean().default(false),
+      assistant_prefill: z
+        .boolean()
+        .default(false)
+        .describe("Continues a trailing assistant message (a stream rescued in 'continue' mode)"),
+    })
+    .default({
+      chat: true,
+      embedding: false,
+      function_calling: false,
+      streaming: false,
+      assistant_prefill: false,
+    }),
+  timeouts: z
+    .strictObject({
+      timeout_ms: z.number().int().positive().optional(),
+      first_byte_timeout_ms: z.number().int().positive().optional(),
+      idle_timeout_ms: z.number().int().positive().optional(),
+    })
+    .optional()
+    .describe("This model's own limits (e.g. a reasoning model's longer first byte); unset: the provider's"),
+  dimensions: z.number().int().positive().optional().describe("Vector length of an embedding model"),
+  configurable_dimensions: z
+    .boolean()
+    .default(false)
+    .describe("Honours a `dimensions` request field: any length up to `dimensions`"),
+  max_batch_size: z
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_EMBEDDING_BATCH_SIZE)
+    .describe("Most inputs the provider takes in one embeddings call"),
+});
+export type ModelConfig = z.output<typeof ModelConfigSchema>;
+
+export const FallbackChainSchema = z.strictObject({
+  id: IdentifierSchema,
+  models: z
+    .array(z.string().min(1))
+    .min(2)
+    .describe("Ordered targets; a request for the first one may fall back"),
+  triggers: z
+    .strictObject({
+      error: z.boolean().default(true),
+      rate_limit: z.boolean().default(true),
+      timeout: z.boolean().default(true),
+    })
+    .default({ error: true, rate_limit: true, timeout: true }),
+});
+export type FallbackChainConfig = z.output<typeof FallbackChainSchema>;
