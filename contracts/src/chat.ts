@@ -132,13 +132,32 @@ export const TokenUsageSchema = z
   .describe("TokenUsage: tokens consumed by the answering call and what they cost");
 export type TokenUsage = z.infer<typeof TokenUsageSchema>;
 
+/** Why a target of the request's chain was not called. */
+export const SkipReasonSchema = z
+  .enum([
+    "provider_inactive",
+    "no_api_key",
+    "provider_unavailable",
+    "missing_capability",
+    "circuit_open",
+    "rate_limited",
+    "not_enough_time",
+  ])
+  .describe(
+    "provider_inactive: taken out of service (is_active false); no_api_key: the provider's key is not set; " +
+      "provider_unavailable: this version has no wire for it; missing_capability: the model cannot take " +
+      "this request (see reason); circuit_open: its breaker is open; rate_limited: its RPM/TPM budget " +
+      "for the window is spent; not_enough_time: too little of the deadline left to try it",
+  );
+export type SkipReason = z.infer<typeof SkipReasonSchema>;
+
 export const AttemptSchema = z.object({
   provider_id: z.string(),
   model: z.string(),
-  outcome: z
-    .enum(["success", "error", "skipped"])
-    .describe("skipped: not called (breaker open, rate limit spent)"),
+  outcome: z.enum(["success", "error", "skipped"]).describe("skipped: not called, `skip_reason` says why"),
   error_code: z.string().optional(),
+  skip_reason: SkipReasonSchema.optional(),
+  reason: z.string().optional().describe("Why it was skipped, in words"),
   latency_ms: z.number().nonnegative(),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
@@ -160,7 +179,9 @@ export const ChatCompletionSchema = z
     usage: TokenUsageSchema,
     latency_ms: z.number().nonnegative().describe("Time from request received to reply, in ms"),
     attempts: z.array(AttemptSchema).describe("Every upstream attempt made, in order"),
-    warnings: z.array(z.string()).describe("Settings the provider could not honour"),
+    warnings: z
+      .array(z.string())
+      .describe("Settings the provider could not honour, and an answer from a fallback model"),
   })
   .describe("ChatCompletion");
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;

@@ -1,5 +1,6 @@
 import { headers as createHeaders } from "@nats-io/nats-core";
 import { LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import type { Attempt } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
@@ -177,6 +178,14 @@ describe("upstream failures", () => {
     expect(error.code).toBe("upstream_unavailable");
     expect(primary.requests).toHaveLength(2); // one retry of an overloaded provider
     expect(secondary.requests).toHaveLength(0);
+    expect((error.details?.attempts as Attempt[]).at(-1)).toEqual({
+      provider_id: "p1",
+      model: "model-1",
+      outcome: "skipped",
+      skip_reason: "missing_capability",
+      reason: "max_tokens 1000 exceeds model 'model-1' limit of 512",
+      latency_ms: 0,
+    });
   });
 
   it("does not retry or fall back on a bad request, and says why", async () => {

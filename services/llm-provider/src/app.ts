@@ -58,7 +58,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(config.log_level);
   const dispatcher = createHttpDispatcher();
-  const clients = buildProviderClients(config, env, logger, dispatcher);
+  const { clients, withoutClient } = buildProviderClients(config, env, logger, dispatcher);
   const catalog = buildCatalog(config, Math.floor(Date.now() / 1000));
   const nc = options.nc ?? (await connectNats(config.nats, logger, env));
   // The connection's state for the probes (the same watcher that logs its changes).
@@ -83,6 +83,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       config,
       catalog: () => catalog,
       clients,
+      providersWithoutClient: withoutClient,
       policyGate,
       callerLimits: createCallerLimits(state.limiter, (caller) => config.callers.contexts[caller]),
       events: state.events ?? { emit: () => undefined },

@@ -3,11 +3,17 @@ import type { Logger } from "pino";
 import { ConfigError } from "../config/load-config.js";
 import type { Config } from "../config/schema.js";
 import { describeSecretRef, resolveSecret } from "../config/secrets.js";
-import type { ConfigProblem } from "../domain/catalog.js";
+import type { ConfigProblem, TargetSkip } from "../domain/catalog.js";
 import { createUndiciFetch } from "../infra/http/undici-fetch.js";
 import type { ProviderClient } from "../ports/provider-client.js";
 import { createProviderClient, hasWire } from "../providers/create-provider-client.js";
 import { instrumentProviderClient } from "../telemetry/instrument-provider-client.js";
+
+/** The providers this worker can call, and why each of the others cannot be. */
+export interface ProviderClients {
+  clients: Map<string, ProviderClient>;
+  withoutClient: Map<string, TargetSkip>;
+}
 
 /** A traced client for every active provider whose key is present and whose wire exists, by id. */
 export function buildProviderClients(
@@ -15,21 +21,37 @@ export function buildProviderClients(
   env: NodeJS.ProcessEnv,
   logger: Logger,
   dispatcher: Agent,
-): Map<string, ProviderClient> {
+): ProviderClients {
   const apiKeys = resolveProviderKeys(config, env, logger);
   const clients = new Map<string, ProviderClient>();
+  const withoutClient = new Map<string, TargetSkip>();
   for (const provider of config.providers) {
-    if (!provider.is_active || !apiKeys.usable.has(provider.id)) continue;
+    if (!provider.is_active) {
+      withoutClient.set(provider.id, {
+        reason: "provider_inactive",
+        detail: `provider '${provider.id}' is not active`,
+      });
+      continue;
+    }
+    const missingKey = apiKeys.missing.get(provider.id);
+    if (missingKey) {
+      withoutClient.set(provider.id, { reason: "no_api_key", detail: missingKey });
+      continue;
+    }
     const fetch = createUndiciFetch(dispatcher, { idleMs: provider.config.idle_timeout_ms });
     const client = createProviderClient(provider, { apiKey: apiKeys.values.get(provider.id), fetch });
-    if (client) clients.set(provider.id, instrumentProviderClient(client, provider));
-    else
-      logger.warn(
-        { provider_id: provider.id, provider_type: provider.provider_type },
-        "wire not available yet; provider unavailable",
-      );
+    if (client) {
+      clients.set(provider.id, instrumentProviderClient(client, provider));
+      continue;
+    }
+    const detail = `this version has no wire for provider type '${provider.provider_type}'`;
+    withoutClient.set(provider.id, { reason: "provider_unavailable", detail });
+    logger.warn(
+      { provider_id: provider.id, provider_type: provider.provider_type },
+      `${detail}; provider unavailable`,
+    );
   }
-  return clients;
+  return { clients, withoutClient };
 }
 
 /**
@@ -38,27 +60,24 @@ export function buildProviderClients(
  */
 function resolveProviderKeys(config: Config, env: NodeJS.ProcessEnv, logger: Logger) {
   const values = new Map<string, string>();
-  const usable = new Set<string>();
+  /** Provider → what is missing, in words. */
+  const missing = new Map<string, string>();
   const problems: ConfigProblem[] = [];
   config.providers.forEach((provider, index) => {
     // A provider this version cannot call needs no key (it is reported unavailable anyway).
-    if (!hasWire(provider.provider_type)) return;
-    if (!provider.api_key_ref) {
-      usable.add(provider.id);
-      return;
-    }
+    if (!hasWire(provider.provider_type) || !provider.api_key_ref) return;
     const key = resolveSecret(provider.api_key_ref, env);
     if (key !== undefined) {
       values.set(provider.id, key);
-      usable.add(provider.id);
       return;
     }
     if (!provider.is_active) return;
     const message = `API key ${describeSecretRef(provider.api_key_ref)} of provider '${provider.id}' is not set`;
+    missing.set(provider.id, message);
     if (config.environment === "production")
       problems.push({ field: `providers[${index}].api_key_ref`, message });
     else logger.warn({ provider_id: provider.id }, `${message}; provider unavailable`);
   });
   if (problems.length > 0) throw new ConfigError("secrets", problems);
-  return { values, usable };
+  return { values, missing };
 }

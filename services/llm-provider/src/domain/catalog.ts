@@ -1,4 +1,4 @@
-import type { FeatureFlags, ProviderType } from "@llm-provider/contracts";
+import type { FeatureFlags, ProviderType, SkipReason } from "@llm-provider/contracts";
 import type { Pricing } from "./cost.js";
 import {
   checkGatewayBypassOnlyInDev,
@@ -83,6 +83,18 @@ export interface CatalogInput {
 export interface Target {
   model: ModelEntry;
   provider: ProviderSpec;
+}
+
+/** Why a target will not be called for a request, known before any call. */
+export interface TargetSkip {
+  reason: SkipReason;
+  /** The same in words, for the caller (e.g. "API key env:OPENAI_API_KEY of provider 'openai' is not set"). */
+  detail: string;
+}
+
+/** A target as planned for one request: with `skip` it is listed in the attempts but not called. */
+export interface PlannedTarget extends Target {
+  skip?: TargetSkip;
 }
 
 /** The ProviderConfiguration read model: one immutable snapshot that a request sees whole. */
@@ -181,22 +193,36 @@ export function buildCatalog(input: CatalogInput, createdAt: number): Catalog {
 }
 
 /**
- * The ordered targets for a request: the model itself, then its fallback chain.
- * Inactive providers are left out here, so routing never has to ask again.
+ * The ordered targets for a request: the model itself, then its fallback chain. A target whose
+ * provider is inactive is planned as skipped, so that the reply can say why it was not called.
  */
 export function planTargets(
   catalog: Catalog,
   modelName: string,
-): { targets: Target[]; chain?: FallbackChain } {
+): { targets: PlannedTarget[]; chain?: FallbackChain } {
   const chain = catalog.chainsByPrimary.get(modelName);
   const names = chain?.models ?? [modelName];
-  const targets: Target[] = [];
+  const targets: PlannedTarget[] = [];
   for (const name of names) {
     const model = catalog.models.get(name);
     const provider = model && catalog.providers.get(model.provider_id);
-    if (model && provider?.is_active) targets.push({ model, provider });
+    if (!model || !provider) continue;
+    targets.push(
+      provider.is_active
+        ? { model, provider }
+        : {
+            model,
+            provider,
+            skip: { reason: "provider_inactive", detail: `provider '${provider.id}' is not active` },
+          },
+    );
   }
   return chain ? { targets, chain } : { targets };
+}
+
+/** The target with `skip` when one is given: a target already skipped keeps its first reason. */
+export function skipTargetWhen(target: PlannedTarget, skip: TargetSkip | undefined): PlannedTarget {
+  return target.skip || !skip ? target : { ...target, skip };
 }
 
 /** A target's attempt limits: the model's own where set, else its provider's. */

@@ -59,8 +59,21 @@ export function resolveEmbeddingRequirement(
  * vector space — the same model on several providers), able to shorten when a length was asked.
  */
 export function canServeEmbedding(model: ModelEntry, requirement: EmbeddingRequirement): boolean {
-  if (!model.features.embedding || model.dimensions !== requirement.nativeDimensions) return false;
-  return requirement.dimensions === model.dimensions || model.configurable_dimensions === true;
+  return embeddingMismatchOf(model, requirement) === undefined;
+}
+
+/** Why `model` cannot serve the request (see `canServeEmbedding`), in words; undefined when it can. */
+export function embeddingMismatchOf(
+  model: ModelEntry,
+  requirement: EmbeddingRequirement,
+): string | undefined {
+  const name = `model '${model.model_name}'`;
+  if (!model.features.embedding) return `${name} does not embed`;
+  if (model.dimensions !== requirement.nativeDimensions)
+    return `${name} has ${model.dimensions} dimensions, another vector space than ${requirement.nativeDimensions}`;
+  if (requirement.dimensions !== model.dimensions && model.configurable_dimensions !== true)
+    return `${name} cannot shorten its vectors to ${requirement.dimensions} dimensions`;
+  return undefined;
 }
 
 /** The `dimensions` to send a target: only a length other than its native one. */

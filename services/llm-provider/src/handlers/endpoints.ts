@@ -1,6 +1,6 @@
 import { SUBJECTS } from "@llm-provider/contracts";
 import type { Config } from "../config/schema.js";
-import type { Catalog, ModelEntry } from "../domain/catalog.js";
+import type { Catalog, ModelEntry, TargetSkip } from "../domain/catalog.js";
 import type { EmbeddingCache } from "../ports/embedding-cache.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { HealthCache } from "../ports/health-recorder.js";
@@ -21,6 +21,8 @@ export interface EndpointDeps {
   config: Config;
   catalog: () => Catalog;
   clients: ReadonlyMap<string, ProviderClient>;
+  /** Why a configured provider has no client. */
+  providersWithoutClient: ReadonlyMap<string, TargetSkip>;
   policyGate: PolicyGate;
   callerLimits: CallerLimits;
   events: EventSink;
@@ -36,10 +38,11 @@ export interface EndpointDeps {
 
 /** The table of served subjects: one handler per request subject. */
 export function createEndpoints(deps: EndpointDeps): Endpoints {
-  const { config, catalog, clients, policyGate, callerLimits, events, health } = deps;
+  const { config, catalog, clients, providersWithoutClient, policyGate, callerLimits, events, health } = deps;
   const chat: ChatDeps = {
     catalog,
     clients,
+    providersWithoutClient,
     policyGate,
     callerLimits,
     events,
@@ -53,6 +56,7 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
     [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler({
       catalog,
       clients,
+      providersWithoutClient,
       policyGate,
       callerLimits,
       cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),

@@ -1,8 +1,9 @@
 import { LlmProviderError, quoteValue } from "@llm-provider/contracts";
-import type { Catalog, ModelEntry } from "../domain/catalog.js";
+import type { Catalog, ModelEntry, PlannedTarget, TargetSkip } from "../domain/catalog.js";
 import type { PolicyViolation } from "../domain/policies.js";
 import type { ProviderClient } from "../ports/provider-client.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
+import { skippedAttempt } from "../routing/execute-with-fallback.js";
 import type { RequestContext } from "../ports/request-handler.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { HealthRecorder } from "../ports/health-recorder.js";
@@ -36,21 +37,32 @@ export function configuredModel(catalog: Catalog, modelName: string): ModelEntry
 }
 
 /**
- * The targets left once those that cannot take the request are filtered out; none is
- * `upstream_unavailable`, final (another try finds the same configuration). `what`: what they
- * cannot do, as the message says it ("serve model", "embed with model").
+ * The planned targets when at least one can be called; when none can, `upstream_unavailable`,
+ * final (another try finds the same configuration), listing each target with why it cannot.
  */
-export function requireServable<T>(servable: T[], what: string, modelName: string): T[] {
-  if (servable.length === 0) {
-    throw new LlmProviderError(
-      "upstream_unavailable",
-      `no active provider can ${what} ${quoteValue(modelName)}`,
-      {
-        retryable: false,
-      },
-    );
-  }
-  return servable;
+export function requireCallable(targets: PlannedTarget[], modelName: string): PlannedTarget[] {
+  if (targets.some((target) => !target.skip)) return targets;
+  const attempts = targets.map((target) => skippedAttempt(target, target.skip!));
+  const reasons = attempts.map((attempt) => `${attempt.provider_id}/${attempt.model}: ${attempt.reason}`);
+  throw new LlmProviderError(
+    "upstream_unavailable",
+    `no provider can serve model ${quoteValue(modelName)} (${reasons.join("; ")})`,
+    { retryable: false, details: { attempts } },
+  );
+}
+
+/** Why `target` cannot be called at all on this worker, or undefined when its client exists. */
+export function clientSkipOf(
+  deps: Pick<UpstreamRequestDeps, "clients" | "providersWithoutClient">,
+  target: PlannedTarget,
+): TargetSkip | undefined {
+  if (deps.clients.has(target.provider.id)) return undefined;
+  return (
+    deps.providersWithoutClient.get(target.provider.id) ?? {
+      reason: "provider_unavailable",
+      detail: `provider '${target.provider.id}' has no client on this worker`,
+    }
+  );
 }
 
 /** The request's deadline on the `performance.now()` clock: its own `timeout_ms`, else the default. */
@@ -71,6 +83,8 @@ export interface AdmissionGates {
 export interface UpstreamRequestDeps extends AdmissionGates {
   catalog: () => Catalog;
   clients: ReadonlyMap<string, ProviderClient>;
+  /** Why a configured provider has no client (its key is not set, no wire for its type). */
+  providersWithoutClient: ReadonlyMap<string, TargetSkip>;
   events: EventSink;
   /** Every upstream attempt, answered or not (ProviderHealth). */
   health: HealthRecorder;

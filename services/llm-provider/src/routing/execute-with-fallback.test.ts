@@ -106,6 +106,67 @@ describe("executeWithFallback", () => {
     ]);
   });
 
+  it("lists a planned skip with its reason, never calls it, and goes on to the next target", async () => {
+    const env = virtualEnvironment();
+    const { calls, budgets, attempt } = scripted([]);
+    const skip = {
+      reason: "no_api_key" as const,
+      detail: "API key env:OPENAI_API_KEY of provider 'a' is not set",
+    };
+    const plan = {
+      targets: [{ ...target("a", "m1"), skip }, target("b", "m2")],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(calls).toEqual(["b"]);
+    // The last callable target keeps the whole deadline: a skipped one takes no share of it.
+    expect(budgets).toEqual([60_000]);
+    expect(result.attempts).toEqual([
+      {
+        provider_id: "a",
+        model: "m1",
+        outcome: "skipped",
+        skip_reason: "no_api_key",
+        reason: skip.detail,
+        latency_ms: 0,
+      },
+      { provider_id: "b", model: "m2", outcome: "success", latency_ms: 0 },
+    ]);
+  });
+
+  it("lists an open breaker and a spent budget as skipped with their reasons", async () => {
+    const env = virtualEnvironment();
+    const { attempt } = scripted(["circuit_open", "local_rate_limited"]);
+    const plan = {
+      targets: [target("a", "m1"), target("b", "m2"), target("c", "m3")],
+      chain: chain(["m1", "m2", "m3"]),
+      deadline: 60_000,
+    };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(result.attempts.map((a) => [a.provider_id, a.outcome, a.skip_reason, a.reason])).toEqual([
+      ["a", "skipped", "circuit_open", "failed: circuit_open"],
+      ["b", "skipped", "rate_limited", "failed: local_rate_limited"],
+      ["c", "success", undefined, undefined],
+    ]);
+  });
+
+  it("does not list a planned skip after a failure the chain does not fall back on", async () => {
+    const env = virtualEnvironment();
+    const { attempt } = scripted(["bad_request"]);
+    const skip = { reason: "provider_inactive" as const, detail: "provider 'b' is not active" };
+    const plan = {
+      targets: [target("a", "m1"), { ...target("b", "m2"), skip }],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    const error = (await executeWithFallback(plan, attempt, env).catch(
+      (e: unknown) => e,
+    )) as LlmProviderError;
+    expect(error.code).toBe("upstream_bad_request");
+    expect((error.details?.attempts as { provider_id: string }[]).map((a) => a.provider_id)).toEqual(["a"]);
+  });
+
   it("waits exactly the provider's retry-after", async () => {
     const env = virtualEnvironment();
     const { attempt } = scripted([{ failure: "rate_limited", retryAfterMs: 1_500 }]);

@@ -2,11 +2,12 @@ import { LlmProviderError } from "@llm-provider/contracts";
 import type { Attempt } from "@llm-provider/contracts";
 import { attemptBudgetMs, MIN_ATTEMPT_MS, retryDelayMs } from "../domain/attempt-planning.js";
 import { limitsOf } from "../domain/catalog.js";
-import type { FallbackChain, Target } from "../domain/catalog.js";
+import type { FallbackChain, PlannedTarget, Target, TargetSkip } from "../domain/catalog.js";
 import { FailureClass, UpstreamError, failureTraits, isLocalRefusal } from "../domain/failure.js";
 
 export interface ExecutionPlan {
-  targets: readonly Target[];
+  /** In order; one with `skip` is listed as skipped when routing reaches it, never called. */
+  targets: readonly PlannedTarget[];
   chain?: FallbackChain | undefined;
   /** Absolute deadline (ms, same clock as `now`) that all attempts together must keep. */
   deadline: number;
@@ -50,6 +51,7 @@ export type AttemptFunction<T> = (target: Target, signal: AbortSignal, budget: A
  * keeps time for the next target; a target whose budget is too small is skipped. What is cheap
  * to retry is retried on the same target, a slow failure falls back at once (see
  * `retryDelayMs`), and a fallback happens only when the chain's trigger for that failure is on.
+ * Every target passed over is listed in the attempts as skipped, with the reason.
  * Throws a typed `LlmProviderError` that lists the attempts.
  */
 export async function executeWithFallback<T>(
@@ -69,8 +71,12 @@ export async function executeWithFallback<T>(
       if (decision === "stop") break;
       if (decision === "skip") continue;
     }
+    if (target.skip) {
+      attempts.push(skippedAttempt(target, target.skip));
+      continue;
+    }
     previous = target;
-    const next = targets[index + 1];
+    const next = targets.slice(index + 1).find((later) => !later.skip);
     const limits = limitsOf(target);
     const streamed = plan.streamed?.(target) ?? false;
     const retriesOfClass = new Map<FailureClass, number>();
@@ -81,7 +87,13 @@ export async function executeWithFallback<T>(
       const budgetMs = attemptBudgetMs(remaining, next && limitsOf(next).timeout_ms);
       if (next && budgetMs < MIN_ATTEMPT_MS) {
         // Too little time for this target to answer: leave it all to the next one.
-        attempts.push({ ...record(target, "skipped", 0), error_code: "deadline_exceeded" });
+        attempts.push({
+          ...skippedAttempt(target, {
+            reason: "not_enough_time",
+            detail: `${Math.round(budgetMs)} ms of the deadline would be left for it`,
+          }),
+          error_code: "deadline_exceeded",
+        });
         break;
       }
       const started = environment.now();
@@ -101,9 +113,7 @@ export async function executeWithFallback<T>(
         if (!(error instanceof UpstreamError)) throw error;
         lastError = error;
         const attemptMs = environment.now() - started;
-        attempts.push(
-          record(target, isLocalRefusal(error.failure) ? "skipped" : "error", attemptMs, error.failure),
-        );
+        attempts.push(attemptOf(target, error, attemptMs));
         if (environment.now() >= plan.deadline) throw deadlineExceeded(attempts, lastError);
         const ofClass = retriesOfClass.get(error.failure) ?? 0;
         const delay = retryDelayMs(
@@ -124,8 +134,12 @@ export async function executeWithFallback<T>(
     }
   }
   if (lastError === undefined) {
-    if (attempts.length > 0) throw deadlineExceeded(attempts, undefined);
-    throw new LlmProviderError("upstream_unavailable", "no active provider serves this model");
+    if (attempts.some((attempt) => attempt.skip_reason === "not_enough_time"))
+      throw deadlineExceeded(attempts, undefined);
+    throw new LlmProviderError("upstream_unavailable", "no provider can be called for this request", {
+      retryable: false,
+      details: { attempts },
+    });
   }
   throw toLlmProviderError(lastError, attempts);
 }
@@ -165,10 +179,10 @@ async function attemptWithTimeout<T>(
 function hasFallback(
   error: UpstreamError,
   from: Target,
-  rest: readonly Target[],
+  rest: readonly PlannedTarget[],
   chain: FallbackChain | undefined,
 ): boolean {
-  return rest.some((to) => fallbackDecision(error, from, to, chain) === "try");
+  return rest.some((to) => !to.skip && fallbackDecision(error, from, to, chain) === "try");
 }
 
 /**
@@ -188,20 +202,29 @@ function fallbackDecision(
   return chain.triggers[trigger] ? "try" : "stop";
 }
 
-function record(
-  target: Target,
-  outcome: Attempt["outcome"],
-  latencyMs: number,
-  failure?: FailureClass,
-): Attempt {
-  const attempt: Attempt = {
+function record(target: Target, outcome: Attempt["outcome"], latencyMs: number): Attempt {
+  return {
     provider_id: target.provider.id,
     model: target.model.model_name,
     outcome,
     latency_ms: Math.round(latencyMs * 1000) / 1000,
   };
-  if (failure !== undefined) attempt.error_code = failureTraits(failure).errorCode;
-  return attempt;
+}
+
+/** A target not called, and why. */
+export function skippedAttempt(target: Target, skip: TargetSkip): Attempt {
+  return { ...record(target, "skipped", 0), skip_reason: skip.reason, reason: skip.detail };
+}
+
+/** A failed attempt; a refusal decided here (breaker open, budget spent) is listed as skipped. */
+function attemptOf(target: Target, error: UpstreamError, attemptMs: number): Attempt {
+  const errorCode = failureTraits(error.failure).errorCode;
+  if (isLocalRefusal(error.failure)) {
+    const reason = error.failure === FailureClass.circuitOpen ? "circuit_open" : "rate_limited";
+    return { ...skippedAttempt(target, { reason, detail: error.message }), error_code: errorCode };
+  }
+  // No `reason`: a provider's own words may quote the request, and attempts go into events.
+  return { ...record(target, "error", attemptMs), error_code: errorCode };
 }
 
 function withAttempts(error: LlmProviderError, attempts: Attempt[]): LlmProviderError {

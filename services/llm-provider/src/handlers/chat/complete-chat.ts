@@ -30,7 +30,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
           readsTargetAsStream(target) ? { target, budget } : undefined,
         ),
     );
-    const completion = toChatCompletion(execution, context);
+    const completion = toChatCompletion(execution, prepared.request.model, context);
     await recordChatAnswer(
       deps,
       prepared,
@@ -60,10 +60,14 @@ function answerWhole(
 }
 
 /** The neutral outcome of the answering target → the reply. */
-function toChatCompletion(execution: ExecutionResult<ChatOutcome>, context: RequestContext): ChatCompletion {
-  const { value: outcome, target, attempts } = execution;
+function toChatCompletion(
+  execution: ExecutionResult<ChatOutcome>,
+  requestedModel: string,
+  context: RequestContext,
+): ChatCompletion {
+  const outcome = execution.value;
   const completion: ChatCompletion = {
-    ...answeredChatFields(outcome, target, attempts, context),
+    ...answeredChatFields(outcome, execution, requestedModel, context),
     request_id: context.requestId,
     created_at: new Date().toISOString(),
     content: outcome.content,

@@ -1,7 +1,7 @@
 import { CompleteChatSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
 import type { CompleteChat } from "@llm-provider/contracts";
-import { planTargets } from "../../domain/catalog.js";
-import type { FallbackChain, ModelEntry, Target } from "../../domain/catalog.js";
+import { planTargets, skipTargetWhen } from "../../domain/catalog.js";
+import type { FallbackChain, ModelEntry, PlannedTarget, TargetSkip } from "../../domain/catalog.js";
 import { findChatMismatch } from "../../domain/chat-requirements.js";
 import type { EventContext } from "../../domain/events.js";
 import { checkMessagesNonEmpty } from "../../domain/policies.js";
@@ -11,8 +11,9 @@ import {
   admitRequest,
   configuredModel,
   deadlineOf,
+  clientSkipOf,
   refuseViolation,
-  requireServable,
+  requireCallable,
 } from "../request-admission.js";
 import type { UpstreamRequestDeps } from "../request-admission.js";
 import { eventContextOf } from "../request-record.js";
@@ -26,7 +27,8 @@ export interface ChatDeps extends UpstreamRequestDeps {
 export interface PreparedChat {
   request: CompleteChat;
   model: ModelEntry;
-  targets: Target[];
+  /** Every target of the chain in order, those that cannot take the request marked skipped. */
+  targets: PlannedTarget[];
   chain: FallbackChain | undefined;
   deadline: number;
   eventContext: EventContext;
@@ -53,14 +55,9 @@ export async function prepareChat(
   const mismatch = findChatMismatch(model, request, streaming);
   if (mismatch) throw new LlmProviderError(mismatch.kind, mismatch.message, { field: mismatch.field });
 
-  const { targets, chain } = planTargets(catalog, model.model_name);
-  const servable = requireServable(
-    targets.filter((target) => {
-      const client = deps.clients.get(target.provider.id);
-      if (!client || (streaming && !client.streamChat)) return false;
-      return findChatMismatch(target.model, request, streaming) === undefined;
-    }),
-    "serve model",
+  const { targets: planned, chain } = planTargets(catalog, model.model_name);
+  const targets = requireCallable(
+    planned.map((target) => skipTargetWhen(target, chatSkipOf(deps, target, request, streaming))),
     request.model,
   );
 
@@ -74,5 +71,24 @@ export async function prepareChat(
     estimatedTokens,
   });
   const eventContext = eventContextOf(context, deps.includeContentInEvents);
-  return { request, model, targets: servable, chain, deadline, eventContext, estimatedTokens, admittedAt };
+  return { request, model, targets, chain, deadline, eventContext, estimatedTokens, admittedAt };
+}
+
+/** Why `target` cannot take this chat: no client, a client that cannot stream, a model that lacks a feature. */
+function chatSkipOf(
+  deps: ChatDeps,
+  target: PlannedTarget,
+  request: CompleteChat,
+  streaming: boolean,
+): TargetSkip | undefined {
+  const noClient = clientSkipOf(deps, target);
+  if (noClient) return noClient;
+  if (streaming && !deps.clients.get(target.provider.id)!.streamChat) {
+    return {
+      reason: "missing_capability",
+      detail: `provider '${target.provider.id}' cannot stream`,
+    };
+  }
+  const mismatch = findChatMismatch(target.model, request, streaming);
+  return mismatch && { reason: "missing_capability", detail: mismatch.message };
 }

@@ -5,6 +5,7 @@ import type { Target } from "../../domain/catalog.js";
 import { computeChatCost } from "../../domain/cost.js";
 import { buildChatCompleted } from "../../domain/events.js";
 import type { StreamEnd } from "../../routing/consume-chat-stream.js";
+import { withFallbackWarning } from "../../routing/fallback-warning.js";
 import { recordRequestOutcome } from "../../telemetry/record-request-outcome.js";
 import type { RequestContext } from "../../ports/request-handler.js";
 import type { ChatDeps, PreparedChat } from "./prepare-chat.js";
@@ -25,13 +26,14 @@ export type AnsweredChatFields = Pick<
   | "warnings"
 >;
 
-/** The answer of `target` as the reply states it, priced with that target's model. */
+/** The answer of the answering target as the reply states it, priced with that target's model. */
 export function answeredChatFields(
   end: StreamEnd,
-  target: Target,
-  attempts: Attempt[],
+  execution: { target: Target; attempts: Attempt[] },
+  requestedModel: string,
   context: RequestContext,
 ): AnsweredChatFields {
+  const { target, attempts } = execution;
   const promptTokens = end.usage?.promptTokens ?? 0;
   const completionTokens = end.usage?.completionTokens ?? 0;
   return {
@@ -54,7 +56,7 @@ export function answeredChatFields(
     },
     latency_ms: elapsedMs(context),
     attempts,
-    warnings: end.warnings,
+    warnings: withFallbackWarning(end.warnings, requestedModel, target, attempts),
   };
 }
 

@@ -9,6 +9,7 @@ import { findDimensionMismatch, upstreamDimensions } from "../../domain/embeddin
 import type { EmbeddingRequirement } from "../../domain/embedding-requirements.js";
 import type { EmbeddingOutcome, ProviderClient } from "../../ports/provider-client.js";
 import { executeWithFallback } from "../../routing/execute-with-fallback.js";
+import { withFallbackWarning } from "../../routing/fallback-warning.js";
 import type { ExecutionResult } from "../../routing/execute-with-fallback.js";
 import type { HealthRecorder } from "../../ports/health-recorder.js";
 import type { ComputeBatch } from "./resolve-embeddings.js";
@@ -82,7 +83,7 @@ export function createEmbeddingBatchComputer(options: EmbeddingBatchComputerOpti
       countedTokens: outcome.usage?.promptTokens ?? estimateEmbeddingTokens(texts),
       cost: computeCost(promptTokens, 0, target.model.cost),
       attempts,
-      warnings: outcome.warnings,
+      warnings: withFallbackWarning(outcome.warnings, request.model, target, attempts),
     };
   };
 }

@@ -1,14 +1,14 @@
 import { GenerateEmbeddingSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
 import type { GenerateEmbedding } from "@llm-provider/contracts";
-import { planTargets } from "../../domain/catalog.js";
-import type { Catalog, FallbackChain, ModelEntry, Target } from "../../domain/catalog.js";
+import { planTargets, skipTargetWhen } from "../../domain/catalog.js";
+import type { Catalog, FallbackChain, ModelEntry, PlannedTarget, TargetSkip } from "../../domain/catalog.js";
 import { estimateEmbeddingTokens } from "../../domain/embedding-batch.js";
 import {
   checkEmbeddingReplySize,
   minimumEmbeddingReplyBytes,
   typicalEmbeddingReplyBytes,
 } from "../../domain/embedding-reply-size.js";
-import { canServeEmbedding, resolveEmbeddingRequirement } from "../../domain/embedding-requirements.js";
+import { embeddingMismatchOf, resolveEmbeddingRequirement } from "../../domain/embedding-requirements.js";
 import type { EmbeddingRequirement } from "../../domain/embedding-requirements.js";
 import { checkEmbeddingInputNonEmpty } from "../../domain/policies.js";
 import type { RequestContext } from "../../ports/request-handler.js";
@@ -17,8 +17,9 @@ import {
   admitRequest,
   configuredModel,
   deadlineOf,
+  clientSkipOf,
   refuseViolation,
-  requireServable,
+  requireCallable,
 } from "../request-admission.js";
 import type { UpstreamRequestDeps } from "../request-admission.js";
 
@@ -41,7 +42,8 @@ export interface PreparedEmbedding {
   model: ModelEntry;
   requirement: EmbeddingRequirement;
   /** Targets whose client embeds and whose model serves the requirement, in fallback order. */
-  targets: Target[];
+  /** Every target of the chain in order, those that cannot embed this request marked skipped. */
+  targets: PlannedTarget[];
   chain: FallbackChain | undefined;
   deadline: number;
   /** The largest reply that fits in one NATS message. */
@@ -66,14 +68,9 @@ export async function prepareEmbedding(
   const inputs = typeof request.input === "string" ? [request.input] : request.input;
   const catalog = deps.catalog();
   const { model, requirement } = resolveEmbeddingModel(catalog, request);
-  const { targets, chain } = planTargets(catalog, model.model_name);
-  const servable = requireServable(
-    targets.filter(
-      (target) =>
-        deps.clients.get(target.provider.id)?.generateEmbeddings !== undefined &&
-        canServeEmbedding(target.model, requirement),
-    ),
-    "embed with model",
+  const { targets: planned, chain } = planTargets(catalog, model.model_name);
+  const targets = requireCallable(
+    planned.map((target) => skipTargetWhen(target, embeddingSkipOf(deps, target, requirement))),
     request.model,
   );
   const maxReplyBytes =
@@ -94,7 +91,7 @@ export async function prepareEmbedding(
     inputs,
     model,
     requirement,
-    targets: servable,
+    targets,
     chain,
     deadline,
     maxReplyBytes,
@@ -133,4 +130,19 @@ function refuseUnfittableReply(
   const typical = typicalEmbeddingReplyBytes(inputCount, requirement.dimensions, encoding, model.model_name);
   const tooLarge = checkEmbeddingReplySize(typical, inputCount, maxReplyBytes, encoding)!;
   throw new LlmProviderError("payload_too_large", tooLarge.message, tooLarge);
+}
+
+/** Why `target` cannot embed this request: no client, a client without embeddings, another vector space. */
+function embeddingSkipOf(
+  deps: GenerateEmbeddingDeps,
+  target: PlannedTarget,
+  requirement: EmbeddingRequirement,
+): TargetSkip | undefined {
+  const noClient = clientSkipOf(deps, target);
+  if (noClient) return noClient;
+  if (!deps.clients.get(target.provider.id)!.generateEmbeddings) {
+    return { reason: "missing_capability", detail: `provider '${target.provider.id}' cannot embed` };
+  }
+  const mismatch = embeddingMismatchOf(target.model, requirement);
+  return mismatch === undefined ? undefined : { reason: "missing_capability", detail: mismatch };
 }
