@@ -285,14 +285,26 @@ describe("micro service discovery", () => {
       ].sort(),
     );
     expect(new Set(info.endpoints.map((e) => e.queue_group))).toEqual(new Set(["llm-provider"]));
+    const unknown = { model: "no-such-model", messages: hello.messages };
+    await service.client.completeChat(unknown).catch(() => undefined);
     const stats = (await service.nc.request("$SRV.STATS.llm-provider", "", { timeout: 2_000 })).json<{
       endpoints: Array<{
         subject: string;
-        data: { requests: number; errors_by_code: Record<string, number> };
+        num_requests: number;
+        num_errors: number;
+        last_error: string;
+        average_processing_time: number;
+        data: { requests: number; errors: number; errors_by_code: Record<string, number> };
       }>;
     }>();
     const chat = stats.endpoints.find((e) => e.subject === SUBJECTS.completeChat)!;
     expect(chat.data.requests).toBeGreaterThan(0);
     expect(chat.data.errors_by_code.upstream_bad_request).toBeGreaterThanOrEqual(1);
+    // The framework's own fields say what was answered, errors included (the latest one last).
+    expect(chat.num_requests).toBe(chat.data.requests);
+    expect(chat.num_errors).toBe(chat.data.errors);
+    expect(chat.num_errors).toBeGreaterThanOrEqual(2);
+    expect(chat.last_error).toBe("unknown_model: model 'no-such-model' is not configured");
+    expect(chat.average_processing_time).toBeGreaterThan(0);
   });
 });

@@ -7,6 +7,7 @@ import { getInstruments } from "../../telemetry/instruments.js";
 import { METRIC } from "../../telemetry/semconv.js";
 import type { CallerIdentity } from "./caller-identity.js";
 import { EndpointMetrics } from "./endpoint-metrics.js";
+import type { FrameworkEndpointStats } from "./endpoint-metrics.js";
 import { RequestDispatcher } from "./request-dispatcher.js";
 
 export { decodeBody } from "./request-admission.js";
@@ -58,10 +59,11 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     version: options.version,
     description: options.description,
     queue: options.queue,
-    statsHandler: (endpoint) =>
-      Promise.resolve(
-        metrics.snapshot(requestSubjectOf.get(endpoint.subject) ?? endpoint.subject, dispatcher.inFlight),
-      ),
+    statsHandler: (endpoint) => {
+      const subject = requestSubjectOf.get(endpoint.subject) ?? endpoint.subject;
+      overwriteFrameworkStats(endpoint, metrics.frameworkStats(subject));
+      return Promise.resolve(metrics.snapshot(subject, dispatcher.inFlight));
+    },
   });
   getInstruments()
     .meter.createObservableGauge(METRIC.requestsInFlight, { description: "Requests this worker is handling" })
@@ -83,4 +85,17 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
       await dispatcher.drain(graceMs);
     },
   };
+}
+
+/**
+ * The framework counts an error only when a handler throws synchronously and times only the
+ * synchronous part, so its `num_errors`, `last_error` and processing times would say "no errors,
+ * no time" for every handler here (all async). It offers no hook for them; the stats handler gets
+ * the endpoint whose `stats` object it reports, so the answered requests' figures are written
+ * there just before. A framework without that object is left as it is (the `data` still counts).
+ */
+function overwriteFrameworkStats(endpoint: object, answered: FrameworkEndpointStats | undefined): void {
+  const stats = (endpoint as { stats?: unknown }).stats;
+  if (!answered || typeof stats !== "object" || stats === null || !("num_errors" in stats)) return;
+  Object.assign(stats, answered);
 }

@@ -87,7 +87,12 @@ export class ServiceReplies {
       this.#notSent(entry, sendError);
       return;
     }
-    this.#options.metrics.recordError(entry.subject, typed.code, performance.now() - entry.started);
+    this.#options.metrics.recordError(
+      entry.subject,
+      typed.code,
+      description,
+      performance.now() - entry.started,
+    );
     endServerSpan(entry.span, typed.code, typed.code === "internal" ? error : undefined);
   }
 
