@@ -19,7 +19,15 @@ export type ToolCall = z.infer<typeof ToolCallSchema>;
 export const ChatMessageSchema = z
   .strictObject({
     role: ChatRoleSchema,
-    content: z.string().nullable().optional(),
+    content: z
+      .string({
+        error: (issue) =>
+          Array.isArray(issue.input)
+            ? "must be a string: content parts (images, files) are not taken by this version"
+            : undefined,
+      })
+      .nullable()
+      .optional(),
     name: z.string().min(1).max(64).optional().describe("Author name; required for role 'function'"),
     function_call: FunctionCallSchema.optional().describe("Legacy single function call (assistant)"),
     tool_calls: z.array(ToolCallSchema).min(1).optional().describe("Tool calls made by the assistant"),

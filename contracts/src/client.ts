@@ -13,6 +13,7 @@ import type { ListAvailableModels, ModelList } from "./models.js";
 import { StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone, StreamMessage, StreamRestart } from "./stream.js";
 import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
+import { REFUSED_OPENAI_CHAT_FIELDS } from "./openai-fields.js";
 import { parseRequest } from "./validation.js";
 
 export interface CallOptions {
@@ -108,7 +109,10 @@ export function createLlmProviderClient(
   return {
     async completeChat(request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? timeouts.chat;
-      const body = withDeadline(parseRequest(CompleteChatSchema, request), timeoutMs);
+      const body = withDeadline(
+        parseRequest(CompleteChatSchema, request, REFUSED_OPENAI_CHAT_FIELDS),
+        timeoutMs,
+      );
       return await call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
     },
     streamChat(request, callOptions = {}) {
@@ -268,7 +272,7 @@ async function sendStreamRequest(
   },
 ): Promise<AsyncIterable<Msg>> {
   const { callOptions, requestId, timeoutMs, inboxPrefix } = options;
-  const body = { ...parseRequest(CompleteChatSchema, request) };
+  const body = { ...parseRequest(CompleteChatSchema, request, REFUSED_OPENAI_CHAT_FIELDS) };
   body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
   const hdrs = requestHeaders(callOptions, requestId);
   hdrs.set(HEADERS.streamProtocol, String(STREAM_PROTOCOL));

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { describeIssue } from "./describe-issue.js";
 import { LlmProviderError, quoteValue } from "./errors.js";
 
 /** `messages[0].content` style path of a zod issue. */
@@ -11,19 +12,32 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Turns the first zod issue into an `invalid_request` error that names the field. */
-export function toInvalidRequestError(error: z.ZodError): LlmProviderError {
+/**
+ * Turns the first zod issue into an `invalid_request` error that names the field and the rule it
+ * broke (see `describeIssue`); `root` is the value parsed, for the counts and types a message quotes;
+ * `refusedFields`: top-level fields refused with a reason of their own (`REFUSED_OPENAI_CHAT_FIELDS`).
+ */
+export function toInvalidRequestError(
+  error: z.ZodError,
+  root?: unknown,
+  refusedFields: Readonly<Record<string, string>> = {},
+): LlmProviderError {
   const issue = error.issues[0];
   if (issue === undefined)
     return new LlmProviderError("invalid_request", "request does not match the schema");
-  let path = issue.path;
-  let message = issue.message;
+  let { path, message } = describeIssue(issue, root);
   if (issue.code === "unrecognized_keys") {
-    // Unknown settings are rejected, never silently dropped: name the first one.
-    path = [...issue.path, issue.keys[0] ?? ""];
+    // Unknown settings are rejected, never silently dropped: name the first one, and why a
+    // field that OpenAI takes is not taken here.
+    const first = issue.keys[0] ?? "";
+    path = [...issue.path, first];
+    const reason = issue.path.length === 0 ? refusedFields[first] : undefined;
     const shown = issue.keys.slice(0, 5).map(quoteValue).join(", ");
     const more = issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : "";
-    message = `unknown field${issue.keys.length > 1 ? "s" : ""}: ${shown}${more}`;
+    message =
+      reason !== undefined
+        ? `not supported: ${reason}`
+        : `unknown field${issue.keys.length > 1 ? "s" : ""}: ${shown}${more}`;
   }
   const field = formatIssuePath(path);
   return new LlmProviderError("invalid_request", field === "" ? message : `${field}: ${message}`, {
@@ -31,10 +45,17 @@ export function toInvalidRequestError(error: z.ZodError): LlmProviderError {
   });
 }
 
-/** Parses `value` with `schema` or throws the typed `invalid_request` error. */
-export function parseRequest<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+/**
+ * Parses `value` with `schema` or throws the typed `invalid_request` error; `refusedFields` as
+ * `toInvalidRequestError` takes them.
+ */
+export function parseRequest<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  refusedFields?: Readonly<Record<string, string>>,
+): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw toInvalidRequestError(result.error);
+  if (!result.success) throw toInvalidRequestError(result.error, value, refusedFields);
   return result.data;
 }
 

@@ -1,4 +1,9 @@
-import { CompleteChatSchema, LlmProviderError, parseRequest } from "@llm-provider/contracts";
+import {
+  CompleteChatSchema,
+  LlmProviderError,
+  parseRequest,
+  REFUSED_OPENAI_CHAT_FIELDS,
+} from "@llm-provider/contracts";
 import type { CompleteChat } from "@llm-provider/contracts";
 import { planTargets, skipTargetWhen } from "../../domain/catalog.js";
 import type { FallbackChain, ModelEntry, PlannedTarget, TargetSkip } from "../../domain/catalog.js";
@@ -48,7 +53,7 @@ export async function prepareChat(
   deps: ChatDeps,
   streaming: boolean,
 ): Promise<PreparedChat> {
-  const request = parseRequest(CompleteChatSchema, body);
+  const request = parseRequest(CompleteChatSchema, body, REFUSED_OPENAI_CHAT_FIELDS);
   refuseViolation(checkMessagesNonEmpty(request.messages));
   const catalog = deps.catalog();
   const model = configuredModel(catalog, request.model);
