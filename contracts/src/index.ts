@@ -1,6 +1,7 @@
 export * from "./subjects.js";
 export * from "./errors.js";
 export * from "./validation.js";
+export * from "./describe-issue.js";
 export * from "./openai-fields.js";
 export * from "./chat.js";
 export * from "./embedding.js";

@@ -111,6 +111,19 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("names the rule a schema refusal broke and what was given", () => {
+    const raw = baseConfig() as Record<string, unknown>;
+    raw["log_level"] = "loud";
+    (raw["models"] as Record<string, unknown>[])[0]!["context_window"] = "big";
+    expect(problemsOf(raw)).toEqual([
+      {
+        field: "log_level",
+        message: 'must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got \'loud\'',
+      },
+      { field: "models[0].context_window", message: "must be a number, got a string" },
+    ]);
+  });
+
   it("refuses an initial backoff above the maximum", () => {
     const raw = baseConfig();
     raw.providers[0]!.config = { retry_initial_backoff_ms: 10_000, retry_max_backoff_ms: 1_000 };

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { formatIssuePath } from "@llm-provider/contracts";
+import { describeIssue, formatIssuePath } from "@llm-provider/contracts";
 import { parse as parseYaml } from "yaml";
 import { findCatalogViolations } from "../domain/catalog.js";
 import type { ConfigProblem } from "../domain/catalog.js";
@@ -94,10 +94,10 @@ export function parseConfig(raw: unknown, source: string): Config {
   if (!parsed.success) {
     throw new ConfigError(
       source,
-      parsed.error.issues.map((issue) => ({
-        field: formatIssuePath(issue.path) || "(root)",
-        message: issue.message,
-      })),
+      parsed.error.issues.map((issue) => {
+        const { path, message } = describeIssue(issue, raw);
+        return { field: formatIssuePath(path) || "(root)", message };
+      }),
     );
   }
   const problems = findCatalogViolations(parsed.data);
