@@ -20,7 +20,7 @@ export async function connectNats(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     pingInterval: 20_000,
-    // No async stack capture on every request: it costs ~10 % CPU and only adds a frame to errors.
+    // No async stack capture: it costs CPU on every request and only adds a frame to errors.
     noAsyncTraces: true,
   };
   if (config.user !== undefined) options.user = config.user;
