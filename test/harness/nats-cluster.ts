@@ -88,119 +88,127 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
     names,
     kill: (index, signal = "SIGKILL") => node(index).kill(signal),
     restart: (index) => node(index).restart(),
-    async streamLeader(stream) {
-      const nc = await connect({ servers: urls });
-      try {
-        // Short: while a stream has no leader nobody answers, and callers poll through elections.
-        const jsm = await jetstreamManager(nc, { timeout: 1_000 });
-        const leader = (await jsm.streams.info(stream)).cluster?.leader;
-        const index = names.indexOf(leader ?? "");
-        if (index < 0) throw new Error(`stream ${stream} has no leader (${leader ?? "none"})`);
-        return index;
-      } finally {
-        await nc.close();
-      }
-    },
-    async waitForJetStream(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      let lastError: unknown;
-      while (Date.now() < deadline) {
-        const nc = await connect({ servers: urls }).catch((error: unknown) => {
-          lastError = error;
-          return undefined;
-        });
-        if (nc) {
-          try {
-            const jsm = await jetstreamManager(nc, { timeout: 2_000 });
-            await jsm.getAccountInfo();
-            return;
-          } catch (error) {
-            lastError = error;
-          } finally {
-            await nc.close();
-          }
-        }
-        await sleep(200);
-      }
-      throw new Error(`JetStream not available in the cluster within ${timeoutMs} ms: ${String(lastError)}`);
-    },
-    async waitForHealthy(streams, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      let problem = "not checked yet";
-      while (Date.now() < deadline) {
-        problem = await unhealthy(streams);
-        if (!problem) return;
-        await sleep(250);
-      }
-      throw new Error(`cluster not healthy within ${timeoutMs} ms: ${problem}`);
-    },
+    streamLeader: (stream) => streamLeaderIndex(urls, names, stream),
+    waitForJetStream: (timeoutMs) => waitForJetStream(urls, timeoutMs),
+    waitForHealthy: (streams, timeoutMs) => waitForHealthy(urls, streams, timeoutMs),
     async stop() {
       await Promise.all(nodes.map((node) => node.stop()));
     },
   };
 
-  /** What is still wrong, or "" when every node answers JetStream and every stream is whole. */
-  async function unhealthy(streams: string[]): Promise<string> {
-    for (const url of urls) {
-      // Through each node on its own: a restarted node must serve the JetStream API itself.
-      const nc = await connect({ servers: url, reconnect: false }).catch(() => undefined);
-      if (!nc) return `${url} refuses connections`;
-      try {
-        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
-        await jsm.getAccountInfo();
-        for (const stream of streams) {
-          const cluster = (await jsm.streams.info(stream)).cluster;
-          if (!cluster?.leader) return `${stream} has no leader`;
-          const lagging = (cluster.replicas ?? []).filter((replica) => !replica.current || replica.offline);
-          if (lagging.length > 0)
-            return `${stream} replicas not current: ${lagging.map((r) => r.name).join(", ")}`;
-        }
-      } catch (error) {
-        return `${url}: ${String(error)}`;
-      } finally {
-        await nc.close();
-      }
-    }
-    return "";
-  }
-  /**
-   * A meta leader may be elected before every peer has joined the meta group: R`size` state then
-   * fails with "no suitable peers for placement". Waits until an R`size` stream can be placed.
-   */
-  async function waitForEveryPeer(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const nc = await connect({ servers: urls });
-    try {
-      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
-      let lastError: unknown;
-      while (Date.now() < deadline) {
-        try {
-          const name = "HARNESS_PLACEMENT_PROBE";
-          await jsm.streams.add({
-            name,
-            subjects: ["harness.placement.probe"],
-            num_replicas: size,
-            storage: StorageType.Memory,
-          });
-          await jsm.streams.delete(name);
-          return;
-        } catch (error) {
-          lastError = error;
-          await sleep(200);
-        }
-      }
-      throw new Error(`an R${size} stream could not be placed within ${timeoutMs} ms: ${String(lastError)}`);
-    } finally {
-      await nc.close();
-    }
-  }
-
   try {
     await handle.waitForJetStream();
-    await waitForEveryPeer();
+    await waitForEveryPeer(urls, size);
   } catch (error) {
     await handle.stop();
     throw error;
   }
   return handle;
+}
+
+/** Index in `names` of the node that leads `stream` now (`stream info` → `cluster.leader`). */
+async function streamLeaderIndex(urls: string[], names: string[], stream: string): Promise<number> {
+  const nc = await connect({ servers: urls });
+  try {
+    // Short: while a stream has no leader nobody answers, and callers poll through elections.
+    const jsm = await jetstreamManager(nc, { timeout: 1_000 });
+    const leader = (await jsm.streams.info(stream)).cluster?.leader;
+    const index = names.indexOf(leader ?? "");
+    if (index < 0) throw new Error(`stream ${stream} has no leader (${leader ?? "none"})`);
+    return index;
+  } finally {
+    await nc.close();
+  }
+}
+
+async function waitForJetStream(urls: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    const nc = await connect({ servers: urls }).catch((error: unknown) => {
+      lastError = error;
+      return undefined;
+    });
+    if (nc) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        await jsm.getAccountInfo();
+        return;
+      } catch (error) {
+        lastError = error;
+      } finally {
+        await nc.close();
+      }
+    }
+    await sleep(200);
+  }
+  throw new Error(`JetStream not available in the cluster within ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+async function waitForHealthy(urls: string[], streams: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let problem = "not checked yet";
+  while (Date.now() < deadline) {
+    problem = await clusterProblem(urls, streams);
+    if (!problem) return;
+    await sleep(250);
+  }
+  throw new Error(`cluster not healthy within ${timeoutMs} ms: ${problem}`);
+}
+
+/** What is still wrong, or "" when every node answers JetStream and every stream is whole. */
+async function clusterProblem(urls: string[], streams: string[]): Promise<string> {
+  for (const url of urls) {
+    // Through each node on its own: a restarted node must serve the JetStream API itself.
+    const nc = await connect({ servers: url, reconnect: false }).catch(() => undefined);
+    if (!nc) return `${url} refuses connections`;
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+      await jsm.getAccountInfo();
+      for (const stream of streams) {
+        const cluster = (await jsm.streams.info(stream)).cluster;
+        if (!cluster?.leader) return `${stream} has no leader`;
+        const lagging = (cluster.replicas ?? []).filter((replica) => !replica.current || replica.offline);
+        if (lagging.length > 0)
+          return `${stream} replicas not current: ${lagging.map((r) => r.name).join(", ")}`;
+      }
+    } catch (error) {
+      return `${url}: ${String(error)}`;
+    } finally {
+      await nc.close();
+    }
+  }
+  return "";
+}
+
+/**
+ * A meta leader may be elected before every peer has joined the meta group: R`size` state then
+ * fails with "no suitable peers for placement". Waits until an R`size` stream can be placed.
+ */
+async function waitForEveryPeer(urls: string[], size: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const nc = await connect({ servers: urls });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const name = "HARNESS_PLACEMENT_PROBE";
+        await jsm.streams.add({
+          name,
+          subjects: ["harness.placement.probe"],
+          num_replicas: size,
+          storage: StorageType.Memory,
+        });
+        await jsm.streams.delete(name);
+        return;
+      } catch (error) {
+        lastError = error;
+        await sleep(200);
+      }
+    }
+    throw new Error(`an R${size} stream could not be placed within ${timeoutMs} ms: ${String(lastError)}`);
+  } finally {
+    await nc.close();
+  }
 }
