@@ -44,6 +44,20 @@ const LAYERS = [
   },
   { layer: "infra", forbidden: ["(handlers|routing|composition|providers)/"], packages: [] },
   {
+    // The `llm-provider` command: a client of the service (contracts, NATS), none of its parts.
+    layer: "cli",
+    forbidden: ["(?!shared/|cli/)[a-z-]+/", "(app|bootstrap)\\.js"],
+    packages: [
+      ...SDKS,
+      "@nats-io/jetstream",
+      "@nats-io/kv",
+      "@nats-io/services",
+      "@opentelemetry/*",
+      "pino",
+      "yaml",
+    ],
+  },
+  {
     layer: "config",
     forbidden: ["(handlers|routing|infra|composition|providers|telemetry|ports)/"],
     packages: [...SDKS, ...NATS, "@opentelemetry/*"],
