@@ -93,6 +93,82 @@ function parseJson(raw: string): unknown {
   }
 }
 
+/** The request as a fake sees it, with the ways to answer it. */
+function createExchange(
+  request: IncomingMessage,
+  response: ServerResponse,
+  raw: string,
+  responseHeaders: ((exchange: Exchange) => Record<string, string>) | undefined,
+): Exchange {
+  const url = new URL(request.url ?? "/", "http://fake");
+  const exchange: Exchange = {
+    method: request.method ?? "GET",
+    path: url.pathname,
+    query: url.searchParams,
+    headers: request.headers,
+    body: parseJson(raw),
+    startedAt: Date.now(),
+    sendRaw(status, contentType, payload, headers = {}) {
+      if (response.destroyed || request.socket.destroyed) return; // the client went away
+      response.writeHead(status, {
+        "content-type": contentType,
+        "content-length": Buffer.byteLength(payload),
+        ...responseHeaders?.(exchange),
+        ...headers,
+      });
+      response.end(payload);
+    },
+    sendJson(status, body, headers) {
+      exchange.sendRaw(status, "application/json", JSON.stringify(body), headers);
+    },
+    openStream(status, contentType) {
+      const gone = () => response.destroyed || request.socket.destroyed;
+      if (!gone()) {
+        response.writeHead(status, { "content-type": contentType, ...responseHeaders?.(exchange) });
+      }
+      return {
+        write: (text) => void (gone() || response.write(text)),
+        end: (text) => void (gone() || response.end(text)),
+        cut(text) {
+          if (gone()) return;
+          if (text === "") response.flushHeaders();
+          response.write(text, () => setImmediate(() => request.socket.destroy()));
+        },
+      };
+    },
+  };
+  return exchange;
+}
+
+/** Carries out a transport behavior itself and hands any other to the fake's `respond`. */
+function perform<TBehavior extends { kind: string }>(
+  exchange: Exchange,
+  request: IncomingMessage,
+  behavior: TBehavior | TransportBehavior | undefined,
+  options: FakeHttpServerOptions<TBehavior>,
+  timers: Set<NodeJS.Timeout>,
+): void {
+  if (behavior === undefined || !isTransport(behavior)) return options.respond(exchange, behavior);
+  switch (behavior.kind) {
+    case "hang":
+      return;
+    case "reset":
+      request.socket.destroy();
+      return;
+    case "malformed":
+      return exchange.sendRaw(200, "application/json", behavior.body ?? options.malformedBody);
+    case "delay": {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        const then = behavior.then as TBehavior | TransportBehavior | undefined;
+        perform(exchange, request, then, options, timers);
+      }, behavior.ms);
+      timers.add(timer);
+      return;
+    }
+  }
+}
+
 export async function startFakeHttpServer<TBehavior extends { kind: string }>(
   options: FakeHttpServerOptions<TBehavior>,
 ): Promise<FakeHttpServer<TBehavior>> {
@@ -100,80 +176,14 @@ export async function startFakeHttpServer<TBehavior extends { kind: string }>(
   const requests: RecordedRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
-  function createExchange(request: IncomingMessage, response: ServerResponse, raw: string): Exchange {
-    const url = new URL(request.url ?? "/", "http://fake");
-    const exchange: Exchange = {
-      method: request.method ?? "GET",
-      path: url.pathname,
-      query: url.searchParams,
-      headers: request.headers,
-      body: parseJson(raw),
-      startedAt: Date.now(),
-      sendRaw(status, contentType, payload, headers = {}) {
-        if (response.destroyed || request.socket.destroyed) return; // the client went away
-        response.writeHead(status, {
-          "content-type": contentType,
-          "content-length": Buffer.byteLength(payload),
-          ...options.responseHeaders?.(exchange),
-          ...headers,
-        });
-        response.end(payload);
-      },
-      sendJson(status, body, headers) {
-        exchange.sendRaw(status, "application/json", JSON.stringify(body), headers);
-      },
-      openStream(status, contentType) {
-        const gone = () => response.destroyed || request.socket.destroyed;
-        if (!gone()) {
-          response.writeHead(status, { "content-type": contentType, ...options.responseHeaders?.(exchange) });
-        }
-        return {
-          write: (text) => void (gone() || response.write(text)),
-          end: (text) => void (gone() || response.end(text)),
-          cut(text) {
-            if (gone()) return;
-            if (text === "") response.flushHeaders();
-            response.write(text, () => setImmediate(() => request.socket.destroy()));
-          },
-        };
-      },
-    };
-    return exchange;
-  }
-
-  function perform(
-    exchange: Exchange,
-    request: IncomingMessage,
-    behavior: TBehavior | TransportBehavior | undefined,
-  ) {
-    if (behavior === undefined || !isTransport(behavior)) return options.respond(exchange, behavior);
-    switch (behavior.kind) {
-      case "hang":
-        return;
-      case "reset":
-        request.socket.destroy();
-        return;
-      case "malformed":
-        return exchange.sendRaw(200, "application/json", behavior.body ?? options.malformedBody);
-      case "delay": {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          perform(exchange, request, behavior.then as TBehavior | TransportBehavior | undefined);
-        }, behavior.ms);
-        timers.add(timer);
-        return;
-      }
-    }
-  }
-
   const server = createServer((request, response) => {
     readBody(request)
       .then((raw) => {
-        const exchange = createExchange(request, response, raw);
+        const exchange = createExchange(request, response, raw, options.responseHeaders);
         const { method, path, query, headers, body } = exchange;
         requests.push({ method, path, query, headers, body });
         if (options.preflight?.(exchange)) return;
-        perform(exchange, request, queue.shift());
+        perform(exchange, request, queue.shift(), options, timers);
       })
       .catch(() => request.socket.destroy());
   });
