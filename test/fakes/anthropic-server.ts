@@ -8,7 +8,6 @@ import {
   asObject,
   estimateTokens,
   loadFixture,
-  splitWords,
   startFakeHttpServer,
   textOf,
   truncateWords,
@@ -16,6 +15,7 @@ import {
   type FakeHttpServer,
   type JsonObject,
 } from "./fake-http-server.js";
+import { streamEvents } from "./anthropic-stream-events.js";
 
 export const ANTHROPIC_API_VERSIONS = ["2023-06-01", "2026-10-21"];
 
@@ -213,66 +213,6 @@ function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | und
   };
 }
 
-/** One SSE event with its `event:` line, framed as the Messages API sends it. */
-function sseEvent(type: string, data: JsonObject): string {
-  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-}
-
-/**
- * A Message as the stream of events the API sends for it: message_start (input usage), per block
- * content_block_start / deltas (a word per text_delta, the tool input as input_json_delta pieces) /
- * content_block_stop, with a ping after the first block starts, then message_delta (stop reason,
- * output usage) and message_stop.
- */
-function streamEvents(message: JsonObject): string[] {
-  const usage = (message["usage"] ?? {}) as JsonObject;
-  const events = [
-    sseEvent("message_start", {
-      message: {
-        ...message,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { ...usage, output_tokens: 1 },
-      },
-    }),
-  ];
-  const blocks = Array.isArray(message["content"]) ? message["content"] : [];
-  blocks.forEach((raw, index) => {
-    const block = asObject(raw) ?? {};
-    if (block["type"] === "tool_use") {
-      events.push(sseEvent("content_block_start", { index, content_block: { ...block, input: {} } }));
-      if (index === 0) events.push(sseEvent("ping", {}));
-      const input = JSON.stringify(block["input"] ?? {});
-      const middle = Math.ceil(input.length / 2);
-      for (const piece of ["", input.slice(0, middle), input.slice(middle)]) {
-        events.push(
-          sseEvent("content_block_delta", {
-            index,
-            delta: { type: "input_json_delta", partial_json: piece },
-          }),
-        );
-      }
-    } else {
-      const { text, ...rest } = block;
-      events.push(sseEvent("content_block_start", { index, content_block: { ...rest, text: "" } }));
-      if (index === 0) events.push(sseEvent("ping", {}));
-      for (const word of splitWords(textOf(text))) {
-        events.push(sseEvent("content_block_delta", { index, delta: { type: "text_delta", text: word } }));
-      }
-    }
-    events.push(sseEvent("content_block_stop", { index }));
-  });
-  events.push(
-    sseEvent("message_delta", {
-      delta: { stop_reason: message["stop_reason"], stop_sequence: message["stop_sequence"] ?? null },
-      usage: { output_tokens: usage["output_tokens"] },
-    }),
-    sseEvent("message_stop", {}),
-  );
-  return events;
-}
-
 const SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8";
 
 function sendMessage(exchange: Exchange, request: JsonObject, message: JsonObject): void {
@@ -309,6 +249,60 @@ function sendStreamWithFault(
   }
 }
 
+/** What the real API refuses the request with (version, key, route, body); undefined when it is acceptable. */
+function refusalOf(
+  exchange: Exchange,
+  apiKey: string | undefined,
+): { status: number; type: string; message: string } | undefined {
+  const version = exchange.headers["anthropic-version"];
+  if (typeof version !== "string" || !ANTHROPIC_API_VERSIONS.includes(version)) {
+    const message =
+      version === undefined
+        ? "anthropic-version: header is required"
+        : `anthropic-version: invalid version ${String(version)}`;
+    return { status: 400, type: "invalid_request_error", message };
+  }
+  const authorization = exchange.headers.authorization;
+  const presented =
+    exchange.headers["x-api-key"] ??
+    (authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined);
+  if (apiKey !== undefined && presented !== apiKey) {
+    const message = presented === undefined ? "x-api-key header is required" : "invalid x-api-key";
+    return { status: 401, type: "authentication_error", message };
+  }
+  if (exchange.method !== "POST" || exchange.path !== "/v1/messages") {
+    return { status: 404, type: "not_found_error", message: "Not Found" };
+  }
+  const body = asObject(exchange.body);
+  const invalid = body
+    ? findInvalidField(body)
+    : "There was an issue with your request body. The request body is not valid JSON.";
+  return invalid === undefined ? undefined : { status: 400, type: "invalid_request_error", message: invalid };
+}
+
+/** A scripted error, with the per-status defaults and, for a 429, the rate-limit headers. */
+function sendScriptedError(
+  exchange: Exchange,
+  behavior: Extract<AnthropicFakeBehavior, { kind: "error" }>,
+): void {
+  const fallback = ERROR_DEFAULTS[behavior.status] ?? {
+    type: "api_error",
+    message: `status ${behavior.status}`,
+  };
+  const rateLimit: Record<string, string> =
+    behavior.status === 429
+      ? {
+          "anthropic-ratelimit-requests-limit": "50",
+          "anthropic-ratelimit-requests-remaining": "0",
+          "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
+        }
+      : {};
+  sendError(exchange, behavior.status, behavior.type ?? fallback.type, behavior.message ?? fallback.message, {
+    ...rateLimit,
+    ...behavior.headers,
+  });
+}
+
 export async function startFakeAnthropicServer(
   options: { apiKey?: string } = {},
 ): Promise<FakeAnthropicServer> {
@@ -321,41 +315,9 @@ export async function startFakeAnthropicServer(
       "anthropic-organization-id": "00000000-0000-4000-8000-000000000000",
     }),
     preflight(exchange) {
-      const version = exchange.headers["anthropic-version"];
-      if (typeof version !== "string" || !ANTHROPIC_API_VERSIONS.includes(version)) {
-        const message =
-          version === undefined
-            ? "anthropic-version: header is required"
-            : `anthropic-version: invalid version ${String(version)}`;
-        sendError(exchange, 400, "invalid_request_error", message);
-        return true;
-      }
-      const authorization = exchange.headers.authorization;
-      const presented =
-        exchange.headers["x-api-key"] ??
-        (authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined);
-      if (options.apiKey !== undefined && presented !== options.apiKey) {
-        sendError(
-          exchange,
-          401,
-          "authentication_error",
-          presented === undefined ? "x-api-key header is required" : "invalid x-api-key",
-        );
-        return true;
-      }
-      if (exchange.method !== "POST" || exchange.path !== "/v1/messages") {
-        sendError(exchange, 404, "not_found_error", "Not Found");
-        return true;
-      }
-      const body = asObject(exchange.body);
-      const invalid = body
-        ? findInvalidField(body)
-        : "There was an issue with your request body. The request body is not valid JSON.";
-      if (invalid !== undefined) {
-        sendError(exchange, 400, "invalid_request_error", invalid);
-        return true;
-      }
-      return false;
+      const refusal = refusalOf(exchange, options.apiKey);
+      if (refusal) sendError(exchange, refusal.status, refusal.type, refusal.message);
+      return refusal !== undefined;
     },
     respond(exchange, behavior) {
       const request = exchange.body as JsonObject;
@@ -372,30 +334,8 @@ export async function startFakeAnthropicServer(
             id: messageId(),
             model: request["model"],
           });
-        case "error": {
-          const fallback = ERROR_DEFAULTS[behavior.status] ?? {
-            type: "api_error",
-            message: `status ${behavior.status}`,
-          };
-          const rateLimit: Record<string, string> =
-            behavior.status === 429
-              ? {
-                  "anthropic-ratelimit-requests-limit": "50",
-                  "anthropic-ratelimit-requests-remaining": "0",
-                  "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
-                }
-              : {};
-          return sendError(
-            exchange,
-            behavior.status,
-            behavior.type ?? fallback.type,
-            behavior.message ?? fallback.message,
-            {
-              ...rateLimit,
-              ...behavior.headers,
-            },
-          );
-        }
+        case "error":
+          return sendScriptedError(exchange, behavior);
       }
     },
   });
