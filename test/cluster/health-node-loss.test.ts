@@ -133,28 +133,98 @@ async function listModels(): Promise<ModelListAnswer> {
 const providersOf = (reply: ProviderHealth | AggregateHealth): ProviderHealth[] =>
   "providers" in reply ? reply.providers : [reply];
 
+/** Chats on both providers, then fresh health reads: the bucket and each worker know them. */
+async function recordHealthBeforeLoss(): Promise<void> {
+  for (let index = 0; index < CHATS_PER_PROVIDER; index++) {
+    await Promise.all(
+      ["model-0", "model-1"].map((model) =>
+        client.completeChat({ model, messages: [{ role: "user", content: `hi ${index}` }] }),
+      ),
+    );
+  }
+  // Both workers' windows are in the bucket, and read fresh (which each answering worker keeps).
+  const before = await eventually(
+    () => client.getProviderHealth({}, { timeoutMs: QUERY_DEADLINE_MS }),
+    (reply) =>
+      reply.stale !== true && providersOf(reply).every((p) => p.request_count === CHATS_PER_PROVIDER),
+  );
+  expect(providersOf(before).map((p) => [p.provider_id, p.request_count, p.stale])).toEqual([
+    ["p0", CHATS_PER_PROVIDER, undefined],
+    ["p1", CHATS_PER_PROVIDER, undefined],
+  ]);
+  // More fresh reads, so that each worker has one of its own to fall back on (not asserted: the
+  // queue group picks the worker; one that has none answers with its own window, age null).
+  for (let query = 0; query < 8; query++) await client.getProviderHealth({ provider_id: "p0" });
+}
+
+/** Queries until an answer was stale and a later round is all fresh again, or the outage bound. */
+async function queryThroughOutage(
+  lostAt: number,
+): Promise<{ answers: Answer[]; modelLists: ModelListAnswer[]; freshAfterStale: boolean }> {
+  const answers: Answer[] = [];
+  const modelLists: ModelListAnswer[] = [];
+  let freshAfterStale = false;
+  while (!freshAfterStale && performance.now() - lostAt < OUTAGE_BOUND_MS) {
+    // Two health queries at a time (one provider, the aggregate), so that both workers answer
+    // some, and the model list (it reads no shared state).
+    const [round, models] = await Promise.all([
+      Promise.all((["p0", "aggregate"] as const).map((what) => ask(what, lostAt))),
+      listModels(),
+    ]);
+    modelLists.push(models);
+    answers.push(...round);
+    const sawStale = answers.some((answer) => answer.reply?.stale === true);
+    freshAfterStale = sawStale && round.every((answer) => answer.reply && answer.reply.stale !== true);
+  }
+  return { answers, modelLists, freshAfterStale };
+}
+
+/** What each query got, for a failure's message. */
+function describeAnswers(answers: Answer[]): string {
+  return JSON.stringify(
+    answers.map((answer) => ({
+      at: Math.round(answer.atMs),
+      took: Math.round(answer.tookMs),
+      what: answer.what,
+      stale: answer.reply?.stale,
+      age: answer.reply?.stale_age_ms,
+      error: answer.error,
+    })),
+  );
+}
+
+/** Fresh or stale, every reply says what is known, and an aggregate is as stale as its stalest provider. */
+function expectRepliesTellWhatIsKnown(answers: Answer[]): void {
+  for (const { reply } of answers) {
+    if (!reply) continue;
+    for (const provider of providersOf(reply)) {
+      // Fresh or stale, what is known: no errors, and at least the answering worker's own
+      // requests (its window is always current).
+      expect(provider).toMatchObject({ is_healthy: true, error_count: 0, rate_limit_status: "OK" });
+      expect(provider.request_count).toBeGreaterThan(0);
+      if (provider.stale === true) {
+        // Its age: since the answering worker's last read (null: it had none).
+        if (provider.stale_age_ms !== null) expect(provider.stale_age_ms).toBeGreaterThanOrEqual(0);
+      } else {
+        expect(provider).not.toHaveProperty("stale_age_ms");
+        expect(provider.request_count).toBe(CHATS_PER_PROVIDER);
+      }
+    }
+    // The aggregate is stale when any of its providers is, with the oldest age.
+    if ("providers" in reply) {
+      const staleAges = reply.providers.filter((p) => p.stale === true).map((p) => p.stale_age_ms);
+      expect(reply.stale === true).toBe(staleAges.length > 0);
+      if (staleAges.length > 0)
+        expect(reply.stale_age_ms).toBe(
+          staleAges.includes(null) ? null : Math.max(...(staleAges as number[])),
+        );
+    }
+  }
+}
+
 describe("provider health while a node of a 3-node JetStream cluster is lost", () => {
   it("answers every query within 1 s, fresh or from the last known state marked stale", async () => {
-    for (let index = 0; index < CHATS_PER_PROVIDER; index++) {
-      await Promise.all(
-        ["model-0", "model-1"].map((model) =>
-          client.completeChat({ model, messages: [{ role: "user", content: `hi ${index}` }] }),
-        ),
-      );
-    }
-    // Both workers' windows are in the bucket, and read fresh (which each answering worker keeps).
-    const before = await eventually(
-      () => client.getProviderHealth({}, { timeoutMs: QUERY_DEADLINE_MS }),
-      (reply) =>
-        reply.stale !== true && providersOf(reply).every((p) => p.request_count === CHATS_PER_PROVIDER),
-    );
-    expect(providersOf(before).map((p) => [p.provider_id, p.request_count, p.stale])).toEqual([
-      ["p0", CHATS_PER_PROVIDER, undefined],
-      ["p1", CHATS_PER_PROVIDER, undefined],
-    ]);
-    // More fresh reads, so that each worker has one of its own to fall back on (not asserted: the
-    // queue group picks the worker; one that has none answers with its own window, age null).
-    for (let query = 0; query < 8; query++) await client.getProviderHealth({ provider_id: "p0" });
+    await recordHealthBeforeLoss();
 
     await cluster.kill(lost);
     const lostAt = performance.now();
@@ -167,33 +237,8 @@ describe("provider health while a node of a 3-node JetStream cluster is lost", (
       ),
     ).toBe(2);
 
-    const answers: Answer[] = [];
-    const modelLists: ModelListAnswer[] = [];
-    let freshAfterStale = false;
-    while (!freshAfterStale && performance.now() - lostAt < OUTAGE_BOUND_MS) {
-      // Two health queries at a time (one provider, the aggregate), so that both workers answer
-      // some, and the model list (it reads no shared state).
-      const [round, models] = await Promise.all([
-        Promise.all((["p0", "aggregate"] as const).map((what) => ask(what, lostAt))),
-        listModels(),
-      ]);
-      modelLists.push(models);
-      answers.push(...round);
-      const sawStale = answers.some((answer) => answer.reply?.stale === true);
-      freshAfterStale = sawStale && round.every((answer) => answer.reply && answer.reply.stale !== true);
-    }
-    // What each query got, for a failure's message.
-    const seen = JSON.stringify(
-      answers.map((answer) => ({
-        at: Math.round(answer.atMs),
-        took: Math.round(answer.tookMs),
-        what: answer.what,
-        stale: answer.reply?.stale,
-        age: answer.reply?.stale_age_ms,
-        error: answer.error,
-      })),
-    );
-
+    const { answers, modelLists, freshAfterStale } = await queryThroughOutage(lostAt);
+    const seen = describeAnswers(answers);
     // Never an error (a timeout included: the client's deadline is QUERY_DEADLINE_MS).
     expect(
       answers.filter((answer) => answer.error !== undefined),
@@ -208,31 +253,7 @@ describe("provider health while a node of a 3-node JetStream cluster is lost", (
     const stale = answers.filter((answer) => answer.reply?.stale === true);
     expect(stale.length, seen).toBeGreaterThan(0);
     expect(freshAfterStale, seen).toBe(true);
-    for (const { reply } of answers) {
-      if (!reply) continue;
-      for (const provider of providersOf(reply)) {
-        // Fresh or stale, what is known: no errors, and at least the answering worker's own
-        // requests (its window is always current).
-        expect(provider).toMatchObject({ is_healthy: true, error_count: 0, rate_limit_status: "OK" });
-        expect(provider.request_count).toBeGreaterThan(0);
-        if (provider.stale === true) {
-          // Its age: since the answering worker's last read (null: it had none).
-          if (provider.stale_age_ms !== null) expect(provider.stale_age_ms).toBeGreaterThanOrEqual(0);
-        } else {
-          expect(provider).not.toHaveProperty("stale_age_ms");
-          expect(provider.request_count).toBe(CHATS_PER_PROVIDER);
-        }
-      }
-      // The aggregate is stale when any of its providers is, with the oldest age.
-      if ("providers" in reply) {
-        const staleAges = reply.providers.filter((p) => p.stale === true).map((p) => p.stale_age_ms);
-        expect(reply.stale === true).toBe(staleAges.length > 0);
-        if (staleAges.length > 0)
-          expect(reply.stale_age_ms).toBe(
-            staleAges.includes(null) ? null : Math.max(...(staleAges as number[])),
-          );
-      }
-    }
+    expectRepliesTellWhatIsKnown(answers);
 
     await cluster.restart(lost);
     await cluster.waitForHealthy(STATE_STREAMS);
