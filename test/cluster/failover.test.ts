@@ -3,6 +3,8 @@
 // to, then the event stream's leader: every request is answered, every request has its event
 // exactly once, the caches and health stay readable. Kill a worker: its in-flight requests fail
 // within the caller's deadline and the other worker answers the rest.
+// One file past the usual length on purpose: the scenarios run in order on the one cluster and
+// workers started here, and share its load generator and event and state checks.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
