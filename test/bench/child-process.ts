@@ -128,8 +128,14 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BENCH_DIR = join(ROOT, "test/bench");
 
 /** One of the bench's own helper processes (`test/bench/<file>`), run from source through tsx. */
-export function spawnBenchChild(name: string, file: string, args: readonly string[] = []): ChildHandle {
+export function spawnBenchChild(
+  name: string,
+  file: string,
+  args: readonly string[] = [],
+  env?: NodeJS.ProcessEnv,
+): ChildHandle {
   return spawnNode(name, ["--import", "tsx", "--conditions=source", join(BENCH_DIR, file), ...args], {
     cwd: ROOT,
+    ...(env ? { env } : {}),
   });
 }

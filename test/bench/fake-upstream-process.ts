@@ -1,8 +1,13 @@
 // The fake OpenAI upstream in a process of its own, so its CPU is not counted as the service's.
 // Prints `{"port":…,"baseUrl":…}` on stdout once listening; exits on SIGTERM/SIGINT or when stdin closes.
+// BENCH_UPSTREAM_DELAY_MS: answer each request that much later, so that requests stay in flight.
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 
-const server = await startFakeOpenAIServer({ recordRequests: false });
+const delayMs = Number(process.env["BENCH_UPSTREAM_DELAY_MS"] ?? 0);
+const server = await startFakeOpenAIServer({
+  recordRequests: false,
+  ...(Number.isFinite(delayMs) && delayMs > 0 ? { defaultDelayMs: delayMs } : {}),
+});
 process.stdout.write(`${JSON.stringify({ port: server.port, baseUrl: server.baseUrl })}\n`);
 
 let closing = false;

@@ -1,8 +1,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInbox, headers as natsHeaders } from "@nats-io/nats-core";
+import type { Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { createLlmProviderClient, LlmProviderError } from "@llm-provider/contracts";
+import { createLlmProviderClient, HEADERS, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
@@ -50,6 +52,91 @@ describe("bounded concurrency", () => {
       const results = await Promise.all(slow);
       expect(results.map((r) => r.content)).toEqual(["echo: Hello", "echo: Hello"]);
       expect((await service.client.completeChat(hello)).content).toBe("echo: Hello");
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe("burst shedding", () => {
+  it("answers a burst over the bound `busy` while the admitted requests are still in flight", async () => {
+    const config = testConfig(nats.url, [upstream.baseUrl]);
+    config.service = { max_in_flight: 4, queue_group: "burst-test" };
+    const service = await startTestService(config);
+    const { nc } = service;
+    try {
+      upstream.enqueue(...Array.from({ length: 4 }, () => ({ kind: "hang" as const })));
+      const seenBefore = upstream.requests.length;
+      const admitted = Array.from({ length: 4 }, () =>
+        service.client.completeChat(hello).catch((e: unknown) => e),
+      );
+      let admittedSettled = 0;
+      for (const request of admitted) void request.then(() => admittedSettled++);
+      await until("the admitted requests upstream", () => upstream.requests.length === seenBefore + 4);
+
+      // Sent at once, each with its own reply subject, so every reply is counted and matched.
+      const burst = 300;
+      const inbox = createInbox();
+      const replies = new Map<number, Msg[]>();
+      nc.subscribe(`${inbox}.*`, {
+        callback: (_error, msg) => {
+          const index = Number(msg.subject.slice(inbox.length + 1));
+          replies.set(index, [...(replies.get(index) ?? []), msg]);
+        },
+      });
+      await nc.flush();
+      const body = JSON.stringify(hello);
+      for (let index = 0; index < burst; index++) {
+        const hdrs = natsHeaders();
+        hdrs.set(HEADERS.requestId, `burst-${index}`);
+        nc.publish(SUBJECTS.completeChat, body, { reply: `${inbox}.${index}`, headers: hdrs });
+      }
+      await until("every request of the burst answered", () => replies.size === burst);
+      expect(admittedSettled).toBe(0); // answered while the admitted ones still hold their slots
+      expect(upstream.requests.length).toBe(seenBefore + 4);
+
+      // $SRV.STATS is answered on the connection the replies went out on: any second reply would be here by now.
+      const stats = (await nc.request("$SRV.STATS.llm-provider", "", { timeout: 2_000 })).json<{
+        endpoints: {
+          subject: string;
+          num_errors: number;
+          data: { errors_by_code: Record<string, number> };
+        }[];
+      }>();
+      const chat = stats.endpoints.find((e) => e.subject === SUBJECTS.completeChat)!;
+      expect(chat.data.errors_by_code["busy"]).toBe(burst);
+      expect(chat.num_errors).toBe(burst);
+      for (let index = 0; index < burst; index++) {
+        const answers = replies.get(index)!;
+        expect(answers).toHaveLength(1);
+        const [reply] = answers as [Msg];
+        expect(reply.headers?.get("Nats-Service-Error-Code")).toBe("503");
+        expect(reply.headers?.get("Nats-Service-Error")).toBe(
+          "worker has 4 requests in flight; retry shortly",
+        );
+        expect(reply.headers?.get(HEADERS.requestId)).toBe(`burst-${index}`);
+        expect(reply.json()).toEqual({
+          error: {
+            code: "busy",
+            message: "worker has 4 requests in flight; retry shortly",
+            retryable: true,
+            retry_after_ms: 100,
+          },
+        });
+      }
+
+      // Not a log line each: one when the spell starts, a summary when it is summed up (here: at stop).
+      const lines = () => service.logs.map((line) => JSON.parse(line) as { msg: string; busy?: number });
+      expect(lines().filter((line) => line.msg.includes("requests in flight"))).toEqual([]);
+      expect(lines().filter((line) => line.msg === "in-flight bound reached: answering busy")).toHaveLength(
+        1,
+      );
+      await service.app.stop(0);
+      const admittedAnswers = (await Promise.all(admitted)) as LlmProviderError[];
+      expect(admittedAnswers.map((answer) => answer.code)).toEqual(Array(4).fill("shutting_down"));
+      expect(lines().filter((line) => line.msg === "requests answered busy")).toEqual([
+        expect.objectContaining({ busy: burst, by_caller: { anonymous: burst } }),
+      ]);
     } finally {
       await service.stop();
     }

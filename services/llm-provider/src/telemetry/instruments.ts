@@ -12,6 +12,8 @@ export interface Instruments {
   cacheLookups: Counter;
   /** Requests not served at all (rare, hostile or misconfigured): by reason and caller. */
   refusedRequests: Counter;
+  /** Requests answered `busy` (the in-flight bound was full): by caller. */
+  busyRequests: Counter;
 }
 
 /**
@@ -55,6 +57,9 @@ export function getInstruments(): Instruments {
     }),
     refusedRequests: meter.createCounter(METRIC.requestsRefused, {
       description: "Requests not served: a reply subject that is not an inbox, or none",
+    }),
+    busyRequests: meter.createCounter(METRIC.requestsBusy, {
+      description: "Requests answered busy: the worker's in-flight bound was full",
     }),
   };
   return instruments;

@@ -46,6 +46,7 @@ export const METRIC = {
   retries: "llm_provider.retries",
   requestsInFlight: "llm_provider.requests.in_flight",
   requestsRefused: "llm_provider.requests.refused",
+  requestsBusy: "llm_provider.requests.busy",
   eventQueueDepth: "llm_provider.events.queue_depth",
   eventsDropped: "llm_provider.events.dropped",
   eventsAtRisk: "llm_provider.events.at_risk",

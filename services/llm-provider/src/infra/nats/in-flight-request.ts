@@ -33,6 +33,13 @@ export interface OpenedRequest {
   validRequestId: boolean;
 }
 
+/** The caller's `Request-Id`, or a new one when it sent none or one that breaks the rule. */
+export function requestIdOf(msg: ServiceMsg): { requestId: string; validRequestId: boolean } {
+  const sentId = msg.headers?.get(HEADERS.requestId) ?? "";
+  const validRequestId = sentId === "" || REQUEST_ID_PATTERN.test(sentId);
+  return { requestId: sentId !== "" && validRequestId ? sentId : randomUUID(), validRequestId };
+}
+
 /**
  * Starts a request's record: its id (the caller's `Request-Id`, or a new one when it sent none
  * or a bad one) and its SERVER span.
@@ -45,9 +52,7 @@ export function openRequest(
   streaming: boolean,
 ): OpenedRequest {
   const started = performance.now();
-  const sentId = msg.headers?.get(HEADERS.requestId) ?? "";
-  const validRequestId = sentId === "" || REQUEST_ID_PATTERN.test(sentId);
-  const requestId = sentId !== "" && validRequestId ? sentId : randomUUID();
+  const { requestId, validRequestId } = requestIdOf(msg);
   const server = startServerSpan(subject, queue, msg.headers, msg.data.length, requestId);
   if (server.span.isRecording()) server.span.setAttribute(ATTR.caller, caller ?? UNKNOWN_CALLER);
   const entry: InFlightRequest = {

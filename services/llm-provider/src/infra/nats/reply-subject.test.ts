@@ -23,7 +23,11 @@ describe("isInboxSubject", () => {
       "_INBOX.>",
       "_INBOX.a.>",
       "_INBOX..a",
+      "_INBOX.a.",
+      "_INBOX.*.a",
+      "_INBOX.a.>.b",
       "_INBOX.a b",
+      "_INBOX.a\tb",
     ])
       expect(isInboxSubject(reply, prefixes), String(reply)).toBe(false);
   });

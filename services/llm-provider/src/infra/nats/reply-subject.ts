@@ -6,12 +6,12 @@
  */
 export const INBOX_PREFIXES = ["_INBOX.", "_R_."] as const;
 
+/** An empty token, a wildcard token or whitespace: not one concrete subject. */
+const NOT_CONCRETE = /(?:^|\.)[*>]?(?:\.|$)|\s/;
+
+/** Checked for every request, refused ones too: one precompiled test, no split. */
 export function isInboxSubject(reply: string | undefined, prefixes: readonly string[]): reply is string {
   if (reply === undefined || reply === "") return false;
   if (!prefixes.some((prefix) => reply.startsWith(prefix) && reply.length > prefix.length)) return false;
-  // One concrete subject: no wildcard token, no empty token, no whitespace.
-  for (const token of reply.split(".")) {
-    if (token === "" || token === "*" || token === ">" || /\s/.test(token)) return false;
-  }
-  return true;
+  return !NOT_CONCRETE.test(reply);
 }

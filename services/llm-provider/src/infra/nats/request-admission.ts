@@ -11,22 +11,18 @@ import { ATTR } from "../../telemetry/semconv.js";
 import type { EndpointMetrics } from "./endpoint-metrics.js";
 import { UNKNOWN_CALLER } from "./in-flight-request.js";
 
-/** What decides whether a request that has a reply subject is served. */
+/** What decides whether a request that has a reply subject and a free slot is served. */
 export interface AdmissionCheck {
-  inFlight: number;
-  maxInFlight: number;
   /** Undefined: the subject's context is not one this service serves. */
   caller: string | undefined;
   validRequestId: boolean;
 }
 
-/** Why a request is answered with an error before its handler runs; undefined when it is admitted. */
+/**
+ * Why a request is answered with an error before its handler runs; undefined when it is admitted.
+ * The in-flight bound is checked before this, by the dispatcher (`busy-replies.ts`).
+ */
 export function admissionError(check: AdmissionCheck): LlmProviderError | undefined {
-  if (check.inFlight >= check.maxInFlight) {
-    return new LlmProviderError("busy", `worker has ${check.maxInFlight} requests in flight; retry shortly`, {
-      retryAfterMs: 100,
-    });
-  }
   if (check.caller === undefined)
     return new LlmProviderError("forbidden", "the calling context is not served by this service");
   if (!check.validRequestId) {

@@ -4,15 +4,23 @@ import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
 import type { RequestSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { Handler, RequestContext, StreamEndpoint } from "../../ports/request-handler.js";
+import { BusyReplies } from "./busy-replies.js";
 import type { CallerIdentity } from "./caller-identity.js";
 import type { EndpointMetrics } from "./endpoint-metrics.js";
-import { openRequest } from "./in-flight-request.js";
+import { openRequest, UNKNOWN_CALLER } from "./in-flight-request.js";
 import type { InFlightRequest } from "./in-flight-request.js";
 import { admissionError, decodeBody, RefusedRequests } from "./request-admission.js";
 import { isInboxSubject } from "./reply-subject.js";
 import { ServiceReplies } from "./service-replies.js";
 import { createStreamWriter, StreamRequests } from "./stream-requests.js";
 import { withinMs } from "../../shared/within-ms.js";
+
+/**
+ * Admitted handlers started per turn of the event loop. A burst arrives over several socket reads;
+ * starting hundreds of handlers in one go would hold the rest of it (and its `busy` answers)
+ * unread until they all got going.
+ */
+const START_SLICE = 8;
 
 export interface DispatcherOptions {
   nc: NatsConnection;
@@ -34,15 +42,20 @@ export class RequestDispatcher {
   readonly #options: DispatcherOptions;
   readonly #inFlight = new Set<InFlightRequest>();
   readonly #idleWaiters = new Set<() => void>();
+  /** Admitted requests whose handler has not started yet. */
+  readonly #starting: (() => void)[] = [];
+  #startScheduled = false;
   /** Per caller (the configured contexts and `anonymous`, so few), made once. */
   readonly #callerLoggers = new Map<string, Logger>();
   readonly #refused: RefusedRequests;
+  readonly #busy: BusyReplies;
   readonly #replies: ServiceReplies;
   readonly #streams: StreamRequests;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
     this.#refused = new RefusedRequests(options.metrics, options.logger);
+    this.#busy = new BusyReplies(options);
     this.#replies = new ServiceReplies({
       nc: options.nc,
       metrics: options.metrics,
@@ -65,8 +78,14 @@ export class RequestDispatcher {
       return;
     }
     const streaming = typeof endpoint !== "function";
+    // Before the request gets a record, a span or an error object: under a burst the refusals
+    // run on the loop the admitted requests need, and must not wait behind them or slow them.
+    if (this.#inFlight.size >= maxInFlight) {
+      this.#busy.reply(subject, msg, caller ?? UNKNOWN_CALLER, streaming);
+      return;
+    }
     const { entry, validRequestId } = openRequest(subject, msg, caller, queue, streaming);
-    const refusal = admissionError({ inFlight: this.#inFlight.size, maxInFlight, caller, validRequestId });
+    const refusal = admissionError({ caller, validRequestId });
     if (refusal) {
       this.#replies.replyError(entry, refusal);
       return;
@@ -95,6 +114,7 @@ export class RequestDispatcher {
     for (const entry of left) this.#replies.replyError(entry, error);
     this.#inFlight.clear();
     this.#streams.close();
+    this.#busy.flush();
   }
 
   #run(entry: InFlightRequest, endpoint: Handler | StreamEndpoint, body: unknown): void {
@@ -110,12 +130,36 @@ export class RequestDispatcher {
       // No ambient context: the handler hands it on to what makes child spans.
       trace: entry.trace,
     };
+    if (typeof endpoint !== "function") this.#streams.add(entry);
+    // Counted in flight now, started after the socket reads at hand: refusing is cheap and done
+    // first, starting a handler is not.
+    this.#starting.push(() => this.#start(entry, endpoint, body, context));
+    this.#scheduleStarts();
+  }
+
+  /** A few handlers per turn of the loop (setImmediate: after the pending I/O is read). */
+  #scheduleStarts(): void {
+    if (this.#startScheduled || this.#starting.length === 0) return;
+    this.#startScheduled = true;
+    setImmediate(() => {
+      this.#startScheduled = false;
+      for (const start of this.#starting.splice(0, START_SLICE)) start();
+      this.#scheduleStarts();
+    });
+  }
+
+  #start(
+    entry: InFlightRequest,
+    endpoint: Handler | StreamEndpoint,
+    body: unknown,
+    context: RequestContext,
+  ): void {
+    if (entry.answered) return; // answered `shutting_down` by a drain before it started
     let running: Promise<unknown>;
     try {
       if (typeof endpoint === "function") {
         running = endpoint(body, context);
       } else {
-        this.#streams.add(entry);
         running = endpoint.handler(body, context, createStreamWriter(entry));
       }
     } catch (error) {
