@@ -175,9 +175,9 @@ async function announceWhenReady(): Promise<void> {
       say(
         `llm-provider is READY on ${natsUrl}; models that answer now: ${available.join(", ")}\n\n` +
           `  Try, in another terminal:\n` +
-          `    npx llm-provider chat --model ${chatModel} "Hello there"\n` +
-          `    npx llm-provider embed --model ${embeddingModel} "Hello there"\n` +
-          `    npx llm-provider models\n\n` +
+          `    npm run -s cli -- chat --model ${chatModel} "Hello there"\n` +
+          `    npm run -s cli -- embed --model ${embeddingModel} "Hello there"\n` +
+          `    npm run -s cli -- models\n\n` +
           `  State on that server: stream ${stateNames.stream.join(", ") || "(events off)"}, ` +
           `KV buckets ${stateNames.buckets.join(", ")}.\n` +
           `  Remove them with: bash scripts/dev.sh --clean\n`,

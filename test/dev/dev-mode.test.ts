@@ -55,9 +55,9 @@ describe("dev mode", () => {
   it("says where it runs, what to try with the project's CLI and how to remove its state", () => {
     const ready = output.slice(output.indexOf("llm-provider is READY"));
     expect(ready).toContain(`READY on ${nats.url}; models that answer now: llama3.2, nomic-embed-text`);
-    expect(ready).toContain('npx llm-provider chat --model llama3.2 "Hello there"');
-    expect(ready).toContain('npx llm-provider embed --model nomic-embed-text "Hello there"');
-    expect(ready).toContain("npx llm-provider models");
+    expect(ready).toContain('npm run -s cli -- chat --model llama3.2 "Hello there"');
+    expect(ready).toContain('npm run -s cli -- embed --model nomic-embed-text "Hello there"');
+    expect(ready).toContain("npm run -s cli -- models");
     expect(ready).toContain("stream LLM_PROVIDER_EVENTS");
     expect(ready).toContain("bash scripts/dev.sh --clean");
     expect(output).not.toContain("nats req");
@@ -78,6 +78,28 @@ describe("dev mode", () => {
     expect(models.data.map((model) => model.id)).toContain("nomic-embed-text");
     const health = await client.getProviderHealth({ provider_id: "local" });
     expect(health).toMatchObject({ provider_id: "local" });
+  });
+
+  it("answers the commands it suggests, run as printed", () => {
+    const cli = (...args: string[]) =>
+      spawnSync("npm", ["run", "-s", "cli", "--", ...args], {
+        cwd: REPO_ROOT,
+        env: devEnvironment(),
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    const chat = cli("chat", "--model", "llama3.2", "Hello there");
+    expect(chat.status, chat.stderr).toBe(0);
+    expect(chat.stdout).toContain("echo: Hello there");
+    const embed = cli("embed", "--model", "nomic-embed-text", "Hello there");
+    expect(embed.status, embed.stderr).toBe(0);
+    expect(embed.stdout).toContain("nomic-embed-text");
+    const models = cli("models");
+    expect(models.status, models.stderr).toBe(0);
+    expect(models.stdout).toMatch(/llama3\.2/);
+    const health = cli("health");
+    expect(health.status, health.stderr).toBe(0);
+    expect(health.stdout).toContain("local");
   });
 
   it("stops on Ctrl-C, and --clean then removes the stream and buckets it used", async () => {
