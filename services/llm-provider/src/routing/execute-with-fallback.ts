@@ -87,13 +87,7 @@ export async function executeWithFallback<T>(
       const budgetMs = attemptBudgetMs(remaining, next && limitsOf(next).timeout_ms);
       if (next && budgetMs < MIN_ATTEMPT_MS) {
         // Too little time for this target to answer: leave it all to the next one.
-        attempts.push({
-          ...skippedAttempt(target, {
-            reason: "not_enough_time",
-            detail: `${Math.round(budgetMs)} ms of the deadline would be left for it`,
-          }),
-          error_code: "deadline_exceeded",
-        });
+        attempts.push(tooLateAttempt(target, budgetMs));
         break;
       }
       const started = environment.now();
@@ -133,15 +127,29 @@ export async function executeWithFallback<T>(
       }
     }
   }
-  if (lastError === undefined) {
-    if (attempts.some((attempt) => attempt.skip_reason === "not_enough_time"))
-      throw deadlineExceeded(attempts, undefined);
-    throw new LlmProviderError("upstream_unavailable", "no provider can be called for this request", {
-      retryable: false,
-      details: { attempts },
-    });
-  }
-  throw toLlmProviderError(lastError, attempts);
+  throw noAnswer(lastError, attempts);
+}
+
+/** The error of a plan whose targets all failed or were passed over. */
+function noAnswer(lastError: UpstreamError | undefined, attempts: Attempt[]): LlmProviderError {
+  if (lastError !== undefined) return toLlmProviderError(lastError, attempts);
+  if (attempts.some((attempt) => attempt.skip_reason === "not_enough_time"))
+    return deadlineExceeded(attempts, undefined);
+  return new LlmProviderError("upstream_unavailable", "no provider can be called for this request", {
+    retryable: false,
+    details: { attempts },
+  });
+}
+
+/** A target passed over because the deadline would leave it less than `MIN_ATTEMPT_MS`. */
+function tooLateAttempt(target: Target, budgetMs: number): Attempt {
+  return {
+    ...skippedAttempt(target, {
+      reason: "not_enough_time",
+      detail: `${Math.round(budgetMs)} ms of the deadline would be left for it`,
+    }),
+    error_code: "deadline_exceeded",
+  };
 }
 
 async function attemptWithTimeout<T>(
