@@ -206,6 +206,20 @@ function owned(child: ChildHandle, graceMs?: number): ChildHandle {
   return child;
 }
 
+/** Where the service's CPU went during the bursts, from the profile it wrote on exit. */
+async function reportProfile(profileDir: string, results: BurstResult[]): Promise<void> {
+  const file = (await readdir(profileDir)).find((name) => name.endsWith(".cpuprofile"));
+  if (!file) return;
+  const path = join(profileDir, file);
+  const summary = await summarizeCpuProfile(
+    path,
+    results.map((result) => result.window),
+    Number(process.env["BENCH_PROFILE_TOP"] ?? 25),
+  );
+  process.stdout.write(`\nservice CPU profile: ${path} (kept)\n`);
+  for (const line of formatProfile(summary, "service during the bursts")) process.stdout.write(`${line}\n`);
+}
+
 async function main(): Promise<void> {
   const tempDir = await mkdtemp(join(tmpdir(), "llm-provider-bench-burst-"));
   releases.push({ name: "temp dir", release: () => rm(tempDir, { recursive: true, force: true }) });
@@ -283,18 +297,7 @@ async function main(): Promise<void> {
   const stderr = service.stderrTail().trim();
   if (profileDir) {
     await service.stop(SERVICE_STOP_GRACE_MS);
-    const file = (await readdir(profileDir)).find((name) => name.endsWith(".cpuprofile"));
-    if (file) {
-      const path = join(profileDir, file);
-      const summary = await summarizeCpuProfile(
-        path,
-        results.map((result) => result.window),
-        Number(process.env["BENCH_PROFILE_TOP"] ?? 25),
-      );
-      process.stdout.write(`\nservice CPU profile: ${path} (kept)\n`);
-      for (const line of formatProfile(summary, "service during the bursts"))
-        process.stdout.write(`${line}\n`);
-    }
+    await reportProfile(profileDir, results);
   }
   if (stderr) process.stdout.write(`\nthe service wrote to stderr:\n${stderr}\n`);
   if (results.some((result) => result.missing > 0 || result.duplicates > 0)) process.exitCode = 1;
