@@ -20,7 +20,7 @@ import { withinMs } from "../../shared/within-ms.js";
  * starting hundreds of handlers in one go would hold the rest of it (and its `busy` answers)
  * unread until they all got going.
  */
-const START_SLICE = 8;
+const START_SLICE = 16;
 
 export interface DispatcherOptions {
   nc: NatsConnection;
@@ -45,6 +45,8 @@ export class RequestDispatcher {
   /** Admitted requests whose handler has not started yet. */
   readonly #starting: (() => void)[] = [];
   #startScheduled = false;
+  /** Handlers started since the last scheduled turn: at most START_SLICE start in one. */
+  #startedThisTurn = 0;
   /** Per caller (the configured contexts and `anonymous`, so few), made once. */
   readonly #callerLoggers = new Map<string, Logger>();
   readonly #refused: RefusedRequests;
@@ -131,20 +133,30 @@ export class RequestDispatcher {
       trace: entry.trace,
     };
     if (typeof endpoint !== "function") this.#streams.add(entry);
-    // Counted in flight now, started after the socket reads at hand: refusing is cheap and done
-    // first, starting a handler is not.
+    // Counted in flight now. The first few of a turn start at once (their replies and events
+    // share the turn's socket writes); the rest wait for later turns, after the socket reads at
+    // hand: refusing is cheap and done first, starting a handler is not.
+    if (this.#starting.length === 0 && this.#startedThisTurn < START_SLICE) {
+      this.#startedThisTurn++;
+      this.#scheduleStarts();
+      this.#start(entry, endpoint, body, context);
+      return;
+    }
     this.#starting.push(() => this.#start(entry, endpoint, body, context));
     this.#scheduleStarts();
   }
 
-  /** A few handlers per turn of the loop (setImmediate: after the pending I/O is read). */
+  /** The next turn of the loop (setImmediate: after the pending I/O is read) starts a few more. */
   #scheduleStarts(): void {
-    if (this.#startScheduled || this.#starting.length === 0) return;
+    if (this.#startScheduled) return;
     this.#startScheduled = true;
     setImmediate(() => {
       this.#startScheduled = false;
-      for (const start of this.#starting.splice(0, START_SLICE)) start();
-      this.#scheduleStarts();
+      this.#startedThisTurn = 0;
+      const starts = this.#starting.splice(0, START_SLICE);
+      this.#startedThisTurn = starts.length;
+      for (const start of starts) start();
+      if (this.#starting.length > 0 || this.#startedThisTurn > 0) this.#scheduleStarts();
     });
   }
 
