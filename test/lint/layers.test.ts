@@ -43,3 +43,30 @@ describe("layer rules", () => {
     expect(await restrictedImports(file, `${line}\nexport {};\n`)).toEqual([]);
   });
 });
+
+// The CLI is a client of the service (the contracts, the NATS transport, shared utilities): it never
+// loads the service's handlers, infra, SDKs or telemetry, which also keeps it fast to start.
+describe("cli layer rule", () => {
+  it.each([
+    ["commands/x.ts", 'import { connectNats } from "../../infra/nats/nats-connection.js";'],
+    ["commands/x.ts", 'import { createEndpoints } from "../../handlers/endpoints.js";'],
+    ["x.ts", 'import { startApp } from "../app.js";'],
+    ["x.ts", 'import type { Config } from "../config/schema.js";'],
+    ["x.ts", 'import OpenAI from "openai";'],
+    ["x.ts", 'import { NodeSDK } from "@opentelemetry/sdk-node";'],
+    ["x.ts", 'import { pino } from "pino";'],
+    ["x.ts", 'import { jetstream } from "@nats-io/jetstream";'],
+  ])("cli/%s may not: %s", async (file, line) => {
+    expect(await restrictedImports(`cli/${file}`, `${line}\nexport {};\n`)).toHaveLength(1);
+  });
+
+  it.each([
+    ["x.ts", 'import { createLlmProviderClient } from "@llm-provider/contracts";'],
+    ["x.ts", 'import { connect } from "@nats-io/transport-node";'],
+    ["x.ts", 'import { SERVICE_VERSION } from "../version.js";'],
+    ["commands/x.ts", 'import { withinMs } from "../../shared/within-ms.js";'],
+    ["commands/x.ts", 'import { renderTable } from "../output.js";'],
+  ])("cli/%s may: %s", async (file, line) => {
+    expect(await restrictedImports(`cli/${file}`, `${line}\nexport {};\n`)).toEqual([]);
+  });
+});

@@ -9,7 +9,7 @@ import type { ProviderClient } from "../ports/provider-client.js";
 import { createProviderClient, hasWire } from "../providers/create-provider-client.js";
 import { instrumentProviderClient } from "../telemetry/instrument-provider-client.js";
 
-/** The providers this worker can call, and why each of the others cannot be. */
+/** The providers this worker can call, and why each active one it cannot call cannot be. */
 export interface ProviderClients {
   clients: Map<string, ProviderClient>;
   withoutClient: Map<string, TargetSkip>;
@@ -26,13 +26,8 @@ export function buildProviderClients(
   const clients = new Map<string, ProviderClient>();
   const withoutClient = new Map<string, TargetSkip>();
   for (const provider of config.providers) {
-    if (!provider.is_active) {
-      withoutClient.set(provider.id, {
-        reason: "provider_inactive",
-        detail: `provider '${provider.id}' is not active`,
-      });
-      continue;
-    }
+    // An inactive provider is planned as skipped by the catalog itself (`planTargets`).
+    if (!provider.is_active) continue;
     const missingKey = apiKeys.missing.get(provider.id);
     if (missingKey) {
       withoutClient.set(provider.id, { reason: "no_api_key", detail: missingKey });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ModelEntry } from "./catalog.js";
 import {
-  canServeEmbedding,
+  embeddingMismatchOf,
   findDimensionMismatch,
   resolveEmbeddingRequirement,
   upstreamDimensions,
@@ -65,11 +65,11 @@ describe("fallback targets", () => {
   const shortened = { dimensions: 256, nativeDimensions: 1536 };
 
   it("serve only from the same vector space, shortening only where configurable", () => {
-    expect(canServeEmbedding(embedder, native)).toBe(true);
-    expect(canServeEmbedding(embedder, shortened)).toBe(true);
-    expect(canServeEmbedding({ ...embedder, configurable_dimensions: false }, shortened)).toBe(false);
-    expect(canServeEmbedding(fixed, native)).toBe(false);
-    expect(canServeEmbedding(chat, native)).toBe(false);
+    expect(embeddingMismatchOf(embedder, native)).toBeUndefined();
+    expect(embeddingMismatchOf(embedder, shortened)).toBeUndefined();
+    expect(embeddingMismatchOf({ ...embedder, configurable_dimensions: false }, shortened)).toBeDefined();
+    expect(embeddingMismatchOf(fixed, native)).toBeDefined();
+    expect(embeddingMismatchOf(chat, native)).toBeDefined();
   });
 
   it("are sent dimensions only when it differs from their native length", () => {

@@ -54,15 +54,11 @@ export function resolveEmbeddingRequirement(
 }
 
 /**
- * Whether a fallback target can serve the request: an embedding model of the same native length
- * (the cache keys vectors by the requested model, so a chain of embedding models must list one
- * vector space — the same model on several providers), able to shorten when a length was asked.
+ * Why a fallback target cannot serve the request, in words (a skipped target is listed with its
+ * reason); undefined when it can: an embedding model of the same native length (the cache keys
+ * vectors by the requested model, so a chain of embedding models must list one vector space — the
+ * same model on several providers), able to shorten when a length was asked.
  */
-export function canServeEmbedding(model: ModelEntry, requirement: EmbeddingRequirement): boolean {
-  return embeddingMismatchOf(model, requirement) === undefined;
-}
-
-/** Why `model` cannot serve the request (see `canServeEmbedding`), in words; undefined when it can. */
 export function embeddingMismatchOf(
   model: ModelEntry,
   requirement: EmbeddingRequirement,
