@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { CacheControlSchema, MessageContentSchema, ThinkingBlockSchema } from "./content.js";
 
-export const ChatRoleSchema = z.enum(["system", "user", "assistant", "function", "tool"]);
+/** `developer` is OpenAI's name for system instructions to reasoning models; other wires send it as system. */
+export const ChatRoleSchema = z.enum(["system", "developer", "user", "assistant", "function", "tool"]);
 export type ChatRole = z.infer<typeof ChatRoleSchema>;
 
 export const FunctionCallSchema = z.strictObject({
@@ -16,22 +18,60 @@ export const ToolCallSchema = z.strictObject({
 });
 export type ToolCall = z.infer<typeof ToolCallSchema>;
 
+/** Which part types a role's content may hold: instructions and answers are text; tools may return images. */
+const PART_TYPES_BY_ROLE: Record<ChatRole, readonly string[]> = {
+  system: ["text"],
+  developer: ["text"],
+  user: ["text", "image_url", "file"],
+  assistant: ["text"],
+  tool: ["text", "image_url", "file"],
+  function: ["text"],
+};
+
 export const ChatMessageSchema = z
   .strictObject({
     role: ChatRoleSchema,
-    content: z
-      .string({
-        error: (issue) =>
-          Array.isArray(issue.input)
-            ? "must be a string: content parts (images, files) are not taken by this version"
-            : undefined,
-      })
-      .nullable()
-      .optional(),
+    content: MessageContentSchema.nullable()
+      .optional()
+      .describe("A string, or parts: text, image_url (user, tool), file (user, tool)"),
     name: z.string().min(1).max(64).optional().describe("Author name; required for role 'function'"),
     function_call: FunctionCallSchema.optional().describe("Legacy single function call (assistant)"),
     tool_calls: z.array(ToolCallSchema).min(1).optional().describe("Tool calls made by the assistant"),
     tool_call_id: z.string().min(1).optional().describe("Which tool call this message answers (role 'tool')"),
+    cache_control: CacheControlSchema.optional().describe(
+      "Prompt-cache breakpoint after this message (on its last part)",
+    ),
+    thinking_blocks: z
+      .array(ThinkingBlockSchema)
+      .min(1)
+      .optional()
+      .describe(
+        "Assistant: the signed thinking blocks of the reply this message repeats, sent back unchanged",
+      ),
+    reasoning_content: z
+      .string()
+      .optional()
+      .describe("Assistant: the reasoning text of the reply this message repeats (Ollama takes it back)"),
+  })
+  .superRefine((message, context) => {
+    if (Array.isArray(message.content)) {
+      const allowed = PART_TYPES_BY_ROLE[message.role];
+      message.content.forEach((part, index) => {
+        if (!allowed.includes(part.type))
+          context.addIssue({
+            code: "custom",
+            path: ["content", index, "type"],
+            message: `a ${message.role} message takes only ${allowed.join(", ")} parts, got ${part.type}`,
+          });
+      });
+    }
+    for (const field of ["thinking_blocks", "reasoning_content"] as const)
+      if (message[field] !== undefined && message.role !== "assistant")
+        context.addIssue({
+          code: "custom",
+          path: [field],
+          message: `only an assistant message carries ${field}, got role ${message.role}`,
+        });
   })
   .describe("One message of the conversation");
 export type ChatMessage = z.infer<typeof ChatMessageSchema>;
@@ -44,7 +84,11 @@ export const FunctionDefinitionSchema = z.strictObject({
 });
 export type FunctionDefinition = z.infer<typeof FunctionDefinitionSchema>;
 
-export const ToolSchema = z.strictObject({ type: z.literal("function"), function: FunctionDefinitionSchema });
+export const ToolSchema = z.strictObject({
+  type: z.literal("function"),
+  function: FunctionDefinitionSchema,
+  cache_control: CacheControlSchema.optional().describe("Prompt-cache breakpoint after this tool definition"),
+});
 export type Tool = z.infer<typeof ToolSchema>;
 
 export const ToolChoiceSchema = z.union([
@@ -70,6 +114,25 @@ export const ResponseFormatSchema = z.union([
   }),
 ]);
 
+/** OpenRouter's `provider` object: which upstream providers may serve the request, and how to pick. */
+export const OpenRouterProviderPreferencesSchema = z.strictObject({
+  order: z.array(z.string().min(1)).min(1).optional(),
+  only: z.array(z.string().min(1)).min(1).optional(),
+  ignore: z.array(z.string().min(1)).min(1).optional(),
+  allow_fallbacks: z.boolean().optional(),
+  require_parameters: z.boolean().optional(),
+  data_collection: z.enum(["allow", "deny"]).optional(),
+  zdr: z.boolean().optional(),
+  sort: z.enum(["price", "throughput", "latency"]).optional(),
+  quantizations: z.array(z.string().min(1)).min(1).optional(),
+  max_price: z
+    .strictObject({
+      prompt: z.number().nonnegative().optional(),
+      completion: z.number().nonnegative().optional(),
+    })
+    .optional(),
+});
+
 /** CMD-001 CompleteChat: the request body of `llm-provider.cmd.complete_chat` (and `stream_chat`). */
 export const CompleteChatSchema = z
   .strictObject({
@@ -83,6 +146,28 @@ export const CompleteChatSchema = z
       .positive()
       .optional()
       .describe("Cap on output tokens; at most the model's max_tokens. Unset: the provider's default"),
+    max_completion_tokens: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Cap on output tokens, reasoning included (OpenAI's name); the same limit as max_tokens"),
+    reasoning_effort: z
+      .enum(["none", "minimal", "low", "medium", "high"])
+      .optional()
+      .describe(
+        "How much the model reasons before answering: OpenAI's reasoning_effort, OpenRouter's reasoning.effort, " +
+          "an Anthropic thinking budget (minimal/low 1,024, medium 2,048, high 4,096 tokens), Ollama's think",
+      ),
+    thinking: z
+      .discriminatedUnion("type", [
+        z.strictObject({ type: z.literal("enabled"), budget_tokens: z.number().int().min(1024) }),
+        z.strictObject({ type: z.literal("disabled") }),
+      ])
+      .optional()
+      .describe(
+        "Reasoning with an explicit token budget (Anthropic's thinking, OpenRouter's reasoning.max_tokens)",
+      ),
     stop: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(4)]).optional(),
     presence_penalty: z.number().min(-2).max(2).optional(),
     frequency_penalty: z.number().min(-2).max(2).optional(),
@@ -97,6 +182,20 @@ export const CompleteChatSchema = z
     function_call: FunctionCallChoiceSchema.optional(),
     tools: z.array(ToolSchema).min(1).max(128).optional(),
     tool_choice: ToolChoiceSchema.optional(),
+    parallel_tool_calls: z
+      .boolean()
+      .optional()
+      .describe("false: at most one tool call per answer (Anthropic's disable_parallel_tool_use)"),
+    prompt_cache: z
+      .enum(["explicit", "auto"])
+      .optional()
+      .describe(
+        "explicit (default): cache_control breakpoints only where the request puts them; auto: also after " +
+          "the tools, the system prompt and the last two user turns (the prefix a next turn repeats), at most 4",
+      ),
+    provider_preferences: OpenRouterProviderPreferencesSchema.optional().describe(
+      "OpenRouter's provider routing for this request, over the provider's configured preferences",
+    ),
     user: z.string().max(256).optional().describe("End-user id passed to the provider for abuse monitoring"),
     timeout_ms: z
       .number()
@@ -115,6 +214,20 @@ export const CompleteChatSchema = z
           "assistant prefill (else restart), or end the stream with an error (off)",
       ),
   })
+  .superRefine((request, context) => {
+    if (request.max_tokens !== undefined && request.max_completion_tokens !== undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["max_completion_tokens"],
+        message: "set max_tokens or max_completion_tokens, not both (they are the same limit)",
+      });
+    if (request.thinking !== undefined && request.reasoning_effort !== undefined)
+      context.addIssue({
+        code: "custom",
+        path: ["thinking"],
+        message: "set thinking or reasoning_effort, not both (they are the same setting)",
+      });
+  })
   .describe("CMD-001 CompleteChat");
 export type CompleteChat = z.infer<typeof CompleteChatSchema>;
 export type CompleteChatInput = z.input<typeof CompleteChatSchema>;
@@ -124,9 +237,20 @@ export type FinishReason = z.infer<typeof FinishReasonSchema>;
 
 export const CostSchema = z.object({
   currency: z.literal("USD"),
-  input: z.number().nonnegative(),
-  output: z.number().nonnegative(),
+  input: z.number().nonnegative().describe("Every input token, cache reads and writes included"),
+  output: z.number().nonnegative().describe("Every output token, reasoning included"),
   total: z.number().nonnegative(),
+  cache_read: z
+    .number()
+    .nonnegative()
+    .optional()
+    .describe("Part of input: tokens read from the prompt cache"),
+  cache_write: z
+    .number()
+    .nonnegative()
+    .optional()
+    .describe("Part of input: tokens written to the prompt cache"),
+  reasoning: z.number().nonnegative().optional().describe("Part of output: reasoning tokens"),
 });
 export type Cost = z.infer<typeof CostSchema>;
 
@@ -135,6 +259,24 @@ export const TokenUsageSchema = z
     prompt_tokens: z.number().int().nonnegative(),
     completion_tokens: z.number().int().nonnegative(),
     total_tokens: z.number().int().nonnegative(),
+    cached_input_tokens: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe("Part of prompt_tokens read from the provider's prompt cache"),
+    cache_write_tokens: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe("Part of prompt_tokens written to the provider's prompt cache"),
+    reasoning_tokens: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe("Part of completion_tokens spent reasoning (0 where the provider does not say)"),
     cost: CostSchema.describe("Price of this call from the model's configured pricing"),
   })
   .describe("TokenUsage: tokens consumed by the answering call and what they cost");
@@ -180,6 +322,14 @@ export const ChatCompletionSchema = z
     provider_id: z.string().describe("Provider that answered"),
     upstream_id: z.string().nullable().describe("The provider's own id for the completion"),
     content: z.string().nullable(),
+    reasoning_content: z
+      .string()
+      .optional()
+      .describe("The model's reasoning text, where the provider returns it; never part of content"),
+    thinking_blocks: z
+      .array(ThinkingBlockSchema)
+      .optional()
+      .describe("Signed reasoning (Anthropic): send it back in the assistant message of the next turn"),
     function_call: FunctionCallSchema.optional(),
     tool_calls: z.array(ToolCallSchema).optional(),
     finish_reason: FinishReasonSchema,

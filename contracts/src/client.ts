@@ -87,9 +87,10 @@ export function createLlmProviderClient(
     callOptions: CallOptions,
   ): Promise<z.infer<R>> {
     const hdrs = requestHeaders(callOptions, callOptions.requestId);
+    const payload = encodeRequest(nc, subject, body);
     let reply: Msg;
     try {
-      reply = await nc.request(subject, JSON.stringify(body), {
+      reply = await nc.request(subject, payload, {
         timeout: timeoutMs,
         headers: hdrs,
         ...(inboxPrefix === undefined ? {} : { noMux: true, reply: createInbox(inboxPrefix) }),
@@ -162,7 +163,7 @@ function requestHeaders(callOptions: CallOptions, requestId: string | undefined)
 async function requestStream(
   nc: NatsConnection,
   subject: string,
-  body: string,
+  body: Uint8Array,
   options: { headers: ReturnType<typeof createHeaders>; maxWait: number; inboxPrefix: string | undefined },
 ): Promise<AsyncIterable<Msg>> {
   const { headers, maxWait, inboxPrefix } = options;
@@ -276,8 +277,9 @@ async function sendStreamRequest(
   body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
   const hdrs = requestHeaders(callOptions, requestId);
   hdrs.set(HEADERS.streamProtocol, String(STREAM_PROTOCOL));
+  const payload = encodeRequest(nc, SUBJECTS.streamChat, body);
   try {
-    return await requestStream(nc, SUBJECTS.streamChat, JSON.stringify(body), {
+    return await requestStream(nc, SUBJECTS.streamChat, payload, {
       headers: hdrs,
       maxWait: timeoutMs,
       inboxPrefix,
@@ -285,6 +287,23 @@ async function sendStreamRequest(
   } catch (error) {
     throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
   }
+}
+
+/**
+ * The request as bytes, refused with `payload_too_large` when the server could not take it as one
+ * message (its `max_payload`): the caller learns why and what to do, not a transport error.
+ */
+function encodeRequest(nc: NatsConnection, subject: string, body: unknown): Uint8Array {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const maxPayload = nc.info?.max_payload;
+  if (maxPayload !== undefined && bytes.length > maxPayload)
+    throw new LlmProviderError(
+      "payload_too_large",
+      `the ${subject} request is ${bytes.length} bytes, over the NATS server's max_payload of ${maxPayload}: ` +
+        "send large images and files by URL (image_url.url, file.file_url) for a provider that fetches them",
+      { details: { bytes: bytes.length, max_payload: maxPayload } },
+    );
+  return bytes;
 }
 
 /** One stream message, checked against the contract and its place in the sequence. */

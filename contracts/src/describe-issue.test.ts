@@ -69,7 +69,7 @@ describe("invalid_request messages name the rule that was broken", () => {
       CompleteChatSchema,
       chat({ messages: [{ role: "robot", content: "x" }] }),
       "messages[0].role",
-      `messages[0].role: must be one of "system", "user", "assistant", "function", "tool", got 'robot'`,
+      `messages[0].role: must be one of "system", "developer", "user", "assistant", "function", "tool", got 'robot'`,
     ],
     [
       "a missing field",
@@ -100,11 +100,29 @@ describe("invalid_request messages name the rule that was broken", () => {
       `response_format.type: must be one of "text", "json_object", "json_schema", got 'xml'`,
     ],
     [
-      "content parts",
+      "a content part the contract does not take",
       CompleteChatSchema,
-      chat({ messages: [{ role: "user", content: [{ type: "text", text: "x" }] }] }),
-      "messages[0].content",
-      "messages[0].content: must be a string: content parts (images, files) are not taken by this version",
+      chat({
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "ftp://x/y.png" } }] }],
+      }),
+      "messages[0].content[0].image_url.url",
+      "messages[0].content[0].image_url.url: must be an http(s) URL or a base64 data URL of image/png, image/jpeg, image/gif, image/webp",
+    ],
+    [
+      "a part type the role does not take",
+      CompleteChatSchema,
+      chat({
+        messages: [{ role: "system", content: [{ type: "file", file: { file_url: "https://x/a.pdf" } }] }],
+      }),
+      "messages[0].content[0].type",
+      "messages[0].content[0].type: a system message takes only text parts, got file",
+    ],
+    [
+      "an unknown part type",
+      CompleteChatSchema,
+      chat({ messages: [{ role: "user", content: [{ type: "audio", audio: {} }] }] }),
+      "messages[0].content[0].type",
+      `messages[0].content[0].type: must be one of "text", "image_url", "file", got 'audio'`,
     ],
     [
       "an OpenAI field refused with its reason",

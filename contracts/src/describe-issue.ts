@@ -14,7 +14,8 @@ type Issue = z.core.$ZodIssue;
  * expected array to have <=2048 items" (got how many?). A message a schema wrote itself starts
  * otherwise and is kept as it is.
  */
-const ZOD_DEFAULT_MESSAGE = /^(Invalid input|Invalid option|Too big|Too small|Invalid string|Invalid number)/;
+const ZOD_DEFAULT_MESSAGE =
+  /^(Invalid input|Invalid option|Invalid discriminator|Too big|Too small|Invalid string|Invalid number)/;
 
 /**
  * `issue` as the caller should read it: the field, the limit or type it broke, and what was sent
@@ -27,6 +28,9 @@ export function describeIssue(issue: Issue, root: unknown): IssueDescription {
   const value = valueAt(root, path);
   switch (issue.code) {
     case "invalid_union":
+      // A discriminated union names its tags: the value's tag is none of them.
+      if ("options" in issue && Array.isArray(issue.options))
+        return { path, message: `must be ${oneOf(issue.options)}, got ${shown(value)}` };
       return describeUnion(issue, path, root);
     case "invalid_type":
       return {

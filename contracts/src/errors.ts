@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   unknown_model: { status: 404, retryable: false },
   unknown_provider: { status: 404, retryable: false },
   unsupported: { status: 422, retryable: false },
+  /** A content part (image, file, …) the model or its provider cannot take: refused before any call. */
+  unsupported_content: { status: 422, retryable: false },
   busy: { status: 503, retryable: true },
   shutting_down: { status: 503, retryable: true },
   /** The caller cancelled (stopped reading a stream); answered only for the record. */

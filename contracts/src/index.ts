@@ -3,6 +3,7 @@ export * from "./errors.js";
 export * from "./validation.js";
 export * from "./describe-issue.js";
 export * from "./openai-fields.js";
+export * from "./content.js";
 export * from "./chat.js";
 export * from "./embedding.js";
 export * from "./models.js";

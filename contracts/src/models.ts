@@ -23,10 +23,27 @@ export const FeatureFlagsSchema = z.object({
 });
 export type FeatureFlags = z.infer<typeof FeatureFlagsSchema>;
 
+/** What a model can take, as list_models reports it: a request needing more is refused before any call. */
+export const ModelCapabilitiesSchema = z.object({
+  vision: z.boolean().describe("Takes image_url parts"),
+  files: z.boolean().describe("Takes file parts (PDF, plain text)"),
+  reasoning: z.boolean().describe("Takes reasoning_effort / thinking"),
+  prompt_caching: z
+    .boolean()
+    .describe("Honours cache_control breakpoints (else they are ignored with a warning)"),
+  tools: z.boolean().describe("Takes tools / functions"),
+  structured_output: z.boolean().describe("Takes response_format json_schema"),
+  streaming: z.boolean().describe("Serves stream_chat"),
+});
+export type ModelCapabilities = z.infer<typeof ModelCapabilitiesSchema>;
+
 export const CostMetricsSchema = z.object({
   currency: z.literal("USD"),
   input_per_million: z.number().nonnegative(),
   output_per_million: z.number().nonnegative(),
+  cache_read_per_million: z.number().nonnegative().optional().describe("Unset: the input price"),
+  cache_write_per_million: z.number().nonnegative().optional().describe("Unset: the input price"),
+  reasoning_per_million: z.number().nonnegative().optional().describe("Unset: the output price"),
 });
 
 /** QRY-001 ListAvailableModels: the request body of `llm-provider.qry.list_models`. */
@@ -51,6 +68,7 @@ export const ModelSpecSchema = z
     dimensions: z.number().int().positive().optional(),
     cost_metrics: CostMetricsSchema,
     feature_flags: FeatureFlagsSchema,
+    capabilities: ModelCapabilitiesSchema,
     is_available: z.boolean(),
   })
   .describe("ModelSpec");

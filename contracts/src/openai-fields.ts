@@ -10,16 +10,14 @@ export const REFUSED_OPENAI_CHAT_FIELDS: Readonly<Record<string, string>> = {
   logprobs: "log probabilities are not carried across providers",
   top_logprobs: "log probabilities are not carried across providers",
   logit_bias: "token ids differ per provider and model",
-  max_completion_tokens: "not taken by this version; use max_tokens",
-  reasoning_effort: "reasoning settings are not taken by this version",
   verbosity: "not taken by this version",
-  parallel_tool_calls: "not taken by this version; the provider's default applies",
   modalities: "text output only",
   audio: "text output only",
   prediction: "predicted outputs are OpenAI-only and not carried",
   web_search_options: "provider-hosted tools are not carried; define a function tool",
   service_tier: "a provider account setting, configured per provider, not per request",
   store: "stored completions are OpenAI-only; every completion is an event on JetStream",
-  prompt_cache_key: "prompt caching settings are not taken by this version",
+  prompt_cache_key:
+    "an OpenAI-only routing hint; OpenAI caches without it, use prompt_cache or cache_control for the others",
   safety_identifier: "use user, which is passed to the provider",
 };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AttemptSchema, FinishReasonSchema, FunctionCallSchema, TokenUsageSchema } from "./chat.js";
+import { ThinkingBlockSchema } from "./content.js";
 import { ErrorBodySchema } from "./errors.js";
 
 /** Part of a tool call as it streams: the first part of a call has `id` and name, later ones argument text. */
@@ -19,6 +20,7 @@ export const StreamChunkSchema = z
     request_id: z.string(),
     delta: z.object({
       content: z.string().optional(),
+      reasoning_content: z.string().optional().describe("Reasoning text, never part of the answer's content"),
       tool_calls: z.array(ToolCallDeltaSchema).optional(),
       function_call: z.object({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
     }),
@@ -38,6 +40,12 @@ export const StreamDoneSchema = z
     finish_reason: FinishReasonSchema,
     raw_finish_reason: z.string().nullable(),
     function_call: FunctionCallSchema.optional(),
+    thinking_blocks: z
+      .array(ThinkingBlockSchema)
+      .optional()
+      .describe(
+        "Signed reasoning (Anthropic), whole: send it back in the assistant message of the next turn",
+      ),
     usage: TokenUsageSchema,
     latency_ms: z.number().nonnegative(),
     time_to_first_chunk_ms: z.number().nonnegative().nullable(),

@@ -51,7 +51,17 @@ const target: Target = {
     context_window: 8_192,
     max_tokens: 1_024,
     cost: { input_per_million: 1, output_per_million: 2 },
-    features: { chat: true, embedding: false, function_calling: false, streaming: false },
+    features: {
+      chat: true,
+      embedding: false,
+      function_calling: false,
+      streaming: false,
+      vision: false,
+      files: false,
+      reasoning: false,
+      prompt_caching: false,
+      structured_output: true,
+    },
   },
 };
 const outcome: ChatOutcome = {

@@ -230,7 +230,17 @@ describe.each(WIRES)("$name wire", (wire) => {
         context_window: 8_192,
         max_tokens: MODEL_MAX_TOKENS,
         cost: { input_per_million: 0, output_per_million: 0 },
-        features: { chat: true, embedding: false, function_calling: true, streaming: false },
+        features: {
+          chat: true,
+          embedding: false,
+          function_calling: true,
+          streaming: false,
+          vision: false,
+          files: false,
+          reasoning: false,
+          prompt_caching: false,
+          structured_output: true,
+        },
       },
       provider: {
         id: session.client.providerId,

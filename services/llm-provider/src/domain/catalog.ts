@@ -52,7 +52,9 @@ export interface ModelEntry {
   context_window: number;
   max_tokens: number;
   cost: Pricing;
-  features: FeatureFlags;
+  features: ModelFeatures;
+  /** Ollama run options: `num_ctx` (unset: `context_window`) and `keep_alive`. */
+  ollama?: { num_ctx?: number | undefined; keep_alive?: string | number | undefined } | undefined;
   dimensions?: number | undefined;
   /** The model honours a `dimensions` request field (any length up to `dimensions`). */
   configurable_dimensions?: boolean | undefined;
@@ -61,6 +63,15 @@ export interface ModelEntry {
   /** This model's own limits, overriding its provider's. */
   timeouts?: Partial<AttemptLimits> | undefined;
 }
+
+/** The flags list_models reports as `feature_flags`, and the capabilities a request's content may need. */
+export type ModelFeatures = FeatureFlags & {
+  vision: boolean;
+  files: boolean;
+  reasoning: boolean;
+  prompt_caching: boolean;
+  structured_output: boolean;
+};
 
 /** OpenAI's limit of inputs per embeddings call, and the default for OpenAI-like providers. */
 export const DEFAULT_EMBEDDING_BATCH_SIZE = 2048;

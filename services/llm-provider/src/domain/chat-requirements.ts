@@ -1,51 +1,81 @@
 import type { CompleteChat } from "@llm-provider/contracts";
-import type { ModelEntry } from "./catalog.js";
+import type { Target } from "./catalog.js";
+import { findContentMismatch } from "./content-requirements.js";
 
 /** Why a model cannot take a chat request: which request field, and what is wrong. */
 export interface Mismatch {
   field: string;
   message: string;
-  /** `unsupported`: the model lacks a feature; `invalid_request`: the request asks too much. */
-  kind: "unsupported" | "invalid_request";
+  /**
+   * `unsupported`: the model lacks a feature; `unsupported_content`: it cannot take a content part;
+   * `invalid_request`: the request asks too much.
+   */
+  kind: "unsupported" | "unsupported_content" | "invalid_request";
+}
+
+/** The output cap the request sets, under either of its names. */
+export function requestedOutputCap(request: CompleteChat): { field: string; value: number } | undefined {
+  if (request.max_tokens !== undefined) return { field: "max_tokens", value: request.max_tokens };
+  if (request.max_completion_tokens !== undefined)
+    return { field: "max_completion_tokens", value: request.max_completion_tokens };
+  return undefined;
+}
+
+/** The request asks the model to reason (an effort other than none, or thinking enabled). */
+export function asksForReasoning(request: CompleteChat): boolean {
+  return (
+    (request.reasoning_effort !== undefined && request.reasoning_effort !== "none") ||
+    request.thinking?.type === "enabled"
+  );
 }
 
 /**
- * Whether `model` can serve `request`. Used for the requested model (the mismatch becomes the
+ * Whether `target` can serve `request`. Used for the requested model (the mismatch becomes the
  * caller's error) and for every fallback target (a mismatching one is skipped), so a fallback
  * never gets a request its model cannot take.
  */
 export function findChatMismatch(
-  model: ModelEntry,
+  target: Target,
   request: CompleteChat,
   streaming = false,
 ): Mismatch | undefined {
-  if (!model.features.chat) {
-    return {
-      kind: "unsupported",
-      field: "model",
-      message: `model '${model.model_name}' does not support chat`,
-    };
-  }
-  if (streaming && !model.features.streaming) {
-    return {
-      kind: "unsupported",
-      field: "model",
-      message: `model '${model.model_name}' does not support streaming`,
-    };
-  }
-  if ((request.functions !== undefined || request.tools !== undefined) && !model.features.function_calling) {
-    return {
-      kind: "unsupported",
-      field: request.tools !== undefined ? "tools" : "functions",
-      message: `model '${model.model_name}' does not support function calling`,
-    };
-  }
-  if (request.max_tokens !== undefined && request.max_tokens > model.max_tokens) {
+  const { model } = target;
+  const name = model.model_name;
+  const unsupported = (field: string, message: string): Mismatch => ({
+    kind: "unsupported",
+    field,
+    message: `model '${name}' ${message}`,
+  });
+  if (!model.features.chat) return unsupported("model", "does not support chat");
+  if (streaming && !model.features.streaming) return unsupported("model", "does not support streaming");
+  if ((request.functions !== undefined || request.tools !== undefined) && !model.features.function_calling)
+    return unsupported(
+      request.tools !== undefined ? "tools" : "functions",
+      "does not support function calling",
+    );
+  if (asksForReasoning(request) && !model.features.reasoning)
+    return unsupported(
+      request.thinking ? "thinking" : "reasoning_effort",
+      "does not reason (no reasoning capability)",
+    );
+  if (request.response_format?.type === "json_schema" && !model.features.structured_output)
+    return unsupported("response_format", "does not take json_schema (no structured_output capability)");
+
+  const cap = requestedOutputCap(request);
+  if (cap !== undefined && cap.value > model.max_tokens)
     return {
       kind: "invalid_request",
-      field: "max_tokens",
-      message: `max_tokens ${request.max_tokens} exceeds model '${model.model_name}' limit of ${model.max_tokens}`,
+      field: cap.field,
+      message: `${cap.field} ${cap.value} exceeds model '${name}' limit of ${model.max_tokens}`,
     };
-  }
-  return undefined;
+  if (
+    request.thinking?.type === "enabled" &&
+    request.thinking.budget_tokens >= (cap?.value ?? model.max_tokens)
+  )
+    return {
+      kind: "invalid_request",
+      field: "thinking.budget_tokens",
+      message: `thinking.budget_tokens ${request.thinking.budget_tokens} must be less than the output cap of ${cap?.value ?? model.max_tokens} tokens (${cap?.field ?? `model '${name}' max_tokens`})`,
+    };
+  return findContentMismatch(name, model.features, target.provider.provider_type, request.messages);
 }

@@ -33,6 +33,44 @@ describe("computeChatCost", () => {
     ).toBe(1.455);
     expect(computeChatCost(usage, pricing).input).toBe(3);
   });
+  it("reports the cache and reasoning parts of input and output beside them", () => {
+    const usage = {
+      promptTokens: 10_000,
+      completionTokens: 3_000,
+      cacheReadTokens: 8_000,
+      cacheWriteTokens: 1_000,
+      reasoningTokens: 2_000,
+    };
+    const priced = { ...pricing, cache_read_per_million: 0.3, cache_write_per_million: 3.75 };
+    expect(computeChatCost(usage, priced)).toEqual({
+      currency: "USD",
+      input: 0.00915, // 1k × $3 + 8k × $0.30 + 1k × $3.75
+      output: 0.045, // 3k × $15, reasoning included
+      total: 0.05415,
+      cache_read: 0.0024,
+      cache_write: 0.00375,
+      reasoning: 0.03,
+    });
+    expect(computeChatCost(usage, { ...priced, reasoning_per_million: 10 })).toMatchObject({
+      output: 0.035,
+      reasoning: 0.02,
+    });
+    expect(computeChatCost({ promptTokens: 10, completionTokens: 5 }, pricing)).not.toHaveProperty(
+      "reasoning",
+    );
+  });
+  it("scales the parts to a reported total", () => {
+    const usage = { promptTokens: 1_000, completionTokens: 100, cacheReadTokens: 1_000 };
+    // configured: input 1k × $0.30 = $0.0003, output $0.0015; reported twice that
+    const cost = computeChatCost(usage, { ...pricing, cache_read_per_million: 0.3 }, 0.0036);
+    expect(cost).toEqual({
+      currency: "USD",
+      input: 0.0006,
+      output: 0.003,
+      total: 0.0036,
+      cache_read: 0.0006,
+    });
+  });
   it("takes the provider-reported total and splits it like the configured prices", () => {
     // configured: input $0.003, output $0.0015 → two thirds input
     expect(computeChatCost({ promptTokens: 1_000, completionTokens: 100 }, pricing, 0.009)).toEqual({

@@ -13,7 +13,17 @@ const embedder: ModelEntry = {
   context_window: 8191,
   max_tokens: 8191,
   cost: { input_per_million: 0.02, output_per_million: 0 },
-  features: { chat: false, embedding: true, function_calling: false, streaming: false },
+  features: {
+    chat: false,
+    embedding: true,
+    function_calling: false,
+    streaming: false,
+    vision: false,
+    files: false,
+    reasoning: false,
+    prompt_caching: false,
+    structured_output: true,
+  },
   dimensions: 1536,
   configurable_dimensions: true,
 };
@@ -26,7 +36,17 @@ const fixed: ModelEntry = {
 const chat: ModelEntry = {
   ...embedder,
   model_name: "gpt-4o-mini",
-  features: { chat: true, embedding: false, function_calling: true, streaming: true },
+  features: {
+    chat: true,
+    embedding: false,
+    function_calling: true,
+    streaming: true,
+    vision: false,
+    files: false,
+    reasoning: false,
+    prompt_caching: false,
+    structured_output: true,
+  },
   dimensions: undefined,
 };
 

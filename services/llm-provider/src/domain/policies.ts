@@ -36,7 +36,7 @@ export function checkModelHasPositiveMaxTokens(
 
 /**
  * POL-LLM-003 MessagesNonEmpty: at least one message, and every message carries something —
- * text, a function call or tool calls.
+ * text, an image or file part, a function call or tool calls.
  */
 export function checkMessagesNonEmpty(messages: readonly ChatMessage[]): PolicyViolation | undefined {
   if (messages.length === 0) {
@@ -44,7 +44,10 @@ export function checkMessagesNonEmpty(messages: readonly ChatMessage[]): PolicyV
   }
   for (let index = 0; index < messages.length; index++) {
     const message = messages[index]!;
-    const hasText = typeof message.content === "string" && message.content.trim() !== "";
+    const hasText =
+      typeof message.content === "string"
+        ? message.content.trim() !== ""
+        : (message.content ?? []).some((part) => part.type !== "text" || part.text.trim() !== "");
     if (hasText || message.function_call !== undefined || message.tool_calls !== undefined) continue;
     return {
       policy: POLICIES.messagesNonEmpty,

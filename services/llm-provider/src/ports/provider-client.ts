@@ -3,6 +3,7 @@ import type {
   CompleteChat,
   FinishReason,
   FunctionCall,
+  ThinkingBlock,
   ToolCall,
   ToolCallDelta,
 } from "@llm-provider/contracts";
@@ -16,7 +17,15 @@ export interface ChatCall {
    * call (Anthropic) send it when the request sets none.
    */
   modelMaxTokens: number;
+  /**
+   * The request, checked against the target model: its content parts are ones the model and wire
+   * take (domain/content-requirements.ts), so a wire maps them and never drops one.
+   */
   request: CompleteChat;
+  /** The model honours prompt-cache breakpoints: wires that carry `cache_control` send it. */
+  promptCaching?: boolean;
+  /** Ollama: the context length to run the model with (`num_ctx`) and how long to keep it loaded. */
+  ollama?: { numCtx: number; keepAlive?: string | number | undefined };
   /** Aborts the HTTP call: per-attempt timeout, request deadline or shutdown. */
   signal: AbortSignal;
   /** The request's trace context: the call's span is its child (none: a trace of its own). */
@@ -28,6 +37,10 @@ export interface ChatOutcome {
   upstreamId: string | null;
   responseModel: string | null;
   content: string | null;
+  /** Reasoning text the provider returned, never part of `content`. */
+  reasoning?: string;
+  /** Anthropic's signed thinking blocks, in the order they came. */
+  thinkingBlocks?: ThinkingBlock[];
   functionCall?: FunctionCall;
   toolCalls?: ToolCall[];
   finishReason: FinishReason;
@@ -47,6 +60,8 @@ export interface ChatUsage {
   cacheReadTokens?: number;
   /** Part of `promptTokens` written to the provider's prompt cache. */
   cacheWriteTokens?: number;
+  /** Part of `completionTokens` spent reasoning, where the provider says. */
+  reasoningTokens?: number;
 }
 
 /** One embeddings call to one provider: texts already de-duplicated and cut to the batch size. */
@@ -94,10 +109,12 @@ export interface ProviderClient {
 /** A piece of a streamed answer, in neutral form. */
 export type ChatStreamPart =
   | { type: "delta"; delta: ChatDelta }
-  | { type: "end"; end: Omit<ChatOutcome, "content" | "toolCalls" | "functionCall"> };
+  | { type: "end"; end: Omit<ChatOutcome, "content" | "toolCalls" | "functionCall" | "reasoning"> };
 
 export interface ChatDelta {
   content?: string;
+  /** Reasoning text, streamed apart from the content. */
+  reasoning?: string;
   toolCalls?: ToolCallDelta[];
   functionCall?: { name?: string; arguments?: string };
 }

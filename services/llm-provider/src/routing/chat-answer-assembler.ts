@@ -12,11 +12,13 @@ export function createChatAnswerAssembler(): {
   outcome(end: StreamEnd): ChatOutcome;
 } {
   let content: string | null = null;
+  let reasoning: string | undefined;
   const toolCalls = new Map<number, { id: string; name: string; arguments: string }>();
   let functionCall: { name: string; arguments: string } | undefined;
   return {
     add(delta) {
       if (delta.content !== undefined) content = (content ?? "") + delta.content;
+      if (delta.reasoning !== undefined) reasoning = (reasoning ?? "") + delta.reasoning;
       for (const piece of delta.toolCalls ?? []) {
         const call = toolCalls.get(piece.index) ?? { id: "", name: "", arguments: "" };
         if (piece.id) call.id = piece.id;
@@ -32,6 +34,7 @@ export function createChatAnswerAssembler(): {
     },
     outcome(end) {
       const outcome: ChatOutcome = { ...end, content };
+      if (reasoning !== undefined) outcome.reasoning = reasoning;
       if (toolCalls.size > 0) {
         outcome.toolCalls = [...toolCalls.entries()]
           .sort(([a], [b]) => a - b)

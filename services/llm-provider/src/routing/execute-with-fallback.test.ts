@@ -36,7 +36,17 @@ function target(
       context_window: options.contextWindow ?? 8_000,
       max_tokens: 1_000,
       cost: { input_per_million: 0, output_per_million: 0 },
-      features: { chat: true, embedding: false, function_calling: false, streaming: false },
+      features: {
+        chat: true,
+        embedding: false,
+        function_calling: false,
+        streaming: false,
+        vision: false,
+        files: false,
+        reasoning: false,
+        prompt_caching: false,
+        structured_output: true,
+      },
     },
   };
 }

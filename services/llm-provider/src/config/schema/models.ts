@@ -23,6 +23,11 @@ export const ModelConfigSchema = z.strictObject({
         .nonnegative()
         .optional()
         .describe("Prompt tokens written to the provider's cache; unset: input price"),
+      reasoning_per_million: z
+        .number()
+        .nonnegative()
+        .optional()
+        .describe("Reasoning tokens, where priced apart; unset: output price"),
     })
     .default({ input_per_million: 0, output_per_million: 0 }),
   features: z
@@ -35,6 +40,17 @@ export const ModelConfigSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe("Continues a trailing assistant message (a stream rescued in 'continue' mode)"),
+      vision: z.boolean().default(false).describe("Takes image_url parts"),
+      files: z.boolean().default(false).describe("Takes file parts (PDF, plain text)"),
+      reasoning: z.boolean().default(false).describe("Takes reasoning_effort and thinking"),
+      prompt_caching: z
+        .boolean()
+        .default(false)
+        .describe("Honours cache_control breakpoints (Anthropic, and those OpenRouter passes on)"),
+      structured_output: z
+        .boolean()
+        .default(true)
+        .describe("Takes response_format json_schema; false refuses it (and skips the model as a fallback)"),
     })
     .default({
       chat: true,
@@ -42,7 +58,32 @@ export const ModelConfigSchema = z.strictObject({
       function_calling: false,
       streaming: false,
       assistant_prefill: false,
+      vision: false,
+      files: false,
+      reasoning: false,
+      prompt_caching: false,
+      structured_output: true,
     }),
+  ollama: z
+    .strictObject({
+      num_ctx: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe("Context length Ollama runs the model with; unset: context_window"),
+      keep_alive: z
+        .union([
+          z.string().regex(/^-?\d+(ms|s|m|h)?$/, "must be a duration such as 5m, 1h, 0 or -1"),
+          z.number().int(),
+        ])
+        .optional()
+        .describe(
+          "How long Ollama keeps the model loaded after a call (Ollama's keep_alive); unset: Ollama's default",
+        ),
+    })
+    .optional()
+    .describe("Ollama run options of this model"),
   timeouts: z
     .strictObject({
       timeout_ms: z.number().int().positive().optional(),

@@ -1,4 +1,4 @@
-import type { ChatCompletion } from "@llm-provider/contracts";
+import type { ChatCompletion, CompleteChat } from "@llm-provider/contracts";
 import type { Target } from "../../domain/catalog.js";
 import type { ChatCall, ChatOutcome, ProviderClient } from "../../ports/provider-client.js";
 import { createChatAnswerAssembler } from "../../routing/chat-answer-assembler.js";
@@ -30,7 +30,7 @@ export function createCompleteChatHandler(deps: CompleteChatDeps): Handler {
           readsTargetAsStream(target) ? { target, budget } : undefined,
         ),
     );
-    const completion = toChatCompletion(execution, prepared.request.model, context);
+    const completion = toChatCompletion(execution, prepared.request, context);
     await recordChatAnswer(
       deps,
       prepared,
@@ -62,16 +62,17 @@ function answerWhole(
 /** The neutral outcome of the answering target → the reply. */
 function toChatCompletion(
   execution: ExecutionResult<ChatOutcome>,
-  requestedModel: string,
+  request: CompleteChat,
   context: RequestContext,
 ): ChatCompletion {
   const outcome = execution.value;
   const completion: ChatCompletion = {
-    ...answeredChatFields(outcome, execution, requestedModel, context),
+    ...answeredChatFields(outcome, execution, request, context),
     request_id: context.requestId,
     created_at: new Date().toISOString(),
     content: outcome.content,
   };
+  if (outcome.reasoning !== undefined) completion.reasoning_content = outcome.reasoning;
   if (outcome.functionCall) completion.function_call = outcome.functionCall;
   if (outcome.toolCalls) completion.tool_calls = outcome.toolCalls;
   return completion;

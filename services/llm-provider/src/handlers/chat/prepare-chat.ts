@@ -57,7 +57,8 @@ export async function prepareChat(
   refuseViolation(checkMessagesNonEmpty(request.messages));
   const catalog = deps.catalog();
   const model = configuredModel(catalog, request.model);
-  const mismatch = findChatMismatch(model, request, streaming);
+  const provider = catalog.providers.get(model.provider_id)!;
+  const mismatch = findChatMismatch({ model, provider }, request, streaming);
   if (mismatch) throw new LlmProviderError(mismatch.kind, mismatch.message, { field: mismatch.field });
 
   const { targets: planned, chain } = planTargets(catalog, model.model_name);
@@ -94,6 +95,6 @@ function chatSkipOf(
       detail: `provider '${target.provider.id}' cannot stream`,
     };
   }
-  const mismatch = findChatMismatch(target.model, request, streaming);
+  const mismatch = findChatMismatch(target, request, streaming);
   return mismatch && { reason: "missing_capability", detail: mismatch.message };
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { SUBJECTS } from "@llm-provider/contracts";
-import type { Attempt, ChatCompletion } from "@llm-provider/contracts";
+import type { Attempt, ChatCompletion, CompleteChat } from "@llm-provider/contracts";
 import type { Target } from "../../domain/catalog.js";
 import { computeChatCost } from "../../domain/cost.js";
 import { buildChatCompleted } from "../../domain/events.js";
+import { withCacheBreakpointWarning } from "../../domain/prompt-cache.js";
 import type { StreamEnd } from "../../routing/consume-chat-stream.js";
 import { withFallbackWarning } from "../../routing/fallback-warning.js";
 import { recordRequestOutcome } from "../../telemetry/record-request-outcome.js";
@@ -24,19 +25,20 @@ export type AnsweredChatFields = Pick<
   | "latency_ms"
   | "attempts"
   | "warnings"
+  | "thinking_blocks"
 >;
 
 /** The answer of the answering target as the reply states it, priced with that target's model. */
 export function answeredChatFields(
   end: StreamEnd,
   execution: { target: Target; attempts: Attempt[] },
-  requestedModel: string,
+  request: CompleteChat,
   context: RequestContext,
 ): AnsweredChatFields {
   const { target, attempts } = execution;
   const promptTokens = end.usage?.promptTokens ?? 0;
   const completionTokens = end.usage?.completionTokens ?? 0;
-  return {
+  const fields: AnsweredChatFields = {
     id: `chatcmpl-${randomUUID()}`,
     model: target.model.model_name,
     provider_id: target.provider.id,
@@ -47,6 +49,9 @@ export function answeredChatFields(
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
+      cached_input_tokens: end.usage?.cacheReadTokens ?? 0,
+      cache_write_tokens: end.usage?.cacheWriteTokens ?? 0,
+      reasoning_tokens: end.usage?.reasoningTokens ?? 0,
       // The provider's own figure (OpenRouter) when it reports one; else the configured prices.
       cost: computeChatCost(
         end.usage ?? { promptTokens, completionTokens },
@@ -56,8 +61,15 @@ export function answeredChatFields(
     },
     latency_ms: elapsedMs(context),
     attempts,
-    warnings: withFallbackWarning(end.warnings, requestedModel, target, attempts),
+    warnings: withFallbackWarning(
+      withCacheBreakpointWarning(end.warnings, request, target.model),
+      request.model,
+      target,
+      attempts,
+    ),
   };
+  if (end.thinkingBlocks !== undefined) fields.thinking_blocks = end.thinkingBlocks;
+  return fields;
 }
 
 /**

@@ -44,13 +44,21 @@ export function chatCallFor(
   signal: AbortSignal,
   context: RequestContext,
 ): ChatCall {
-  return {
-    upstreamModel: upstreamModelName(target.model),
-    modelMaxTokens: target.model.max_tokens,
+  const { model } = target;
+  const call: ChatCall = {
+    upstreamModel: upstreamModelName(model),
+    modelMaxTokens: model.max_tokens,
     request,
+    promptCaching: model.features.prompt_caching,
     signal,
     trace: context.trace,
   };
+  if (target.provider.provider_type === "ollama")
+    call.ollama = {
+      numCtx: model.ollama?.num_ctx ?? model.context_window,
+      keepAlive: model.ollama?.keep_alive,
+    };
+  return call;
 }
 
 /**

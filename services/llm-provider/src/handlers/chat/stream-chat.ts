@@ -33,7 +33,7 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
       const execution = await routeChat(deps, prepared, context, streamed, (target, signal, budget) =>
         relay.attempt(deps.clients.get(target.provider.id)!, target, signal, budget),
       );
-      const result = toStreamResult(execution, relay, prepared.request.model, context);
+      const result = toStreamResult(execution, relay, prepared.request, context);
       const completion: ChatCompletion = {
         ...result,
         request_id: context.requestId,
@@ -61,12 +61,12 @@ function takesRestart(context: RequestContext, request: CompleteChat): boolean {
 function toStreamResult(
   execution: ExecutionResult<ConsumedStream>,
   relay: StreamRelay,
-  requestedModel: string,
+  request: CompleteChat,
   context: RequestContext,
 ): StreamResult {
   const stream = execution.value;
   return {
-    ...answeredChatFields(stream.end, execution, requestedModel, context),
+    ...answeredChatFields(stream.end, execution, request, context),
     time_to_first_chunk_ms:
       stream.firstChunkMs === null ? null : Math.round(stream.firstChunkMs * 1000) / 1000,
     restarts: relay.restarts,

@@ -151,6 +151,7 @@ function withAssistantPrefill(request: CompleteChat, prefill: string): CompleteC
 function toWireDelta(delta: ChatDelta): StreamChunk["delta"] {
   const wire: StreamChunk["delta"] = {};
   if (delta.content !== undefined) wire.content = delta.content;
+  if (delta.reasoning !== undefined) wire.reasoning_content = delta.reasoning;
   if (delta.toolCalls !== undefined) wire.tool_calls = delta.toolCalls;
   if (delta.functionCall !== undefined) wire.function_call = delta.functionCall;
   return wire;

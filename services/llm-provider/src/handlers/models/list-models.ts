@@ -4,8 +4,8 @@ import {
   parseRequest,
   quoteValue,
 } from "@llm-provider/contracts";
-import type { ModelList, ModelSpec } from "@llm-provider/contracts";
-import type { Catalog, ModelEntry } from "../../domain/catalog.js";
+import type { FeatureFlags, ModelCapabilities, ModelList, ModelSpec } from "@llm-provider/contracts";
+import type { Catalog, ModelEntry, ModelFeatures } from "../../domain/catalog.js";
 import type { Handler } from "../../ports/request-handler.js";
 
 export interface ListModelsDeps {
@@ -46,7 +46,8 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
         context_window: model.context_window,
         max_tokens: model.max_tokens,
         cost_metrics: { currency: "USD", ...model.cost },
-        feature_flags: model.features,
+        feature_flags: featureFlagsOf(model.features),
+        capabilities: capabilitiesOf(model.features),
         is_available: deps.isModelAvailable(model),
       };
       if (model.dimensions !== undefined) spec.dimensions = model.dimensions;
@@ -54,5 +55,24 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
     }
     const list: ModelList = { object: "list", data };
     return Promise.resolve(list);
+  };
+}
+
+function featureFlagsOf(features: ModelFeatures): FeatureFlags {
+  const { chat, embedding, function_calling, streaming, assistant_prefill } = features;
+  return assistant_prefill === undefined
+    ? { chat, embedding, function_calling, streaming }
+    : { chat, embedding, function_calling, streaming, assistant_prefill };
+}
+
+function capabilitiesOf(features: ModelFeatures): ModelCapabilities {
+  return {
+    vision: features.vision,
+    files: features.files,
+    reasoning: features.reasoning,
+    prompt_caching: features.prompt_caching,
+    tools: features.function_calling,
+    structured_output: features.structured_output,
+    streaming: features.streaming,
   };
 }
