@@ -14,7 +14,7 @@ export function instrumentProviderClient(client: ProviderClient, provider: Provi
   const instrumented: ProviderClient = {
     providerId: client.providerId,
     async completeChat(call) {
-      const attempt = telemetry.startChat(call);
+      const attempt = telemetry.startChat(call, false);
       try {
         const outcome = await client.completeChat(call);
         const responseModel = telemetry.annotateChat(attempt.span, outcome, call.upstreamModel);
@@ -38,10 +38,12 @@ function instrumentStreamChat(
   telemetry: ProviderAttemptTelemetry,
 ): (call: ChatCall) => AsyncGenerator<ChatStreamPart> {
   return async function* instrumentedStreamChat(call: ChatCall): AsyncGenerator<ChatStreamPart> {
-    const attempt = telemetry.startChat(call);
+    const attempt = telemetry.startChat(call, true);
     let ended = false;
+    let chunks = 0;
     try {
       for await (const part of client.streamChat!(call)) {
+        if (part.type === "delta" && chunks++ === 0) telemetry.firstChunk(attempt);
         if (part.type === "end") {
           ended = true;
           const responseModel = telemetry.annotateChat(attempt.span, part.end, call.upstreamModel);

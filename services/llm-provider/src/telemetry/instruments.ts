@@ -6,6 +6,8 @@ export interface Instruments {
   meter: Meter;
   tokenUsage: Histogram;
   operationDuration: Histogram;
+  /** Streamed upstream calls: from the request to the first piece of the answer. */
+  timeToFirstChunk: Histogram;
   cost: Counter;
   fallbacks: Counter;
   retries: Counter;
@@ -45,6 +47,11 @@ export function getInstruments(): Instruments {
     operationDuration: meter.createHistogram(METRIC.operationDuration, {
       unit: "s",
       description: "Duration of upstream GenAI calls",
+      advice: { explicitBucketBoundaries: OPERATION_DURATION_BOUNDARIES },
+    }),
+    timeToFirstChunk: meter.createHistogram(METRIC.timeToFirstChunk, {
+      unit: "s",
+      description: "Time from a streamed upstream call's start to its first chunk",
       advice: { explicitBucketBoundaries: OPERATION_DURATION_BOUNDARIES },
     }),
     cost: meter.createCounter(METRIC.cost, { unit: "USD", description: "Cost of answered requests" }),

@@ -2,6 +2,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/ap
 import type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";
 import type { ProviderSpec } from "../domain/catalog.js";
 import { UpstreamError } from "../domain/failure.js";
+import type { CompleteChat } from "@llm-provider/contracts";
 import type { ChatCall, ChatOutcome } from "../ports/provider-client.js";
 import { getInstruments } from "./instruments.js";
 import { ATTR, genAiProviderName, SCOPE } from "./semconv.js";
@@ -60,13 +61,18 @@ export class ProviderAttemptTelemetry {
     return { span, sets, started: performance.now() };
   }
 
-  /** `start` for a chat call, with the request's sampling settings on the span. */
-  startChat(call: ChatCall): ProviderAttempt {
+  /** `start` for a chat call, with the request settings the conventions name on the span. */
+  startChat(call: ChatCall, streamed: boolean): ProviderAttempt {
     const attempt = this.start("chat", call.upstreamModel, call.trace);
-    const { max_tokens, temperature } = call.request;
-    if (max_tokens !== undefined) attempt.span.setAttribute(ATTR.genAiRequestMaxTokens, max_tokens);
-    if (temperature !== undefined) attempt.span.setAttribute(ATTR.genAiRequestTemperature, temperature);
+    attempt.span.setAttributes(requestSettingAttributes(call.request, streamed));
     return attempt;
+  }
+
+  /** A streamed call's first chunk: on its span and in the time-to-first-chunk histogram. */
+  firstChunk(attempt: ProviderAttempt): void {
+    const seconds = (performance.now() - attempt.started) / 1000;
+    attempt.span.setAttribute(ATTR.genAiResponseTimeToFirstChunk, seconds);
+    getInstruments().timeToFirstChunk.record(seconds, attempt.sets.metric);
   }
 
   /** Puts a chat answer's response attributes on the span; returns the model that answered. */
@@ -78,6 +84,13 @@ export class ProviderAttemptTelemetry {
     if (outcome.usage) {
       span.setAttribute(ATTR.genAiUsageInputTokens, outcome.usage.promptTokens);
       span.setAttribute(ATTR.genAiUsageOutputTokens, outcome.usage.completionTokens);
+      const { cacheReadTokens, cacheWriteTokens, reasoningTokens } = outcome.usage;
+      if (cacheReadTokens !== undefined)
+        span.setAttribute(ATTR.genAiUsageCacheReadInputTokens, cacheReadTokens);
+      if (cacheWriteTokens !== undefined)
+        span.setAttribute(ATTR.genAiUsageCacheCreationInputTokens, cacheWriteTokens);
+      if (reasoningTokens !== undefined)
+        span.setAttribute(ATTR.genAiUsageReasoningOutputTokens, reasoningTokens);
     }
     return responseModel;
   }
@@ -139,4 +152,24 @@ export class ProviderAttemptTelemetry {
     }
     return sets;
   }
+}
+
+/** The request settings of a chat call as GenAI span attributes (only those the request sets). */
+function requestSettingAttributes(request: CompleteChat, streamed: boolean): Attributes {
+  const attributes: Attributes = { [ATTR.genAiRequestStream]: streamed };
+  const maxTokens = request.max_tokens ?? request.max_completion_tokens;
+  if (maxTokens !== undefined) attributes[ATTR.genAiRequestMaxTokens] = maxTokens;
+  if (request.temperature !== undefined) attributes[ATTR.genAiRequestTemperature] = request.temperature;
+  if (request.top_p !== undefined) attributes[ATTR.genAiRequestTopP] = request.top_p;
+  if (request.presence_penalty !== undefined)
+    attributes[ATTR.genAiRequestPresencePenalty] = request.presence_penalty;
+  if (request.frequency_penalty !== undefined)
+    attributes[ATTR.genAiRequestFrequencyPenalty] = request.frequency_penalty;
+  if (request.seed !== undefined) attributes[ATTR.genAiRequestSeed] = request.seed;
+  if (request.stop !== undefined)
+    attributes[ATTR.genAiRequestStopSequences] =
+      typeof request.stop === "string" ? [request.stop] : request.stop;
+  const format = request.response_format?.type;
+  if (format !== undefined) attributes[ATTR.genAiOutputType] = format === "text" ? "text" : "json";
+  return attributes;
 }
