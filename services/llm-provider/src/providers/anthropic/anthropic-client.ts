@@ -49,6 +49,7 @@ export function createAnthropicClient({ provider, apiKey, fetch }: AnthropicClie
         call.upstreamModel,
         call.request,
         call.modelMaxTokens,
+        call.promptCaching === true,
       );
       let response: unknown;
       try {
@@ -66,6 +67,7 @@ export function createAnthropicClient({ provider, apiKey, fetch }: AnthropicClie
         call.upstreamModel,
         call.request,
         call.modelMaxTokens,
+        call.promptCaching === true,
       );
       let events: AsyncIterable<unknown>;
       try {

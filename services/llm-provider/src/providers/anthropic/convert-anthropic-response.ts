@@ -1,10 +1,10 @@
-import type { FunctionCall, ToolCall } from "@llm-provider/contracts";
+import type { FunctionCall, ThinkingBlock, ToolCall } from "@llm-provider/contracts";
 import { z } from "zod";
 import type { ChatOutcome, ChatUsage } from "../../ports/provider-client.js";
 import { parseUpstream } from "../parse-upstream.js";
 import { mapAnthropicStopReason } from "./map-anthropic-stop-reason.js";
 
-/** Lenient: only the fields we use; other block types (thinking, server tools) pass unread. */
+/** Lenient: only the fields we use; other block types (server tools, citations) pass unread. */
 const anthropicMessageSchema = z.object({
   id: z.string().nullish(),
   model: z.string().nullish(),
@@ -15,6 +15,9 @@ const anthropicMessageSchema = z.object({
       id: z.string().nullish(),
       name: z.string().nullish(),
       input: z.unknown().optional(),
+      thinking: z.string().nullish(),
+      signature: z.string().nullish(),
+      data: z.string().nullish(),
     }),
   ),
   stop_reason: z.string().nullish(),
@@ -28,6 +31,7 @@ const anthropicMessageSchema = z.object({
     .nullish(),
 });
 type AnthropicUsage = NonNullable<z.output<typeof anthropicMessageSchema>["usage"]>;
+type AnthropicBlock = z.output<typeof anthropicMessageSchema>["content"][number];
 
 /**
  * Anthropic Message → neutral outcome. `legacyFunctionCall`: the request used the seed's
@@ -61,6 +65,11 @@ export function convertAnthropicResponse(body: unknown, legacyFunctionCall: bool
     usage: usage ? convertAnthropicUsage(usage) : undefined,
     warnings,
   };
+  const thinkingBlocks = content.flatMap(toThinkingBlock);
+  if (thinkingBlocks.length > 0) outcome.thinkingBlocks = thinkingBlocks;
+  // Redacted thinking has no readable text: reasoning only when some block has.
+  if (thinkingBlocks.some((block) => block.type === "thinking"))
+    outcome.reasoning = thinkingText(thinkingBlocks);
   if (toolCalls.length > 0 && legacyFunctionCall) {
     outcome.functionCall = toolCalls[0]!.function satisfies FunctionCall;
     if (toolCalls.length > 1) {
@@ -72,6 +81,20 @@ export function convertAnthropicResponse(body: unknown, legacyFunctionCall: bool
     outcome.toolCalls = toolCalls;
   }
   return outcome;
+}
+
+/** A thinking or redacted_thinking block, kept whole (it goes back signed in the next turn). */
+function toThinkingBlock(block: AnthropicBlock): ThinkingBlock[] {
+  if (block.type === "thinking" && block.signature)
+    return [{ type: "thinking", thinking: block.thinking ?? "", signature: block.signature }];
+  if (block.type === "redacted_thinking" && block.data)
+    return [{ type: "redacted_thinking", data: block.data }];
+  return [];
+}
+
+/** The readable reasoning: the thinking blocks' texts joined (redacted ones have none). */
+export function thinkingText(blocks: readonly ThinkingBlock[]): string {
+  return blocks.map((block) => (block.type === "thinking" ? block.thinking : "")).join("");
 }
 
 /** Anthropic counts cached prompt tokens apart from `input_tokens`; the neutral count includes them. */

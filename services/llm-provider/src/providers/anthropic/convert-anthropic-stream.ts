@@ -1,3 +1,4 @@
+import type { ThinkingBlock } from "@llm-provider/contracts";
 import { z } from "zod";
 import { FailureClass, UpstreamError } from "../../domain/failure.js";
 import type { ChatDelta, ChatStreamPart, ChatUsage } from "../../ports/provider-client.js";
@@ -32,6 +33,8 @@ const anthropicStreamEventSchema = z.object({
       text: z.string().nullish(),
       id: z.string().nullish(),
       name: z.string().nullish(),
+      thinking: z.string().nullish(),
+      data: z.string().nullish(),
     })
     .nullish(),
   delta: z
@@ -39,6 +42,8 @@ const anthropicStreamEventSchema = z.object({
       type: z.string().nullish(),
       text: z.string().nullish(),
       partial_json: z.string().nullish(),
+      thinking: z.string().nullish(),
+      signature: z.string().nullish(),
       stop_reason: z.string().nullish(),
     })
     .nullish(),
@@ -65,6 +70,10 @@ interface StreamState {
   readonly legacyFunctionCall: boolean;
   /** By the block's index in the message. */
   readonly toolUses: Map<number, OpenToolUse>;
+  /** Thinking blocks under way, by index: their text and signature so far. */
+  readonly openThinking: Map<number, { thinking: string; signature: string }>;
+  /** Finished thinking and redacted_thinking blocks, in the order they came. */
+  readonly thinkingBlocks: ThinkingBlock[];
   upstreamId: string | null;
   responseModel: string | null;
   usage: StreamUsage;
@@ -78,7 +87,8 @@ interface StreamState {
 
 /**
  * Anthropic Messages stream events (as the SDK yields them; it throws on an `error` event) →
- * neutral parts. Text deltas become content; a `tool_use` block becomes a tool call delta with id and
+ * neutral parts. Text deltas become content; thinking deltas reasoning, and the thinking blocks
+ * (with their signatures, and redacted ones) come whole in the end part; a `tool_use` block becomes a tool call delta with id and
  * name, then its `input_json_delta` pieces as arguments (in the legacy `function_call` form when
  * `legacyFunctionCall`, first call only). The answer is whole once `message_delta` brought the stop
  * reason and the output count: the stream ends there, without waiting for `message_stop`. A stream
@@ -93,6 +103,8 @@ export async function* convertAnthropicStream(
   const state: StreamState = {
     legacyFunctionCall,
     toolUses: new Map(),
+    openThinking: new Map(),
+    thinkingBlocks: [],
     upstreamId: null,
     responseModel: null,
     usage: {},
@@ -129,16 +141,10 @@ function applyEvent(state: StreamState, event: AnthropicStreamEvent): ChatDelta 
       return undefined;
     case "content_block_start":
       return startBlock(state, event);
-    case "content_block_delta": {
-      if (event.delta?.type === "text_delta" && event.delta.text) return { content: event.delta.text };
-      const toolUse = state.toolUses.get(event.index ?? 0);
-      if (event.delta?.type === "input_json_delta" && toolUse && event.delta.partial_json) {
-        toolUse.sentArguments = true;
-        return callDelta(toolUse.index, state.legacyFunctionCall, { arguments: event.delta.partial_json });
-      }
-      return undefined;
-    }
+    case "content_block_delta":
+      return applyBlockDelta(state, event);
     case "content_block_stop": {
+      finishThinking(state, event.index ?? 0);
       // A call without parameters streams no input at all; neutral arguments are JSON text.
       const toolUse = state.toolUses.get(event.index ?? 0);
       if (!toolUse || toolUse.sentArguments) return undefined;
@@ -157,15 +163,58 @@ function applyEvent(state: StreamState, event: AnthropicStreamEvent): ChatDelta 
       state.finished = true;
       return undefined;
     default:
-      // ping, thinking and citation deltas, event types added later
+      // ping, citation deltas, event types added later
       return undefined;
   }
 }
 
-/** A text block's first text, or a tool_use block's id and name. */
+/** A text, thinking or input piece of the block at `event.index`; a signature is kept for the end. */
+function applyBlockDelta(state: StreamState, event: AnthropicStreamEvent): ChatDelta | undefined {
+  const delta = event.delta;
+  const index = event.index ?? 0;
+  if (delta?.type === "text_delta" && delta.text) return { content: delta.text };
+  const thinking = state.openThinking.get(index);
+  if (delta?.type === "thinking_delta" && thinking && delta.thinking) {
+    thinking.thinking += delta.thinking;
+    return { reasoning: delta.thinking };
+  }
+  if (delta?.type === "signature_delta" && thinking && delta.signature) {
+    thinking.signature += delta.signature;
+    return undefined;
+  }
+  const toolUse = state.toolUses.get(index);
+  if (delta?.type === "input_json_delta" && toolUse && delta.partial_json) {
+    toolUse.sentArguments = true;
+    return callDelta(toolUse.index, state.legacyFunctionCall, { arguments: delta.partial_json });
+  }
+  return undefined;
+}
+
+/** A thinking block is whole at its stop; one without a signature could not go back, so it is not kept. */
+function finishThinking(state: StreamState, index: number): void {
+  const thinking = state.openThinking.get(index);
+  if (!thinking) return;
+  state.openThinking.delete(index);
+  if (thinking.signature !== "")
+    state.thinkingBlocks.push({
+      type: "thinking",
+      thinking: thinking.thinking,
+      signature: thinking.signature,
+    });
+}
+
+/** A text or thinking block's first text, a tool_use block's id and name; redacted thinking comes whole. */
 function startBlock(state: StreamState, event: AnthropicStreamEvent): ChatDelta | undefined {
   const block = event.content_block;
   if (block?.type === "text" && block.text) return { content: block.text };
+  if (block?.type === "thinking") {
+    state.openThinking.set(event.index ?? 0, { thinking: block.thinking ?? "", signature: "" });
+    return block.thinking ? { reasoning: block.thinking } : undefined;
+  }
+  if (block?.type === "redacted_thinking") {
+    if (block.data) state.thinkingBlocks.push({ type: "redacted_thinking", data: block.data });
+    return undefined;
+  }
   if (block?.type !== "tool_use") return undefined;
   const toolUse = { index: state.toolUses.size, sentArguments: false };
   state.toolUses.set(event.index ?? 0, toolUse);
@@ -195,6 +244,7 @@ function endPart(state: StreamState): ChatStreamPart {
       finishReason: mapAnthropicStopReason(rawStopReason),
       rawFinishReason: rawStopReason ?? null,
       usage: hasUsage ? toUsage(usage) : undefined,
+      ...(state.thinkingBlocks.length > 0 ? { thinkingBlocks: state.thinkingBlocks } : {}),
       warnings,
     },
   };

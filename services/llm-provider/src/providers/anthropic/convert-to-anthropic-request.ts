@@ -1,5 +1,8 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { CompleteChat } from "@llm-provider/contracts";
+import { requestedOutputCap } from "../../domain/chat-requirements.js";
+import { withAutomaticCacheBreakpoints } from "../../domain/prompt-cache.js";
+import { convertThinking } from "./anthropic-thinking.js";
 import { convertToAnthropicMessages } from "./convert-to-anthropic-messages.js";
 import { prepareAnthropicTools } from "./prepare-anthropic-tools.js";
 
@@ -20,21 +23,28 @@ const UNSUPPORTED_SETTINGS = [
 
 /**
  * Neutral CompleteChat → Anthropic Messages body. `max_tokens` is required by the API: the
- * request's, else the model's limit.
+ * request's cap (under either name), else the model's limit. Prompt-cache breakpoints (the request's,
+ * and those `prompt_cache: "auto"` adds) are sent only when the model takes them (`promptCaching`).
  */
 export function convertToAnthropicRequest(
   upstreamModel: string,
-  request: CompleteChat,
+  neutral: CompleteChat,
   modelMaxTokens: number,
+  promptCaching = false,
 ): AnthropicRequest {
-  const { system, messages, warnings } = convertToAnthropicMessages(request.messages);
+  const request = promptCaching ? withAutomaticCacheBreakpoints(neutral) : neutral;
+  const { system, messages, warnings } = convertToAnthropicMessages(request.messages, promptCaching);
+  const maxTokens = requestedOutputCap(request)?.value ?? modelMaxTokens;
   const body: Anthropic.MessageCreateParamsNonStreaming = {
     model: upstreamModel,
-    max_tokens: request.max_tokens ?? modelMaxTokens,
+    max_tokens: maxTokens,
     messages,
-    ...prepareAnthropicTools(request),
+    ...prepareAnthropicTools(request, promptCaching),
   };
   if (system !== undefined) body.system = system;
+  const { thinking, warnings: thinkingWarnings } = convertThinking(request, maxTokens);
+  if (thinking !== undefined) body.thinking = thinking;
+  warnings.push(...thinkingWarnings);
   if (request.stop !== undefined) {
     body.stop_sequences = typeof request.stop === "string" ? [request.stop] : request.stop;
   }
@@ -49,5 +59,9 @@ export function convertToAnthropicRequest(
     if (request[setting] !== undefined)
       warnings.push(`${setting} is not supported by Anthropic and was not sent`);
   }
+  if (request.provider_preferences !== undefined)
+    warnings.push(
+      "provider_preferences is OpenRouter's provider routing; Anthropic does not take it and it was not sent",
+    );
   return { body, warnings };
 }
