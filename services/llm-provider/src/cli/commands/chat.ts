@@ -2,6 +2,7 @@
 // on stderr; --json prints the whole ChatCompletion of complete_chat instead.
 import { SUBJECTS } from "@llm-provider/contracts";
 import type { ChatMessage, ChatStream, ChatStreamResult, CompleteChatInput } from "@llm-provider/contracts";
+import { attachmentPart } from "../attachments.js";
 import { flagValue, integerValue, numberValue, stringValue, stringValues } from "../args.js";
 import type { CommandContext, Session } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -21,19 +22,22 @@ export const chatCommand: Command = {
       --system <text>      a system message before the prompt
       --max-tokens <n>     cap on output tokens
       --temperature <t>    sampling temperature, 0-2
-      --image <file>       not available yet: images arrive with the content-parts contract
+      --image <file|url>   an image to send with the prompt (png, jpeg, gif, webp); repeatable
+      --file <file|url>    a document to send with the prompt (pdf, txt, md); repeatable
       --json               print the raw ChatCompletion reply (complete_chat, not streamed)
   Without a prompt argument the prompt is read from stdin when it is piped.`,
   examples: `  llm-provider chat "Say hello in French"
   llm-provider chat --model llama3.2 --system "Answer in one line" "What is NATS?"
   git diff | llm-provider chat --max-tokens 300
-  llm-provider chat --json "Hi" | jq .usage`,
+  llm-provider chat --json "Hi" | jq .usage
+  llm-provider chat --model gpt-4o-mini --image screenshot.png "What is wrong on this page?"`,
   options: {
     model: { type: "string", short: "m" },
     system: { type: "string" },
     "max-tokens": { type: "string" },
     temperature: { type: "string" },
     image: { type: "string", multiple: true },
+    file: { type: "string", multiple: true },
     json: { type: "boolean" },
   },
   run: runChat,
@@ -41,18 +45,13 @@ export const chatCommand: Command = {
 
 async function runChat(context: CommandContext): Promise<ExitCode> {
   const { values } = context;
-  if (stringValues(values, "image").length > 0) {
-    // The chat contract (contracts/src/chat.ts) carries text content only: no content parts to put
-    // an image in. Sending it some other way would be a fake; say so instead.
-    throw new UsageError(
-      "--image is not supported yet: images arrive with the content-parts contract " +
-        "(chat messages carry text only today)",
-      "chat",
-    );
-  }
   const maxTokens = integerValue(values, "max-tokens", { min: 1, max: 10_000_000 });
   const temperature = numberValue(values, "temperature");
   const prompt = await readPrompt(context);
+  const attachments = await Promise.all([
+    ...stringValues(values, "image").map((source) => attachmentPart("image", source)),
+    ...stringValues(values, "file").map((source) => attachmentPart("file", source)),
+  ]);
   const session = await context.connect();
   const timeoutMs = context.settings.timeoutMs;
   const model = await pickModel(
@@ -66,7 +65,10 @@ async function runChat(context: CommandContext): Promise<ExitCode> {
   const messages: ChatMessage[] = [];
   const system = stringValue(values, "system");
   if (system !== undefined) messages.push({ role: "system", content: system });
-  messages.push({ role: "user", content: prompt });
+  messages.push({
+    role: "user",
+    content: attachments.length === 0 ? prompt : [{ type: "text", text: prompt }, ...attachments],
+  });
   const request: CompleteChatInput = { model, messages };
   if (maxTokens !== undefined) request.max_tokens = maxTokens;
   if (temperature !== undefined) request.temperature = temperature;

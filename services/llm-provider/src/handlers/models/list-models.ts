@@ -72,7 +72,7 @@ function capabilitiesOf(features: ModelFeatures): ModelCapabilities {
     reasoning: features.reasoning,
     prompt_caching: features.prompt_caching,
     tools: features.function_calling,
-    structured_output: features.structured_output,
+    structured_output: features.chat && features.structured_output,
     streaming: features.streaming,
   };
 }
