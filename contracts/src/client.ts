@@ -57,8 +57,8 @@ export interface ChatStream extends AsyncIterable<StreamChunk | StreamRestart> {
   readonly done: Promise<ChatStreamResult>;
 }
 
-/** The terminal message of a finished stream, with the final answer's text put together. */
-export type ChatStreamResult = StreamDone & { content: string };
+/** The terminal message of a finished stream, with the final answer's text (and reasoning) put together. */
+export type ChatStreamResult = StreamDone & { content: string; reasoning_content?: string };
 
 export interface LlmProviderClient {
   completeChat(request: CompleteChatInput, options?: CallOptions): Promise<ChatCompletion>;
@@ -204,6 +204,7 @@ function openChatStream(
   async function* iterate(): AsyncGenerator<StreamChunk | StreamRestart> {
     let finished = false;
     let content = "";
+    let reasoning: string | undefined;
     try {
       const replies = await sendStreamRequest(nc, request, {
         callOptions,
@@ -217,13 +218,22 @@ function openChatStream(
         const message = decodeStreamMessage(msg, expectedSeq++);
         if (message.type === "chunk") {
           content += message.delta.content ?? "";
+          if (message.delta.reasoning_content !== undefined)
+            reasoning = (reasoning ?? "") + message.delta.reasoning_content;
           yield message;
         } else if (message.type === "restart") {
-          if (message.mode === "restart") content = "";
+          if (message.mode === "restart") {
+            content = "";
+            reasoning = undefined;
+          }
           yield message;
         } else if (message.type === "done") {
           finished = true;
-          done.resolve({ ...message, content });
+          done.resolve(
+            reasoning === undefined
+              ? { ...message, content }
+              : { ...message, content, reasoning_content: reasoning },
+          );
         } else {
           finished = true;
           throw LlmProviderError.fromBody(message.error);
