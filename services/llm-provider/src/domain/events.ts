@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
-import { SUBJECTS } from "@llm-provider/contracts";
+import { base64ByteLength, parseDataUrl, SUBJECTS } from "@llm-provider/contracts";
 import type {
   Attempt,
   ChatCompleted,
+  ChatMessage,
+  ContentPart,
   ChatCompletion,
   ChatFailed,
   CompleteChat,
@@ -67,7 +69,7 @@ export function buildChatCompleted(
   };
   if (request.metadata) data.metadata = request.metadata;
   if (context.includeContent) {
-    data.messages = request.messages;
+    data.messages = request.messages.map(withoutInlineMedia);
     data.content = completion.content;
   }
   return withEnvelope(SUBJECTS.chatCompletedEvent, context, data);
@@ -141,4 +143,23 @@ export function buildProviderHealthChanged(change: {
       retry_after_ms: change.retryAfterMs,
     },
   };
+}
+
+/**
+ * A prompt message as events carry it: base64 images and files become a text part saying what
+ * was there, so an event stays far below the size of the request it describes (a request near
+ * max_payload would otherwise make an event JetStream cannot store).
+ */
+function withoutInlineMedia(message: ChatMessage): ChatMessage {
+  if (!Array.isArray(message.content)) return message;
+  return { ...message, content: message.content.map(withoutInlineData) };
+}
+
+function withoutInlineData(part: ContentPart): ContentPart {
+  const url =
+    part.type === "image_url" ? part.image_url.url : part.type === "file" ? part.file.file_data : undefined;
+  const data = url === undefined ? undefined : parseDataUrl(url);
+  if (data === undefined) return part;
+  const bytes = base64ByteLength(data.base64).toLocaleString("en");
+  return { type: "text", text: `[${data.mediaType}, ${bytes} bytes: not copied into events]` };
 }
