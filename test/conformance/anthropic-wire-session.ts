@@ -138,3 +138,11 @@ export const ANTHROPIC_WIRE: WireUnderTest = {
     };
   },
 };
+
+/** Small payloads whose bytes are what their media type says (the fake sniffs them, as the API does). */
+export const SAMPLE_MEDIA = {
+  png: Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex").toString("base64"),
+  jpeg: Buffer.from("ffd8ffe000104a46494600010100000100010000", "hex").toString("base64"),
+  pdf: Buffer.from("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n").toString("base64"),
+  text: "Quarterly notes: revenue up 4%.",
+};

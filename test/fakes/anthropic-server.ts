@@ -2,7 +2,9 @@
 // sends): real body and error envelope, `request-id` and rate-limit headers, and the request
 // checks that matter to a client — `anthropic-version`, the key (`x-api-key` or bearer), required
 // `max_tokens`, unknown fields refused, and every `tool_result` answering a `tool_use` of the
-// previous assistant turn. Answers start from wire fixtures in `__fixtures__/`.
+// previous assistant turn; content blocks, prompt-cache breakpoints and extended thinking as
+// anthropic-content-checks.ts and anthropic-thinking.ts say. Answers start from wire fixtures in
+// `__fixtures__/`, with signed thinking when thinking is on and cache usage from what it saw before.
 import { randomBytes } from "node:crypto";
 import {
   asObject,
@@ -15,13 +17,29 @@ import {
   type FakeHttpServer,
   type JsonObject,
 } from "./fake-http-server.js";
+import {
+  checkBlock,
+  checkCacheBreakpointCount,
+  checkSystem,
+  checkTools,
+} from "./anthropic-content-checks.js";
+import { createFakePromptCache, type FakePromptCache } from "./anthropic-prompt-cache.js";
+import { ERROR_DEFAULTS, sendError, sendScriptedError, type ScriptedError } from "./anthropic-errors.js";
 import { streamEvents } from "./anthropic-stream-events.js";
+import {
+  checkThinkingSetting,
+  checkThinkingTurns,
+  createThinkingSigner,
+  thinkingBlocks,
+  thinkingEnabled,
+  type ThinkingSigner,
+} from "./anthropic-thinking.js";
 
 export const ANTHROPIC_API_VERSIONS = ["2023-06-01", "2026-10-21"];
 
 export type AnthropicFakeBehavior =
   /** Anthropic's error envelope; unset fields get per-status defaults (see ERROR_DEFAULTS). */
-  | { kind: "error"; status: number; type?: string; message?: string; headers?: Record<string, string> }
+  | ({ kind: "error" } & ScriptedError)
   /** A fixture of `__fixtures__/`, sent as the 200 answer (its `model` replaced by the requested one). */
   | { kind: "fixture"; name: string }
   /** An explicit answer. */
@@ -45,6 +63,10 @@ export interface AnthropicScriptedReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no text block. */
   text?: string | null;
   toolUses?: { id?: string; name: string; input: unknown }[];
+  /** The reasoning of a thinking answer (when the request turns thinking on); unset: derived from the question. */
+  thinking?: string;
+  /** Also a redacted_thinking block after the thinking one. */
+  redactedThinking?: boolean;
   stopReason?: string;
   usage?: {
     input_tokens: number;
@@ -59,24 +81,9 @@ export interface FakeAnthropicServer extends FakeHttpServer<AnthropicFakeBehavio
   baseUrl: string;
   /** Changes the normal answer until `reset()`. */
   setReply(reply: AnthropicScriptedReply): void;
+  /** Forgets the cached prompt prefixes (as if they expired); `reset()` does too. */
+  clearPromptCache(): void;
 }
-
-const ERROR_DEFAULTS: Record<number, { type: string; message: string }> = {
-  400: { type: "invalid_request_error", message: "Invalid request." },
-  401: { type: "authentication_error", message: "invalid x-api-key" },
-  402: { type: "billing_error", message: "Your credit balance is too low to access the Anthropic API." },
-  403: {
-    type: "permission_error",
-    message: "Your API key does not have permission to use the specified resource.",
-  },
-  404: { type: "not_found_error", message: "model: claude-does-not-exist" },
-  413: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." },
-  429: { type: "rate_limit_error", message: "Number of requests has exceeded your per-minute rate limit." },
-  500: { type: "api_error", message: "Internal server error" },
-  503: { type: "api_error", message: "Service unavailable" },
-  504: { type: "timeout_error", message: "Request timed out" },
-  529: { type: "overloaded_error", message: "Overloaded" },
-};
 
 /** Top-level fields the Messages API (2026-10-21) accepts; anything else is refused, as the API does. */
 const KNOWN_FIELDS = new Set([
@@ -101,20 +108,6 @@ const KNOWN_FIELDS = new Set([
 
 const MALFORMED_BODY = '{"id":"msg_malformed","type":"message","content":[{"type":"text","te';
 
-function errorBody(type: string, message: string): JsonObject {
-  return { type: "error", error: { type, message }, request_id: `req_${randomBytes(12).toString("hex")}` };
-}
-
-function sendError(
-  exchange: Exchange,
-  status: number,
-  type: string,
-  message: string,
-  headers?: Record<string, string>,
-) {
-  exchange.sendJson(status, errorBody(type, message), headers);
-}
-
 /** The text a turn ends with: its last text block or tool result. */
 function lastText(content: unknown): string {
   if (typeof content === "string") return content;
@@ -126,7 +119,7 @@ function lastText(content: unknown): string {
 }
 
 /** What the real API refuses with a 400, in its words; undefined when the body is acceptable. */
-function findInvalidField(body: JsonObject): string | undefined {
+function findInvalidField(body: JsonObject, signer: ThinkingSigner): string | undefined {
   for (const field of Object.keys(body)) {
     if (!KNOWN_FIELDS.has(field)) return `${field}: Extra inputs are not permitted`;
   }
@@ -153,6 +146,8 @@ function findInvalidField(body: JsonObject): string | undefined {
     for (const [position, block] of blocks.entries()) {
       if (block["type"] === "text" && !block["text"])
         return `messages.${index}.content.${position}.text: text content blocks must be non-empty`;
+      const problem = checkBlock(`messages.${index}.content.${position}`, block);
+      if (problem !== undefined) return problem;
       if (block["type"] === "tool_result" && !previousToolUses.has(String(block["tool_use_id"]))) {
         return (
           `messages.${index}.content.${position}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ` +
@@ -164,14 +159,27 @@ function findInvalidField(body: JsonObject): string | undefined {
       blocks.filter((block) => block["type"] === "tool_use").map((block) => String(block["id"])),
     );
   }
-  return undefined;
+  return (
+    checkSystem(body["system"]) ??
+    checkTools(body["tools"]) ??
+    checkCacheBreakpointCount(body) ??
+    checkThinkingSetting(body) ??
+    checkThinkingTurns(body, signer)
+  );
 }
 
 function messageId(): string {
   return `msg_01${randomBytes(12).toString("base64url")}`;
 }
 
-function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | undefined): JsonObject {
+/** What an answer is made from besides the request: the scripted reply, the signer, the cache. */
+interface AnswerContext {
+  reply: AnthropicScriptedReply | undefined;
+  signer: ThinkingSigner;
+  cache: FakePromptCache;
+}
+
+function scriptedAnswer(request: JsonObject, { reply, signer, cache }: AnswerContext): JsonObject {
   const messages = request["messages"] as unknown[];
   // A final assistant message is a prefill: the answer continues it (as the real model does).
   const last = asObject(messages.at(-1));
@@ -183,7 +191,13 @@ function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | und
     reply?.text === undefined ? echo : (reply.text ?? ""),
     request["max_tokens"] as number,
   );
-  const content: JsonObject[] = [];
+  const content: JsonObject[] = thinkingEnabled(request)
+    ? thinkingBlocks(
+        signer,
+        reply?.thinking ?? `The user asks: ${lastText(asked?.["content"])}`,
+        reply?.redactedThinking === true,
+      )
+    : [];
   if (reply?.text !== null && text !== "") content.push({ type: "text", text, citations: null });
   for (const toolUse of reply?.toolUses ?? []) {
     content.push({
@@ -197,7 +211,7 @@ function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | und
   const stopReason =
     reply?.stopReason ?? (truncated ? "max_tokens" : reply?.toolUses?.length ? "tool_use" : "end_turn");
   const template = loadFixture("anthropic-message.json");
-  const promptChars = JSON.stringify(messages).length + textOf(request["system"]).length;
+  const thinkingChars = content.reduce((sum, block) => sum + textOf(block["thinking"]).length, 0);
   return {
     ...template,
     id: messageId(),
@@ -206,8 +220,9 @@ function scriptedAnswer(request: JsonObject, reply: AnthropicScriptedReply | und
     stop_reason: stopReason,
     usage: {
       ...(template["usage"] as JsonObject),
-      input_tokens: estimateTokens(promptChars),
-      output_tokens: Math.max(1, estimateTokens(text.length)),
+      ...cache.usageOf(request),
+      // Thinking is output: Anthropic counts it in output_tokens.
+      output_tokens: Math.max(1, estimateTokens(text.length + thinkingChars)),
       ...reply?.usage,
     },
   };
@@ -253,6 +268,7 @@ function sendStreamWithFault(
 function refusalOf(
   exchange: Exchange,
   apiKey: string | undefined,
+  signer: ThinkingSigner,
 ): { status: number; type: string; message: string } | undefined {
   const version = exchange.headers["anthropic-version"];
   if (typeof version !== "string" || !ANTHROPIC_API_VERSIONS.includes(version)) {
@@ -275,38 +291,18 @@ function refusalOf(
   }
   const body = asObject(exchange.body);
   const invalid = body
-    ? findInvalidField(body)
+    ? findInvalidField(body, signer)
     : "There was an issue with your request body. The request body is not valid JSON.";
   return invalid === undefined ? undefined : { status: 400, type: "invalid_request_error", message: invalid };
-}
-
-/** A scripted error, with the per-status defaults and, for a 429, the rate-limit headers. */
-function sendScriptedError(
-  exchange: Exchange,
-  behavior: Extract<AnthropicFakeBehavior, { kind: "error" }>,
-): void {
-  const fallback = ERROR_DEFAULTS[behavior.status] ?? {
-    type: "api_error",
-    message: `status ${behavior.status}`,
-  };
-  const rateLimit: Record<string, string> =
-    behavior.status === 429
-      ? {
-          "anthropic-ratelimit-requests-limit": "50",
-          "anthropic-ratelimit-requests-remaining": "0",
-          "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
-        }
-      : {};
-  sendError(exchange, behavior.status, behavior.type ?? fallback.type, behavior.message ?? fallback.message, {
-    ...rateLimit,
-    ...behavior.headers,
-  });
 }
 
 export async function startFakeAnthropicServer(
   options: { apiKey?: string } = {},
 ): Promise<FakeAnthropicServer> {
   let reply: AnthropicScriptedReply | undefined;
+  const signer = createThinkingSigner();
+  const cache = createFakePromptCache();
+  const context = (): AnswerContext => ({ reply, signer, cache });
 
   const server = await startFakeHttpServer<AnthropicFakeBehavior>({
     malformedBody: MALFORMED_BODY,
@@ -315,7 +311,7 @@ export async function startFakeAnthropicServer(
       "anthropic-organization-id": "00000000-0000-4000-8000-000000000000",
     }),
     preflight(exchange) {
-      const refusal = refusalOf(exchange, options.apiKey);
+      const refusal = refusalOf(exchange, options.apiKey, signer);
       if (refusal) sendError(exchange, refusal.status, refusal.type, refusal.message);
       return refusal !== undefined;
     },
@@ -323,9 +319,9 @@ export async function startFakeAnthropicServer(
       const request = exchange.body as JsonObject;
       switch (behavior?.kind) {
         case undefined:
-          return sendMessage(exchange, request, scriptedAnswer(request, reply));
+          return sendMessage(exchange, request, scriptedAnswer(request, context()));
         case "stream_fault":
-          return sendStreamWithFault(exchange, scriptedAnswer(request, reply), behavior);
+          return sendStreamWithFault(exchange, scriptedAnswer(request, context()), behavior);
         case "reply":
           return exchange.sendJson(behavior.status ?? 200, behavior.body, behavior.headers);
         case "fixture":
@@ -346,8 +342,10 @@ export async function startFakeAnthropicServer(
     setReply(next) {
       reply = next;
     },
+    clearPromptCache: () => cache.clear(),
     reset() {
       reply = undefined;
+      cache.clear();
       server.reset();
     },
   };

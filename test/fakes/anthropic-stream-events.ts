@@ -8,9 +8,10 @@ function sseEvent(type: string, data: JsonObject): string {
 
 /**
  * A Message as the stream of events the API sends for it: message_start (input usage), per block
- * content_block_start / deltas (a word per text_delta, the tool input as input_json_delta pieces) /
- * content_block_stop, with a ping after the first block starts, then message_delta (stop reason,
- * output usage) and message_stop.
+ * content_block_start / deltas (a word per text_delta or thinking_delta, a thinking block's whole
+ * signature as one signature_delta, the tool input as input_json_delta pieces; a redacted_thinking
+ * block comes whole in its start) / content_block_stop, with a ping after the first block starts,
+ * then message_delta (stop reason, the usage so far: cumulative, as the API sends it) and message_stop.
  */
 export function streamEvents(message: JsonObject): string[] {
   const usage = (message["usage"] ?? {}) as JsonObject;
@@ -41,6 +42,28 @@ export function streamEvents(message: JsonObject): string[] {
           }),
         );
       }
+    } else if (block["type"] === "thinking") {
+      events.push(
+        sseEvent("content_block_start", {
+          index,
+          content_block: { type: "thinking", thinking: "", signature: "" },
+        }),
+      );
+      if (index === 0) events.push(sseEvent("ping", {}));
+      for (const word of splitWords(textOf(block["thinking"]))) {
+        events.push(
+          sseEvent("content_block_delta", { index, delta: { type: "thinking_delta", thinking: word } }),
+        );
+      }
+      events.push(
+        sseEvent("content_block_delta", {
+          index,
+          delta: { type: "signature_delta", signature: block["signature"] },
+        }),
+      );
+    } else if (block["type"] === "redacted_thinking") {
+      events.push(sseEvent("content_block_start", { index, content_block: block }));
+      if (index === 0) events.push(sseEvent("ping", {}));
     } else {
       const { text, ...rest } = block;
       events.push(sseEvent("content_block_start", { index, content_block: { ...rest, text: "" } }));
@@ -54,7 +77,12 @@ export function streamEvents(message: JsonObject): string[] {
   events.push(
     sseEvent("message_delta", {
       delta: { stop_reason: message["stop_reason"], stop_sequence: message["stop_sequence"] ?? null },
-      usage: { output_tokens: usage["output_tokens"] },
+      usage: {
+        input_tokens: usage["input_tokens"],
+        cache_creation_input_tokens: usage["cache_creation_input_tokens"] ?? 0,
+        cache_read_input_tokens: usage["cache_read_input_tokens"] ?? 0,
+        output_tokens: usage["output_tokens"],
+      },
     }),
     sseEvent("message_stop", {}),
   );
