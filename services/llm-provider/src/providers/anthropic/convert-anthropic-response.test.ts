@@ -118,4 +118,32 @@ describe("convertAnthropicResponse", () => {
       expect((error as UpstreamError).failure).toBe("malformed_response");
     }
   });
+
+  it("keeps thinking blocks whole, in order, and their readable text as the reasoning", () => {
+    const outcome = convertAnthropicResponse(
+      {
+        ...wireMessage,
+        content: [
+          { type: "thinking", thinking: "First, ", signature: "sig1" },
+          { type: "redacted_thinking", data: "enc" },
+          { type: "thinking", thinking: "then.", signature: "sig2" },
+          { type: "text", text: "Done.", citations: null },
+        ],
+      },
+      false,
+    );
+    expect(outcome.content).toBe("Done.");
+    expect(outcome.reasoning).toBe("First, then.");
+    expect(outcome.thinkingBlocks).toEqual([
+      { type: "thinking", thinking: "First, ", signature: "sig1" },
+      { type: "redacted_thinking", data: "enc" },
+      { type: "thinking", thinking: "then.", signature: "sig2" },
+    ]);
+    const redactedOnly = convertAnthropicResponse(
+      { ...wireMessage, content: [{ type: "redacted_thinking", data: "enc" }] },
+      false,
+    );
+    expect(redactedOnly.reasoning).toBeUndefined();
+    expect(redactedOnly.thinkingBlocks).toEqual([{ type: "redacted_thinking", data: "enc" }]);
+  });
 });

@@ -164,4 +164,41 @@ describe("convertAnthropicStream", () => {
       end: { usage: undefined, warnings: ["provider did not report token usage; cost is 0"] },
     });
   });
+
+  it("streams thinking as reasoning deltas and ends with the signed and redacted blocks, in order", async () => {
+    const { parts } = await run([
+      start,
+      {
+        type: "content_block_start",
+        index: 0,
+        content_block: { type: "thinking", thinking: "", signature: "" },
+      },
+      { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "Let me " } },
+      { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "think." } },
+      { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "EqQBsig" } },
+      { type: "content_block_stop", index: 0 },
+      {
+        type: "content_block_start",
+        index: 1,
+        content_block: { type: "redacted_thinking", data: "EmwKAhenc" },
+      },
+      { type: "content_block_stop", index: 1 },
+      // A thinking block that never got its signature cannot go back: it is not kept.
+      {
+        type: "content_block_start",
+        index: 2,
+        content_block: { type: "thinking", thinking: "", signature: "" },
+      },
+      { type: "content_block_stop", index: 2 },
+      ...textBlock.map((event) => ("index" in event ? { ...event, index: 3 } : event)),
+      { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 40 } },
+    ]);
+    const deltas = parts.flatMap((part) => (part.type === "delta" ? [part.delta] : []));
+    expect(deltas.slice(0, 2)).toEqual([{ reasoning: "Let me " }, { reasoning: "think." }]);
+    const end = parts.at(-1);
+    expect(end?.type === "end" && end.end.thinkingBlocks).toEqual([
+      { type: "thinking", thinking: "Let me think.", signature: "EqQBsig" },
+      { type: "redacted_thinking", data: "EmwKAhenc" },
+    ]);
+  });
 });

@@ -108,4 +108,48 @@ describe("convertToAnthropicMessages", () => {
       "messages[1]: function call arguments are not a JSON object; sent as {}",
     ]);
   });
+
+  it("keeps a later developer message in place as a system turn", () => {
+    const { system, messages } = convertToAnthropicMessages([
+      { role: "developer", content: "Be brief." },
+      { role: "user", content: "hi" },
+      { role: "developer", content: [{ type: "text", text: "Now be formal." }] },
+    ]);
+    expect(system).toBe("Be brief.");
+    expect(messages.at(-1)).toEqual({ role: "system", content: "Now be formal." });
+  });
+
+  it("puts a message's breakpoint on its last block: past thinking, on a tool result", () => {
+    const breakpoint = { type: "ephemeral" as const };
+    const { messages } = convertToAnthropicMessages(
+      [
+        { role: "user", content: "weather?" },
+        {
+          role: "assistant",
+          content: "Checking.",
+          thinking_blocks: [{ type: "thinking", thinking: "t", signature: "s" }],
+          tool_calls: [{ id: "toolu_1", type: "function", function: { name: "w", arguments: "{}" } }],
+          cache_control: breakpoint,
+        },
+        { role: "tool", tool_call_id: "toolu_1", content: "rain", cache_control: breakpoint },
+      ],
+      true,
+    );
+    expect(messages.slice(1)).toEqual([
+      {
+        role: "assistant",
+        content: [
+          { type: "thinking", thinking: "t", signature: "s" },
+          { type: "text", text: "Checking." },
+          { type: "tool_use", id: "toolu_1", name: "w", input: {}, cache_control: breakpoint },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_1", content: "rain", cache_control: breakpoint },
+        ],
+      },
+    ]);
+  });
 });
