@@ -1,7 +1,10 @@
 // A local stand-in for Ollama's native API (`POST /api/chat`, `POST /api/embed`): its answer
 // shapes with done_reason and the eval counts, NDJSON when `stream` is not false, and its error
 // bodies `{"error":"…"}` with the statuses Ollama uses (404 for a model that is not pulled, 503
-// when its queue is full). Answers start from wire fixtures in `__fixtures__/`.
+// when its queue is full). It refuses what Ollama's request decoding refuses (an `images` entry
+// that is not raw base64, a `think` or `keep_alive` of the wrong shape) and `think` on a model
+// without thinking; thinking models answer with `message.thinking` (streamed before the content).
+// Answers start from wire fixtures in `__fixtures__/`.
 import {
   asObject,
   estimateTokens,
@@ -38,6 +41,8 @@ export type OllamaFakeBehavior =
 export interface OllamaScriptedReply {
   /** Reply text; `undefined` keeps the echo. */
   content?: string;
+  /** Reasoning of a thinking model asked to think; `undefined` keeps a made-up one. */
+  thinking?: string;
   toolCalls?: { id?: string; name: string; arguments: JsonObject }[];
   doneReason?: string;
   promptEvalCount?: number;
@@ -57,6 +62,8 @@ export interface FakeOllamaServerOptions {
   apiKey?: string;
   /** Longest input `/api/embed` takes, in characters (a stand-in for the context length). */
   embedContextChars?: number;
+  /** Models with Ollama's "thinking" capability; `think` on any other is refused as Ollama does. */
+  thinkingModels?: string[];
 }
 
 const ERROR_DEFAULTS: Record<number, string> = {
@@ -69,15 +76,21 @@ const ERROR_DEFAULTS: Record<number, string> = {
 };
 const EMBEDDING_DIMENSIONS = 8;
 
-function chatAnswer(request: JsonObject, reply: OllamaScriptedReply | undefined): JsonObject {
+function chatAnswer(
+  request: JsonObject,
+  reply: OllamaScriptedReply | undefined,
+  thinks: boolean,
+): JsonObject {
   const messages = request["messages"] as unknown[];
-  const echo = `echo: ${textOf(asObject(messages.at(-1))?.["content"])}`;
+  const last = asObject(messages.at(-1));
+  const echo = `echo: ${textOf(last?.["content"])}${describeImages(last?.["images"])}`;
   const limit = asObject(request["options"])?.["num_predict"];
   const { text, truncated } = truncateWords(
     reply?.content ?? echo,
     typeof limit === "number" ? limit : undefined,
   );
   const message: JsonObject = { role: "assistant", content: reply?.toolCalls ? (reply.content ?? "") : text };
+  if (thinks) message["thinking"] = reply?.thinking ?? `The user said: ${textOf(last?.["content"])}`;
   if (reply?.toolCalls) {
     message["tool_calls"] = reply.toolCalls.map((call, index) => ({
       ...(call.id !== undefined ? { id: call.id } : {}),
@@ -95,6 +108,62 @@ function chatAnswer(request: JsonObject, reply: OllamaScriptedReply | undefined)
   };
 }
 
+/** The echo says what images the fake was given, so a test sees they arrived as bytes. */
+function describeImages(images: unknown): string {
+  if (!Array.isArray(images) || images.length === 0) return "";
+  const bytes = images.map((image) => Buffer.from(textOf(image), "base64").length);
+  return ` [${images.length} image(s): ${bytes.join(", ")} bytes]`;
+}
+
+const THINK_LEVELS = ["high", "medium", "low", "max"];
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Go's time.ParseDuration: "0", or numbers each with a unit ("1h30m", "-1s", "1.5h"). */
+const GO_DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+)$/;
+
+/**
+ * What Ollama's request decoding refuses, in its words: `images` are `[]byte` (JSON base64, so a
+ * `data:` URL fails at its colon), `think` a boolean or level, `keep_alive` seconds or a Go duration.
+ */
+function chatDecodeError(request: JsonObject): string | undefined {
+  const messages = Array.isArray(request["messages"]) ? (request["messages"] as unknown[]) : [];
+  for (const message of messages) {
+    const images = asObject(message)?.["images"];
+    for (const image of Array.isArray(images) ? (images as unknown[]) : []) {
+      const text = textOf(image);
+      if (BASE64.test(text) && text.length % 4 === 0) continue;
+      const at = [...text].findIndex((char) => !/[A-Za-z0-9+/=]/.test(char));
+      return `illegal base64 data at input byte ${at === -1 ? text.length : at}`;
+    }
+  }
+  const think = request["think"];
+  if (typeof think === "string" && !THINK_LEVELS.includes(think))
+    return `invalid think value: "${think}" (must be "high", "medium", "low", "max", true, or false)`;
+  if (think !== undefined && typeof think !== "string" && typeof think !== "boolean")
+    return 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)';
+  const keepAlive = request["keep_alive"];
+  if (typeof keepAlive === "string" && !GO_DURATION.test(keepAlive))
+    return /^[-+]?[\d.]+$/.test(keepAlive)
+      ? `time: missing unit in duration "${keepAlive}"`
+      : `time: invalid duration "${keepAlive}"`;
+  return undefined;
+}
+
+/** Whether the model thinks on this request: Ollama turns thinking on by default where it can. */
+function thinksOn(request: JsonObject, options: FakeOllamaServerOptions): boolean {
+  const think = request["think"];
+  const asked = think === undefined || think === true || typeof think === "string";
+  return asked && (options.thinkingModels ?? []).includes(String(request["model"]));
+}
+
+/** `think` on for a model without thinking: Ollama's 400 (`false` is accepted by any model). */
+function thinkRefusal(request: JsonObject, options: FakeOllamaServerOptions): string | undefined {
+  const think = request["think"];
+  const model = String(request["model"]);
+  if (think === undefined || think === false || (options.thinkingModels ?? []).includes(model))
+    return undefined;
+  return `${JSON.stringify(model)} does not support thinking`;
+}
+
 /**
  * Ollama streams NDJSON unless `stream` is false: a line per word, the tool calls (whole) in a line
  * of their own, then the `done: true` line with the reason and the counts.
@@ -102,9 +171,13 @@ function chatAnswer(request: JsonObject, reply: OllamaScriptedReply | undefined)
 function chatStreamLines(answer: JsonObject): string[] {
   const base = { model: answer["model"], created_at: answer["created_at"] };
   const message = asObject(answer["message"]) ?? {};
+  const thinking = splitWords(textOf(message["thinking"])).map((piece) =>
+    JSON.stringify({ ...base, message: { role: "assistant", content: "", thinking: piece }, done: false }),
+  );
   const lines = splitWords(textOf(message["content"])).map((piece) =>
     JSON.stringify({ ...base, message: { role: "assistant", content: piece }, done: false }),
   );
+  lines.unshift(...thinking);
   if (message["tool_calls"]) {
     const toolCalls = { role: "assistant", content: "", tool_calls: message["tool_calls"] };
     lines.push(JSON.stringify({ ...base, message: toolCalls, done: false }));
@@ -182,6 +255,11 @@ export async function startFakeOllamaServer(
         exchange.sendJson(400, { error: "invalid character 'x' looking for beginning of value" });
         return true;
       }
+      const decodeError = exchange.path === "/api/chat" ? chatDecodeError(body) : undefined;
+      if (decodeError !== undefined) {
+        exchange.sendJson(400, { error: decodeError });
+        return true;
+      }
       const model = body["model"];
       if (typeof model !== "string" || model === "") {
         exchange.sendJson(400, { error: "model is required" });
@@ -191,6 +269,11 @@ export async function startFakeOllamaServer(
         exchange.sendJson(404, { error: `model "${model}" not found, try pulling it first` });
         return true;
       }
+      const refusal = exchange.path === "/api/chat" ? thinkRefusal(body, options) : undefined;
+      if (refusal !== undefined) {
+        exchange.sendJson(400, { error: refusal });
+        return true;
+      }
       return false;
     },
     respond(exchange, behavior) {
@@ -198,13 +281,17 @@ export async function startFakeOllamaServer(
       switch (behavior?.kind) {
         case undefined: {
           if (exchange.path === "/api/embed") return embedAnswer(exchange, request, options);
-          const answer = chatAnswer(request, reply);
+          const answer = chatAnswer(request, reply, thinksOn(request, options));
           return request["stream"] === false
             ? exchange.sendJson(200, answer)
             : sendChatStream(exchange, answer);
         }
         case "stream_fault":
-          return sendChatStreamWithFault(exchange, chatAnswer(request, reply), behavior);
+          return sendChatStreamWithFault(
+            exchange,
+            chatAnswer(request, reply, thinksOn(request, options)),
+            behavior,
+          );
         case "reply":
           return exchange.sendJson(behavior.status ?? 200, behavior.body, behavior.headers);
         case "fixture":

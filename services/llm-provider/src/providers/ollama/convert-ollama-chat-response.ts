@@ -8,6 +8,8 @@ import { mapOllamaDoneReason } from "./map-ollama-done-reason.js";
 /** Lenient: an Ollama chat message, as an answer and as a stream line carry it. */
 export const ollamaMessageSchema = z.object({
   content: z.string().nullish(),
+  /** A thinking model's reasoning, apart from the content (`think` on). */
+  thinking: z.string().nullish(),
   tool_calls: z
     .array(
       z.object({
@@ -74,6 +76,7 @@ export function convertOllamaChatResponse(
     usage: hasUsage ? { promptTokens: promptTokens ?? 0, completionTokens: outputTokens ?? 0 } : undefined,
     warnings: hasUsage ? [] : ["provider did not report token usage; cost is 0"],
   };
+  if (message.thinking) outcome.reasoning = message.thinking;
   if (toolCalls.length > 0 && legacyFunctionCall) {
     outcome.functionCall = toolCalls[0]!.function;
     if (toolCalls.length > 1) {

@@ -35,7 +35,8 @@ export function parseOllamaStreamLine(line: string): OllamaStreamLine {
 }
 
 /**
- * Ollama `/api/chat` NDJSON lines → neutral parts. Each line's text is a content delta; tool calls
+ * Ollama `/api/chat` NDJSON lines → neutral parts. Each line's text is a content delta, its
+ * `thinking` a reasoning delta (a thinking model streams them before the content); tool calls
  * come whole (Ollama does not split their arguments), one delta each with a made-up id where
  * Ollama gives none. The `done: true` line carries the reason and the counts: the stream ends
  * there. Lines that stop before it yield no `end` (the stream was cut).
@@ -50,6 +51,7 @@ export async function* convertOllamaChatStream(
     if (text.trim() === "") continue;
     const line = parseOllamaStreamLine(text);
     const delta: ChatDelta = {};
+    if (line.message?.thinking) delta.reasoning = line.message.thinking;
     if (line.message?.content) delta.content = line.message.content;
     for (const call of line.message?.tool_calls ?? []) {
       const index = calls++;

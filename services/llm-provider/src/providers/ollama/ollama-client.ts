@@ -51,13 +51,13 @@ export function createOllamaClient({ provider, apiKey, fetch }: OllamaClientOpti
   return {
     providerId: provider.id,
     async completeChat(call: ChatCall): Promise<ChatOutcome> {
-      const { body, warnings } = convertToOllamaChatRequest(call.upstreamModel, call.request);
+      const { body, warnings } = convertToOllamaChatRequest(call.upstreamModel, call.request, call.ollama);
       const answer = await postJson(endpoint, "/api/chat", body, call.signal);
       const outcome = convertOllamaChatResponse(answer, usesLegacyFunctionCall(call), createCallId);
       return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
     },
     async *streamChat(call: ChatCall): AsyncGenerator<ChatStreamPart> {
-      const { body, warnings } = convertToOllamaChatRequest(call.upstreamModel, call.request);
+      const { body, warnings } = convertToOllamaChatRequest(call.upstreamModel, call.request, call.ollama);
       const lines = await postForLines(endpoint, "/api/chat", { ...body, stream: true }, call.signal);
       for await (const part of convertOllamaChatStream(lines, usesLegacyFunctionCall(call), createCallId)) {
         yield part.type === "end"
