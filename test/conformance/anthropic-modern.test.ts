@@ -300,7 +300,8 @@ describe("anthropic wire: thinking", () => {
       { type: "thinking", thinking: "97 has no divisor up to its root.", signature: expect.any(String) },
       { type: "redacted_thinking", data: expect.any(String) },
     ]);
-    expect(outcome.usage?.reasoningTokens).toBeUndefined();
+    // output_tokens_details.thinking_tokens: the thinking text at the fake's 4 characters a token
+    expect(outcome.usage?.reasoningTokens).toBe(Math.ceil("97 has no divisor up to its root.".length / 4));
     const streamed = await stream(request);
     expect(streamed.content).toBe("Yes.");
     expect(streamed.reasoning).toBe("97 has no divisor up to its root.");

@@ -223,6 +223,7 @@ function scriptedAnswer(request: JsonObject, { reply, signer, cache }: AnswerCon
       ...cache.usageOf(request),
       // Thinking is output: Anthropic counts it in output_tokens.
       output_tokens: Math.max(1, estimateTokens(text.length + thinkingChars)),
+      output_tokens_details: { thinking_tokens: thinkingChars === 0 ? 0 : estimateTokens(thinkingChars) },
       ...reply?.usage,
     },
   };

@@ -82,6 +82,7 @@ export function streamEvents(message: JsonObject): string[] {
         cache_creation_input_tokens: usage["cache_creation_input_tokens"] ?? 0,
         cache_read_input_tokens: usage["cache_read_input_tokens"] ?? 0,
         output_tokens: usage["output_tokens"],
+        output_tokens_details: usage["output_tokens_details"] ?? null,
       },
     }),
     sseEvent("message_stop", {}),

@@ -193,8 +193,11 @@ describe.each(MODES)("Anthropic over NATS, %s", (mode) => {
         function: { name: "get_weather", arguments: '{"city":"Oslo"}' },
       },
     ]);
-    // Anthropic counts thinking in output_tokens without a split.
-    expect(first.usage.reasoning_tokens).toBe(0);
+    // Thinking is part of output_tokens; the API reports it apart (output_tokens_details), priced
+    // at the output price as the model sets none of its own.
+    const thinkingTokens = Math.ceil(thinking.length / 4);
+    expect(first.usage.reasoning_tokens).toBe(thinkingTokens);
+    expect(first.usage.cost.reasoning).toBeCloseTo((thinkingTokens * PRICES.output_per_million) / 1e6, 12);
     expect(anthropic.requests.at(-1)!.body).toMatchObject({
       thinking: { type: "enabled", budget_tokens: 1_024 },
     });
@@ -218,7 +221,7 @@ describe.each(MODES)("Anthropic over NATS, %s", (mode) => {
     expect(second.content).toBe("It is 4 °C and raining in Oslo.");
     expect(sentTurns()[1]!.content.map((block) => block.type)).toEqual(["thinking", "tool_use"]);
     expect(sentTurns()[1]!.content[0]).toEqual(first.thinkingBlocks![0]);
-    expect(second.usage.reasoning_tokens).toBe(0);
+    expect(second.usage.reasoning_tokens).toBe(Math.ceil(second.reasoning!.length / 4));
   });
 
   it("caches a prompt, and the second request reads it and is priced at the cache-read price", async () => {

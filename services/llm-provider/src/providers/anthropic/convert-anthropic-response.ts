@@ -27,6 +27,7 @@ const anthropicMessageSchema = z.object({
       output_tokens: z.number().int().nonnegative(),
       cache_creation_input_tokens: z.number().int().nonnegative().nullish(),
       cache_read_input_tokens: z.number().int().nonnegative().nullish(),
+      output_tokens_details: z.object({ thinking_tokens: z.number().int().nonnegative() }).nullish(),
     })
     .nullish(),
 });
@@ -97,7 +98,10 @@ export function thinkingText(blocks: readonly ThinkingBlock[]): string {
   return blocks.map((block) => (block.type === "thinking" ? block.thinking : "")).join("");
 }
 
-/** Anthropic counts cached prompt tokens apart from `input_tokens`; the neutral count includes them. */
+/**
+ * Anthropic counts cached prompt tokens apart from `input_tokens`; the neutral count includes them.
+ * Thinking tokens are part of `output_tokens`, as reasoning tokens are part of completion tokens.
+ */
 export function convertAnthropicUsage(usage: AnthropicUsage): ChatUsage {
   const cacheRead = usage.cache_read_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
@@ -107,5 +111,9 @@ export function convertAnthropicUsage(usage: AnthropicUsage): ChatUsage {
   };
   if (cacheRead > 0) converted.cacheReadTokens = cacheRead;
   if (cacheWrite > 0) converted.cacheWriteTokens = cacheWrite;
+  // Part of output_tokens; reported by the API versions that count thinking apart.
+  const thinking = usage.output_tokens_details?.thinking_tokens;
+  if (thinking !== undefined && thinking > 0)
+    converted.reasoningTokens = Math.min(thinking, usage.output_tokens);
   return converted;
 }

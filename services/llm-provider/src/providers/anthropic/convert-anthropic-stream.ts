@@ -22,6 +22,7 @@ const anthropicStreamEventSchema = z.object({
           output_tokens: tokenCount.nullish(),
           cache_creation_input_tokens: tokenCount.nullish(),
           cache_read_input_tokens: tokenCount.nullish(),
+          output_tokens_details: z.object({ thinking_tokens: tokenCount }).nullish(),
         })
         .nullish(),
     })
@@ -53,6 +54,7 @@ const anthropicStreamEventSchema = z.object({
       output_tokens: tokenCount.nullish(),
       cache_creation_input_tokens: tokenCount.nullish(),
       cache_read_input_tokens: tokenCount.nullish(),
+      output_tokens_details: z.object({ thinking_tokens: tokenCount }).nullish(),
     })
     .nullish(),
 });
@@ -286,5 +288,6 @@ function toUsage(usage: StreamUsage): ChatUsage {
     output_tokens: usage.output_tokens ?? 0,
     cache_creation_input_tokens: usage.cache_creation_input_tokens ?? null,
     cache_read_input_tokens: usage.cache_read_input_tokens ?? null,
+    output_tokens_details: usage.output_tokens_details ?? null,
   });
 }
