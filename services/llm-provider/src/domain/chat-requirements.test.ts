@@ -157,6 +157,20 @@ describe("findChatMismatch: reasoning and output caps", () => {
     });
   });
 
+  it("refuses a forced tool call with thinking on Anthropic only", () => {
+    const request = ask("Weather?", {
+      reasoning_effort: "low",
+      tools: [{ type: "function", function: { name: "get_weather" } }],
+      tool_choice: "required",
+    });
+    expect(findChatMismatch(target("anthropic"), request)).toMatchObject({
+      kind: "unsupported",
+      field: "tool_choice",
+    });
+    expect(findChatMismatch(target("anthropic"), { ...request, tool_choice: "auto" })).toBeUndefined();
+    expect(findChatMismatch(target("openai"), request)).toBeUndefined();
+  });
+
   it("refuses json_schema for a model without structured output", () => {
     const request = ask("Hi", { response_format: { type: "json_schema", json_schema: { name: "x" } } });
     expect(

@@ -29,6 +29,12 @@ export function asksForReasoning(request: CompleteChat): boolean {
   );
 }
 
+/** The request makes the model call a tool (`required`, or a named one). */
+function forcesATool(request: CompleteChat): boolean {
+  const choice = request.tool_choice ?? request.function_call;
+  return choice === "required" || (typeof choice === "object" && choice !== null);
+}
+
 /**
  * Whether `target` can serve `request`. Used for the requested model (the mismatch becomes the
  * caller's error) and for every fallback target (a mismatching one is skipped), so a fallback
@@ -57,6 +63,11 @@ export function findChatMismatch(
     return unsupported(
       request.thinking ? "thinking" : "reasoning_effort",
       "does not reason (no reasoning capability)",
+    );
+  if (target.provider.provider_type === "anthropic" && asksForReasoning(request) && forcesATool(request))
+    return unsupported(
+      request.tool_choice !== undefined ? "tool_choice" : "function_call",
+      "cannot be made to call a tool while it thinks (Anthropic API): use tool_choice auto or drop the reasoning",
     );
   if (request.response_format?.type === "json_schema" && !model.features.structured_output)
     return unsupported("response_format", "does not take json_schema (no structured_output capability)");
