@@ -52,7 +52,7 @@ beforeAll(async () => {
     context_window: 131_072,
     max_tokens: 1_024,
     features: FEATURES,
-    ollama: { num_ctx: 32_768, keep_alive: "-1" },
+    ollama: { num_ctx: 32_768, keep_alive: -1 },
   });
   service = await startTestService(config, {});
 });

@@ -62,7 +62,27 @@ describe("parseConfig", () => {
       function_calling: false,
       streaming: false,
       assistant_prefill: false,
+      vision: false,
+      files: false,
+      reasoning: false,
+      prompt_caching: false,
+      structured_output: true,
     });
+  });
+
+  it("takes Ollama's keep_alive as a duration with a unit or as seconds, not a unitless string", () => {
+    const withKeepAlive = (keep_alive: string | number) => {
+      const config = baseConfig();
+      config.models = [{ ...config.models[0]!, ollama: { keep_alive } }];
+      try {
+        parseConfig(config, "test.yaml");
+        return true;
+      } catch (error) {
+        if (error instanceof ConfigError) return false;
+        throw error;
+      }
+    };
+    expect(withKeepAlive("-1")).toBe(false);
   });
 
   it("takes the former names of the first-byte and idle limits", () => {

@@ -74,12 +74,14 @@ export const ModelConfigSchema = z.strictObject({
         .describe("Context length Ollama runs the model with; unset: context_window"),
       keep_alive: z
         .union([
-          z.string().regex(/^-?\d+(ms|s|m|h)?$/, "must be a duration such as 5m, 1h, 0 or -1"),
+          z
+            .string()
+            .regex(/^(-?\d+(\.\d+)?(ms|s|m|h))+$|^0$/, "must be a duration with a unit (5m, 1h, 90s) or 0"),
           z.number().int(),
         ])
         .optional()
         .describe(
-          "How long Ollama keeps the model loaded after a call (Ollama's keep_alive); unset: Ollama's default",
+          "How long Ollama keeps the model loaded after a call: a duration, or seconds (-1: always); unset: Ollama's",
         ),
     })
     .optional()
