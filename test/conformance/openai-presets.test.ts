@@ -19,7 +19,7 @@ describe("openrouter preset", () => {
   };
 
   beforeAll(async () => {
-    fake = await startFakeOpenAIServer({ apiKey: CONFORMANCE_API_KEY });
+    fake = await startFakeOpenAIServer({ apiKey: CONFORMANCE_API_KEY, flavour: "openrouter" });
     wire = createWireClient(
       providerSpec({
         id: "openrouter",

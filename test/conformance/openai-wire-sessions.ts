@@ -172,7 +172,10 @@ function openAICompatibleWire(name: string, providerType: "openai" | "openrouter
     streamRequestFields: OPENAI_STREAM_FIELDS,
     skips: OPENAI_STREAM_SKIPS,
     async start() {
-      const fake = await startFakeOpenAIServer({ apiKey: CONFORMANCE_API_KEY });
+      const fake = await startFakeOpenAIServer({
+        apiKey: CONFORMANCE_API_KEY,
+        flavour: providerType === "openrouter" ? "openrouter" : "openai",
+      });
       const provider = providerSpec({
         id: providerType,
         provider_type: providerType,

@@ -17,6 +17,7 @@ export { fakeEmbedding } from "./openai/embeddings.js";
 export type {
   FakeBehavior,
   FakeChatReply,
+  FakeFlavour,
   FakeOpenAIServerOptions,
   RecordedRequest,
 } from "./openai/server-state.js";
@@ -171,6 +172,7 @@ export async function startFakeOpenAIServer(
     timers: new Set(),
     ids: new IdGenerator(),
     options,
+    promptCache: new Set(),
   };
   // HTTP keep-alive is Node's default; no per-request logging on purpose (benchmarks use this too).
   const server = createServer((req, res) => onRequest(state, req, res));
@@ -195,6 +197,7 @@ export async function startFakeOpenAIServer(
       state.requests.length = 0; // in place: callers may hold a reference to `requests`
       state.chatReply = undefined;
       state.modelBehaviors.clear();
+      state.promptCache.clear();
     },
     close,
   };

@@ -1,9 +1,17 @@
 // POST /v1/chat/completions: the echo answer (or the scripted one) as a body or an SSE stream,
 // and the streams and bodies that break or stall on purpose.
 import { asObject, estimateTokens, splitWords, type JsonObject } from "../fake-http-server.js";
+import {
+  planPromptCache,
+  planReasoning,
+  usageBody,
+  type CachePlan,
+  type ReasoningPlan,
+} from "./chat-usage.js";
 import { INVALID_JSON_BODY, MISSING_MODEL, missingParameter } from "./errors.js";
+import { checkChatRequest } from "./request-checks.js";
 import { responseHeaders, sendError, sendEventStream, sendJson } from "./responses.js";
-import type { Exchange, FakeBehavior, FakeChatReply, ServerState } from "./server-state.js";
+import type { Exchange, FakeBehavior, FakeChatReply, FakeFlavour, ServerState } from "./server-state.js";
 
 const SYSTEM_FINGERPRINT = "fp_fake";
 
@@ -37,6 +45,9 @@ interface ChatPlan {
   functionCall: unknown;
   promptTokens: number;
   completionTokens: number;
+  reasoning: ReasoningPlan;
+  cache: CachePlan;
+  flavour: FakeFlavour;
 }
 
 function maxTokensOf(request: JsonObject): number | undefined {
@@ -53,17 +64,21 @@ function defaultFinishReason(custom: FakeChatReply | undefined): string {
 
 function planChat(state: ServerState, request: JsonObject, model: string, messages: unknown[]): ChatPlan {
   const custom = state.chatReply;
-  let promptChars = 0;
-  for (const message of messages) promptChars += messageText(message).length;
+  const flavour = state.options.flavour ?? "openai";
+  const texts = messages.map(messageText);
+  const promptChars = texts.reduce((sum, text) => sum + text.length, 0);
+  const lastText = texts[texts.length - 1] ?? "";
 
-  let content =
-    custom?.content !== undefined ? custom.content : `echo: ${messageText(messages[messages.length - 1])}`;
+  let content = custom?.content !== undefined ? custom.content : `echo: ${lastText}`;
   let contentPieces = content === null ? [] : splitWords(content);
   let finishReason = defaultFinishReason(custom);
+  const reasoning = planReasoning(request, model, flavour, custom, lastText);
 
+  // The cap counts reasoning too: what reasoning spent is not left for the answer.
   const limit = maxTokensOf(request);
-  if (content !== null && limit !== undefined && limit < contentPieces.length) {
-    contentPieces = contentPieces.slice(0, Math.max(0, limit));
+  const answerLimit = limit === undefined ? undefined : Math.max(0, limit - reasoning.tokens);
+  if (content !== null && answerLimit !== undefined && answerLimit < contentPieces.length) {
+    contentPieces = contentPieces.slice(0, answerLimit);
     const last = contentPieces.length - 1;
     if (last >= 0) contentPieces[last] = (contentPieces[last] ?? "").trimEnd(); // no dangling space at the cut
     content = contentPieces.join("");
@@ -81,22 +96,29 @@ function planChat(state: ServerState, request: JsonObject, model: string, messag
     toolCalls: custom?.tool_calls,
     functionCall: custom?.function_call,
     promptTokens: custom?.usage?.prompt_tokens ?? estimateTokens(promptChars),
-    completionTokens: custom?.usage?.completion_tokens ?? contentPieces.length + toolTokens,
+    completionTokens:
+      custom?.usage?.completion_tokens ?? contentPieces.length + toolTokens + reasoning.tokens,
+    reasoning,
+    cache: planPromptCache(state, model, messages, texts, flavour),
+    flavour,
   };
 }
 
 function usageOf(plan: ChatPlan): JsonObject {
-  return {
-    prompt_tokens: plan.promptTokens,
-    completion_tokens: plan.completionTokens,
-    total_tokens: plan.promptTokens + plan.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0 },
-  };
+  return usageBody(
+    {
+      promptTokens: plan.promptTokens,
+      completionTokens: plan.completionTokens,
+      reasoningTokens: plan.reasoning.tokens,
+      cache: plan.cache,
+    },
+    plan.flavour,
+  );
 }
 
 function chatCompletionBody(plan: ChatPlan): JsonObject {
   const message: JsonObject = { role: "assistant", content: plan.content, refusal: null };
+  if (plan.flavour === "openrouter") message["reasoning"] = plan.reasoning.text ?? null;
   if (plan.toolCalls) message["tool_calls"] = plan.toolCalls;
   if (plan.functionCall !== undefined) message["function_call"] = plan.functionCall;
   return {
@@ -154,6 +176,9 @@ function chatStreamEvents(plan: ChatPlan, includeUsage: boolean): string[] {
     `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], ...usageField })}\n\n`;
 
   const events = [event({ role: "assistant", content: plan.content === null ? null : "", refusal: null })];
+  // OpenRouter streams the reasoning first, as `delta.reasoning`.
+  for (const piece of splitWords(plan.reasoning.text ?? ""))
+    events.push(event({ content: "", reasoning: piece }));
   for (const piece of plan.contentPieces) events.push(event({ content: piece }));
   if (plan.toolCalls) for (const delta of toolCallDeltas(plan.toolCalls)) events.push(event(delta));
   if (plan.functionCall !== undefined)
@@ -179,7 +204,7 @@ export function answerChatStreamWithFault(
   const request = asObject(exchange.body) ?? {};
   const model = typeof request["model"] === "string" ? request["model"] : "unknown";
   const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
-  const includeUsage = asObject(request["stream_options"])?.["include_usage"] === true;
+  const includeUsage = includesUsage(state, request);
   const events = chatStreamEvents(planChat(state, request, model, messages), includeUsage);
   const { res } = exchange;
   res.writeHead(200, responseHeaders(state, exchange, "text/event-stream; charset=utf-8", undefined));
@@ -216,7 +241,7 @@ export function answerChatSlowly(state: ServerState, exchange: Exchange, ms: num
   let first: string;
   let rest: string;
   if (request["stream"] === true) {
-    const includeUsage = asObject(request["stream_options"])?.["include_usage"] === true;
+    const includeUsage = includesUsage(state, request);
     const events = chatStreamEvents(plan, includeUsage);
     res.writeHead(200, responseHeaders(state, exchange, "text/event-stream; charset=utf-8", undefined));
     [first, rest] = [events[0]!, events.slice(1).join("")];
@@ -237,6 +262,13 @@ export function answerChatSlowly(state: ServerState, exchange: Exchange, ms: num
   state.timers.add(timer);
 }
 
+/** OpenAI sends usage in a last chunk when asked; OpenRouter always does. */
+function includesUsage(state: ServerState, request: JsonObject): boolean {
+  return (
+    state.options.flavour === "openrouter" || asObject(request["stream_options"])?.["include_usage"] === true
+  );
+}
+
 export function answerChat(state: ServerState, exchange: Exchange): void {
   const request = asObject(exchange.body);
   if (!request) return sendError(state, exchange, INVALID_JSON_BODY);
@@ -244,9 +276,11 @@ export function answerChat(state: ServerState, exchange: Exchange): void {
   if (typeof model !== "string" || !model) return sendError(state, exchange, MISSING_MODEL);
   const messages = request["messages"];
   if (!Array.isArray(messages)) return sendError(state, exchange, missingParameter("messages"));
+  const refusal = checkChatRequest(request, state.options.flavour ?? "openai");
+  if (refusal) return sendError(state, exchange, refusal);
 
   const plan = planChat(state, request, model, messages);
   if (request["stream"] !== true) return sendJson(state, exchange, 200, chatCompletionBody(plan));
-  const includeUsage = asObject(request["stream_options"])?.["include_usage"] === true;
+  const includeUsage = includesUsage(state, request);
   sendEventStream(state, exchange, chatStreamBody(plan, includeUsage));
 }

@@ -10,7 +10,8 @@ interface OpenAIErrorFields {
 
 export interface HttpError {
   status: number;
-  error: OpenAIErrorFields;
+  /** OpenAI's fields; OpenRouter answers its own with a numeric `code`. */
+  error: OpenAIErrorFields | { message: string; code: number };
   headers?: Record<string, string>;
 }
 

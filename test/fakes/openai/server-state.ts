@@ -54,13 +54,23 @@ export type FakeBehavior =
 export interface FakeChatReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no content (e.g. with tool calls). */
   content?: string | null;
+  /** OpenRouter: the reasoning text of a reasoning answer (unset: one made from the prompt). */
+  reasoning?: string;
   finish_reason?: string;
   tool_calls?: unknown[];
   function_call?: unknown;
   usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
+/**
+ * `openai`: OpenAI's API (Azure's too): no reasoning text, `max_tokens` refused by reasoning models.
+ * `openrouter`: OpenRouter's: `reasoning` in and out, `usage.cost`, breakpoints and PDF URLs taken.
+ */
+export type FakeFlavour = "openai" | "openrouter";
+
 export interface FakeOpenAIServerOptions {
+  /** Whose API to be (default `openai`). */
+  flavour?: FakeFlavour;
   /** When set, requests without `Authorization: Bearer <apiKey>` get OpenAI's 401 error. */
   apiKey?: string;
   /** Record requests in `requests` (default true). Benchmarks can turn it off to keep memory flat. */
@@ -89,6 +99,8 @@ export interface ServerState {
   timers: Set<NodeJS.Timeout>;
   ids: IdGenerator;
   options: FakeOpenAIServerOptions;
+  /** Prompt prefixes seen, for the prompt cache (see chat-usage.ts). */
+  promptCache: Set<string>;
 }
 
 /** Request-unique ids in OpenAI's shapes (`req_<32 hex>`, `chatcmpl-…`) without per-request crypto. */

@@ -68,15 +68,12 @@ export function createProviderClient(
   }
 }
 
-/** The OpenAI wire's presets that are more than configuration: Azure's client, OpenRouter's body. */
+/**
+ * The OpenAI wire's presets that need their own client: Azure's URL scheme and key header. The
+ * other flavours (OpenRouter's reasoning object and routing preferences, OpenAI's own fields) are
+ * the wire's, chosen by provider type.
+ */
 function createOpenAIWireClient(options: { provider: ProviderSpec } & ProviderClientDeps): ProviderClient {
-  const { provider } = options;
-  if (provider.provider_type === "azure_openai") return createAzureOpenAIClient(options);
-  if (provider.provider_type === "openrouter") {
-    // Provider-routing preferences travel in every request body as OpenRouter's `provider`.
-    const preferences = provider.openrouter?.provider;
-    const extraBody = preferences !== undefined ? { provider: preferences } : undefined;
-    return createOpenAIClient({ ...options, extraBody });
-  }
+  if (options.provider.provider_type === "azure_openai") return createAzureOpenAIClient(options);
   return createOpenAIClient(options);
 }

@@ -15,6 +15,9 @@ const openAIChatResponseSchema = z.object({
       z.object({
         message: z.object({
           content: z.string().nullish(),
+          // DeepSeek, vLLM and LiteLLM say `reasoning_content`; OpenRouter says `reasoning`.
+          reasoning_content: z.string().nullish(),
+          reasoning: z.string().nullish(),
           refusal: z.string().nullish(),
           function_call: functionCallSchema.nullish(),
           tool_calls: z
@@ -56,6 +59,8 @@ export function convertOpenAIChatResponse(body: unknown): ChatOutcome {
     usage: usage ? convertOpenAIUsage(usage) : undefined,
     warnings,
   };
+  const reasoning = message.reasoning_content ?? message.reasoning;
+  if (reasoning) outcome.reasoning = reasoning;
   if (usage?.cost != null) outcome.providerCostUsd = usage.cost;
   if (message.function_call) outcome.functionCall = message.function_call;
   if (message.tool_calls && message.tool_calls.length > 0) {

@@ -16,6 +16,8 @@ const openAIChunkSchema = z.object({
         delta: z
           .object({
             content: z.string().nullish(),
+            reasoning_content: z.string().nullish(),
+            reasoning: z.string().nullish(),
             refusal: z.string().nullish(),
             tool_calls: z
               .array(
@@ -113,6 +115,8 @@ function toDelta(
   const out: ChatDelta = {};
   if (delta.content) out.content = delta.content;
   else if (delta.refusal) out.content = delta.refusal;
+  const reasoning = delta.reasoning_content ?? delta.reasoning;
+  if (reasoning) out.reasoning = reasoning;
   if (delta.tool_calls && delta.tool_calls.length > 0) {
     out.toolCalls = delta.tool_calls.map((call) => ({
       index: call.index,

@@ -7,9 +7,16 @@ export const openAIUsageSchema = z.object({
   completion_tokens: z.number().int().nonnegative(),
   prompt_tokens_details: z
     .object({
+      // Part of prompt_tokens read from the prompt cache (OpenAI caches prompts of 1,024+ tokens itself).
       cached_tokens: z.number().int().nonnegative().nullish(),
       // OpenRouter's count of prompt tokens written to the provider's cache.
       cache_write_tokens: z.number().int().nonnegative().nullish(),
+    })
+    .nullish(),
+  completion_tokens_details: z
+    .object({
+      // Part of completion_tokens the model spent reasoning (o-series, GPT-5, and OpenRouter's models).
+      reasoning_tokens: z.number().int().nonnegative().nullish(),
     })
     .nullish(),
   // OpenRouter: what the call cost, in credits (1 credit = 1 USD).
@@ -17,7 +24,7 @@ export const openAIUsageSchema = z.object({
 });
 export type OpenAIUsage = z.output<typeof openAIUsageSchema>;
 
-/** Token counts, cache reads and writes included, the same whether the answer streamed or not. */
+/** Token counts, cache reads and writes and reasoning included, the same whether the answer streamed or not. */
 export function convertOpenAIUsage(usage: OpenAIUsage): ChatUsage {
   const converted: ChatUsage = {
     promptTokens: usage.prompt_tokens,
@@ -25,7 +32,9 @@ export function convertOpenAIUsage(usage: OpenAIUsage): ChatUsage {
   };
   const cacheRead = usage.prompt_tokens_details?.cached_tokens;
   const cacheWrite = usage.prompt_tokens_details?.cache_write_tokens;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
   if (cacheRead) converted.cacheReadTokens = cacheRead;
   if (cacheWrite) converted.cacheWriteTokens = cacheWrite;
+  if (reasoning) converted.reasoningTokens = reasoning;
   return converted;
 }

@@ -16,6 +16,7 @@ import { convertOpenAIChatStream } from "./convert-openai-chat-stream.js";
 import { convertOpenAIEmbeddingResponse } from "./convert-openai-embedding-response.js";
 import { convertToOpenAIChatRequest } from "./convert-to-openai-chat-request.js";
 import { convertToOpenAIEmbeddingRequest } from "./convert-to-openai-embedding-request.js";
+import { openAIFlavourOf } from "./openai-flavour.js";
 
 export interface OpenAIClientOptions {
   provider: ProviderSpec;
@@ -23,8 +24,6 @@ export interface OpenAIClientOptions {
   fetch: typeof fetch;
   /** A preconfigured SDK client, for presets with their own URL scheme and auth (Azure OpenAI). */
   sdk?: OpenAI;
-  /** Fields added to every request body (OpenRouter's `provider` preferences). */
-  extraBody?: Record<string, unknown>;
 }
 
 /**
@@ -32,7 +31,12 @@ export interface OpenAIClientOptions {
  * The SDK's own retries and timeout are off; routing owns both and aborts through `signal`.
  */
 export function createOpenAIClient(options: OpenAIClientOptions): ProviderClient {
-  const { provider, apiKey, fetch, extraBody } = options;
+  const { provider, apiKey, fetch } = options;
+  const context = {
+    flavour: openAIFlavourOf(provider.provider_type),
+    // OpenRouter's provider routing, sent with every request under the request's own preferences.
+    providerPreferences: provider.openrouter?.provider,
+  };
   const sdk =
     options.sdk ??
     new OpenAI({
@@ -50,33 +54,39 @@ export function createOpenAIClient(options: OpenAIClientOptions): ProviderClient
   return {
     providerId: provider.id,
     async completeChat(call: ChatCall): Promise<ChatOutcome> {
-      const body = { ...convertToOpenAIChatRequest(call.upstreamModel, call.request), ...extraBody };
+      const { body, warnings } = convertToOpenAIChatRequest(call, context);
       let response: unknown;
       try {
         response = await sdk.chat.completions.create(body, { signal: call.signal });
       } catch (error) {
         throw toUpstreamError(error, apiKey);
       }
-      return convertOpenAIChatResponse(response);
+      const outcome = convertOpenAIChatResponse(response);
+      return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
     },
     async *streamChat(call: ChatCall): AsyncGenerator<ChatStreamPart> {
-      const body = {
-        ...convertToOpenAIChatRequest(call.upstreamModel, call.request),
-        ...extraBody,
+      const { body, warnings } = convertToOpenAIChatRequest(call, context);
+      const streamed = {
+        ...body,
         stream: true as const,
+        // OpenAI sends the usage (cache and reasoning counts; OpenRouter: the cost) in a last chunk.
         stream_options: { include_usage: true },
       };
       let chunks: AsyncIterable<unknown>;
       try {
         const { data, response } = await sdk.chat.completions
-          .create(body, { signal: call.signal })
+          .create(streamed, { signal: call.signal })
           .withResponse();
         expectEventStream(response);
         chunks = data;
       } catch (error) {
         throw toUpstreamError(error, apiKey);
       }
-      yield* convertOpenAIChatStream(chunks);
+      for await (const part of convertOpenAIChatStream(chunks)) {
+        yield part.type === "end"
+          ? { type: "end", end: { ...part.end, warnings: [...warnings, ...part.end.warnings] } }
+          : part;
+      }
     },
     async generateEmbeddings(call: EmbeddingCall): Promise<EmbeddingOutcome> {
       let response: unknown;

@@ -1,3 +1,4 @@
+import type { CompleteChat } from "@llm-provider/contracts";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { UpstreamError } from "../../domain/failure.js";
@@ -5,10 +6,11 @@ import { classifyOpenAIError } from "./classify-openai-error.js";
 import { convertOpenAIChatResponse } from "./convert-openai-chat-response.js";
 import { convertToOpenAIChatRequest } from "./convert-to-openai-chat-request.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
+import { openAIFlavourOf } from "./openai-flavour.js";
 
 describe("convertToOpenAIChatRequest", () => {
   it("maps every role and passes only the settings the caller set", () => {
-    const body = convertToOpenAIChatRequest("gpt-4o-mini-2024-07-18", {
+    const request: CompleteChat = {
       model: "gpt-4o-mini",
       messages: [
         { role: "system", content: "be brief" },
@@ -30,7 +32,14 @@ describe("convertToOpenAIChatRequest", () => {
       max_tokens: 50,
       stop: ["\n\n"],
       tools: [{ type: "function", function: { name: "weather", parameters: { type: "object" } } }],
-    });
+    };
+    const upstreamModel = "gpt-4o-mini-2024-07-18";
+    const { body, warnings } = convertToOpenAIChatRequest(
+      { upstreamModel, request },
+      { flavour: openAIFlavourOf("openai") },
+    );
+    expect(warnings).toEqual([]);
+    // OpenAI's own API takes the cap as max_completion_tokens (GPT-5 and the o-series refuse max_tokens).
     expect(body).toEqual({
       model: "gpt-4o-mini-2024-07-18",
       messages: [
@@ -50,10 +59,17 @@ describe("convertToOpenAIChatRequest", () => {
         { role: "tool", tool_call_id: "call_1", content: "3 degrees" },
       ],
       temperature: 0.2,
-      max_tokens: 50,
+      max_completion_tokens: 50,
       stop: ["\n\n"],
       tools: [{ type: "function", function: { name: "weather", parameters: { type: "object" } } }],
     });
+    // Other OpenAI-compatible servers keep the long-standing name.
+    const compatible = convertToOpenAIChatRequest(
+      { upstreamModel, request },
+      { flavour: openAIFlavourOf("openai_compatible") },
+    );
+    expect(compatible.body).toMatchObject({ max_tokens: 50 });
+    expect(compatible.body).not.toHaveProperty("max_completion_tokens");
   });
 });
 
