@@ -74,7 +74,7 @@ beforeAll(async () => {
       upstream_model: "upstream-plain",
       context_window: 8_192,
       max_tokens: 1_024,
-      features: { chat: true, streaming: true },
+      features: { chat: true, streaming: true, reasoning: true },
     },
     {
       model_name: "claude",
@@ -82,7 +82,7 @@ beforeAll(async () => {
       upstream_model: "claude-sonnet",
       context_window: 200_000,
       max_tokens: 1_024,
-      features: { chat: true, streaming: true, assistant_prefill: true },
+      features: { chat: true, streaming: true, assistant_prefill: true, reasoning: true },
     },
     {
       model_name: "batch-only",
@@ -306,6 +306,22 @@ describe("rescue mid-stream", () => {
     // The fallback was sent the partial answer to continue, without trailing whitespace.
     const sent = anthropic.requests.at(-1)!.body as { messages: { role: string; content: unknown }[] };
     expect(sent.messages.at(-1)!.role).toBe("assistant");
+  });
+
+  it("restarts instead of continuing when the request asks for reasoning (no prefill with thinking)", async () => {
+    primary.enqueue(cut("stall"));
+    const stream = service.client.streamChat({
+      ...ask("alpha beta gamma delta"),
+      model: "plain",
+      stream_rescue: "continue",
+      reasoning_effort: "low",
+    });
+    const { restarts, text, error } = await collectStream(stream);
+    expect(error).toBeUndefined();
+    expect(restarts).toMatchObject([{ mode: "restart", to: { provider_id: "claude" } }]);
+    expect(text).toBe("echo: alpha beta gamma delta");
+    const sent = anthropic.requests.at(-1)!.body as { messages: { role: string }[] };
+    expect(sent.messages.at(-1)!.role).toBe("user");
   });
 
   it("an old client (stream protocol 1) gets a clean error, never mixed text", async () => {

@@ -1,6 +1,7 @@
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { CompleteChat, StreamChunk } from "@llm-provider/contracts";
 import type { Target } from "../../domain/catalog.js";
+import { asksForReasoning } from "../../domain/chat-requirements.js";
 import { failureTraits, UpstreamError } from "../../domain/failure.js";
 import type { ChatDelta, ProviderClient } from "../../ports/provider-client.js";
 import type { ConsumedStream } from "../../routing/consume-chat-stream.js";
@@ -70,6 +71,8 @@ export class StreamRelay {
       this.#interrupted !== undefined &&
       this.#request.stream_rescue === "continue" &&
       target.model.features.assistant_prefill === true &&
+      // A model that thinks first takes no prefill (Anthropic refuses the pair): it starts over.
+      !asksForReasoning(this.#request) &&
       this.#heldContent.trim() !== "";
     // A prefill ends without whitespace (providers refuse it); the whitespace the caller already
     // has is dropped from the start of the continuation instead.
