@@ -26,6 +26,7 @@ import { executeWithFallback } from "../../services/llm-provider/src/routing/exe
 import { guardProviderClient } from "../../services/llm-provider/src/routing/guard-provider-client.js";
 import { instrumentProviderClient } from "../../services/llm-provider/src/telemetry/instrument-provider-client.js";
 import { startNatsServer } from "../harness/nats-server.js";
+import { DEFAULT_MODEL_FEATURES } from "../../services/llm-provider/src/domain/catalog.js";
 
 const ITERATIONS = 50_000;
 const ROUNDS = 5;
@@ -51,17 +52,7 @@ const target: Target = {
     context_window: 8_192,
     max_tokens: 1_024,
     cost: { input_per_million: 1, output_per_million: 2 },
-    features: {
-      chat: true,
-      embedding: false,
-      function_calling: false,
-      streaming: false,
-      vision: false,
-      files: false,
-      reasoning: false,
-      prompt_caching: false,
-      structured_output: true,
-    },
+    features: { ...DEFAULT_MODEL_FEATURES },
   },
 };
 const outcome: ChatOutcome = {

@@ -11,6 +11,7 @@ import { ANTHROPIC_WIRE } from "./anthropic-wire-session.js";
 import { OLLAMA_WIRE } from "./ollama-wire-session.js";
 import { AZURE_OPENAI_WIRE, OPENAI_WIRE, OPENROUTER_WIRE } from "./openai-wire-sessions.js";
 import type { Scenario, WireSession, WireUnderTest } from "./wire-session.js";
+import { DEFAULT_MODEL_FEATURES } from "../../services/llm-provider/src/domain/catalog.js";
 
 const WIRES: WireUnderTest[] = [OPENAI_WIRE, OPENROUTER_WIRE, AZURE_OPENAI_WIRE, ANTHROPIC_WIRE, OLLAMA_WIRE];
 const MODEL_MAX_TOKENS = 1_024;
@@ -230,17 +231,7 @@ describe.each(WIRES)("$name wire", (wire) => {
         context_window: 8_192,
         max_tokens: MODEL_MAX_TOKENS,
         cost: { input_per_million: 0, output_per_million: 0 },
-        features: {
-          chat: true,
-          embedding: false,
-          function_calling: true,
-          streaming: false,
-          vision: false,
-          files: false,
-          reasoning: false,
-          prompt_caching: false,
-          structured_output: true,
-        },
+        features: { ...DEFAULT_MODEL_FEATURES, function_calling: true },
       },
       provider: {
         id: session.client.providerId,

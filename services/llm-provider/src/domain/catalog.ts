@@ -66,11 +66,30 @@ export interface ModelEntry {
 
 /** The flags list_models reports as `feature_flags`, and the capabilities a request's content may need. */
 export type ModelFeatures = FeatureFlags & {
+  assistant_prefill: boolean;
   vision: boolean;
   files: boolean;
   reasoning: boolean;
   prompt_caching: boolean;
   structured_output: boolean;
+};
+
+/**
+ * A model's features when its configuration names none: a text chat model without tools or
+ * streaming. Content capabilities are off until configured, so nothing reaches a model that may
+ * not take it.
+ */
+export const DEFAULT_MODEL_FEATURES: Readonly<ModelFeatures> = {
+  chat: true,
+  embedding: false,
+  function_calling: false,
+  streaming: false,
+  assistant_prefill: false,
+  vision: false,
+  files: false,
+  reasoning: false,
+  prompt_caching: false,
+  structured_output: true,
 };
 
 /** OpenAI's limit of inputs per embeddings call, and the default for OpenAI-like providers. */

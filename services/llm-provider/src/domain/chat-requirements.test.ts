@@ -1,5 +1,6 @@
 import type { ChatMessage, CompleteChat, ProviderType } from "@llm-provider/contracts";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_MODEL_FEATURES } from "./catalog.js";
 import type { ModelFeatures, Target } from "./catalog.js";
 import { findChatMismatch } from "./chat-requirements.js";
 
@@ -7,17 +8,7 @@ const PNG = "data:image/png;base64,iVBORw0KGgo=";
 const PDF = "data:application/pdf;base64,JVBERi0xLjQK";
 const TEXT_FILE = "data:text/plain;base64,aGVsbG8=";
 
-const TEXT_ONLY: ModelFeatures = {
-  chat: true,
-  embedding: false,
-  function_calling: true,
-  streaming: true,
-  vision: false,
-  files: false,
-  reasoning: false,
-  prompt_caching: false,
-  structured_output: true,
-};
+const TEXT_ONLY: ModelFeatures = { ...DEFAULT_MODEL_FEATURES, function_calling: true, streaming: true };
 const EVERYTHING: ModelFeatures = { ...TEXT_ONLY, vision: true, files: true, reasoning: true };
 
 function target(providerType: ProviderType, features: ModelFeatures = EVERYTHING): Target {

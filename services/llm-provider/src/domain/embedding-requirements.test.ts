@@ -6,6 +6,7 @@ import {
   resolveEmbeddingRequirement,
   upstreamDimensions,
 } from "./embedding-requirements.js";
+import { DEFAULT_MODEL_FEATURES } from "./catalog.js";
 
 const embedder: ModelEntry = {
   model_name: "text-embedding-3-small",
@@ -13,17 +14,7 @@ const embedder: ModelEntry = {
   context_window: 8191,
   max_tokens: 8191,
   cost: { input_per_million: 0.02, output_per_million: 0 },
-  features: {
-    chat: false,
-    embedding: true,
-    function_calling: false,
-    streaming: false,
-    vision: false,
-    files: false,
-    reasoning: false,
-    prompt_caching: false,
-    structured_output: true,
-  },
+  features: { ...DEFAULT_MODEL_FEATURES, chat: false, embedding: true },
   dimensions: 1536,
   configurable_dimensions: true,
 };
@@ -36,17 +27,7 @@ const fixed: ModelEntry = {
 const chat: ModelEntry = {
   ...embedder,
   model_name: "gpt-4o-mini",
-  features: {
-    chat: true,
-    embedding: false,
-    function_calling: true,
-    streaming: true,
-    vision: false,
-    files: false,
-    reasoning: false,
-    prompt_caching: false,
-    structured_output: true,
-  },
+  features: { ...DEFAULT_MODEL_FEATURES, function_calling: true, streaming: true },
   dimensions: undefined,
 };
 

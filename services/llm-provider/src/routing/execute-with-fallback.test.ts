@@ -6,6 +6,7 @@ import type { FailureClass } from "../domain/failure.js";
 import { ProviderConfigSchema } from "../config/schema.js";
 import { executeWithFallback } from "./execute-with-fallback.js";
 import type { ExecutionEnvironment } from "./execute-with-fallback.js";
+import { DEFAULT_MODEL_FEATURES } from "../domain/catalog.js";
 
 function target(
   provider: string,
@@ -36,17 +37,7 @@ function target(
       context_window: options.contextWindow ?? 8_000,
       max_tokens: 1_000,
       cost: { input_per_million: 0, output_per_million: 0 },
-      features: {
-        chat: true,
-        embedding: false,
-        function_calling: false,
-        streaming: false,
-        vision: false,
-        files: false,
-        reasoning: false,
-        prompt_caching: false,
-        structured_output: true,
-      },
+      features: { ...DEFAULT_MODEL_FEATURES },
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_EMBEDDING_BATCH_SIZE } from "../../domain/catalog.js";
+import { DEFAULT_EMBEDDING_BATCH_SIZE, DEFAULT_MODEL_FEATURES } from "../../domain/catalog.js";
 import { IdentifierSchema } from "./fields.js";
 
 export const ModelConfigSchema = z.strictObject({
@@ -32,38 +32,30 @@ export const ModelConfigSchema = z.strictObject({
     .default({ input_per_million: 0, output_per_million: 0 }),
   features: z
     .strictObject({
-      chat: z.boolean().default(true),
-      embedding: z.boolean().default(false),
-      function_calling: z.boolean().default(false),
-      streaming: z.boolean().default(false),
+      chat: z.boolean().default(DEFAULT_MODEL_FEATURES.chat),
+      embedding: z.boolean().default(DEFAULT_MODEL_FEATURES.embedding),
+      function_calling: z.boolean().default(DEFAULT_MODEL_FEATURES.function_calling),
+      streaming: z.boolean().default(DEFAULT_MODEL_FEATURES.streaming),
       assistant_prefill: z
         .boolean()
-        .default(false)
+        .default(DEFAULT_MODEL_FEATURES.assistant_prefill)
         .describe("Continues a trailing assistant message (a stream rescued in 'continue' mode)"),
-      vision: z.boolean().default(false).describe("Takes image_url parts"),
-      files: z.boolean().default(false).describe("Takes file parts (PDF, plain text)"),
-      reasoning: z.boolean().default(false).describe("Takes reasoning_effort and thinking"),
+      vision: z.boolean().default(DEFAULT_MODEL_FEATURES.vision).describe("Takes image_url parts"),
+      files: z.boolean().default(DEFAULT_MODEL_FEATURES.files).describe("Takes file parts (PDF, plain text)"),
+      reasoning: z
+        .boolean()
+        .default(DEFAULT_MODEL_FEATURES.reasoning)
+        .describe("Takes reasoning_effort and thinking"),
       prompt_caching: z
         .boolean()
-        .default(false)
+        .default(DEFAULT_MODEL_FEATURES.prompt_caching)
         .describe("Honours cache_control breakpoints (Anthropic, and those OpenRouter passes on)"),
       structured_output: z
         .boolean()
-        .default(true)
+        .default(DEFAULT_MODEL_FEATURES.structured_output)
         .describe("Takes response_format json_schema; false refuses it (and skips the model as a fallback)"),
     })
-    .default({
-      chat: true,
-      embedding: false,
-      function_calling: false,
-      streaming: false,
-      assistant_prefill: false,
-      vision: false,
-      files: false,
-      reasoning: false,
-      prompt_caching: false,
-      structured_output: true,
-    }),
+    .default({ ...DEFAULT_MODEL_FEATURES }),
   ollama: z
     .strictObject({
       num_ctx: z
