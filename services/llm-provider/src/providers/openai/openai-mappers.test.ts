@@ -73,6 +73,58 @@ describe("convertToOpenAIChatRequest", () => {
   });
 });
 
+describe("convertToOpenAIChatRequest for LiteLLM and other OpenAI-compatible servers", () => {
+  it("sends developer as system, max_tokens, reasoning_effort, and no breakpoints or OpenRouter fields", () => {
+    const { body, warnings } = convertToOpenAIChatRequest(
+      {
+        upstreamModel: "claude-proxy",
+        promptCaching: true,
+        request: {
+          model: "m",
+          messages: [
+            { role: "developer", content: "Be brief.", cache_control: { type: "ephemeral" } },
+            { role: "user", content: [{ type: "text", text: "Hi", cache_control: { type: "ephemeral" } }] },
+          ],
+          max_completion_tokens: 100,
+          thinking: { type: "enabled", budget_tokens: 5_000 },
+          provider_preferences: { sort: "price" },
+        },
+      },
+      { flavour: openAIFlavourOf("litellm") },
+    );
+    expect(body).toEqual({
+      model: "claude-proxy",
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: [{ type: "text", text: "Hi" }] },
+      ],
+      max_tokens: 100,
+      reasoning_effort: "high",
+    });
+    expect(warnings).toEqual([
+      'thinking.budget_tokens is not supported by litellm; sent as reasoning_effort "high", the nearest effort to 5000 tokens',
+      "provider_preferences is OpenRouter's and was not sent to litellm",
+    ]);
+  });
+
+  it("throws a PDF URL off OpenRouter as a bug (the domain refuses it first)", () => {
+    expect(() =>
+      convertToOpenAIChatRequest(
+        {
+          upstreamModel: "gpt-4o",
+          request: {
+            model: "m",
+            messages: [
+              { role: "user", content: [{ type: "file", file: { file_url: "https://x.test/a.pdf" } }] },
+            ],
+          },
+        },
+        { flavour: openAIFlavourOf("openai") },
+      ),
+    ).toThrow(/messages\[0\]\.content\[0\] is a file by URL, which the openai wire cannot send/);
+  });
+});
+
 describe("mapOpenAIFinishReason", () => {
   it.each([
     ["stop", "stop"],
