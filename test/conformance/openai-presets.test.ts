@@ -154,3 +154,74 @@ describe("azure_openai preset", () => {
     expect(fake.requests[0]).toMatchObject({ path: "/openai/deployments/embed-prod/embeddings" });
   });
 });
+
+describe("the OpenAI fake refuses what OpenAI refuses", () => {
+  let fake: FakeOpenAIServer;
+  beforeAll(async () => {
+    fake = await startFakeOpenAIServer({ apiKey: CONFORMANCE_API_KEY });
+  });
+  afterAll(() => fake?.close());
+
+  const post = (body: unknown) =>
+    fetch(`${fake.baseUrl}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CONFORMANCE_API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(async (response) => ({ status: response.status, body: await response.json() }));
+  const hello = [{ role: "user", content: "Hi" }];
+
+  it.each([
+    [
+      "max_tokens on a reasoning model",
+      { model: "o3-mini", messages: hello, max_tokens: 10 },
+      {
+        message:
+          "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        type: "invalid_request_error",
+        param: "max_tokens",
+        code: "unsupported_parameter",
+      },
+    ],
+    [
+      "OpenRouter's reasoning object",
+      { model: "gpt-5", messages: hello, reasoning: { effort: "low" } },
+      { message: "Unrecognized request argument supplied: reasoning", param: null },
+    ],
+    [
+      "a file part without data or id",
+      {
+        model: "gpt-4o",
+        messages: [{ role: "user", content: [{ type: "file", file: { filename: "a.pdf" } }] }],
+      },
+      { param: "messages[0].content[0].file", code: "missing_required_parameter" },
+    ],
+    [
+      "an image in a system message",
+      {
+        model: "gpt-4o",
+        messages: [
+          { role: "system", content: [{ type: "image_url", image_url: { url: "https://x.test/a.png" } }] },
+        ],
+      },
+      { param: "messages[0].content[0].type", code: "invalid_value" },
+    ],
+    [
+      "a breakpoint on a text part",
+      {
+        model: "gpt-4o",
+        messages: [
+          { role: "user", content: [{ type: "text", text: "Hi", cache_control: { type: "ephemeral" } }] },
+        ],
+      },
+      {
+        message:
+          "Additional properties are not allowed ('cache_control' was unexpected) - 'messages.0.content.0'",
+      },
+    ],
+  ])("%s", async (_case, body, error) => {
+    expect(await post(body)).toEqual({
+      status: 400,
+      body: { error: expect.objectContaining(error) as unknown },
+    });
+  });
+});
