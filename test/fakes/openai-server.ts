@@ -13,6 +13,7 @@ import { sendError, sendJson, sendRaw } from "./openai/responses.js";
 import { IdGenerator, type Exchange, type FakeBehavior, type ServerState } from "./openai/server-state.js";
 import type { FakeChatReply, FakeOpenAIServerOptions, RecordedRequest } from "./openai/server-state.js";
 
+export { openRouterCost } from "./openai/chat-usage.js";
 export { fakeEmbedding } from "./openai/embeddings.js";
 export type {
   FakeBehavior,

@@ -111,6 +111,17 @@ export interface UsageCounts {
   cache: CachePlan;
 }
 
+/** What the OpenRouter fake reports a call cost, in USD, from its own prices. */
+export function openRouterCost({ promptTokens, completionTokens, cache }: UsageCounts): number {
+  const uncached = promptTokens - cache.cachedTokens - cache.cacheWriteTokens;
+  const cost =
+    uncached * PRICE.input +
+    cache.cachedTokens * PRICE.cacheRead +
+    cache.cacheWriteTokens * PRICE.cacheWrite +
+    completionTokens * PRICE.output;
+  return Number(cost.toFixed(9));
+}
+
 /** The `usage` object, as each API words it: OpenRouter adds cache writes and the cost. */
 export function usageBody(counts: UsageCounts, flavour: FakeFlavour): JsonObject {
   const { promptTokens, completionTokens, reasoningTokens, cache } = counts;
@@ -130,15 +141,9 @@ export function usageBody(counts: UsageCounts, flavour: FakeFlavour): JsonObject
         rejected_prediction_tokens: 0,
       },
     };
-  const uncached = promptTokens - cache.cachedTokens - cache.cacheWriteTokens;
-  const cost =
-    uncached * PRICE.input +
-    cache.cachedTokens * PRICE.cacheRead +
-    cache.cacheWriteTokens * PRICE.cacheWrite +
-    completionTokens * PRICE.output;
   return {
     ...common,
-    cost: Number(cost.toFixed(9)),
+    cost: openRouterCost(counts),
     is_byok: false,
     prompt_tokens_details: {
       cached_tokens: cache.cachedTokens,
