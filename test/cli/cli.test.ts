@@ -1,6 +1,9 @@
 // The built `llm-provider` CLI against a real nats-server and the service (in-process) on a fake
 // OpenAI upstream (the echo: it answers "echo: <last message>", streamed a word per chunk): what
 // the CLI prints and its exit code, for each command and each way of failing.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Subscription } from "@nats-io/nats-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
@@ -15,6 +18,12 @@ import { runCli, runProcess } from "./run-cli.js";
 let nats: NatsServerHandle;
 let upstream: FakeOpenAIServer;
 let service: TestService;
+let scratch: string;
+/** A 1×1 PNG. */
+const PNG_PIXEL = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
 /** `--server <the test's nats-server>` */
 let server: string[];
 
@@ -28,11 +37,14 @@ beforeAll(async () => {
     callers: { reply_prefixes: ["_INBOX_cli_test."] },
   });
   config.models.push(embedderModel());
+  config.models[1]!.features = { chat: true, function_calling: true, streaming: true, vision: true };
+  scratch = await mkdtemp(join(tmpdir(), "llm-provider-cli-"));
   service = await startTestService(config);
   server = ["--server", nats.url];
 });
 
 afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
   await service?.stop();
   await upstream?.close();
   await nats?.stop();
@@ -76,7 +88,7 @@ describe("chat", () => {
     expect(result).toMatchObject({ code: 0, stdout: "echo: What is NATS?\n" });
     expect(upstreamChatBody()).toMatchObject({
       model: "upstream-model-0",
-      max_tokens: 50,
+      max_completion_tokens: 50,
       temperature: 0.2,
       messages: [
         { role: "system", content: "Be brief." },
@@ -103,12 +115,48 @@ describe("chat", () => {
     expect(result).toMatchObject({ code: 0, stdout: "echo: Piped prompt\n" });
   });
 
-  it("refuses --image with a usage error: the chat contract has no content parts yet", async () => {
-    const result = await runCli(["chat", ...server, "--image", "cat.png", "What is this?"]);
-    expect(result.code).toBe(2);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(/^usage error: --image .*content-parts contract.*\n$/);
+  it("sends --image as a content part, base64 from a file", async () => {
+    const image = join(scratch, "pixel.png");
+    await writeFile(image, PNG_PIXEL);
+    const result = await runCli(["chat", ...server, "--model", "model-1", "--image", image, "What is this?"]);
+    expect(result.code).toBe(0);
+    expect(upstreamChatBody()).toMatchObject({
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is this?" },
+            {
+              type: "image_url",
+              image_url: { url: `data:image/png;base64,${PNG_PIXEL.toString("base64")}` },
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("an image for a model without vision: the typed refusal, exit 3, nothing sent upstream", async () => {
+    const result = await runCli([
+      "chat",
+      ...server,
+      "--model",
+      "model-0",
+      "--image",
+      "https://example.com/cat.png",
+      "Hi",
+    ]);
+    expect(result).toMatchObject({ code: 3, stdout: "" });
+    expect(result.stderr).toBe(
+      "error unsupported_content (messages[0].content[1]): model 'model-0' does not take images (no vision capability)\n",
+    );
     expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("refuses an attachment it cannot type with a usage error, before connecting", async () => {
+    const result = await runCli(["chat", "--server", "nats://127.0.0.1:1", "--image", "cat.bmp", "Hi"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^usage error: --image cat\.bmp: the name must end in \.png, \.jpg, .*\n/);
   });
 });
 

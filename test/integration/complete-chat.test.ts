@@ -88,7 +88,8 @@ describe("complete_chat through the typed client", () => {
       model: "upstream-model-0",
       messages: [{ role: "user", content: "Hello there" }],
       temperature: 0.3,
-      max_tokens: 64,
+      // OpenAI's own API takes the cap as max_completion_tokens (its reasoning models refuse max_tokens).
+      max_completion_tokens: 64,
     });
   });
 
@@ -249,6 +250,15 @@ describe("list_models", () => {
         function_calling: true,
         streaming: true,
         assistant_prefill: false,
+      },
+      capabilities: {
+        vision: false,
+        files: false,
+        reasoning: false,
+        prompt_caching: false,
+        tools: true,
+        structured_output: true,
+        streaming: true,
       },
       is_available: true,
     });

@@ -2,7 +2,7 @@ import type { ChatMessage, CompleteChat, ProviderType } from "@llm-provider/cont
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_FEATURES } from "./catalog.js";
 import type { ModelFeatures, Target } from "./catalog.js";
-import { findChatMismatch } from "./chat-requirements.js";
+import { findChatMismatch, withoutIdleReasoningSettings } from "./chat-requirements.js";
 
 const PNG = "data:image/png;base64,iVBORw0KGgo=";
 const PDF = "data:application/pdf;base64,JVBERi0xLjQK";
@@ -170,5 +170,15 @@ describe("findChatMismatch: reasoning and output caps", () => {
       kind: "unsupported",
       field: "response_format",
     });
+  });
+});
+
+describe("withoutIdleReasoningSettings", () => {
+  it("leaves reasoning-off settings out for a model that does not reason, and keeps them for one that does", () => {
+    const request = ask("Hi", { reasoning_effort: "none" });
+    expect(withoutIdleReasoningSettings(request, target("openai", TEXT_ONLY).model)).toEqual(ask("Hi"));
+    expect(withoutIdleReasoningSettings(request, target("openai", EVERYTHING).model)).toBe(request);
+    const disabled = ask("Hi", { thinking: { type: "disabled" } });
+    expect(withoutIdleReasoningSettings(disabled, target("anthropic", TEXT_ONLY).model)).toEqual(ask("Hi"));
   });
 });

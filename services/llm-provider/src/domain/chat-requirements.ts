@@ -1,5 +1,5 @@
 import type { CompleteChat } from "@llm-provider/contracts";
-import type { Target } from "./catalog.js";
+import type { ModelEntry, Target } from "./catalog.js";
 import { findContentMismatch } from "./content-requirements.js";
 
 /** Why a model cannot take a chat request: which request field, and what is wrong. */
@@ -89,4 +89,16 @@ export function findChatMismatch(
       message: `thinking.budget_tokens ${request.thinking.budget_tokens} must be less than the output cap of ${cap?.value ?? model.max_tokens} tokens (${cap?.field ?? `model '${name}' max_tokens`})`,
     };
   return findContentMismatch(name, model.features, target.provider.provider_type, request.messages);
+}
+
+/**
+ * The request as `model` is sent it: a setting that turns reasoning off is left out for a model
+ * that does not reason (OpenAI refuses `reasoning_effort` on such a model, even `none`), so one
+ * request can go to a reasoning model and to a fallback that is not one.
+ */
+export function withoutIdleReasoningSettings(request: CompleteChat, model: ModelEntry): CompleteChat {
+  if (model.features.reasoning) return request;
+  if (request.reasoning_effort === undefined && request.thinking === undefined) return request;
+  const { reasoning_effort: _effort, thinking: _thinking, ...rest } = request;
+  return rest;
 }

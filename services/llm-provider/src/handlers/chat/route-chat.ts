@@ -1,6 +1,7 @@
 import { LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import type { Attempt, CompleteChat } from "@llm-provider/contracts";
 import { upstreamModelName } from "../../domain/catalog.js";
+import { withoutIdleReasoningSettings } from "../../domain/chat-requirements.js";
 import type { Target } from "../../domain/catalog.js";
 import { buildChatFailed } from "../../domain/events.js";
 import type { ChatCall } from "../../ports/provider-client.js";
@@ -48,7 +49,7 @@ export function chatCallFor(
   const call: ChatCall = {
     upstreamModel: upstreamModelName(model),
     modelMaxTokens: model.max_tokens,
-    request,
+    request: withoutIdleReasoningSettings(request, model),
     promptCaching: model.features.prompt_caching,
     signal,
     trace: context.trace,
