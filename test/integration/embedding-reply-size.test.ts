@@ -1,7 +1,6 @@
 // Replies larger than the server's max_payload are never sent, so they are refused with a typed
 // error that says how to split the batch — before any provider call when the size is certain.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LlmProviderError } from "@llm-provider/contracts";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
@@ -9,6 +8,7 @@ import type { NatsServerHandle } from "../harness/nats-server.js";
 import { embeddingConfig, purgeCache } from "../support/embeddings.js";
 import { startTestService, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { refusalOf } from "../support/refusal.js";
 
 const MAX_PAYLOAD = 64 * 1024;
 
@@ -38,21 +38,12 @@ beforeEach(async () => {
   await purgeCache(service.nc);
 });
 
-async function refusal(promise: Promise<unknown>): Promise<LlmProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(LlmProviderError);
-  return error as LlmProviderError;
-}
-
 const texts = (count: number, prefix: string) =>
   Array.from({ length: count }, (_, index) => `${prefix} ${index}`);
 
 describe("replies over the NATS max_payload", () => {
   it("a batch whose reply certainly cannot fit is refused before any provider call", async () => {
-    const error = await refusal(
+    const error = await refusalOf(
       service.client.generateEmbedding({
         model: "embed",
         input: texts(1_000, "item"),
@@ -76,7 +67,7 @@ describe("replies over the NATS max_payload", () => {
 
   it("a reply found too large once built is refused with a split that fits, and the split is all cache hits", async () => {
     const input = texts(300, "float item");
-    const error = await refusal(service.client.generateEmbedding({ model: "embed", input }));
+    const error = await refusalOf(service.client.generateEmbedding({ model: "embed", input }));
     expect(error.code).toBe("payload_too_large");
     expect(error.details).toMatchObject({ items: 300, encoding_format: "float" });
     expect(error.message).toContain('encoding_format "base64"');
@@ -95,7 +86,7 @@ describe("replies over the NATS max_payload", () => {
   });
 
   it("any other reply over the limit becomes a typed error, never a dropped reply", async () => {
-    const error = await refusal(service.client.listModels());
+    const error = await refusalOf(service.client.listModels());
     expect(error.code).toBe("payload_too_large");
     expect(error.details).toMatchObject({ max_payload: MAX_PAYLOAD });
   });

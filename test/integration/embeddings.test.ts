@@ -1,5 +1,5 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { EmbeddingGeneratedSchema, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import { EmbeddingGeneratedSchema, SUBJECTS } from "@llm-provider/contracts";
 import type { EmbeddingResult } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fakeEmbedding, startFakeOpenAIServer } from "../fakes/openai-server.js";
@@ -21,6 +21,7 @@ import { purgeEvents, waitForEvents } from "../support/events.js";
 import { startTestService, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 import { embeddingValues } from "../harness/embedding-values.js";
+import { refusalOf } from "../support/refusal.js";
 
 let nats: NatsServerHandle;
 let upstream: FakeOpenAIServer;
@@ -46,15 +47,6 @@ beforeEach(async () => {
 
 const vectorsOf = (result: EmbeddingResult) => result.data.map((item) => embeddingValues(item.embedding));
 const expected = (text: string, dimensions = FAKE_NATIVE_DIMENSIONS) => fakeEmbedding(text, dimensions);
-
-async function refusal(promise: Promise<unknown>): Promise<LlmProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(LlmProviderError);
-  return error as LlmProviderError;
-}
 
 describe("generate_embedding: cache misses and hits", () => {
   it("a miss goes upstream once and is stored; the same input again is a hit that costs nothing", async () => {
@@ -198,11 +190,11 @@ describe("generate_embedding: dimensions", () => {
   });
 
   it("refuses lengths the model cannot give", async () => {
-    const fixed = await refusal(
+    const fixed = await refusalOf(
       service.client.generateEmbedding({ model: "embed-batch-2", input: "a", dimensions: 4 }),
     );
     expect(fixed).toMatchObject({ code: "unsupported", field: "dimensions" });
-    const tooLong = await refusal(
+    const tooLong = await refusalOf(
       service.client.generateEmbedding({ model: "embed", input: "a", dimensions: 64 }),
     );
     expect(tooLong).toMatchObject({ code: "invalid_request", field: "dimensions" });
@@ -210,7 +202,7 @@ describe("generate_embedding: dimensions", () => {
   });
 
   it("a vector of the wrong length is a typed error and nothing is cached", async () => {
-    const error = await refusal(service.client.generateEmbedding({ model: "embed-16", input: ["p", "q"] }));
+    const error = await refusalOf(service.client.generateEmbedding({ model: "embed-16", input: ["p", "q"] }));
     expect(error).toMatchObject({
       code: "dimension_mismatch",
       retryable: false,
@@ -225,27 +217,27 @@ describe("generate_embedding: dimensions", () => {
 
 describe("generate_embedding: bad input never reaches a provider", () => {
   it("an empty item is POL-LLM-004 naming the item", async () => {
-    const error = await refusal(
+    const error = await refusalOf(
       service.client.generateEmbedding({ model: "embed", input: ["fine", "  ", "fine too"] }),
     );
     expect(error).toMatchObject({ code: "invalid_request", field: "input[1]", policy: "POL-LLM-004" });
-    const single = await refusal(service.client.generateEmbedding({ model: "embed", input: "" }));
+    const single = await refusalOf(service.client.generateEmbedding({ model: "embed", input: "" }));
     expect(single).toMatchObject({ code: "invalid_request", field: "input", policy: "POL-LLM-004" });
-    const none = await refusal(service.client.generateEmbedding({ model: "embed", input: [] }));
+    const none = await refusalOf(service.client.generateEmbedding({ model: "embed", input: [] }));
     expect(none).toMatchObject({ field: "input", policy: "POL-LLM-004" });
     expect(upstream.requests).toHaveLength(0);
   });
 
   it("POL-LLM-004 comes before the model is even looked at", async () => {
-    const error = await refusal(service.client.generateEmbedding({ model: "no-such-model", input: [""] }));
+    const error = await refusalOf(service.client.generateEmbedding({ model: "no-such-model", input: [""] }));
     expect(error).toMatchObject({ policy: "POL-LLM-004" });
   });
 
   it("a chat-only model is unsupported, an unknown one unknown", async () => {
-    const chat = await refusal(service.client.generateEmbedding({ model: "model-0", input: "hello" }));
+    const chat = await refusalOf(service.client.generateEmbedding({ model: "model-0", input: "hello" }));
     expect(chat).toMatchObject({ code: "unsupported", field: "model" });
     expect(chat.message).toContain("does not support embeddings");
-    const unknown = await refusal(
+    const unknown = await refusalOf(
       service.client.generateEmbedding({ model: "no-such-model", input: "hello" }),
     );
     expect(unknown).toMatchObject({ code: "unknown_model", field: "model" });
@@ -261,7 +253,7 @@ describe("generate_embedding: upstream failure in the middle of a batch", () => 
       { kind: "error", status: 400, message: "bad input in batch" },
       { kind: "default" },
     );
-    const error = await refusal(service.client.generateEmbedding({ model: "embed-batch-2", input: texts }));
+    const error = await refusalOf(service.client.generateEmbedding({ model: "embed-batch-2", input: texts }));
     expect(error).toMatchObject({ code: "upstream_bad_request" });
 
     const entries = await readAllCacheEntries(service.nc);

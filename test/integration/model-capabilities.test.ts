@@ -3,12 +3,12 @@
 // `unsupported_content` before any upstream call; a fallback target that cannot take it is skipped
 // with its reason; breakpoints a model takes none of are not sent and the reply says so; a request
 // larger than the server's max_payload is refused by the typed client before it is sent.
-import { LlmProviderError } from "@llm-provider/contracts";
 import type { CompleteChatInput } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer, type FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { multiWireConfig, startTestService, TEST_API_KEY, type TestService } from "../support/service.js";
+import { refusalOf } from "../support/refusal.js";
 
 const MAX_PAYLOAD = 64 * 1024;
 const PNG =
@@ -94,15 +94,6 @@ async function streamed(request: CompleteChatInput): Promise<unknown> {
   return stream.done;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<LlmProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(LlmProviderError);
-  return error as LlmProviderError;
-}
-
 describe("list_models", () => {
   it("reports each model's capabilities", async () => {
     const { data } = await service.client.listModels();
@@ -133,20 +124,20 @@ describe("list_models", () => {
 
 describe("content a model cannot take", () => {
   it("is refused for the requested model with unsupported_content naming the part, before any call", async () => {
-    const error = await refusal(service.client.completeChat(withImage("blind", PNG)));
+    const error = await refusalOf(service.client.completeChat(withImage("blind", PNG)));
     expect(error).toMatchObject({
       code: "unsupported_content",
       field: "messages[0].content[1]",
       message: "model 'blind' does not take images (no vision capability)",
       retryable: false,
     });
-    const streamRefusal = await refusal(streamed(withImage("blind", PNG)));
+    const streamRefusal = await refusalOf(streamed(withImage("blind", PNG)));
     expect(streamRefusal.code).toBe("unsupported_content");
     expect(openai.requests).toHaveLength(0);
   });
 
   it("is refused when no other capability is missing but the reasoning one", async () => {
-    const error = await refusal(
+    const error = await refusalOf(
       service.client.completeChat({
         model: "blind",
         reasoning_effort: "high",
@@ -159,7 +150,7 @@ describe("content a model cannot take", () => {
 
   it("skips fallback targets that cannot take it, each with its reason, and never calls them", async () => {
     openai.setModelBehavior("gpt-4o", { kind: "error", status: 500 });
-    const error = await refusal(
+    const error = await refusalOf(
       service.client.completeChat(withImage("seeing", "https://example.com/cat.png")),
     );
     expect(error.code).toBe("upstream_unavailable");
@@ -204,12 +195,12 @@ describe("prompt-cache breakpoints on a model that takes none", () => {
 describe("a request larger than the server's max_payload", () => {
   it("is refused by the typed client with payload_too_large and what to do instead", async () => {
     const big = `data:image/png;base64,${"A".repeat(MAX_PAYLOAD)}`;
-    const error = await refusal(service.client.completeChat(withImage("seeing", big)));
+    const error = await refusalOf(service.client.completeChat(withImage("seeing", big)));
     expect(error.code).toBe("payload_too_large");
     expect(error.message).toMatch(
       /over the NATS server's max_payload of 65536: send large images and files by URL/,
     );
-    const streamRefusal = await refusal(streamed(withImage("seeing", big)));
+    const streamRefusal = await refusalOf(streamed(withImage("seeing", big)));
     expect(streamRefusal.code).toBe("payload_too_large");
     expect(openai.requests).toHaveLength(0);
   });

@@ -3,12 +3,12 @@
 // conversation over two turns with its reasoning returned, streamed and sent back as `thinking`;
 // the model runs with its configured context length and keep-alive; what Ollama cannot take is
 // refused before any call.
-import { LlmProviderError } from "@llm-provider/contracts";
 import type { ChatMessage, CompleteChatInput, StreamChunk, ToolCall } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeOllamaServer, type FakeOllamaServer } from "../fakes/ollama-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { multiWireConfig, startTestService, type TestService } from "../support/service.js";
+import { refusalOf } from "../support/refusal.js";
 
 /** A 1×1 PNG: 70 bytes. */
 const PNG_BASE64 =
@@ -94,15 +94,6 @@ async function collect(stream: AsyncIterable<unknown>): Promise<StreamChunk[]> {
   const chunks: StreamChunk[] = [];
   for await (const message of stream) chunks.push(message as StreamChunk);
   return chunks;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<LlmProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(LlmProviderError);
-  return error as LlmProviderError;
 }
 
 describe("an image to Ollama, as raw base64", () => {
@@ -260,9 +251,9 @@ describe("content Ollama cannot take is refused before any call", () => {
             ],
           }
         : imageQuestion(url);
-    const whole = await refusal(service.client.completeChat(request));
+    const whole = await refusalOf(service.client.completeChat(request));
     expect(whole).toMatchObject({ code: "unsupported_content", field: "messages[0].content[1]" });
-    const streamed = await refusal(collect(service.client.streamChat(request)));
+    const streamed = await refusalOf(collect(service.client.streamChat(request)));
     expect(streamed).toMatchObject({ code: "unsupported_content", field: "messages[0].content[1]" });
     expect(ollama.requests).toEqual([]);
   });
