@@ -340,6 +340,13 @@ export const ChatCompletionSchema = z
     warnings: z
       .array(z.string())
       .describe("Settings the provider could not honour, and an answer from a fallback model"),
+    replayed: z
+      .literal(true)
+      .optional()
+      .describe(
+        "The stored answer of an earlier request with the same Request-Id (within the idempotency window): " +
+          "nothing was called, charged or announced again",
+      ),
   })
   .describe("ChatCompletion");
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;

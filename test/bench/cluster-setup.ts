@@ -34,6 +34,7 @@ export function r3Config(
     health: { replicas: 3 },
     circuit_breaker: { replicas: 3 },
     rate_limits: { replicas: 3 },
+    idempotency: { replicas: 3 },
     ...overrides,
   };
 }

@@ -33,6 +33,7 @@ const STATE_STREAMS = [
   "KV_llm_provider_embeddings",
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
+  "KV_llm_provider_requests",
 ];
 const progress = (text: string) => void process.stderr.write(`[bench:election] ${text}\n`);
 

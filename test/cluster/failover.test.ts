@@ -61,6 +61,7 @@ const STATE_STREAMS = [
   `KV_${EMBEDDINGS_BUCKET}`,
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
+  "KV_llm_provider_requests",
 ];
 
 let cluster: NatsClusterHandle;
@@ -95,6 +96,9 @@ function clusterConfig(servers: string | string[]): ConfigInput {
     health: { replicas: 3, flush_interval_ms: 500 },
     circuit_breaker: { failure_threshold: 1_000, replicas: 3 },
     rate_limits: { replicas: 3 },
+    // A retry with the same id after a worker died waits for that worker's claim to lapse: a lease
+    // well inside the caller's timeout lets the retry be served within its own deadline.
+    idempotency: { replicas: 3, lease_ms: 1_000 },
     service: { shutdown_grace_ms: 2_000 },
   });
   config.models.push({

@@ -33,6 +33,7 @@ const STATE_STREAMS = [
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
   "KV_llm_provider_embeddings",
+  "KV_llm_provider_requests",
 ];
 
 let cluster: NatsClusterHandle;
@@ -54,6 +55,7 @@ function clusterConfig(servers: string | string[]): ConfigInput {
       health: { replicas: 3, flush_interval_ms: 300 },
       circuit_breaker: { failure_threshold: 1_000, replicas: 3 },
       rate_limits: { replicas: 3 },
+      idempotency: { replicas: 3 },
     },
   );
   // A budget, so that `rate_limit_status` reads the shared count (the rate-limits bucket) too.

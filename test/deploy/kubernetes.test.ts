@@ -106,6 +106,7 @@ describe("deploy/kubernetes", () => {
       config.health.replicas,
       config.circuit_breaker.replicas,
       config.rate_limits.replicas,
+      config.idempotency.replicas,
     ])
       expect(replicas).toBe(3);
     expect(serviceConfigText()).not.toMatch(/sk-|api_key:/); // references only, never a key

@@ -45,6 +45,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         health: { bucket: "state_health", ttl_ms: 60_000, flush_interval_ms: 1_000 },
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
+        idempotency: { bucket: "state_requests", window_ms: 3_600_000 },
       }),
       "test",
     );
@@ -55,6 +56,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "kv:state_rates:created",
       "kv:state_health:created",
       "kv:state_embeddings:created",
+      "kv:state_requests:created",
     ]);
     const jsm = await jetstreamManager(nc);
     const embeddings = (await jsm.streams.info("KV_state_embeddings")).config;
@@ -68,6 +70,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
     });
     expect((await jsm.streams.info("KV_state_health")).config.max_age).toBe(60 * SECOND);
     expect((await jsm.streams.info("KV_state_breakers")).config.max_age).toBe(0);
+    expect((await jsm.streams.info("KV_state_requests")).config.max_age).toBe(3_600 * SECOND);
     const events = (await jsm.streams.info("STATE_EVENTS")).config;
     expect(events).toMatchObject({ max_age: 3_600 * SECOND, duplicate_window: 60 * SECOND });
 
@@ -81,6 +84,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         health: { bucket: "state_health", ttl_ms: 60_000, flush_interval_ms: 1_000 },
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
+        idempotency: { bucket: "state_requests", window_ms: 7_200_000 },
       }),
       "test",
     );
@@ -91,6 +95,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "state_rates:unchanged",
       "state_health:unchanged",
       "state_embeddings:updated",
+      "state_requests:updated",
     ]);
     expect((await jsm.streams.info("KV_state_embeddings")).config).toMatchObject({
       max_age: 3_600 * SECOND,
@@ -109,6 +114,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       health: { bucket: "worker_health" },
       circuit_breaker: { bucket: "worker_breakers" },
       rate_limits: { bucket: "worker_rates" },
+      idempotency: { bucket: "worker_requests" },
     });
     const config = parseConfig(input, "test");
     const logs: string[] = [];
@@ -121,7 +127,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
     expect((refused as ConfigError).message).toContain(
       "stream WORKER_EVENTS does not exist: run llm-provider-bootstrap",
     );
-    expect((refused as ConfigError).problems).toHaveLength(5);
+    expect((refused as ConfigError).problems).toHaveLength(6);
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
     for await (const name of jsm.streams.names()) names.push(name);
@@ -148,6 +154,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
           health: { bucket: "boot_health" },
           circuit_breaker: { bucket: "boot_breakers" },
           rate_limits: { bucket: "boot_rates" },
+          idempotency: { bucket: "boot_requests" },
         }),
       ),
     );
@@ -160,6 +167,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "boot_health",
       "boot_breakers",
       "boot_rates",
+      "boot_requests",
     ])
       expect(first.stdout).toContain(`${name}: created`);
     const jsm = await jetstreamManager(nc);
@@ -172,12 +180,13 @@ describe("JetStream state (event stream and KV buckets)", () => {
         "KV_boot_health",
         "KV_boot_breakers",
         "KV_boot_rates",
+        "KV_boot_requests",
       ]),
     );
     const second = await runBootstrap(configPath);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toMatch(/: (created|updated)/);
-    expect(second.stdout.match(/: unchanged/g)).toHaveLength(6);
+    expect(second.stdout.match(/: unchanged/g)).toHaveLength(7);
     const consumer = await jsm.consumers.info("BOOT_EVENTS", "analytics");
     expect(consumer.config).toMatchObject({ durable_name: "analytics", ack_policy: "explicit" });
   });

@@ -44,6 +44,7 @@ const HOSTILE_REPLIES = [
   `$KV.llm_provider_breakers.${toKvToken(breakerKey("p0", "upstream-model-0"))}`,
   "$KV.llm_provider_embeddings.junk",
   "$KV.llm_provider_rate_limits.junk",
+  "$KV.llm_provider_requests.junk",
   SUBJECTS.chatCompletedEvent,
 ];
 
@@ -61,6 +62,7 @@ async function snapshotState(jsm: JetStreamManager, nc: NatsConnection) {
     junk: [
       await (await kvm.open("llm_provider_embeddings")).get("junk"),
       await (await kvm.open("llm_provider_rate_limits")).get("junk"),
+      await (await kvm.open("llm_provider_requests")).get("junk"),
     ],
   };
 }

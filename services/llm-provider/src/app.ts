@@ -1,3 +1,5 @@
+import { hostname } from "node:os";
+import { nuid } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { SERVICE_NAME } from "@llm-provider/contracts";
 import type { Logger } from "pino";
@@ -14,6 +16,7 @@ import { createEndpoints } from "./handlers/endpoints.js";
 import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream/jetstream-state.js";
+import { createKvIdempotencyStore } from "./infra/kv/kv-idempotency-store.js";
 import { createLogger } from "./infra/logging/logger.js";
 import { createCallerIdentity } from "./infra/nats/caller-identity.js";
 import { startMicroService } from "./infra/nats/micro-service.js";
@@ -96,6 +99,13 @@ export async function startApp(options: AppOptions): Promise<App> {
       isModelAvailable,
       isProviderAvailable,
       maxPayloadBytes: () => nc.info?.max_payload ?? 1_048_576,
+      idempotencyStore: config.idempotency.enabled
+        ? createKvIdempotencyStore(nc, {
+            bucket: config.idempotency.bucket,
+            timeoutMs: config.idempotency.operation_timeout_ms,
+          })
+        : undefined,
+      workerId: `${hostname()}:${process.pid}:${nuid.next()}`,
     }),
   });
   logger.info(

@@ -7,6 +7,7 @@ import {
   CircuitBreakerConfigSchema,
   EmbeddingCacheConfigSchema,
   HealthConfigSchema,
+  IdempotencyConfigSchema,
   RateLimitsConfigSchema,
 } from "./schema/shared-state.js";
 import {
@@ -36,9 +37,15 @@ export {
   CircuitBreakerConfigSchema,
   EmbeddingCacheConfigSchema,
   HealthConfigSchema,
+  IdempotencyConfigSchema,
   RateLimitsConfigSchema,
 } from "./schema/shared-state.js";
-export type { CircuitBreakerConfig, EmbeddingCacheConfig, HealthConfig } from "./schema/shared-state.js";
+export type {
+  CircuitBreakerConfig,
+  EmbeddingCacheConfig,
+  HealthConfig,
+  IdempotencyConfig,
+} from "./schema/shared-state.js";
 export { ProbesConfigSchema } from "./schema/worker.js";
 
 export const ConfigSchema = z.strictObject({
@@ -51,6 +58,7 @@ export const ConfigSchema = z.strictObject({
   events: EventsConfigSchema.default(EventsConfigSchema.parse({})),
   embedding_cache: EmbeddingCacheConfigSchema.default(EmbeddingCacheConfigSchema.parse({})),
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
+  idempotency: IdempotencyConfigSchema.default(IdempotencyConfigSchema.parse({})),
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),

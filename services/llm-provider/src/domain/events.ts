@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { base64ByteLength, parseDataUrl, SUBJECTS } from "@llm-provider/contracts";
+import { hashParts } from "./hash-parts.js";
 import type {
   Attempt,
   ChatCompleted,
@@ -23,9 +23,7 @@ import type {
  * (which neither callers nor request ids contain), so no caller can steer a collision.
  */
 export function deriveEventId(type: string, ...parts: string[]): string {
-  const hash = createHash("sha256").update(type);
-  for (const part of parts) hash.update("\0").update(part);
-  return `evt_${hash.digest("hex").slice(0, 32)}`;
+  return `evt_${hashParts([type, ...parts]).slice(0, 32)}`;
 }
 
 export interface EventContext {

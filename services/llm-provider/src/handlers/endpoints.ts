@@ -6,7 +6,8 @@ import type { EventSink } from "../ports/event-sink.js";
 import type { HealthCache } from "../ports/health-recorder.js";
 import type { PolicyGate } from "../ports/policy-gate.js";
 import type { ProviderClient } from "../ports/provider-client.js";
-import type { Endpoints } from "../ports/request-handler.js";
+import type { IdempotencyStore } from "../ports/idempotency-store.js";
+import type { Endpoints, Handler } from "../ports/request-handler.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import { createCompleteChatHandler } from "./chat/complete-chat.js";
 import type { ChatDeps } from "./chat/prepare-chat.js";
@@ -15,6 +16,7 @@ import { createDisabledEmbeddingCache } from "./embeddings/disabled-embedding-ca
 import { createGenerateEmbeddingHandler } from "./embeddings/generate-embedding.js";
 import { createGetProviderHealthHandler } from "./health/get-provider-health.js";
 import { createListModelsHandler } from "./models/list-models.js";
+import { idempotent } from "./idempotent-command.js";
 
 /** What the handlers are given: ports and the settings they read, nothing concrete. */
 export interface EndpointDeps {
@@ -34,6 +36,10 @@ export interface EndpointDeps {
   isProviderAvailable: (providerId: string) => boolean;
   /** The largest message the NATS server takes now (it may change on reconnect). */
   maxPayloadBytes: () => number;
+  /** The store of caller request ids; undefined when `idempotency.enabled` is false. */
+  idempotencyStore: IdempotencyStore | undefined;
+  /** This worker, as its claims on request ids name it. */
+  workerId: string;
 }
 
 /** The table of served subjects: one handler per request subject. */
@@ -50,8 +56,17 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
     defaultTimeoutMs: config.service.default_timeout_ms,
     includeContentInEvents: config.events.include_content,
   };
+  const oncePerRequestId = (subject: string, handler: Handler): Handler =>
+    deps.idempotencyStore === undefined
+      ? handler
+      : idempotent(subject, handler, {
+          store: deps.idempotencyStore,
+          leaseMs: config.idempotency.lease_ms,
+          owner: deps.workerId,
+          defaultTimeoutMs: config.service.default_timeout_ms,
+        });
   return {
-    [SUBJECTS.completeChat]: createCompleteChatHandler(chat),
+    [SUBJECTS.completeChat]: oncePerRequestId(SUBJECTS.completeChat, createCompleteChatHandler(chat)),
     [SUBJECTS.streamChat]: createStreamChatHandler(chat),
     [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler({
       catalog,

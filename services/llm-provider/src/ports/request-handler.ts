@@ -5,6 +5,8 @@ import type { Logger } from "pino";
 /** What every handler knows about the request it serves. */
 export interface RequestContext {
   requestId: string;
+  /** The caller sent `requestId` (`Request-Id`): a command is then served at most once per id. */
+  requestIdFromCaller: boolean;
   /**
    * The calling bounded context, as the NATS server established it (the subject's context token;
    * `anonymous` with one account). Scopes request ids, and goes to the gateway, events, spans,

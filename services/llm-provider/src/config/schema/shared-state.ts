@@ -61,6 +61,40 @@ export const EmbeddingCacheConfigSchema = z
   });
 export type EmbeddingCacheConfig = z.output<typeof EmbeddingCacheConfigSchema>;
 
+export const IdempotencyConfigSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe("complete_chat with a caller's Request-Id is served at most once per id"),
+    bucket: z
+      .string()
+      .regex(/^[-\w]+$/, "letters, digits, '_' or '-'")
+      .default("llm_provider_requests")
+      .describe("NATS KV bucket of the request ids, shared by every worker"),
+    replicas: z.number().int().min(1).max(5).default(1),
+    window_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(24 * 60 * 60 * 1000)
+      .describe(
+        "How long a request id's outcome is kept (the bucket's TTL): a duplicate later is served again",
+      ),
+    lease_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe("A claim not renewed for this long belongs to a worker that died: a duplicate takes it over"),
+    operation_timeout_ms: z.number().int().positive().default(2_000).describe("Timeout of one KV round trip"),
+  })
+  .refine((idempotency) => idempotency.lease_ms < idempotency.window_ms, {
+    path: ["lease_ms"],
+    message: "must be shorter than window_ms",
+  });
+export type IdempotencyConfig = z.output<typeof IdempotencyConfigSchema>;
+
 export const HealthConfigSchema = z
   .strictObject({
     bucket: z

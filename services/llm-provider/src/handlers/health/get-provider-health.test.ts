@@ -17,6 +17,7 @@ const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 const context: RequestContext = {
   requestId: "r1",
   caller: "anonymous",
+  requestIdFromCaller: false,
   receivedAt: 0,
   log: pino({ level: "silent" }),
   signal: new AbortController().signal,

@@ -21,6 +21,12 @@ export function kvBucketSpecs(config: Config): KvBucketSpec[] {
     { bucket: config.health.bucket, replicas: config.health.replicas, ttlMs: config.health.ttl_ms },
   ];
   if (config.embedding_cache.enabled) buckets.push(embeddingCacheBucketSpec(config.embedding_cache));
+  if (config.idempotency.enabled)
+    buckets.push({
+      bucket: config.idempotency.bucket,
+      replicas: config.idempotency.replicas,
+      ttlMs: config.idempotency.window_ms,
+    });
   return buckets;
 }
 

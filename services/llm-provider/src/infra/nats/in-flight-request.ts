@@ -14,6 +14,8 @@ export interface InFlightRequest {
   msg: ServiceMsg;
   subject: RequestSubject;
   requestId: string;
+  /** The caller sent the request id (else it was made here). */
+  requestIdFromCaller: boolean;
   caller: string;
   /** `performance.now()` when it arrived. */
   started: number;
@@ -34,10 +36,15 @@ export interface OpenedRequest {
 }
 
 /** The caller's `Request-Id`, or a new one when it sent none or one that breaks the rule. */
-export function requestIdOf(msg: ServiceMsg): { requestId: string; validRequestId: boolean } {
+export function requestIdOf(msg: ServiceMsg): {
+  requestId: string;
+  validRequestId: boolean;
+  fromCaller: boolean;
+} {
   const sentId = msg.headers?.get(HEADERS.requestId) ?? "";
   const validRequestId = sentId === "" || REQUEST_ID_PATTERN.test(sentId);
-  return { requestId: sentId !== "" && validRequestId ? sentId : randomUUID(), validRequestId };
+  const fromCaller = sentId !== "" && validRequestId;
+  return { requestId: fromCaller ? sentId : randomUUID(), validRequestId, fromCaller };
 }
 
 /**
@@ -52,13 +59,14 @@ export function openRequest(
   streaming: boolean,
 ): OpenedRequest {
   const started = performance.now();
-  const { requestId, validRequestId } = requestIdOf(msg);
+  const { requestId, validRequestId, fromCaller } = requestIdOf(msg);
   const server = startServerSpan(subject, queue, msg.headers, msg.data.length, requestId);
   if (server.span.isRecording()) server.span.setAttribute(ATTR.caller, caller ?? UNKNOWN_CALLER);
   const entry: InFlightRequest = {
     msg,
     subject,
     requestId,
+    requestIdFromCaller: fromCaller,
     caller: caller ?? UNKNOWN_CALLER,
     started,
     span: server.span,

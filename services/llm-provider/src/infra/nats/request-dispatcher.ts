@@ -123,6 +123,7 @@ export class RequestDispatcher {
     this.#inFlight.add(entry);
     const context: RequestContext = {
       requestId: entry.requestId,
+      requestIdFromCaller: entry.requestIdFromCaller,
       caller: entry.caller,
       receivedAt: entry.started,
       log: this.#loggerOf(entry.caller),

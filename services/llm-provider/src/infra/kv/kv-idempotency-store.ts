@@ -1,0 +1,101 @@
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { IdempotencyRecord } from "../../domain/idempotency.js";
+import type { IdempotencyStore, StoredRecord } from "../../ports/idempotency-store.js";
+
+const CONFLICT_CODES = new Set<number>([
+  JetStreamApiCodes.StreamWrongLastSequence,
+  JetStreamApiCodes.StreamWrongLastSequenceUnknown,
+]);
+
+/** Re-read interval while nothing is heard: a safety net for a write missed around a reconnect. */
+const POLL_INTERVAL_MS = 250;
+
+/**
+ * The caller request ids in a KV bucket: one key per (subject, caller, request id), every write
+ * compare-and-set on the revision read. The bucket's TTL is the idempotency window.
+ */
+export function createKvIdempotencyStore(
+  nc: NatsConnection,
+  options: { bucket: string; timeoutMs: number },
+): IdempotencyStore {
+  const kv: Promise<KV> = new Kvm(jetstream(nc, { timeout: options.timeoutMs, checkAPI: false })).open(
+    options.bucket,
+    { allow_direct: true },
+  );
+  kv.catch(() => undefined);
+  const subjectOf = (key: string) => `$KV.${options.bucket}.${key}`;
+
+  async function read(key: string): Promise<StoredRecord | "deleted"> {
+    const entry = await (await kv).get(key);
+    return entry === null || entry.operation !== "PUT" ? "deleted" : stored(entry);
+  }
+
+  async function put(key: string, record: IdempotencyRecord, revision: number): Promise<number | undefined> {
+    try {
+      return await (await kv).put(key, JSON.stringify(record), { previousSeq: revision });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code)) return undefined;
+      throw error;
+    }
+  }
+
+  return {
+    async claim(key, claim) {
+      const created = await put(key, claim, 0);
+      if (created !== undefined) return { claimed: created };
+      const entry = await (await kv).get(key);
+      // A released key keeps its deletion marker: claim over it, at its revision.
+      if (entry !== null && entry.operation !== "PUT") {
+        const claimed = await put(key, claim, entry.revision);
+        if (claimed !== undefined) return { claimed };
+      }
+      const current = await read(key);
+      if (current !== "deleted") return { existing: current };
+      // Released between the two reads: claim over the new deletion marker, once.
+      const entryNow = await (await kv).get(key);
+      const claimed = await put(key, claim, entryNow?.revision ?? 0);
+      if (claimed !== undefined) return { claimed };
+      const last = await read(key);
+      if (last === "deleted") throw new Error(`idempotency key ${key} keeps changing under the claim`);
+      return { existing: last };
+    },
+    replace: put,
+    async release(key, revision) {
+      try {
+        await (await kv).delete(key, { previousSeq: revision });
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code))) throw error;
+      }
+    },
+    async nextChange(key, revision, untilMs) {
+      // A core subscription hears every write to the key; the poll covers one missed meanwhile.
+      let wake: (() => void) | undefined;
+      const subscription = nc.subscribe(subjectOf(key), { callback: () => wake?.() });
+      try {
+        for (;;) {
+          const current = await read(key);
+          if (current === "deleted" || current.revision !== revision) return current;
+          const left = untilMs - Date.now();
+          if (left <= 0) return undefined;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(left, POLL_INTERVAL_MS));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+      } finally {
+        subscription.unsubscribe();
+      }
+    },
+  };
+}
+
+function stored(entry: KvEntry): StoredRecord {
+  return { record: entry.json<IdempotencyRecord>(), revision: entry.revision };
+}
