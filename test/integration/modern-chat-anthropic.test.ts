@@ -2,18 +2,13 @@
 // document sources, breakpoints and signed thinking as the Messages API does): an image, a PDF,
 // reasoning with a tool call continued over two turns, and a prompt cached then read — each asked
 // with complete_chat and with stream_chat.
-import type {
-  ChatCompletion,
-  ChatMessage,
-  CompleteChatInput,
-  ThinkingBlock,
-  ToolCall,
-} from "@llm-provider/contracts";
+import type { ChatMessage, CompleteChatInput } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SAMPLE_MEDIA } from "../conformance/anthropic-wire-session.js";
 import { startFakeAnthropicServer, type FakeAnthropicServer } from "../fakes/anthropic-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { multiWireConfig, startTestService, type TestService } from "../support/service.js";
+import { askChat, CHAT_MODES, type ChatAnswer, type ChatMode } from "../support/chat-answer.js";
 
 const ANTHROPIC_KEY = "sk-ant-test-0123456789abcdef";
 const PRICES = {
@@ -66,63 +61,14 @@ afterAll(async () => {
 });
 beforeEach(() => anthropic.reset());
 
-type Mode = "complete_chat" | "stream_chat";
-const MODES: Mode[] = ["complete_chat", "stream_chat"];
-
-/** The answer as a caller puts it together: a completion, or a stream's chunks and `done`. */
-interface Answer {
-  content: string | null;
-  reasoning: string | undefined;
-  reasoningChunks: number;
-  toolCalls: ToolCall[] | undefined;
-  thinkingBlocks: ThinkingBlock[] | undefined;
-  usage: ChatCompletion["usage"];
-}
-
-async function ask(mode: Mode, request: Omit<CompleteChatInput, "model">): Promise<Answer> {
-  if (mode === "complete_chat") {
-    const reply = await service.client.completeChat({ model: "claude", ...request });
-    return {
-      content: reply.content,
-      reasoning: reply.reasoning_content,
-      reasoningChunks: 0,
-      toolCalls: reply.tool_calls,
-      thinkingBlocks: reply.thinking_blocks,
-      usage: reply.usage,
-    };
-  }
-  const stream = service.client.streamChat({ model: "claude", ...request });
-  const calls: ToolCall[] = [];
-  let reasoningChunks = 0;
-  for await (const message of stream) {
-    if (message.type !== "chunk") continue;
-    if (message.delta.reasoning_content !== undefined) reasoningChunks++;
-    for (const piece of message.delta.tool_calls ?? []) {
-      const call = (calls[piece.index] ??= {
-        id: "",
-        type: "function",
-        function: { name: "", arguments: "" },
-      });
-      if (piece.id) call.id = piece.id;
-      call.function.name += piece.function?.name ?? "";
-      call.function.arguments += piece.function?.arguments ?? "";
-    }
-  }
-  const done = await stream.done;
-  return {
-    content: done.content,
-    reasoning: done.reasoning_content,
-    reasoningChunks,
-    toolCalls: calls.length > 0 ? calls : undefined,
-    thinkingBlocks: done.thinking_blocks,
-    usage: done.usage,
-  };
+function ask(mode: ChatMode, request: Omit<CompleteChatInput, "model">): Promise<ChatAnswer> {
+  return askChat(service.client, mode, { model: "claude", ...request });
 }
 
 type SentTurn = { role: string; content: { type: string; [field: string]: unknown }[] };
 const sentTurns = (at = -1) => (anthropic.requests.at(at)!.body as { messages: SentTurn[] }).messages;
 
-describe.each(MODES)("Anthropic over NATS, %s", (mode) => {
+describe.each(CHAT_MODES)("Anthropic over NATS, %s", (mode) => {
   it("takes an image and sends it as a base64 image block", async () => {
     anthropic.setReply({ text: "A one-pixel PNG." });
     const answer = await ask(mode, {

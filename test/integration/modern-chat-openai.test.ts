@@ -3,12 +3,13 @@
 // image, a PDF, a GPT-5 reasoning request continued over two turns with a tool call, a prompt
 // cached then read, and OpenRouter's reasoning and reported cost — each with complete_chat and
 // stream_chat.
-import type { ChatCompletion, CompleteChatInput, ToolCall } from "@llm-provider/contracts";
+import type { CompleteChatInput } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SAMPLE_MEDIA } from "../conformance/anthropic-wire-session.js";
 import { openRouterCost, startFakeOpenAIServer, type FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { multiWireConfig, startTestService, TEST_API_KEY, type TestService } from "../support/service.js";
+import { askChat, CHAT_MODES, type ChatAnswer, type ChatMode } from "../support/chat-answer.js";
 
 const FEATURES = {
   chat: true,
@@ -67,54 +68,8 @@ beforeEach(() => {
   openrouter.reset();
 });
 
-type Mode = "complete_chat" | "stream_chat";
-const MODES: Mode[] = ["complete_chat", "stream_chat"];
-
-/** The answer as a caller puts it together: a completion, or a stream's chunks and `done`. */
-interface Answer {
-  content: string | null;
-  reasoning: string | undefined;
-  reasoningChunks: number;
-  toolCalls: ToolCall[] | undefined;
-  usage: ChatCompletion["usage"];
-}
-
-async function ask(mode: Mode, request: CompleteChatInput): Promise<Answer> {
-  if (mode === "complete_chat") {
-    const reply = await service.client.completeChat(request);
-    return {
-      content: reply.content,
-      reasoning: reply.reasoning_content,
-      reasoningChunks: 0,
-      toolCalls: reply.tool_calls,
-      usage: reply.usage,
-    };
-  }
-  const stream = service.client.streamChat(request);
-  const calls: ToolCall[] = [];
-  let reasoningChunks = 0;
-  for await (const message of stream) {
-    if (message.type !== "chunk") continue;
-    if (message.delta.reasoning_content !== undefined) reasoningChunks++;
-    for (const piece of message.delta.tool_calls ?? []) {
-      const call = (calls[piece.index] ??= {
-        id: "",
-        type: "function",
-        function: { name: "", arguments: "" },
-      });
-      if (piece.id) call.id = piece.id;
-      call.function.name += piece.function?.name ?? "";
-      call.function.arguments += piece.function?.arguments ?? "";
-    }
-  }
-  const done = await stream.done;
-  return {
-    content: done.content,
-    reasoning: done.reasoning_content,
-    reasoningChunks,
-    toolCalls: calls.length > 0 ? calls : undefined,
-    usage: done.usage,
-  };
+function ask(mode: ChatMode, request: CompleteChatInput): Promise<ChatAnswer> {
+  return askChat(service.client, mode, request);
 }
 
 const sent = (fake: FakeOpenAIServer, at = -1) => fake.requests.at(at)!.body as Record<string, unknown>;
@@ -123,7 +78,7 @@ const weatherTool = {
   function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
 };
 
-describe.each(MODES)("OpenAI over NATS, %s", (mode) => {
+describe.each(CHAT_MODES)("OpenAI over NATS, %s", (mode) => {
   it("takes an image and sends it as an image_url part", async () => {
     const image = `data:image/png;base64,${SAMPLE_MEDIA.png}`;
     openai.setChatReply({ content: "A one-pixel PNG." });
@@ -236,7 +191,7 @@ describe.each(MODES)("OpenAI over NATS, %s", (mode) => {
   });
 });
 
-describe.each(MODES)("OpenRouter over NATS, %s", (mode) => {
+describe.each(CHAT_MODES)("OpenRouter over NATS, %s", (mode) => {
   it("returns the reasoning apart and the cost OpenRouter reports, with its cache counts", async () => {
     openrouter.setChatReply({ content: "Twenty-five days.", reasoning: "The handbook lists leave." });
     const request: CompleteChatInput = {

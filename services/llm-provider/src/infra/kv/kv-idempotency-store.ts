@@ -37,37 +37,32 @@ export function createKvIdempotencyStore(
     try {
       return await (await kv).put(key, JSON.stringify(record), { previousSeq: revision });
     } catch (error) {
-      if (error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code)) return undefined;
+      if (isConflict(error)) return undefined;
       throw error;
     }
   }
 
   return {
     async claim(key, claim) {
-      const created = await put(key, claim, 0);
-      if (created !== undefined) return { claimed: created };
-      const entry = await (await kv).get(key);
-      // A released key keeps its deletion marker: claim over it, at its revision.
-      if (entry !== null && entry.operation !== "PUT") {
-        const claimed = await put(key, claim, entry.revision);
-        if (claimed !== undefined) return { claimed };
+      // `kv.create` claims a key that has no record or only a deletion marker (a released claim).
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return { claimed: await (await kv).create(key, JSON.stringify(claim)) };
+        } catch (error) {
+          if (!isConflict(error)) throw error;
+        }
+        const current = await read(key);
+        if (current !== "deleted") return { existing: current };
+        // Released between the claim and the read: claim once more.
+        if (attempt > 0) throw new Error(`idempotency key ${key} keeps changing under the claim`);
       }
-      const current = await read(key);
-      if (current !== "deleted") return { existing: current };
-      // Released between the two reads: claim over the new deletion marker, once.
-      const entryNow = await (await kv).get(key);
-      const claimed = await put(key, claim, entryNow?.revision ?? 0);
-      if (claimed !== undefined) return { claimed };
-      const last = await read(key);
-      if (last === "deleted") throw new Error(`idempotency key ${key} keeps changing under the claim`);
-      return { existing: last };
     },
     replace: put,
     async release(key, revision) {
       try {
         await (await kv).delete(key, { previousSeq: revision });
       } catch (error) {
-        if (!(error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code))) throw error;
+        if (!isConflict(error)) throw error;
       }
     },
     async nextChange(key, revision, untilMs) {
@@ -94,6 +89,11 @@ export function createKvIdempotencyStore(
       }
     },
   };
+}
+
+/** JetStream refused a compare-and-set write: the key was not at the revision named. */
+function isConflict(error: unknown): boolean {
+  return error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code);
 }
 
 function stored(entry: KvEntry): StoredRecord {
