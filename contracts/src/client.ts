@@ -10,6 +10,8 @@ import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js"
 import type { AggregateHealth, GetProviderHealth, ProviderHealth } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
+import { embeddingJob, submitEmbeddingJob } from "./job-client.js";
+import type { EmbeddingJob, SubmitEmbeddingJob } from "./job-client.js";
 import { StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone, StreamMessage, StreamRestart } from "./stream.js";
 import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
@@ -69,6 +71,10 @@ export interface LlmProviderClient {
     request?: GetProviderHealth,
     options?: CallOptions,
   ): Promise<ProviderHealth | AggregateHealth>;
+  /** A durable embedding job: items through JetStream, one result each, surviving worker crashes. */
+  submitEmbeddingJob(request: SubmitEmbeddingJob): Promise<EmbeddingJob>;
+  /** A handle on a job submitted earlier (by this caller). */
+  embeddingJob(jobId: string): EmbeddingJob;
 }
 
 /** Typed client for the llm-provider service over an existing NATS connection. */
@@ -99,6 +105,10 @@ export function createLlmProviderClient(
       throw toTransportError(subject, timeoutMs, error);
     }
     return decodeReply(reply, replySchema);
+  }
+
+  function jobCall<R extends z.ZodType>(subject: string, body: unknown, replySchema: R): Promise<z.infer<R>> {
+    return call(subject, body, replySchema, timeouts.query, {});
   }
 
   /** Fills in `timeout_ms` so the service gives up (and says so) just before this client does. */
@@ -138,6 +148,12 @@ export function createLlmProviderClient(
       const body = parseRequest(GetProviderHealthSchema, request);
       const timeoutMs = callOptions.timeoutMs ?? timeouts.query;
       return await call(SUBJECTS.getProviderHealth, body, ProviderHealthReplySchema, timeoutMs, callOptions);
+    },
+    submitEmbeddingJob(request) {
+      return submitEmbeddingJob(nc, jobCall, request, inboxPrefix);
+    },
+    embeddingJob(jobId) {
+      return embeddingJob(jobCall, jobId);
     },
   };
 }

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, retryable: false },
   unknown_model: { status: 404, retryable: false },
   unknown_provider: { status: 404, retryable: false },
+  /** What the request names (a job, a stream) does not exist for this caller, or no longer. */
+  not_found: { status: 404, retryable: false },
   unsupported: { status: 422, retryable: false },
   /** A content part (image, file, …) the model or its provider cannot take: refused before any call. */
   unsupported_content: { status: 422, retryable: false },
@@ -32,6 +34,8 @@ export const ERROR_CODES = {
   /** The calling context is not one the service is configured to serve. */
   forbidden: { status: 403, retryable: false },
   policy_unavailable: { status: 503, retryable: true },
+  /** The service's shared state (JetStream, KV) did not answer in time, e.g. during a leader election. */
+  state_unavailable: { status: 503, retryable: true },
   internal: { status: 500, retryable: false },
   /** Produced by the typed client, never by the service: nobody answers the subject. */
   service_unavailable: { status: 503, retryable: true },

@@ -102,4 +102,42 @@ export const ProviderHealthChangedSchema = z
   );
 export type ProviderHealthChanged = z.infer<typeof ProviderHealthChangedSchema>;
 
-export type DomainEvent = ChatCompleted | EmbeddingGenerated | ChatFailed | ProviderHealthChanged;
+/** Envelope of the job events: about a caller's job, not one request. */
+const jobEnvelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+  z.object({
+    id: z.string().describe("Derived from the caller, the job and what happened (de-duplication key)"),
+    type: z.literal(type),
+    source: z.literal("llm-provider"),
+    time: z.string().describe("ISO 8601"),
+    caller: z.string().describe("Calling bounded context that owns the job"),
+    job_id: z.string(),
+    data,
+  });
+
+const JobCountsSchema = z.object({
+  total_items: z.number().int().nonnegative().nullable().describe("Known once the job is sealed"),
+  succeeded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+
+export const JobProgressSchema = jobEnvelope(
+  "llm-provider.job_progress.v1",
+  JobCountsSchema.extend({
+    percent: z.number().int().min(10).max(90).describe("The tenth of the items just passed"),
+  }),
+).describe("JobProgress domain event: a sealed job passed another tenth of its items");
+export type JobProgress = z.infer<typeof JobProgressSchema>;
+
+export const JobFinishedSchema = jobEnvelope(
+  "llm-provider.job_finished.v1",
+  JobCountsSchema.extend({
+    state: z.enum(["completed", "cancelled"]),
+    model: z.string(),
+    usage: z.object({ prompt_tokens: z.number().int().nonnegative(), cost: CostSchema }),
+    metadata: z.record(z.string(), z.string()).optional(),
+  }),
+).describe("JobFinished domain event: every item of a job has its result, or the job was cancelled");
+export type JobFinished = z.infer<typeof JobFinishedSchema>;
+
+export type DomainEvent =
+  ChatCompleted | EmbeddingGenerated | ChatFailed | ProviderHealthChanged | JobProgress | JobFinished;

@@ -10,5 +10,7 @@ export * from "./models.js";
 export * from "./health.js";
 export * from "./events.js";
 export * from "./stream.js";
+export * from "./jobs.js";
+export * from "./job-client.js";
 export * from "./client.js";
 export * from "./policy-gateway.js";

@@ -6,8 +6,20 @@ import {
   ChatCompletedSchema,
   ChatFailedSchema,
   EmbeddingGeneratedSchema,
+  JobFinishedSchema,
+  JobProgressSchema,
   ProviderHealthChangedSchema,
 } from "./events.js";
+import {
+  CreateJobSchema,
+  GetJobResultsSchema,
+  JobItemResultSchema,
+  JobItemSchema,
+  JobRefSchema,
+  JobResultsPageSchema,
+  JobStatusSchema,
+  SealJobSchema,
+} from "./jobs.js";
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
@@ -85,6 +97,16 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
   },
   { file: "stream-message.json", title: "StreamMessage", kind: "reply", schema: StreamMessageSchema },
   { file: "cancel-stream.json", title: "CancelStream", kind: "request", schema: CancelStreamSchema },
+  { file: "create-job.json", title: "CreateJob", kind: "request", schema: CreateJobSchema },
+  { file: "job-item.json", title: "JobItem", kind: "request", schema: JobItemSchema },
+  { file: "seal-job.json", title: "SealJob", kind: "request", schema: SealJobSchema },
+  { file: "job-ref.json", title: "JobRef", kind: "request", schema: JobRefSchema },
+  { file: "job-status.json", title: "JobStatus", kind: "reply", schema: JobStatusSchema },
+  { file: "get-job-results.json", title: "GetJobResults", kind: "request", schema: GetJobResultsSchema },
+  { file: "job-results-page.json", title: "JobResultsPage", kind: "reply", schema: JobResultsPageSchema },
+  { file: "job-item-result.json", title: "JobItemResult", kind: "reply", schema: JobItemResultSchema },
+  { file: "job-progress.json", title: "JobProgress", kind: "event", schema: JobProgressSchema },
+  { file: "job-finished.json", title: "JobFinished", kind: "event", schema: JobFinishedSchema },
   { file: "error-envelope.json", title: "ErrorEnvelope", kind: "error", schema: ErrorEnvelopeSchema },
   {
     file: "policy-evaluation-request.json",

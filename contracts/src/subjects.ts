@@ -7,10 +7,17 @@ export const SUBJECTS = {
   generateEmbedding: "llm-provider.cmd.generate_embedding",
   listModels: "llm-provider.qry.list_models",
   getProviderHealth: "llm-provider.qry.get_provider_health",
+  createJob: "llm-provider.cmd.create_job",
+  sealJob: "llm-provider.cmd.seal_job",
+  cancelJob: "llm-provider.cmd.cancel_job",
+  getJob: "llm-provider.qry.get_job",
+  getJobResults: "llm-provider.qry.get_job_results",
   chatCompletedEvent: "llm-provider.chat_completed.v1",
   embeddingGeneratedEvent: "llm-provider.embedding_generated.v1",
   chatFailedEvent: "llm-provider.chat_failed.v1",
   providerHealthChangedEvent: "llm-provider.provider_health_changed.v1",
+  jobProgressEvent: "llm-provider.job_progress.v1",
+  jobFinishedEvent: "llm-provider.job_finished.v1",
 } as const;
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS];
 
@@ -23,6 +30,8 @@ export const EVENT_SUBJECTS = [
   SUBJECTS.embeddingGeneratedEvent,
   SUBJECTS.chatFailedEvent,
   SUBJECTS.providerHealthChangedEvent,
+  SUBJECTS.jobProgressEvent,
+  SUBJECTS.jobFinishedEvent,
 ] as const;
 export type EventSubject = (typeof EVENT_SUBJECTS)[number];
 
@@ -34,6 +43,11 @@ export const REQUEST_SUBJECTS = [
   SUBJECTS.generateEmbedding,
   SUBJECTS.listModels,
   SUBJECTS.getProviderHealth,
+  SUBJECTS.createJob,
+  SUBJECTS.sealJob,
+  SUBJECTS.cancelJob,
+  SUBJECTS.getJob,
+  SUBJECTS.getJobResults,
 ] as const;
 export type RequestSubject = (typeof REQUEST_SUBJECTS)[number];
 

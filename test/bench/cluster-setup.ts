@@ -35,6 +35,7 @@ export function r3Config(
     circuit_breaker: { replicas: 3 },
     rate_limits: { replicas: 3 },
     idempotency: { replicas: 3 },
+    jobs: { replicas: 3 },
     ...overrides,
   };
 }

@@ -34,6 +34,9 @@ const STATE_STREAMS = [
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
   "KV_llm_provider_requests",
+  "LLM_PROVIDER_JOB_ITEMS",
+  "LLM_PROVIDER_JOB_RESULTS",
+  "KV_llm_provider_jobs",
 ];
 const progress = (text: string) => void process.stderr.write(`[bench:election] ${text}\n`);
 

@@ -62,7 +62,12 @@ const STATE_STREAMS = [
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
   "KV_llm_provider_requests",
+  "LLM_PROVIDER_JOB_ITEMS",
+  "LLM_PROVIDER_JOB_RESULTS",
+  "KV_llm_provider_jobs",
 ];
+/** The workers' durable consumer of job items, R3 with its stream. */
+const JOB_CONSUMER = "llm-provider-job-workers";
 
 let cluster: NatsClusterHandle;
 let upstream: FakeOpenAIServer;
@@ -99,6 +104,7 @@ function clusterConfig(servers: string | string[]): ConfigInput {
     // A retry with the same id after a worker died waits for that worker's claim to lapse: a lease
     // well inside the caller's timeout lets the retry be served within its own deadline.
     idempotency: { replicas: 3, lease_ms: 1_000 },
+    jobs: { replicas: 3 },
     service: { shutdown_grace_ms: 2_000 },
   });
   config.models.push({
@@ -149,7 +155,7 @@ beforeAll(async () => {
   // State placed ahead of the workers, R3, as `llm-provider-bootstrap` would.
   const state = await ensureJetStreamState(caller, parseConfig(clusterConfig(cluster.urls), "cluster test"));
   expect(Object.fromEntries(state.map((resource) => [resource.name, resource.replicas]))).toEqual(
-    Object.fromEntries(STATE_STREAMS.map((stream) => [stream.replace(/^KV_/, ""), 3])),
+    Object.fromEntries([...STATE_STREAMS, JOB_CONSUMER].map((stream) => [stream.replace(/^KV_/, ""), 3])),
   );
   // Each worker is told one node only; it learns the others from the cluster and fails over.
   [workerA] = await Promise.all([startWorker("a", cluster.urls[0]!), startWorker("b", cluster.urls[1]!)]);

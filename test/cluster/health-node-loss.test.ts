@@ -34,6 +34,9 @@ const STATE_STREAMS = [
   "KV_llm_provider_rate_limits",
   "KV_llm_provider_embeddings",
   "KV_llm_provider_requests",
+  "LLM_PROVIDER_JOB_ITEMS",
+  "LLM_PROVIDER_JOB_RESULTS",
+  "KV_llm_provider_jobs",
 ];
 
 let cluster: NatsClusterHandle;
@@ -56,6 +59,7 @@ function clusterConfig(servers: string | string[]): ConfigInput {
       circuit_breaker: { failure_threshold: 1_000, replicas: 3 },
       rate_limits: { replicas: 3 },
       idempotency: { replicas: 3 },
+      jobs: { replicas: 3 },
     },
   );
   // A budget, so that `rate_limit_status` reads the shared count (the rate-limits bucket) too.

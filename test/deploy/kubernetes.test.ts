@@ -107,6 +107,7 @@ describe("deploy/kubernetes", () => {
       config.circuit_breaker.replicas,
       config.rate_limits.replicas,
       config.idempotency.replicas,
+      config.jobs.replicas,
     ])
       expect(replicas).toBe(3);
     expect(serviceConfigText()).not.toMatch(/sk-|api_key:/); // references only, never a key

@@ -46,6 +46,8 @@ describe("JetStream state (event stream and KV buckets)", () => {
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
         idempotency: { bucket: "state_requests", window_ms: 3_600_000 },
+        // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+        jobs: { enabled: false },
       }),
       "test",
     );
@@ -85,6 +87,8 @@ describe("JetStream state (event stream and KV buckets)", () => {
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
         idempotency: { bucket: "state_requests", window_ms: 7_200_000 },
+        // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+        jobs: { enabled: false },
       }),
       "test",
     );
@@ -115,6 +119,8 @@ describe("JetStream state (event stream and KV buckets)", () => {
       circuit_breaker: { bucket: "worker_breakers" },
       rate_limits: { bucket: "worker_rates" },
       idempotency: { bucket: "worker_requests" },
+      // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+      jobs: { enabled: false },
     });
     const config = parseConfig(input, "test");
     const logs: string[] = [];
@@ -155,6 +161,8 @@ describe("JetStream state (event stream and KV buckets)", () => {
           circuit_breaker: { bucket: "boot_breakers" },
           rate_limits: { bucket: "boot_rates" },
           idempotency: { bucket: "boot_requests" },
+          // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+          jobs: { enabled: false },
         }),
       ),
     );

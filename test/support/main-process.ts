@@ -7,7 +7,7 @@ import { builtServiceArgs } from "./built-service.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 /** A process a test forgot to stop is killed after this long. */
-const KILL_AFTER_MS = 20_000;
+const KILL_AFTER_MS = 60_000;
 
 export function runMain(configPath: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
   const child = spawn(process.execPath, builtServiceArgs("main", ["--config", configPath, ...extraArgs]), {

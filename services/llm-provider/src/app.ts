@@ -17,6 +17,7 @@ import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream/jetstream-state.js";
 import { createKvIdempotencyStore } from "./infra/kv/kv-idempotency-store.js";
+import { startJobs } from "./composition/jobs.js";
 import { createLogger } from "./infra/logging/logger.js";
 import { createCallerIdentity } from "./infra/nats/caller-identity.js";
 import { startMicroService } from "./infra/nats/micro-service.js";
@@ -71,6 +72,35 @@ export async function startApp(options: AppOptions): Promise<App> {
   const state = await startSharedState(nc, config, logger);
   guardClients(config, clients, state);
   const { isModelAvailable, isProviderAvailable } = availability(config, clients, state);
+  const callers = createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts));
+  const jobs = config.jobs.enabled ? startJobs(nc, config, callers) : undefined;
+  const endpoints = createEndpoints({
+    config,
+    catalog: () => catalog,
+    clients,
+    providersWithoutClient: withoutClient,
+    policyGate,
+    callerLimits: createCallerLimits(state.limiter, (caller) => config.callers.contexts[caller]),
+    events: state.events ?? { emit: () => undefined },
+    health: state.health,
+    embeddingCache: state.embeddingCache,
+    rateLimitStatus: (providerId) => {
+      const provider = catalog.providers.get(providerId);
+      return provider ? state.limiter.status(providerId, provider.config) : Promise.resolve("OK" as const);
+    },
+    isModelAvailable,
+    isProviderAvailable,
+    maxPayloadBytes: () => nc.info?.max_payload ?? 1_048_576,
+    idempotencyStore: config.idempotency.enabled
+      ? createKvIdempotencyStore(nc, {
+          bucket: config.idempotency.bucket,
+          timeoutMs: config.idempotency.operation_timeout_ms,
+        })
+      : undefined,
+    workerId: `${hostname()}:${process.pid}:${nuid.next()}`,
+    jobs: jobs?.ports,
+    newId: () => nuid.next(),
+  });
   const service = await startMicroService({
     nc,
     name: SERVICE_NAME,
@@ -80,34 +110,11 @@ export async function startApp(options: AppOptions): Promise<App> {
     maxInFlight: config.service.max_in_flight,
     maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
     logger,
-    callers: createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts)),
+    callers,
     replyPrefixes: [...INBOX_PREFIXES, ...config.callers.reply_prefixes],
-    endpoints: createEndpoints({
-      config,
-      catalog: () => catalog,
-      clients,
-      providersWithoutClient: withoutClient,
-      policyGate,
-      callerLimits: createCallerLimits(state.limiter, (caller) => config.callers.contexts[caller]),
-      events: state.events ?? { emit: () => undefined },
-      health: state.health,
-      embeddingCache: state.embeddingCache,
-      rateLimitStatus: (providerId) => {
-        const provider = catalog.providers.get(providerId);
-        return provider ? state.limiter.status(providerId, provider.config) : Promise.resolve("OK" as const);
-      },
-      isModelAvailable,
-      isProviderAvailable,
-      maxPayloadBytes: () => nc.info?.max_payload ?? 1_048_576,
-      idempotencyStore: config.idempotency.enabled
-        ? createKvIdempotencyStore(nc, {
-            bucket: config.idempotency.bucket,
-            timeoutMs: config.idempotency.operation_timeout_ms,
-          })
-        : undefined,
-      workerId: `${hostname()}:${process.pid}:${nuid.next()}`,
-    }),
+    endpoints,
   });
+  const jobWorker = jobs?.startWorker(endpoints, state.events ?? { emit: () => undefined }, logger);
   logger.info(
     { service_id: service.id, queue: config.service.queue_group, providers: [...clients.keys()] },
     "llm-provider serving",
@@ -136,7 +143,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       return connectionStatus() === "closed" && !stopping ? "nats_closed" : undefined;
     },
     stop(graceMs = config.service.shutdown_grace_ms) {
-      stopping ??= stopApp({ service, state, ownedConnection, dispatcher, logger }, graceMs);
+      stopping ??= stopApp({ service, state, ownedConnection, dispatcher, logger, jobWorker }, graceMs);
       return stopping;
     },
   };

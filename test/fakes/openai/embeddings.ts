@@ -5,6 +5,8 @@ import { sendError, sendJson } from "./responses.js";
 import type { Exchange, ServerState } from "./server-state.js";
 
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
+/** text-embedding-3-*'s input limit: a longer input fails the whole request, as OpenAI's does. */
+const MAX_INPUT_TOKENS = 8_192;
 
 /** `input` as texts: a string, strings, or token arrays (joined so they still hash deterministically). */
 function embeddingInputs(input: unknown): string[] | undefined {
@@ -75,6 +77,20 @@ export function answerEmbeddings(state: ServerState, exchange: Exchange): void {
       state,
       exchange,
       invalidRequest("'$.input' is invalid. Please check the API reference."),
+    );
+  }
+  const tooLong = texts
+    .map((text) => estimateTokens(text.length))
+    .find((tokens) => tokens > MAX_INPUT_TOKENS);
+  if (tooLong !== undefined) {
+    return sendError(
+      state,
+      exchange,
+      invalidRequest(
+        `This model's maximum context length is ${MAX_INPUT_TOKENS} tokens, however you requested ${tooLong} tokens (${tooLong} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+        null,
+        "context_length_exceeded",
+      ),
     );
   }
   const requested = request["dimensions"];

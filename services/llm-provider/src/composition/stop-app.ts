@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import type { Agent } from "undici";
+import type { JobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import type { RunningService } from "../infra/nats/micro-service.js";
 import { withinMs } from "../shared/within-ms.js";
 import type { SharedState } from "./shared-state.js";
@@ -15,6 +16,8 @@ export interface RunningParts {
   ownedConnection: NatsConnection | undefined;
   dispatcher: Agent;
   logger: Logger;
+  /** The job items worker, when jobs are enabled. */
+  jobWorker: JobItemsWorker | undefined;
 }
 
 /**
@@ -25,7 +28,8 @@ export async function stopApp(parts: RunningParts, graceMs: number): Promise<voi
   const { service, state, logger } = parts;
   const started = performance.now();
   logger.info({ in_flight: service.inFlight(), grace_ms: graceMs }, "stopping: draining requests");
-  await service.stop(graceMs);
+  // Batches of job items finish with the requests; items not yet taken stay queued for others.
+  await Promise.all([service.stop(graceMs), parts.jobWorker?.stop(graceMs)]);
   // One window for everything still buffered (vectors being written, health snapshots, events):
   // what the drain left of the grace, never less than MIN_FLUSH_MS. The flushes run side by side,
   // so a JetStream that does not answer costs one window, not one per buffer.

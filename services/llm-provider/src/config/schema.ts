@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CallersConfigSchema } from "./schema/callers.js";
 import { EventsConfigSchema } from "./schema/events.js";
+import { JobsConfigSchema } from "./schema/jobs.js";
 import { FallbackChainSchema, ModelConfigSchema } from "./schema/models.js";
 import { LlmProviderSchema } from "./schema/providers.js";
 import {
@@ -24,6 +25,8 @@ export { EventsConfigSchema } from "./schema/events.js";
 export type { EventsConfig } from "./schema/events.js";
 export { SecretRefSchema } from "./schema/fields.js";
 export type { SecretRef } from "./schema/fields.js";
+export { JobsConfigSchema } from "./schema/jobs.js";
+export type { JobsConfig } from "./schema/jobs.js";
 export { FallbackChainSchema, ModelConfigSchema } from "./schema/models.js";
 export type { FallbackChainConfig, ModelConfig } from "./schema/models.js";
 export {
@@ -59,6 +62,7 @@ export const ConfigSchema = z.strictObject({
   embedding_cache: EmbeddingCacheConfigSchema.default(EmbeddingCacheConfigSchema.parse({})),
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
   idempotency: IdempotencyConfigSchema.default(IdempotencyConfigSchema.parse({})),
+  jobs: JobsConfigSchema.default(JobsConfigSchema.parse({})),
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),

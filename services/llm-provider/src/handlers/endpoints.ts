@@ -7,6 +7,7 @@ import type { HealthCache } from "../ports/health-recorder.js";
 import type { PolicyGate } from "../ports/policy-gate.js";
 import type { ProviderClient } from "../ports/provider-client.js";
 import type { IdempotencyStore } from "../ports/idempotency-store.js";
+import type { JobItemsQueue, JobResultsLog, JobStore } from "../ports/job-store.js";
 import type { Endpoints, Handler } from "../ports/request-handler.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import { createCompleteChatHandler } from "./chat/complete-chat.js";
@@ -17,6 +18,7 @@ import { createGenerateEmbeddingHandler } from "./embeddings/generate-embedding.
 import { createGetProviderHealthHandler } from "./health/get-provider-health.js";
 import { createListModelsHandler } from "./models/list-models.js";
 import { idempotent } from "./idempotent-command.js";
+import { createJobHandlers } from "./jobs/job-commands.js";
 
 /** What the handlers are given: ports and the settings they read, nothing concrete. */
 export interface EndpointDeps {
@@ -40,6 +42,10 @@ export interface EndpointDeps {
   idempotencyStore: IdempotencyStore | undefined;
   /** This worker, as its claims on request ids name it. */
   workerId: string;
+  /** A new random, token-safe id. */
+  newId: () => string;
+  /** Job records, results and items; undefined when `jobs.enabled` is false. */
+  jobs: { store: JobStore; results: JobResultsLog; items: JobItemsQueue } | undefined;
 }
 
 /** The table of served subjects: one handler per request subject. */
@@ -95,5 +101,15 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
       },
     }),
     [SUBJECTS.listModels]: createListModelsHandler({ catalog, isModelAvailable: deps.isModelAvailable }),
+    ...(deps.jobs
+      ? createJobHandlers({
+          catalog,
+          jobs: deps.jobs.store,
+          results: deps.jobs.results,
+          items: deps.jobs.items,
+          events,
+          newId: deps.newId,
+        })
+      : {}),
   };
 }

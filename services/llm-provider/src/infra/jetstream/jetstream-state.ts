@@ -7,6 +7,7 @@ import { ensureKvBucket } from "../kv/ensure-kv-bucket.js";
 import type { EnsureOutcome, KvBucketSpec } from "../kv/ensure-kv-bucket.js";
 import { ensureEventConsumers } from "./event-consumers.js";
 import { ensureEventStream } from "./jetstream-events.js";
+import { ensureJobStreams } from "./job-streams.js";
 import { RATE_LIMIT_ENTRY_TTL_MS } from "../kv/kv-rate-limiter.js";
 
 /** Every KV bucket the service uses, with the shape the configuration asks for. */
@@ -21,6 +22,12 @@ export function kvBucketSpecs(config: Config): KvBucketSpec[] {
     { bucket: config.health.bucket, replicas: config.health.replicas, ttlMs: config.health.ttl_ms },
   ];
   if (config.embedding_cache.enabled) buckets.push(embeddingCacheBucketSpec(config.embedding_cache));
+  if (config.jobs.enabled)
+    buckets.push({
+      bucket: config.jobs.bucket,
+      replicas: config.jobs.replicas,
+      ttlMs: config.jobs.retention_ms,
+    });
   if (config.idempotency.enabled)
     buckets.push({
       bucket: config.idempotency.bucket,
@@ -67,6 +74,10 @@ export async function ensureJetStreamState(
       for (const consumer of await ensureEventConsumers(nc, config.events))
         done.push({ kind: "consumer", replicas: config.events.replicas, ...consumer });
     }
+  }
+  if (config.jobs.enabled) {
+    for (const resource of await ensureJobStreams(nc, config.jobs, apply))
+      done.push({ ...resource, replicas: config.jobs.replicas });
   }
   for (const spec of kvBucketSpecs(config)) {
     const outcome = await ensureKvBucket(nc, spec, apply);

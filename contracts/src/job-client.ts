@@ -1,0 +1,187 @@
+import { createInbox, headers as createHeaders, nuid } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { z } from "zod";
+import { LlmProviderError } from "./errors.js";
+import {
+  CreateJobSchema,
+  GetJobResultsSchema,
+  JobItemSchema,
+  JobRefSchema,
+  JobResultsPageSchema,
+  JobStatusSchema,
+  SealJobSchema,
+} from "./jobs.js";
+import type { CreateJobInput, JobItem, JobItemResult, JobStatus } from "./jobs.js";
+import { SUBJECTS } from "./subjects.js";
+import { parseRequest } from "./validation.js";
+
+/** Item publishes awaiting their JetStream acknowledgement at once. */
+const PUBLISH_WINDOW = 512;
+const PUBLISH_TIMEOUT_MS = 10_000;
+const PUBLISH_TRIES = 5;
+/** Bounds of the wait between two looks at a job that has no new results yet. */
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 1_000;
+
+/** JetStream's answer to a publish: where it was stored, or an error. */
+const PubAckSchema = z.union([
+  z.object({ stream: z.string(), seq: z.number(), duplicate: z.boolean().optional() }),
+  z.object({ error: z.object({ code: z.number(), description: z.string() }) }),
+]);
+
+export type SubmitEmbeddingJob = Omit<CreateJobInput, "job_id" | "kind"> & {
+  /** Unset: a new NUID. The same id again resumes submitting (items already stored are dropped). */
+  job_id?: string;
+  /** Texts (ids are their positions) or items with ids of the caller's own. */
+  items: Iterable<string | JobItem> | AsyncIterable<string | JobItem>;
+};
+
+/** A submitted job: its progress, its results as they come, and a way to stop it. */
+export interface EmbeddingJob extends AsyncIterable<JobItemResult> {
+  readonly jobId: string;
+  /** Progress, cost so far and failures. */
+  status(): Promise<JobStatus>;
+  /** Stops the job: items not yet computed get no result. */
+  cancel(): Promise<JobStatus>;
+  /** Waits until every item has its result (or the job was cancelled). */
+  finished(): Promise<JobStatus>;
+}
+
+type Call = <S extends z.ZodType>(subject: string, body: unknown, schema: S) => Promise<z.infer<S>>;
+
+/**
+ * Creates a job, publishes its items to JetStream (one message each, `Nats-Msg-Id` de-duplicated,
+ * a window of publishes in flight, each retried until stored) and seals it with their count.
+ */
+export async function submitEmbeddingJob(
+  nc: NatsConnection,
+  call: Call,
+  request: SubmitEmbeddingJob,
+  inboxPrefix?: string,
+): Promise<EmbeddingJob> {
+  const { items, ...rest } = request;
+  const create = parseRequest(CreateJobSchema, {
+    ...rest,
+    kind: "embedding",
+    job_id: rest.job_id ?? nuid.next(),
+  });
+  const created = await call(SUBJECTS.createJob, create, JobStatusSchema);
+  const jobId = created.job_id;
+  const window = new Set<Promise<void>>();
+  let count = 0;
+  for await (const entry of items) {
+    const item = parseRequest(
+      JobItemSchema,
+      typeof entry === "string" ? { id: String(count), input: entry } : entry,
+    );
+    count++;
+    const publish = publishItem(nc, created, item, inboxPrefix).finally(() => window.delete(publish));
+    window.add(publish);
+    if (window.size >= PUBLISH_WINDOW) await Promise.race(window);
+  }
+  await Promise.all(window);
+  await call(
+    SUBJECTS.sealJob,
+    parseRequest(SealJobSchema, { job_id: jobId, total_items: count }),
+    JobStatusSchema,
+  );
+  return embeddingJob(call, jobId);
+}
+
+/** How long the handle keeps retrying a query that failed on the way (a worker or node restarting). */
+const QUERY_RETRY_FOR_MS = 30_000;
+
+/**
+ * Reads of a job are safe to repeat: one that failed for a passing reason (no worker reachable
+ * for a moment, a reply lost) is retried for a while before the error reaches the caller.
+ */
+function retrying(call: Call): Call {
+  return async (subject, body, schema) => {
+    const giveUpAt = Date.now() + QUERY_RETRY_FOR_MS;
+    for (let wait = POLL_MIN_MS; ; wait = Math.min(wait * 2, POLL_MAX_MS)) {
+      try {
+        return await call(subject, body, schema);
+      } catch (error) {
+        if (!(error instanceof LlmProviderError) || !error.retryable || Date.now() + wait > giveUpAt)
+          throw error;
+        await sleep(wait);
+      }
+    }
+  };
+}
+
+/** A handle on an existing job of this caller. */
+export function embeddingJob(unreliableCall: Call, jobId: string): EmbeddingJob {
+  const call = retrying(unreliableCall);
+  const ref = parseRequest(JobRefSchema, { job_id: jobId });
+  const status = () => call(SUBJECTS.getJob, ref, JobStatusSchema);
+  return {
+    jobId,
+    status,
+    cancel: () => call(SUBJECTS.cancelJob, ref, JobStatusSchema),
+    async finished() {
+      for (let wait = POLL_MIN_MS; ; wait = Math.min(wait * 2, POLL_MAX_MS)) {
+        const current = await status();
+        if (current.state === "completed" || current.state === "cancelled") return current;
+        await sleep(wait);
+      }
+    },
+    async *[Symbol.asyncIterator]() {
+      let afterSeq = 0;
+      for (let wait = POLL_MIN_MS; ;) {
+        const page = await call(
+          SUBJECTS.getJobResults,
+          parseRequest(GetJobResultsSchema, { job_id: jobId, after_seq: afterSeq }),
+          JobResultsPageSchema,
+        );
+        yield* page.results;
+        afterSeq = page.last_seq;
+        if (page.complete) return;
+        if (page.results.length > 0) wait = POLL_MIN_MS;
+        else {
+          await sleep(wait);
+          wait = Math.min(wait * 2, POLL_MAX_MS);
+        }
+      }
+    },
+  };
+}
+
+async function publishItem(
+  nc: NatsConnection,
+  job: JobStatus,
+  item: JobItem,
+  inboxPrefix: string | undefined,
+): Promise<void> {
+  const { items_subject: subject, job_id: jobId } = job;
+  const hdrs = createHeaders();
+  hdrs.set("Nats-Msg-Id", `${job.msg_id_prefix}:${item.id}`);
+  const data = JSON.stringify(item);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const reply = await nc.request(subject, data, {
+        timeout: PUBLISH_TIMEOUT_MS,
+        headers: hdrs,
+        ...(inboxPrefix === undefined ? {} : { noMux: true, reply: createInbox(inboxPrefix) }),
+      });
+      const ack = PubAckSchema.parse(reply.json());
+      if ("error" in ack) throw new Error(`JetStream refused item ${item.id}: ${ack.error.description}`);
+      return;
+    } catch (error) {
+      // The same Nats-Msg-Id again is safe: a stored item is not stored twice.
+      if (attempt >= PUBLISH_TRIES)
+        throw new LlmProviderError(
+          "service_unavailable",
+          `item ${item.id} of job ${jobId} could not be stored`,
+          {
+            cause: error,
+          },
+        );
+      await sleep(POLL_MIN_MS * 2 ** attempt);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,85 @@
+import { ROOT_CONTEXT } from "@opentelemetry/api";
+import { nuid } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { SUBJECTS } from "@llm-provider/contracts";
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.js";
+import { runJobBatch } from "../handlers/jobs/run-job-batch.js";
+import { createJetStreamJobItems, startJobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
+import type { JobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
+import { createJetStreamJobResults } from "../infra/jetstream/job-results-log.js";
+import { createKvJobStore } from "../infra/kv/kv-job-store.js";
+import type { CallerIdentity } from "../infra/nats/caller-identity.js";
+import type { EventSink } from "../ports/event-sink.js";
+import type { JobItemsQueue, JobResultsLog, JobStore } from "../ports/job-store.js";
+import type { Endpoints, Handler, RequestContext } from "../ports/request-handler.js";
+
+/** Bound of one job store or results operation (KV and JetStream answer in milliseconds). */
+const OPERATION_TIMEOUT_MS = 5_000;
+
+export interface JobPorts {
+  store: JobStore;
+  results: JobResultsLog;
+  items: JobItemsQueue;
+}
+
+/** The job adapters, and the worker that runs job items through the generate_embedding endpoint. */
+export function startJobs(nc: NatsConnection, config: Config, callers: CallerIdentity) {
+  const jobs = config.jobs;
+  const ports: JobPorts = {
+    store: createKvJobStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
+    results: createJetStreamJobResults(nc, {
+      stream: jobs.results_stream,
+      timeoutMs: OPERATION_TIMEOUT_MS,
+      maxPageBytes: () => nc.info?.max_payload ?? 1_048_576,
+    }),
+    items: createJetStreamJobItems(nc, jobs),
+  };
+  return {
+    ports,
+    startWorker(endpoints: Endpoints, events: EventSink, logger: Logger): JobItemsWorker {
+      const embed = endpoints[SUBJECTS.generateEmbedding] as Handler;
+      const gaveUp = new AbortController();
+      const contextFor = (caller: string, jobId: string): RequestContext => {
+        const requestId = `job-${jobId}-${nuid.next()}`;
+        return {
+          requestId,
+          requestIdFromCaller: false,
+          caller,
+          receivedAt: performance.now(),
+          log: logger.child({ caller, job_id: jobId, request_id: requestId }),
+          signal: gaveUp.signal,
+          trace: ROOT_CONTEXT,
+        };
+      };
+      const worker = startJobItemsWorker(
+        nc,
+        jobs,
+        callers,
+        (caller, jobId, items) =>
+          runJobBatch(
+            {
+              jobs: ports.store,
+              results: ports.results,
+              events,
+              embed,
+              contextFor,
+              maxDeliveries: jobs.max_deliveries,
+              retryBaseMs: jobs.retry_base_ms,
+              batchTimeoutMs: jobs.batch_timeout_ms,
+            },
+            caller,
+            jobId,
+            items,
+          ),
+        logger,
+      );
+      return {
+        async stop(graceMs) {
+          await worker.stop(graceMs);
+          gaveUp.abort();
+        },
+      };
+    },
+  };
+}

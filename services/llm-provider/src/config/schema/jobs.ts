@@ -1,0 +1,61 @@
+import { z } from "zod";
+
+const streamName = z.string().regex(/^[A-Za-z0-9_-]+$/);
+
+/** Durable jobs: items in a work-queue stream, results in a stream of their own, jobs in a KV bucket. */
+export const JobsConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    items_stream: streamName.default("LLM_PROVIDER_JOB_ITEMS"),
+    results_stream: streamName.default("LLM_PROVIDER_JOB_RESULTS"),
+    bucket: streamName.default("llm_provider_jobs").describe("KV bucket of the job records"),
+    consumer: streamName
+      .default("llm-provider-job-workers")
+      .describe("The durable pull consumer all workers share"),
+    replicas: z.number().int().min(1).max(5).default(1),
+    retention_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(7 * 86_400_000)
+      .describe("How long items, results and job records are kept"),
+    duplicate_window_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(3_600_000)
+      .describe("Re-published items and re-written results are dropped within it"),
+    max_ack_pending: z
+      .number()
+      .int()
+      .positive()
+      .default(4_096)
+      .describe("Items handed out and not yet acknowledged, across every worker"),
+    ack_wait_ms: z.number().int().min(1_000).default(60_000),
+    max_deliveries: z
+      .number()
+      .int()
+      .min(1)
+      .default(8)
+      .describe("Tries of an item before a retryable failure becomes its result"),
+    retry_base_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe("First backoff of a retryable failure"),
+    batch_items: z.number().int().min(1).max(2_048).default(256).describe("Items per upstream batch at most"),
+    linger_ms: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(20)
+      .describe("How long a partial batch waits for more items of its job"),
+    concurrent_batches: z.number().int().min(1).default(4).describe("Batches one worker runs at once"),
+    batch_timeout_ms: z.number().int().min(1_000).default(120_000),
+  })
+  .refine((jobs) => jobs.ack_wait_ms > jobs.linger_ms * 10, {
+    path: ["ack_wait_ms"],
+    message: "must be far longer than linger_ms",
+  });
+export type JobsConfig = z.output<typeof JobsConfigSchema>;
