@@ -76,7 +76,10 @@ if (env.NATS_URL) {
 const natsUrl = env.NATS_URL;
 const config = loadConfig(`${root}${CONFIG_FILE}`, env);
 const stateNames = {
-  stream: config.events.enabled ? [config.events.stream] : [],
+  stream: [
+    ...(config.events.enabled ? [config.events.stream] : []),
+    ...(config.jobs.enabled ? [config.jobs.items_stream, config.jobs.results_stream] : []),
+  ],
   buckets: kvBucketSpecs(config).map((spec) => spec.bucket),
 };
 
