@@ -1,14 +1,10 @@
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
+import { isRevisionConflict } from "./kv-revision-conflict.js";
 import { Kvm } from "@nats-io/kv";
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { IdempotencyRecord } from "../../domain/idempotency.js";
 import type { IdempotencyStore, StoredRecord } from "../../ports/idempotency-store.js";
-
-const CONFLICT_CODES = new Set<number>([
-  JetStreamApiCodes.StreamWrongLastSequence,
-  JetStreamApiCodes.StreamWrongLastSequenceUnknown,
-]);
 
 /** Re-read interval while nothing is heard: a safety net for a write missed around a reconnect. */
 const POLL_INTERVAL_MS = 250;
@@ -37,7 +33,7 @@ export function createKvIdempotencyStore(
     try {
       return await (await kv).put(key, JSON.stringify(record), { previousSeq: revision });
     } catch (error) {
-      if (isConflict(error)) return undefined;
+      if (isRevisionConflict(error)) return undefined;
       throw error;
     }
   }
@@ -49,7 +45,7 @@ export function createKvIdempotencyStore(
         try {
           return { claimed: await (await kv).create(key, JSON.stringify(claim)) };
         } catch (error) {
-          if (!isConflict(error)) throw error;
+          if (!isRevisionConflict(error)) throw error;
         }
         const current = await read(key);
         if (current !== "deleted") return { existing: current };
@@ -62,7 +58,7 @@ export function createKvIdempotencyStore(
       try {
         await (await kv).delete(key, { previousSeq: revision });
       } catch (error) {
-        if (!isConflict(error)) throw error;
+        if (!isRevisionConflict(error)) throw error;
       }
     },
     async nextChange(key, revision, untilMs) {
@@ -92,10 +88,6 @@ export function createKvIdempotencyStore(
 }
 
 /** JetStream refused a compare-and-set write: the key was not at the revision named. */
-function isConflict(error: unknown): boolean {
-  return error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code);
-}
-
 function stored(entry: KvEntry): StoredRecord {
   return { record: entry.json<IdempotencyRecord>(), revision: entry.revision };
 }

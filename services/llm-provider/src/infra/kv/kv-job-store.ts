@@ -1,4 +1,5 @@
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
+import { isRevisionConflict } from "./kv-revision-conflict.js";
 import { Kvm } from "@nats-io/kv";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -6,10 +7,6 @@ import { jobKey } from "../../domain/jobs.js";
 import type { JobRecord } from "../../domain/jobs.js";
 import type { JobStore } from "../../ports/job-store.js";
 
-const CONFLICT_CODES = new Set<number>([
-  JetStreamApiCodes.StreamWrongLastSequence,
-  JetStreamApiCodes.StreamWrongLastSequenceUnknown,
-]);
 /** Workers finishing batches of one job at once write its record in turn; this many tries is plenty. */
 const MAX_UPDATE_TRIES = 50;
 
@@ -37,7 +34,7 @@ export function createKvJobStore(
         await (await kv).create(key, JSON.stringify(record));
         return { created: true };
       } catch (error) {
-        if (!isConflict(error)) throw error;
+        if (!isRevisionConflict(error)) throw error;
       }
       const existing = await read(key);
       if (!existing) throw new Error(`job ${record.job_id} was removed while it was being created`);
@@ -57,14 +54,10 @@ export function createKvJobStore(
           await (await kv).update(key, JSON.stringify(after), current.revision);
           return { before: current.record, after };
         } catch (error) {
-          if (!isConflict(error)) throw error;
+          if (!isRevisionConflict(error)) throw error;
         }
       }
       throw new Error(`job ${jobId} kept changing under ${MAX_UPDATE_TRIES} updates`);
     },
   };
-}
-
-function isConflict(error: unknown): boolean {
-  return error instanceof JetStreamApiError && CONFLICT_CODES.has(error.code);
 }

@@ -1,4 +1,5 @@
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { jetstream, JetStreamApiError } from "@nats-io/jetstream";
+import { isRevisionConflict } from "../kv-revision-conflict.js";
 import { Kvm } from "@nats-io/kv";
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -16,11 +17,6 @@ export interface KvWrite {
   /** The key's current revision; 0 = the key has no record. */
   expectedRevision: number;
 }
-
-const CONFLICT_CODES = new Set<number>([
-  JetStreamApiCodes.StreamWrongLastSequence,
-  JetStreamApiCodes.StreamWrongLastSequenceUnknown,
-]);
 
 /**
  * The embedding cache's bucket: the operations of the claim protocol, each one `@nats-io/kv` call,
@@ -81,5 +77,5 @@ export class EmbeddingCacheBucket {
 /** A write JetStream refused, as a result; any other failure is rethrown. */
 function refused(error: unknown): KvWriteResult {
   if (!(error instanceof JetStreamApiError)) throw error;
-  return { ok: false, conflict: CONFLICT_CODES.has(error.code), message: error.message };
+  return { ok: false, conflict: isRevisionConflict(error), message: error.message };
 }
