@@ -65,7 +65,8 @@ export async function submitEmbeddingJob(
     kind: "embedding",
     job_id: rest.job_id ?? nuid.next(),
   });
-  const created = await call(SUBJECTS.createJob, create, JobStatusSchema);
+  // Creating and sealing are safe to repeat (the same body gets the same job), so a lost reply is retried.
+  const created = await retrying(call)(SUBJECTS.createJob, create, JobStatusSchema);
   const jobId = created.job_id;
   const window = new Set<Promise<void>>();
   let count = 0;
@@ -80,7 +81,7 @@ export async function submitEmbeddingJob(
     if (window.size >= PUBLISH_WINDOW) await Promise.race(window);
   }
   await Promise.all(window);
-  await call(
+  await retrying(call)(
     SUBJECTS.sealJob,
     parseRequest(SealJobSchema, { job_id: jobId, total_items: count }),
     JobStatusSchema,
@@ -92,7 +93,7 @@ export async function submitEmbeddingJob(
 const QUERY_RETRY_FOR_MS = 30_000;
 
 /**
- * Reads of a job are safe to repeat: one that failed for a passing reason (no worker reachable
+ * A call safe to repeat (every job call is) that failed for a passing reason (no worker reachable
  * for a moment, a reply lost) is retried for a while before the error reaches the caller.
  */
 function retrying(call: Call): Call {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createLlmProviderClient, SUBJECTS } from "@llm-provider/contracts";
+import { createLlmProviderClient, JobResultsPageSchema, SUBJECTS } from "@llm-provider/contracts";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
 import type { JobItemResult } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -35,7 +35,16 @@ const config = (jobs: ConfigInput["jobs"] = {}): ConfigInput => {
   const base = testConfig(nats.url, [upstream.baseUrl]);
   return {
     ...base,
-    models: [...base.models, embedderModel({ max_batch_size: 64 })],
+    models: [
+      ...base.models,
+      embedderModel({ max_batch_size: 64 }),
+      embedderModel({
+        model_name: "wide-embedder",
+        dimensions: 3_072,
+        configurable_dimensions: true,
+        max_batch_size: 64,
+      }),
+    ],
     jobs: { ack_wait_ms: 2_000, retry_base_ms: 50, batch_items: 64, ...jobs },
   };
 };
@@ -131,6 +140,45 @@ describe("an embedding job", () => {
     expectVector(results.get("0"), "limited a");
     expectVector(results.get("1"), "limited b");
     expect(await job.status()).toMatchObject({ state: "completed", succeeded: 2, failed: 0 });
+  });
+
+  it("embeds a batch larger than one NATS message in one call, and pages its results within the reply limit", async () => {
+    // 64 vectors of 3,000 floats: over 1 MB as JSON, more than any one reply may carry.
+    const inputs = texts(64, "wide");
+    const job = await service.client.submitEmbeddingJob({
+      model: "wide-embedder",
+      dimensions: 3_000,
+      items: inputs,
+    });
+    const finished = await job.finished();
+    expect(finished).toMatchObject({ state: "completed", succeeded: 64, failed: 0 });
+    // One upstream call, and its tokens on the job's bill (not lost to a refused reply).
+    expect(embeddingCalls()).toBe(1);
+    expect(finished.usage.prompt_tokens).toBeGreaterThan(0);
+
+    const page = async (afterSeq: number) =>
+      JobResultsPageSchema.parse(
+        (
+          await service.nc.request(
+            SUBJECTS.getJobResults,
+            JSON.stringify({ job_id: job.jobId, after_seq: afterSeq }),
+            { timeout: 10_000 },
+          )
+        ).json(),
+      );
+    const first = await page(0);
+    // Cut by the reply's size, not by max_results: more remain, so the page is not the last.
+    expect(first.results.length).toBeGreaterThan(0);
+    expect(first.results.length).toBeLessThan(64);
+    expect(first).toMatchObject({ state: "completed", complete: false });
+    const results = await collect(job);
+    expect(results.size).toBe(64);
+    for (const [index, text] of inputs.entries()) {
+      const result = results.get(String(index));
+      expect(result?.ok && Array.from(Float32Array.from(result.embedding as number[]))).toEqual(
+        Array.from(fakeEmbedding(text, 3_000)),
+      );
+    }
   });
 
   it("refuses a model that does not embed, and a job of another body under the same id", async () => {

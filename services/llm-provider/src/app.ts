@@ -12,7 +12,8 @@ import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog, upstreamModelName } from "./domain/catalog.js";
 import type { ModelEntry } from "./domain/catalog.js";
-import { createEndpoints } from "./handlers/endpoints.js";
+import { createEndpoints, createJobEmbedder } from "./handlers/endpoints.js";
+import type { EndpointDeps } from "./handlers/endpoints.js";
 import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream/jetstream-state.js";
@@ -74,7 +75,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const { isModelAvailable, isProviderAvailable } = availability(config, clients, state);
   const callers = createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts));
   const jobs = config.jobs.enabled ? startJobs(nc, config, callers) : undefined;
-  const endpoints = createEndpoints({
+  const endpointDeps: EndpointDeps = {
     config,
     catalog: () => catalog,
     clients,
@@ -100,7 +101,8 @@ export async function startApp(options: AppOptions): Promise<App> {
     workerId: `${hostname()}:${process.pid}:${nuid.next()}`,
     jobs: jobs?.ports,
     newId: () => nuid.next(),
-  });
+  };
+  const endpoints = createEndpoints(endpointDeps);
   const service = await startMicroService({
     nc,
     name: SERVICE_NAME,
@@ -114,7 +116,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     replyPrefixes: [...INBOX_PREFIXES, ...config.callers.reply_prefixes],
     endpoints,
   });
-  const jobWorker = jobs?.startWorker(endpoints, state.events ?? { emit: () => undefined }, logger);
+  const jobWorker = jobs?.startWorker(createJobEmbedder(endpointDeps), endpointDeps.events, logger);
   logger.info(
     { service_id: service.id, queue: config.service.queue_group, providers: [...clients.keys()] },
     "llm-provider serving",

@@ -1,10 +1,10 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { nuid } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { SUBJECTS } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import { runJobBatch } from "../handlers/jobs/run-job-batch.js";
+import type { JobBatchDeps } from "../handlers/jobs/run-job-batch.js";
 import { createJetStreamJobItems, startJobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import type { JobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import { createJetStreamJobResults } from "../infra/jetstream/job-results-log.js";
@@ -12,7 +12,7 @@ import { createKvJobStore } from "../infra/kv/kv-job-store.js";
 import type { CallerIdentity } from "../infra/nats/caller-identity.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { JobItemsQueue, JobResultsLog, JobStore } from "../ports/job-store.js";
-import type { Endpoints, Handler, RequestContext } from "../ports/request-handler.js";
+import type { RequestContext } from "../ports/request-handler.js";
 
 /** Bound of one job store or results operation (KV and JetStream answer in milliseconds). */
 const OPERATION_TIMEOUT_MS = 5_000;
@@ -23,7 +23,7 @@ export interface JobPorts {
   items: JobItemsQueue;
 }
 
-/** The job adapters, and the worker that runs job items through the generate_embedding endpoint. */
+/** The job adapters, and the worker that runs job items through generate_embedding in the process. */
 export function startJobs(nc: NatsConnection, config: Config, callers: CallerIdentity) {
   const jobs = config.jobs;
   const ports: JobPorts = {
@@ -37,8 +37,7 @@ export function startJobs(nc: NatsConnection, config: Config, callers: CallerIde
   };
   return {
     ports,
-    startWorker(endpoints: Endpoints, events: EventSink, logger: Logger): JobItemsWorker {
-      const embed = endpoints[SUBJECTS.generateEmbedding] as Handler;
+    startWorker(embed: JobBatchDeps["embed"], events: EventSink, logger: Logger): JobItemsWorker {
       const gaveUp = new AbortController();
       const contextFor = (caller: string, jobId: string): RequestContext => {
         const requestId = `job-${jobId}-${nuid.next()}`;

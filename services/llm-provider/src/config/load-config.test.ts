@@ -150,6 +150,22 @@ describe("parseConfig", () => {
     expect(problemsOf(raw).map((p) => p.field)).toEqual(["providers[0].config.retry_initial_backoff_ms"]);
   });
 
+  it("refuses a job de-duplication window that a redelivered item could outlast, or the streams do not keep", () => {
+    const short = { ...baseConfig(), jobs: { ack_wait_ms: 60_000, duplicate_window_ms: 300_000 } };
+    expect(problemsOf(short)).toEqual([
+      {
+        field: "jobs.duplicate_window_ms",
+        message: expect.stringContaining(
+          "max_deliveries × (ack_wait_ms + batch_timeout_ms + 60 s)",
+        ) as string,
+      },
+    ]);
+    const long = { ...baseConfig(), jobs: { retention_ms: 1_800_000 } };
+    expect(problemsOf(long).map((p) => [p.field, p.message])).toEqual([
+      ["jobs.duplicate_window_ms", "must not exceed retention_ms"],
+    ]);
+  });
+
   it("refuses unknown fields and malformed secret references with their path", () => {
     const raw = baseConfig();
     (raw.providers[0] as Record<string, unknown>).api_key = "sk-should-never-be-here";

@@ -30,6 +30,8 @@ export interface JobRecord {
   progress_percent: number;
   created_at: string;
   finished_at: string | null;
+  /** The job_finished event was sent (the worker that finished the job may have died before). */
+  finish_announced?: boolean;
 }
 
 /** How many items have a result, as the results stream counts them (exact: one result per item). */
@@ -133,6 +135,11 @@ export function isFinished(state: JobState): boolean {
   return state === "completed" || state === "cancelled";
 }
 
+/** A finished job whose job_finished event is not known to have been sent. */
+export function awaitsFinishAnnouncement(record: JobRecord): boolean {
+  return isFinished(record.state) && record.finish_announced !== true;
+}
+
 /** What a worker does with a batch whose upstream work failed. */
 export type BatchFailureDecision =
   /** Try the items again later (redelivery after `delayMs`): a passing condition, not their fault. */
@@ -187,7 +194,8 @@ export function buildJobProgress(
 ): JobProgress {
   const type = SUBJECTS.jobProgressEvent;
   return {
-    id: deriveEventId(type, record.caller, record.job_id, String(percent)),
+    // created_at: a job id used again once its record expired is another job.
+    id: deriveEventId(type, record.caller, record.job_id, record.created_at, String(percent)),
     type,
     source: "llm-provider",
     time: now.toISOString(),

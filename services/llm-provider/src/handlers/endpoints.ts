@@ -14,7 +14,8 @@ import { createCompleteChatHandler } from "./chat/complete-chat.js";
 import type { ChatDeps } from "./chat/prepare-chat.js";
 import { createStreamChatHandler } from "./chat/stream-chat.js";
 import { createDisabledEmbeddingCache } from "./embeddings/disabled-embedding-cache.js";
-import { createGenerateEmbeddingHandler } from "./embeddings/generate-embedding.js";
+import { createEmbeddingComputer, createGenerateEmbeddingHandler } from "./embeddings/generate-embedding.js";
+import type { GenerateEmbeddingDeps } from "./embeddings/generate-embedding.js";
 import { createGetProviderHealthHandler } from "./health/get-provider-health.js";
 import { createListModelsHandler } from "./models/list-models.js";
 import { idempotent } from "./idempotent-command.js";
@@ -74,19 +75,7 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
   return {
     [SUBJECTS.completeChat]: oncePerRequestId(SUBJECTS.completeChat, createCompleteChatHandler(chat)),
     [SUBJECTS.streamChat]: createStreamChatHandler(chat),
-    [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler({
-      catalog,
-      clients,
-      providersWithoutClient,
-      policyGate,
-      callerLimits,
-      cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),
-      cacheScope: config.embedding_cache.scope,
-      events,
-      health,
-      defaultTimeoutMs: config.service.default_timeout_ms,
-      maxPayloadBytes: deps.maxPayloadBytes,
-    }),
+    [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler(embeddingDepsOf(deps)),
     [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
       catalog,
       readHealth: (providerId) => health.read(providerId),
@@ -111,5 +100,27 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
           newId: deps.newId,
         })
       : {}),
+  };
+}
+
+/** generate_embedding for the job worker: computed in the process, no reply to fit into a message. */
+export function createJobEmbedder(deps: EndpointDeps): ReturnType<typeof createEmbeddingComputer> {
+  return createEmbeddingComputer(embeddingDepsOf(deps));
+}
+
+function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
+  const { config } = deps;
+  return {
+    catalog: deps.catalog,
+    clients: deps.clients,
+    providersWithoutClient: deps.providersWithoutClient,
+    policyGate: deps.policyGate,
+    callerLimits: deps.callerLimits,
+    cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),
+    cacheScope: config.embedding_cache.scope,
+    events: deps.events,
+    health: deps.health,
+    defaultTimeoutMs: config.service.default_timeout_ms,
+    maxPayloadBytes: deps.maxPayloadBytes,
   };
 }

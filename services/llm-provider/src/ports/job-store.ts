@@ -20,9 +20,13 @@ export interface JobStore {
   ): Promise<{ before: JobRecord; after: JobRecord } | undefined>;
 }
 
-/** A result as a worker writes it (its `seq` is given by the log). */
-export type NewJobResult = DistributiveOmit<JobItemResult, "seq">;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/**
+ * A result as a worker writes it (its `seq` is given by the log); a float vector still as the
+ * `Float32Array` it was computed as, written out by the log.
+ */
+export type NewJobResult =
+  | (Omit<Extract<JobItemResult, { ok: true }>, "seq" | "embedding"> & { embedding: Float32Array | string })
+  | Omit<Extract<JobItemResult, { ok: false }>, "seq">;
 
 /**
  * Port to the results of jobs: one per item, kept in order of arrival. Writing a result twice
@@ -32,8 +36,11 @@ export interface JobResultsLog {
   /** Appends the results of one job; for each, whether it was new (not a duplicate). */
   append(jobKey: string, results: readonly NewJobResult[]): Promise<boolean[]>;
   counts(jobKey: string): Promise<ResultCounts>;
-  /** Up to `max` results after `afterSeq`, in order. */
-  page(jobKey: string, afterSeq: number, max: number): Promise<JobItemResult[]>;
+  /**
+   * Up to `max` results after `afterSeq`, in order (fewer when they would not fit in one reply),
+   * and whether more were stored after them.
+   */
+  page(jobKey: string, afterSeq: number, max: number): Promise<{ results: JobItemResult[]; more: boolean }>;
 }
 
 /** Port to the queue of job items. */

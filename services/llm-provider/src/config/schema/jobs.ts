@@ -1,6 +1,8 @@
 import { z } from "zod";
 
 const streamName = z.string().regex(/^[A-Za-z0-9_-]+$/);
+/** The longest backoff between two deliveries of an item (domain/jobs.ts decideOnBatchFailure). */
+const MAX_BACKOFF_MS = 60_000;
 
 /** Durable jobs: items in a work-queue stream, results in a stream of their own, jobs in a KV bucket. */
 export const JobsConfigSchema = z
@@ -57,5 +59,22 @@ export const JobsConfigSchema = z
   .refine((jobs) => jobs.ack_wait_ms > jobs.linger_ms * 10, {
     path: ["ack_wait_ms"],
     message: "must be far longer than linger_ms",
-  });
+  })
+  // JetStream refuses a duplicate window longer than what the stream keeps.
+  .refine((jobs) => jobs.duplicate_window_ms <= jobs.retention_ms, {
+    path: ["duplicate_window_ms"],
+    message: "must not exceed retention_ms",
+  })
+  // An item handed out again (its worker died, or a batch failed) may get its result as late as
+  // every delivery's wait, run and backoff: a second result must still fall within the window.
+  .refine(
+    (jobs) =>
+      jobs.duplicate_window_ms >=
+      jobs.max_deliveries * (jobs.ack_wait_ms + jobs.batch_timeout_ms + MAX_BACKOFF_MS),
+    {
+      path: ["duplicate_window_ms"],
+      message:
+        "must cover max_deliveries × (ack_wait_ms + batch_timeout_ms + 60 s), or an item could get two results",
+    },
+  );
 export type JobsConfig = z.output<typeof JobsConfigSchema>;

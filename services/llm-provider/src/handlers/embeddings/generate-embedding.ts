@@ -5,6 +5,7 @@ import type { DedupedInputs } from "../../domain/embedding-batch.js";
 import { createEmbeddingKeyDeriver } from "../../domain/embedding-key.js";
 import { checkEmbeddingReplySize } from "../../domain/embedding-reply-size.js";
 import { buildEmbeddingReply } from "./build-embedding-reply.js";
+import type { EmbeddingReply } from "./build-embedding-reply.js";
 import { createEmbeddingBatchComputer } from "./compute-embedding-batch.js";
 import { EncodedReply } from "../../ports/request-handler.js";
 import type { Handler, RequestContext } from "../../ports/request-handler.js";
@@ -29,40 +30,62 @@ export const MAX_PARALLEL_UPSTREAM_CALLS = 4;
 export function createGenerateEmbeddingHandler(deps: GenerateEmbeddingDeps): Handler {
   return async function generateEmbedding(body, context) {
     const prepared = await prepareEmbedding(body, context, deps);
-    const { request, inputs, requirement, maxReplyBytes } = prepared;
-    const { deduped, resolution } = await resolveVectors(deps, prepared, context);
-    // Only what went upstream counts (cache hits are free); a failed request keeps its estimate,
-    // as providers count failed requests too.
-    void deps.callerLimits.settle(context.caller, {
-      estimatedTokens: prepared.estimatedTokens,
-      actualTokens: resolution.batches.reduce((sum, batch) => sum + batch.countedTokens, 0),
-      startedAt: prepared.admittedAt,
-    });
-
-    const reply = buildEmbeddingReply({
-      request,
-      requestId: context.requestId,
-      dimensions: requirement.dimensions,
-      deduped,
-      resolution,
-      latencyMs: elapsedMs(context),
-    });
+    const { reply, attempts } = await computeReply(deps, prepared, context);
     const encoded = new EncodedReply(encodeEmbeddingResult(reply));
     const tooLarge = checkEmbeddingReplySize(
       encoded.bytes.length,
-      inputs.length,
-      maxReplyBytes,
-      request.encoding_format,
+      prepared.inputs.length,
+      prepared.maxReplyBytes,
+      prepared.request.encoding_format,
     );
     // Tokens spent upstream are recorded even when the reply is refused: their cost is real.
-    if (!tooLarge || reply.usage.prompt_tokens > 0) {
-      const attempts = resolution.batches.flatMap((batch) => batch.attempts);
-      await recordEmbeddingAnswer(deps.events, reply, request, attempts, context, prepared.deadline);
-    }
+    if (!tooLarge || reply.usage.prompt_tokens > 0)
+      await recordEmbeddingAnswer(deps.events, reply, prepared.request, attempts, context, prepared.deadline);
     // The vectors are cached by now: the split retries this error asks for are cache hits.
     if (tooLarge) throw new LlmProviderError("payload_too_large", tooLarge.message, tooLarge);
     return encoded;
   };
+}
+
+/**
+ * The same request for work done inside the process (a job's batch): every check, the cache, the
+ * limits and the event, but no NATS reply to fit (a batch of large vectors may exceed one message)
+ * and no encoding: the vectors stay `Float32Array`s.
+ */
+export function createEmbeddingComputer(
+  deps: GenerateEmbeddingDeps,
+): (body: unknown, context: RequestContext) => Promise<EmbeddingReply> {
+  return async function computeEmbedding(body, context) {
+    const prepared = await prepareEmbedding(body, context, deps, { fitReply: false });
+    const { reply, attempts } = await computeReply(deps, prepared, context);
+    await recordEmbeddingAnswer(deps.events, reply, prepared.request, attempts, context, prepared.deadline);
+    return reply;
+  };
+}
+
+/** The vectors, from the cache or upstream, with the caller's budget settled on what was spent. */
+async function computeReply(
+  deps: GenerateEmbeddingDeps,
+  prepared: PreparedEmbedding,
+  context: RequestContext,
+): Promise<{ reply: EmbeddingReply; attempts: EmbeddingResolution["batches"][number]["attempts"] }> {
+  const { deduped, resolution } = await resolveVectors(deps, prepared, context);
+  // Only what went upstream counts (cache hits are free); a failed request keeps its estimate,
+  // as providers count failed requests too.
+  void deps.callerLimits.settle(context.caller, {
+    estimatedTokens: prepared.estimatedTokens,
+    actualTokens: resolution.batches.reduce((sum, batch) => sum + batch.countedTokens, 0),
+    startedAt: prepared.admittedAt,
+  });
+  const reply = buildEmbeddingReply({
+    request: prepared.request,
+    requestId: context.requestId,
+    dimensions: prepared.requirement.dimensions,
+    deduped,
+    resolution,
+    latencyMs: elapsedMs(context),
+  });
+  return { reply, attempts: resolution.batches.flatMap((batch) => batch.attempts) };
 }
 
 /**

@@ -46,7 +46,7 @@ export interface PreparedEmbedding {
   targets: PlannedTarget[];
   chain: FallbackChain | undefined;
   deadline: number;
-  /** The largest reply that fits in one NATS message. */
+  /** The largest reply that fits in one NATS message (unbounded when there is no message to fit). */
   maxReplyBytes: number;
   /** What the caller's budget was charged with, and when (`Date.now()`): settled with the real count. */
   estimatedTokens: number;
@@ -62,6 +62,7 @@ export async function prepareEmbedding(
   body: unknown,
   context: RequestContext,
   deps: GenerateEmbeddingDeps,
+  options: { fitReply: boolean } = { fitReply: true },
 ): Promise<PreparedEmbedding> {
   const request = parseRequest(GenerateEmbeddingSchema, body);
   refuseViolation(checkEmbeddingInputNonEmpty(request.input));
@@ -73,8 +74,9 @@ export async function prepareEmbedding(
     planned.map((target) => skipTargetWhen(target, embeddingSkipOf(deps, target, requirement))),
     request.model,
   );
-  const maxReplyBytes =
-    deps.maxPayloadBytes() - REPLY_HEADER_ALLOWANCE_BYTES - Buffer.byteLength(context.requestId);
+  const maxReplyBytes = options.fitReply
+    ? deps.maxPayloadBytes() - REPLY_HEADER_ALLOWANCE_BYTES - Buffer.byteLength(context.requestId)
+    : Number.POSITIVE_INFINITY;
   refuseUnfittableReply(request, inputs.length, requirement, model, maxReplyBytes);
 
   const deadline = deadlineOf(context, request.timeout_ms, deps.defaultTimeoutMs);

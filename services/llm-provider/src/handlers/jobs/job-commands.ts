@@ -12,6 +12,7 @@ import type { JobResultsPage, JobStatus } from "@llm-provider/contracts";
 import type { Catalog } from "../../domain/catalog.js";
 import { resolveEmbeddingRequirement } from "../../domain/embedding-requirements.js";
 import {
+  awaitsFinishAnnouncement,
   buildJobFinished,
   cancelJob,
   completeIfDone,
@@ -71,12 +72,19 @@ export function createJobHandlers(deps: JobCommandDeps) {
   const sealJobHandler: Handler = async (body, context) => {
     const request = parseRequest(SealJobSchema, body);
     const current = await requireJob(deps.jobs, context, request.job_id);
-    const counts = await countsOf(current);
-    const changed = await deps.jobs.update(context.caller, request.job_id, (record) =>
-      completeIfDone(sealJob(record, request.total_items, counts), counts, now()),
+    const countedBefore = await countsOf(current);
+    const sealed = await deps.jobs.update(context.caller, request.job_id, (record) =>
+      sealJob(record, request.total_items, countedBefore),
     );
-    const after = changed?.after ?? current;
-    await announceFinish(deps.events, changed?.before, after, counts, now());
+    if (!sealed) throw notFound(request.job_id);
+    // Counted after the seal is stored: a batch that stored the last results before then saw the
+    // job open and could not complete it, so the seal does; one after then completes it itself.
+    const counts = await countsOf(current);
+    const completed = await deps.jobs.update(context.caller, request.job_id, (record) =>
+      completeIfDone(record, counts, now()),
+    );
+    const after = completed?.after ?? sealed.after;
+    await announceFinish(deps, sealed.before, after, counts, now());
     return jobStatusOf(after, counts);
   };
 
@@ -90,7 +98,7 @@ export function createJobHandlers(deps: JobCommandDeps) {
     // Items still queued are dropped; those in a worker's hands see the state and are not computed.
     const dropped = await deps.items.discard(context.caller, request.job_id);
     const counts = await countsOf(changed.after);
-    await announceFinish(deps.events, changed.before, changed.after, counts, now());
+    await announceFinish(deps, changed.before, changed.after, counts, now());
     if (changed.before !== changed.after)
       context.log.info({ job_id: request.job_id, dropped_items: dropped }, "job cancelled");
     return jobStatusOf(changed.after, counts);
@@ -99,7 +107,10 @@ export function createJobHandlers(deps: JobCommandDeps) {
   const getJob: Handler = async (body, context): Promise<JobStatus> => {
     const request = parseRequest(JobRefSchema, body);
     const record = await requireJob(deps.jobs, context, request.job_id);
-    return jobStatusOf(record, await countsOf(record));
+    const counts = await countsOf(record);
+    // The worker that finished the job died before its event: sent now (a repeat is de-duplicated).
+    if (awaitsFinishAnnouncement(record)) await announceFinish(deps, undefined, record, counts, now());
+    return jobStatusOf(record, counts);
   };
 
   const getJobResults: Handler = async (body, context): Promise<JobResultsPage> => {
@@ -107,13 +118,13 @@ export function createJobHandlers(deps: JobCommandDeps) {
     // The state is read first: a job finished by then has every result in the log already.
     const record = await requireJob(deps.jobs, context, request.job_id);
     const key = jobKey(context.caller, request.job_id);
-    const results = await deps.results.page(key, request.after_seq, request.max_results);
+    const { results, more } = await deps.results.page(key, request.after_seq, request.max_results);
     return {
       job_id: request.job_id,
       results,
       last_seq: results.at(-1)?.seq ?? request.after_seq,
       state: record.state,
-      complete: isFinished(record.state) && results.length < request.max_results,
+      complete: isFinished(record.state) && !more,
     };
   };
 
@@ -135,7 +146,7 @@ function typedStateFailures(handler: Handler): Handler {
     try {
       return await handler(body, context);
     } catch (error) {
-      if (error instanceof LlmProviderError) throw error;
+      if (error instanceof LlmProviderError || isProgrammingError(error)) throw error;
       context.log.warn({ err: error }, "job state did not answer");
       throw new LlmProviderError("state_unavailable", "the job's state did not answer in time; retry", {
         cause: error,
@@ -144,19 +155,34 @@ function typedStateFailures(handler: Handler): Handler {
   };
 }
 
+/** A fault in our code, not a store that did not answer: it must surface as internal, not be retried. */
+function isProgrammingError(error: unknown): boolean {
+  return (
+    error instanceof TypeError ||
+    error instanceof ReferenceError ||
+    error instanceof RangeError ||
+    error instanceof SyntaxError
+  );
+}
+
 /**
  * The job-finished event, sent by whichever change finished the job (the write that won the
- * compare-and-set); its id is derived from the job, so a repeat is dropped by the stream.
+ * compare-and-set), then marked as sent on the record; `before` undefined: a finished job whose
+ * mark is missing (its worker died in between), announced again. The id is derived from the job,
+ * so a repeat is dropped by the stream.
  */
 export async function announceFinish(
-  events: EventSink,
+  deps: { events: EventSink; jobs: JobStore },
   before: JobRecord | undefined,
   after: JobRecord,
   counts: ResultCounts,
   now: Date,
 ): Promise<void> {
-  if (before === undefined || isFinished(before.state) || !isFinished(after.state)) return;
-  await events.emit(SUBJECTS.jobFinishedEvent, () => buildJobFinished(after, counts, now));
+  if (!awaitsFinishAnnouncement(after) || (before !== undefined && isFinished(before.state))) return;
+  await deps.events.emit(SUBJECTS.jobFinishedEvent, () => buildJobFinished(after, counts, now));
+  await deps.jobs.update(after.caller, after.job_id, (record) =>
+    record.finish_announced === true ? record : { ...record, finish_announced: true },
+  );
 }
 
 async function requireJob(jobs: JobStore, context: RequestContext, jobId: string): Promise<JobRecord> {

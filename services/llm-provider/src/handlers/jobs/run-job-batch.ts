@@ -1,5 +1,5 @@
-import { EmbeddingResultSchema, JobItemSchema, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
-import type { EmbeddingResult, ErrorBody } from "@llm-provider/contracts";
+import { JobItemSchema, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
+import type { Cost, ErrorBody } from "@llm-provider/contracts";
 import {
   addUsage,
   buildJobProgress,
@@ -18,16 +18,17 @@ import type {
   NewJobResult,
   QueuedItem,
 } from "../../ports/job-store.js";
-import { EncodedReply } from "../../ports/request-handler.js";
-import type { Handler, RequestContext } from "../../ports/request-handler.js";
+import type { RequestContext } from "../../ports/request-handler.js";
+import { encodeFloat32Base64 } from "../../domain/embedding-vector.js";
+import type { EmbeddingReply } from "../embeddings/build-embedding-reply.js";
 import { announceFinish } from "./job-commands.js";
 
 export interface JobBatchDeps {
   jobs: JobStore;
   results: JobResultsLog;
   events: EventSink;
-  /** The generate_embedding handler: a job's items go through every check a request goes through. */
-  embed: Handler;
+  /** generate_embedding computed in the process: a job's items go through every check a request goes through. */
+  embed: (body: unknown, context: RequestContext) => Promise<EmbeddingReply>;
   /** A request context for the job's caller (logger, trace root, shutdown signal). */
   contextFor: (caller: string, jobId: string) => RequestContext;
   maxDeliveries: number;
@@ -69,7 +70,7 @@ export async function runJobBatch(
     else if (item.fallbackId !== undefined)
       results.push(failed(item.fallbackId, invalidItem(parsed.error.issues[0]?.path.join(".") ?? "")));
   });
-  let usage = { promptTokens: 0, cost: [] as EmbeddingResult["usage"]["cost"][] };
+  let usage = { promptTokens: 0, cost: [] as Cost[] };
   const computed = await embedAll(deps, job, valid, (tokens, cost) => {
     usage = { promptTokens: usage.promptTokens + tokens, cost: [...usage.cost, cost] };
   });
@@ -88,10 +89,10 @@ async function embedAll(
   deps: JobBatchDeps,
   job: JobRecord,
   items: ValidItem[],
-  spent: (promptTokens: number, cost: EmbeddingResult["usage"]["cost"]) => void,
+  spent: (promptTokens: number, cost: Cost) => void,
 ): Promise<Computed[]> {
   if (items.length === 0) return [];
-  let reply: EmbeddingResult;
+  let reply: EmbeddingReply;
   try {
     reply = await embed(deps, job, items);
   } catch (error) {
@@ -118,7 +119,7 @@ async function embedAll(
       result: {
         item_id: item.id,
         ok: true,
-        embedding: embedding.embedding,
+        embedding: reply.encoding === "base64" ? encodeFloat32Base64(embedding.vector) : embedding.vector,
         model: embedding.model,
         provider_id: reply.provider_id,
         cached: embedding.cached,
@@ -127,7 +128,7 @@ async function embedAll(
   });
 }
 
-async function embed(deps: JobBatchDeps, job: JobRecord, items: ValidItem[]): Promise<EmbeddingResult> {
+async function embed(deps: JobBatchDeps, job: JobRecord, items: ValidItem[]): Promise<EmbeddingReply> {
   const body = {
     model: job.model,
     input: items.map((item) => item.input),
@@ -136,10 +137,7 @@ async function embed(deps: JobBatchDeps, job: JobRecord, items: ValidItem[]): Pr
     timeout_ms: deps.batchTimeoutMs,
     ...(job.metadata ? { metadata: job.metadata } : {}),
   };
-  const reply = await deps.embed(body, deps.contextFor(job.caller, job.job_id));
-  const json: unknown =
-    reply instanceof EncodedReply ? JSON.parse(new TextDecoder().decode(reply.bytes)) : reply;
-  return EmbeddingResultSchema.parse(json);
+  return deps.embed(body, deps.contextFor(job.caller, job.job_id));
 }
 
 /**
@@ -150,7 +148,7 @@ async function record(
   deps: JobBatchDeps,
   job: JobRecord,
   results: NewJobResult[],
-  usage: { promptTokens: number; cost: EmbeddingResult["usage"]["cost"][] },
+  usage: { promptTokens: number; cost: Cost[] },
 ): Promise<void> {
   const key = jobKey(job.caller, job.job_id);
   const fresh = await deps.results.append(key, results);
@@ -170,7 +168,7 @@ async function record(
       buildJobProgress(changed.after, counts, percent, now),
     );
   }
-  await announceFinish(deps.events, changed.before, changed.after, counts, now);
+  await announceFinish(deps, changed.before, changed.after, counts, now);
 }
 
 function failed(itemId: string, error: ErrorBody): NewJobResult {

@@ -60,9 +60,10 @@ export interface JobItemsWorker {
 /**
  * A worker's share of the job items: pulls from the durable consumer every worker shares, groups
  * the items of each job into batches (up to `batch_items`, or what came within `linger_ms`), runs
- * at most `concurrent_batches` at once, and acknowledges each item once its result is stored. A
- * batch that runs long keeps its items (`working`); an item never acknowledged (this worker died)
- * goes to another worker after `ack_wait`.
+ * at most `concurrent_batches` at once, and acknowledges each item once its result is stored.
+ * It pulls only what it has room for, and keeps every item it holds (waiting in a batch or being
+ * computed) from being handed to another worker (`working`); an item never acknowledged (this
+ * worker died) goes to another worker after `ack_wait`.
  */
 export function startJobItemsWorker(
   nc: NatsConnection,
@@ -71,20 +72,35 @@ export function startJobItemsWorker(
   runBatch: RunJobBatch,
   logger: Logger,
 ): JobItemsWorker {
-  const groups = new Map<string, Group>();
+  const maxInHand = config.batch_items * config.concurrent_batches;
+  const lingering = new Map<string, Group>();
+  const ready: Group[] = [];
   const running = new Set<Promise<void>>();
   const inHand = new Set<JsMsg>();
   let messages: ConsumerMessages | undefined;
   let stopped = false;
+  let wake: (() => void) | undefined;
   const keepAlive = setInterval(() => inHand.forEach((message) => message.working()), config.ack_wait_ms / 3);
 
-  function dispatch(key: string): void {
-    const group = groups.get(key);
+  /** A batch is complete (full, or its linger is over): it runs as soon as a slot is free. */
+  function close(key: string): void {
+    const group = lingering.get(key);
     if (!group) return;
-    groups.delete(key);
+    lingering.delete(key);
     clearTimeout(group.timer);
-    const batch = run(group).finally(() => running.delete(batch));
-    running.add(batch);
+    ready.push(group);
+    startReady();
+  }
+
+  function startReady(): void {
+    while (!stopped && running.size < config.concurrent_batches && ready.length > 0) {
+      const batch = run(ready.shift()!).finally(() => {
+        running.delete(batch);
+        startReady();
+        wake?.();
+      });
+      running.add(batch);
+    }
   }
 
   async function run(group: Group): Promise<void> {
@@ -112,29 +128,40 @@ export function startJobItemsWorker(
     }
     inHand.add(message);
     const key = message.subject;
-    let group = groups.get(key);
+    let group = lingering.get(key);
     if (!group) {
       group = { ...job, messages: [] };
-      groups.set(key, group);
-      group.timer = setTimeout(() => dispatch(key), config.linger_ms);
+      lingering.set(key, group);
+      group.timer = setTimeout(() => close(key), config.linger_ms);
     }
     group.messages.push(message);
-    if (group.messages.length >= config.batch_items) dispatch(key);
+    if (group.messages.length >= config.batch_items) close(key);
   }
+
+  /** Until a batch ends (room for more items), or `ms` pass. */
+  const roomOrTimeout = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
 
   const loop = (async () => {
     const js = jetstream(nc, { checkAPI: false });
     while (!stopped) {
       try {
         const consumer = await js.consumers.get(config.items_stream, config.consumer);
-        messages = await consumer.consume({
-          max_messages: config.batch_items * config.concurrent_batches,
+        while (!stopped) {
+          const room = maxInHand - inHand.size;
+          if (room < Math.min(config.batch_items, maxInHand)) {
+            await roomOrTimeout(config.linger_ms);
+            continue;
+          }
           // Short pulls: after a stream leader changes, the next pull finds the new one soon.
-          expires: PULL_EXPIRES_MS,
-        });
-        for await (const message of messages) {
-          take(message);
-          while (running.size >= config.concurrent_batches && !stopped) await Promise.race(running);
+          messages = await consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS });
+          for await (const message of messages) take(message);
         }
       } catch (error) {
         if (stopped) break;
@@ -147,8 +174,17 @@ export function startJobItemsWorker(
   return {
     async stop(graceMs) {
       stopped = true;
+      wake?.();
       await messages?.close().catch(() => undefined);
-      for (const key of [...groups.keys()]) dispatch(key);
+      // Batches not started go back at once for the other workers; those running may finish.
+      for (const group of [...lingering.values(), ...ready.splice(0)]) {
+        clearTimeout(group.timer);
+        for (const message of group.messages) {
+          inHand.delete(message);
+          message.nak();
+        }
+      }
+      lingering.clear();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled([...running]),

@@ -4,6 +4,7 @@ import { nanos } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { JobItemResult } from "@llm-provider/contracts";
 import type { JobResultsLog } from "../../ports/job-store.js";
+import { encodeJobResult } from "./encode-job-result.js";
 import { JOB_RESULTS_PREFIX } from "./job-streams.js";
 
 /** Bytes of a results page kept free of the reply limit for the page's own fields and headers. */
@@ -33,7 +34,7 @@ export function createJetStreamJobResults(
     async append(jobKey, results) {
       const acks = await Promise.all(
         results.map((result) =>
-          js.publish(subjectOf(jobKey, result.ok), JSON.stringify(result), {
+          js.publish(subjectOf(jobKey, result.ok), encodeJobResult(result), {
             msgID: `${jobKey}:${result.item_id}`,
           }),
         ),
@@ -65,7 +66,7 @@ export function createJetStreamJobResults(
       });
       try {
         const wanted = Math.min(max, consumer.num_pending);
-        if (wanted === 0) return [];
+        if (wanted === 0) return { results: [], more: false };
         const budget = options.maxPageBytes() - PAGE_OVERHEAD_BYTES;
         const results: JobItemResult[] = [];
         let bytes = 0;
@@ -81,7 +82,8 @@ export function createJetStreamJobResults(
           results.push({ ...message.json<Omit<JobItemResult, "seq">>(), seq: message.seq } as JobItemResult);
           if (results.length === wanted) break;
         }
-        return results;
+        // Cut by `max` or by the reply's size alike: what was pending beyond the page is still there.
+        return { results, more: results.length < consumer.num_pending };
       } finally {
         manager.consumers.delete(options.stream, consumer.name).catch(() => undefined);
       }
