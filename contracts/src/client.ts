@@ -10,8 +10,8 @@ import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js"
 import type { AggregateHealth, GetProviderHealth, ProviderHealth } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
-import { embeddingJob, submitEmbeddingJob } from "./job-client.js";
-import type { EmbeddingJob, SubmitEmbeddingJob } from "./job-client.js";
+import { chatJob, embeddingJob, submitChatJob, submitEmbeddingJob } from "./job-client.js";
+import type { ChatJob, EmbeddingJob, SubmitChatJob, SubmitEmbeddingJob } from "./job-client.js";
 import { StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone, StreamMessage, StreamRestart } from "./stream.js";
 import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
@@ -73,8 +73,12 @@ export interface LlmProviderClient {
   ): Promise<ProviderHealth | AggregateHealth>;
   /** A durable embedding job: items through JetStream, one result each, surviving worker crashes. */
   submitEmbeddingJob(request: SubmitEmbeddingJob): Promise<EmbeddingJob>;
-  /** A handle on a job submitted earlier (by this caller). */
+  /** A handle on an embedding job submitted earlier (by this caller). */
   embeddingJob(jobId: string): EmbeddingJob;
+  /** A durable chat job: one complete_chat request per item to one model (classification, extraction). */
+  submitChatJob(request: SubmitChatJob): Promise<ChatJob>;
+  /** A handle on a chat job submitted earlier (by this caller). */
+  chatJob(jobId: string): ChatJob;
 }
 
 /** Typed client for the llm-provider service over an existing NATS connection. */
@@ -154,6 +158,12 @@ export function createLlmProviderClient(
     },
     embeddingJob(jobId) {
       return embeddingJob(jobCall, jobId);
+    },
+    submitChatJob(request) {
+      return submitChatJob(nc, jobCall, request, inboxPrefix);
+    },
+    chatJob(jobId) {
+      return chatJob(jobCall, jobId);
     },
   };
 }

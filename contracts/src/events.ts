@@ -7,6 +7,7 @@ import {
   CostSchema,
 } from "./chat.js";
 import { ErrorCodeSchema } from "./errors.js";
+import { JobUsageSchema } from "./jobs.js";
 
 /** Envelope shared by every domain event; `id` is also the JetStream `Nats-Msg-Id`. */
 const envelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
@@ -133,7 +134,7 @@ export const JobFinishedSchema = jobEnvelope(
   JobCountsSchema.extend({
     state: z.enum(["completed", "cancelled"]),
     model: z.string(),
-    usage: z.object({ prompt_tokens: z.number().int().nonnegative(), cost: CostSchema }),
+    usage: JobUsageSchema,
     metadata: z.record(z.string(), z.string()).optional(),
   }),
 ).describe("JobFinished domain event: every item of a job has its result, or the job was cancelled");

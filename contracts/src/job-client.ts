@@ -2,16 +2,29 @@ import { createInbox, headers as createHeaders, nuid } from "@nats-io/nats-core"
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
 import { LlmProviderError } from "./errors.js";
+import { CompleteChatSchema } from "./chat.js";
+import type { CompleteChatInput } from "./chat.js";
 import {
+  ChatJobItemSchema,
+  ChatJobResultSchema,
   CreateJobSchema,
+  EmbeddingJobItemSchema,
+  EmbeddingJobResultSchema,
   GetJobResultsSchema,
-  JobItemSchema,
   JobRefSchema,
   JobResultsPageSchema,
   JobStatusSchema,
   SealJobSchema,
 } from "./jobs.js";
-import type { CreateJobInput, JobItem, JobItemResult, JobStatus } from "./jobs.js";
+import type {
+  ChatJobResult,
+  CreateJob,
+  CreateJobInput,
+  EmbeddingJobItem,
+  EmbeddingJobResult,
+  JobItem,
+  JobStatus,
+} from "./jobs.js";
 import { SUBJECTS } from "./subjects.js";
 import { parseRequest } from "./validation.js";
 
@@ -29,15 +42,27 @@ const PubAckSchema = z.union([
   z.object({ error: z.object({ code: z.number(), description: z.string() }) }),
 ]);
 
-export type SubmitEmbeddingJob = Omit<CreateJobInput, "job_id" | "kind"> & {
+type CreateInput<K> = Omit<Extract<CreateJobInput, { kind: K }>, "job_id" | "kind"> & {
   /** Unset: a new NUID. The same id again resumes submitting (items already stored are dropped). */
   job_id?: string;
+};
+type ItemsOf<T> = Iterable<T> | AsyncIterable<T>;
+
+export type SubmitEmbeddingJob = CreateInput<"embedding"> & {
   /** Texts (ids are their positions) or items with ids of the caller's own. */
-  items: Iterable<string | JobItem> | AsyncIterable<string | JobItem>;
+  items: ItemsOf<string | EmbeddingJobItem>;
+};
+
+/** A complete_chat request of a chat job: its model is the job's. */
+export type ChatJobRequest = Omit<CompleteChatInput, "model">;
+
+export type SubmitChatJob = CreateInput<"chat"> & {
+  /** Requests (ids are their positions) or items with ids of the caller's own. */
+  items: ItemsOf<ChatJobRequest | { id: string; request: ChatJobRequest }>;
 };
 
 /** A submitted job: its progress, its results as they come, and a way to stop it. */
-export interface EmbeddingJob extends AsyncIterable<JobItemResult> {
+export interface Job<Result> extends AsyncIterable<Result> {
   readonly jobId: string;
   /** Progress, cost so far and failures. */
   status(): Promise<JobStatus>;
@@ -46,13 +71,12 @@ export interface EmbeddingJob extends AsyncIterable<JobItemResult> {
   /** Waits until every item has its result (or the job was cancelled). */
   finished(): Promise<JobStatus>;
 }
+export type EmbeddingJob = Job<EmbeddingJobResult>;
+export type ChatJob = Job<ChatJobResult>;
 
 type Call = <S extends z.ZodType>(subject: string, body: unknown, schema: S) => Promise<z.infer<S>>;
 
-/**
- * Creates a job, publishes its items to JetStream (one message each, `Nats-Msg-Id` de-duplicated,
- * a window of publishes in flight, each retried until stored) and seals it with their count.
- */
+/** An embedding job: its items are texts to embed. */
 export async function submitEmbeddingJob(
   nc: NatsConnection,
   call: Call,
@@ -65,16 +89,69 @@ export async function submitEmbeddingJob(
     kind: "embedding",
     job_id: rest.job_id ?? nuid.next(),
   });
+  const jobId = await submitJob(
+    nc,
+    call,
+    create,
+    mapItems(items, (entry, position) =>
+      parseRequest(
+        EmbeddingJobItemSchema,
+        typeof entry === "string" ? { id: String(position), input: entry } : entry,
+      ),
+    ),
+    inboxPrefix,
+  );
+  return embeddingJob(call, jobId);
+}
+
+/**
+ * A chat job: its items are complete_chat requests to the job's model (classification,
+ * extraction), each checked here as the service will check it.
+ */
+export async function submitChatJob(
+  nc: NatsConnection,
+  call: Call,
+  request: SubmitChatJob,
+  inboxPrefix?: string,
+): Promise<ChatJob> {
+  const { items, ...rest } = request;
+  const create = parseRequest(CreateJobSchema, { ...rest, kind: "chat", job_id: rest.job_id ?? nuid.next() });
+  const jobId = await submitJob(
+    nc,
+    call,
+    create,
+    mapItems(items, (entry, position) => {
+      const item = "request" in entry ? entry : { id: String(position), request: entry };
+      parseRequest(CompleteChatSchema, { ...item.request, model: create.model });
+      return parseRequest(ChatJobItemSchema, item);
+    }),
+    inboxPrefix,
+  );
+  return chatJob(call, jobId);
+}
+
+async function* mapItems<T, U>(items: ItemsOf<T>, map: (entry: T, position: number) => U): AsyncIterable<U> {
+  let position = 0;
+  for await (const entry of items) yield map(entry, position++);
+}
+
+/**
+ * Creates a job, publishes its items to JetStream (one message each, `Nats-Msg-Id` de-duplicated,
+ * a window of publishes in flight, each retried until stored) and seals it with their count.
+ */
+async function submitJob(
+  nc: NatsConnection,
+  call: Call,
+  create: CreateJob,
+  items: AsyncIterable<JobItem>,
+  inboxPrefix: string | undefined,
+): Promise<string> {
   // Creating and sealing are safe to repeat (the same body gets the same job), so a lost reply is retried.
   const created = await retrying(call)(SUBJECTS.createJob, create, JobStatusSchema);
   const jobId = created.job_id;
   const window = new Set<Promise<void>>();
   let count = 0;
-  for await (const entry of items) {
-    const item = parseRequest(
-      JobItemSchema,
-      typeof entry === "string" ? { id: String(count), input: entry } : entry,
-    );
+  for await (const item of items) {
     count++;
     const publish = publishItem(nc, created, item, inboxPrefix).finally(() => window.delete(publish));
     window.add(publish);
@@ -86,7 +163,7 @@ export async function submitEmbeddingJob(
     parseRequest(SealJobSchema, { job_id: jobId, total_items: count }),
     JobStatusSchema,
   );
-  return embeddingJob(call, jobId);
+  return jobId;
 }
 
 /** How long the handle keeps retrying a query that failed on the way (a worker or node restarting). */
@@ -111,11 +188,25 @@ function retrying(call: Call): Call {
   };
 }
 
-/** A handle on an existing job of this caller. */
-export function embeddingJob(unreliableCall: Call, jobId: string): EmbeddingJob {
+/** A handle on an existing embedding job of this caller. */
+export function embeddingJob(call: Call, jobId: string): EmbeddingJob {
+  return jobHandle(call, jobId, EmbeddingJobResultSchema);
+}
+
+/** A handle on an existing chat job of this caller. */
+export function chatJob(call: Call, jobId: string): ChatJob {
+  return jobHandle(call, jobId, ChatJobResultSchema);
+}
+
+function jobHandle<S extends z.ZodType>(
+  unreliableCall: Call,
+  jobId: string,
+  resultSchema: S,
+): Job<z.infer<S>> {
   const call = retrying(unreliableCall);
   const ref = parseRequest(JobRefSchema, { job_id: jobId });
   const status = () => call(SUBJECTS.getJob, ref, JobStatusSchema);
+  const pageSchema = JobResultsPageSchema.extend({ results: z.array(resultSchema) });
   return {
     jobId,
     status,
@@ -133,9 +224,9 @@ export function embeddingJob(unreliableCall: Call, jobId: string): EmbeddingJob 
         const page = await call(
           SUBJECTS.getJobResults,
           parseRequest(GetJobResultsSchema, { job_id: jobId, after_seq: afterSeq }),
-          JobResultsPageSchema,
+          pageSchema,
         );
-        yield* page.results;
+        yield* page.results as z.infer<S>[];
         afterSeq = page.last_seq;
         if (page.complete) return;
         if (page.results.length > 0) wait = POLL_MIN_MS;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CostSchema } from "./chat.js";
+import { ChatCompletionSchema, CostSchema } from "./chat.js";
 import { ErrorBodySchema } from "./errors.js";
 import { REQUEST_ID_PATTERN, REQUEST_ID_RULE } from "./subjects.js";
 
@@ -18,22 +18,55 @@ export function jobItemsSubject(jobId: string): string {
   return `llm-provider.job_items.${jobId}`;
 }
 
+const JobMetadataSchema = z.record(z.string(), z.string().max(512)).optional();
+
 /** `llm-provider.cmd.create_job`: opens a job; its items are published afterwards, then it is sealed. */
 export const CreateJobSchema = z
-  .strictObject({
-    job_id: JobIdSchema,
-    kind: z.literal("embedding").describe("What every item asks for"),
-    model: z.string().min(1).max(256),
-    dimensions: z.number().int().positive().optional(),
-    encoding_format: z
-      .enum(["float", "base64"])
-      .default("float")
-      .describe("How the vectors of the results are written; base64: little-endian float32"),
-    metadata: z.record(z.string(), z.string().max(512)).optional(),
-  })
+  .discriminatedUnion("kind", [
+    z.strictObject({
+      job_id: JobIdSchema,
+      kind: z.literal("embedding").describe("What every item asks for: a vector of its input"),
+      model: z.string().min(1).max(256),
+      dimensions: z.number().int().positive().optional(),
+      encoding_format: z
+        .enum(["float", "base64"])
+        .default("float")
+        .describe("How the vectors of the results are written; base64: little-endian float32"),
+      metadata: JobMetadataSchema,
+    }),
+    z.strictObject({
+      job_id: JobIdSchema,
+      kind: z.literal("chat").describe("What every item asks for: the completion of its chat request"),
+      model: z.string().min(1).max(256).describe("The model every item's request is sent to"),
+      metadata: JobMetadataSchema,
+    }),
+  ])
   .describe("CreateJob: a durable job whose items are published to JetStream");
 export type CreateJob = z.infer<typeof CreateJobSchema>;
 export type CreateJobInput = z.input<typeof CreateJobSchema>;
+export type JobKind = CreateJob["kind"];
+
+const ItemIdSchema = z.string().regex(REQUEST_ID_PATTERN, REQUEST_ID_RULE).describe("Unique within the job");
+
+export const EmbeddingJobItemSchema = z
+  .strictObject({
+    id: ItemIdSchema,
+    input: z.string().min(1).describe("The text to embed (POL-LLM-004: non-empty)"),
+  })
+  .describe("EmbeddingJobItem: one input of an embedding job");
+export type EmbeddingJobItem = z.infer<typeof EmbeddingJobItemSchema>;
+
+export const ChatJobItemSchema = z
+  .strictObject({
+    id: ItemIdSchema,
+    request: z
+      .record(z.string(), z.unknown())
+      .describe(
+        "A complete_chat request (CompleteChat) without `model`: the job's model answers it. Checked as a request is; a bad one gets an invalid_request result",
+      ),
+  })
+  .describe("ChatJobItem: one chat request of a chat job");
+export type ChatJobItem = z.infer<typeof ChatJobItemSchema>;
 
 /**
  * One item of a job: the message body on `llm-provider.job_items.<job_id>`, sent with
@@ -41,11 +74,8 @@ export type CreateJobInput = z.input<typeof CreateJobSchema>;
  * is dropped by the stream.
  */
 export const JobItemSchema = z
-  .strictObject({
-    id: z.string().regex(REQUEST_ID_PATTERN, REQUEST_ID_RULE).describe("Unique within the job"),
-    input: z.string().min(1).describe("The text to embed (POL-LLM-004: non-empty)"),
-  })
-  .describe("JobItem: one input of an embedding job");
+  .union([EmbeddingJobItemSchema, ChatJobItemSchema])
+  .describe("JobItem: one input of an embedding job, or one request of a chat job");
 export type JobItem = z.infer<typeof JobItemSchema>;
 
 /** `llm-provider.cmd.seal_job`: no more items; the job completes when every item has its result. */
@@ -68,11 +98,18 @@ export const JobStateSchema = z
   );
 export type JobState = z.infer<typeof JobStateSchema>;
 
+export const JobUsageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative().describe("0 for embedding jobs"),
+  cost: CostSchema.describe("Spent so far"),
+});
+export type JobUsage = z.infer<typeof JobUsageSchema>;
+
 /** Reply of create_job, seal_job, cancel_job and get_job. */
 export const JobStatusSchema = z
   .object({
     job_id: z.string(),
-    kind: z.literal("embedding"),
+    kind: z.enum(["embedding", "chat"]),
     model: z.string(),
     state: JobStateSchema,
     items_subject: z.string().describe("Where the caller publishes the items"),
@@ -84,10 +121,7 @@ export const JobStatusSchema = z
     total_items: z.number().int().nonnegative().nullable().describe("Known once sealed"),
     succeeded: z.number().int().nonnegative(),
     failed: z.number().int().nonnegative().describe("Items whose result is a typed error"),
-    usage: z.object({
-      prompt_tokens: z.number().int().nonnegative(),
-      cost: CostSchema.describe("Spent so far"),
-    }),
+    usage: JobUsageSchema,
     created_at: z.string(),
     finished_at: z.string().nullable().describe("When it completed or was cancelled"),
   })
@@ -110,21 +144,34 @@ const JobResultBase = z.object({
   seq: z.number().int().positive().describe("Position in the job's results; pages continue after it"),
 });
 
+const EmbeddingResultOkSchema = JobResultBase.extend({
+  ok: z.literal(true),
+  embedding: z.union([z.array(z.number()), z.string()]).describe("Vector, or base64 float32 LE"),
+  model: z.string(),
+  provider_id: z.string(),
+  cached: z.boolean(),
+});
+const ChatResultOkSchema = JobResultBase.extend({
+  ok: z.literal(true),
+  completion: ChatCompletionSchema.describe("The complete_chat reply to the item's request"),
+});
+const ItemFailedSchema = JobResultBase.extend({
+  ok: z.literal(false),
+  error: ErrorBodySchema.describe("Why this item failed for good (the dead-letter view)"),
+});
+
+export const EmbeddingJobResultSchema = z
+  .discriminatedUnion("ok", [EmbeddingResultOkSchema, ItemFailedSchema])
+  .describe("EmbeddingJobResult");
+export type EmbeddingJobResult = z.infer<typeof EmbeddingJobResultSchema>;
+export const ChatJobResultSchema = z
+  .discriminatedUnion("ok", [ChatResultOkSchema, ItemFailedSchema])
+  .describe("ChatJobResult");
+export type ChatJobResult = z.infer<typeof ChatJobResultSchema>;
+
 export const JobItemResultSchema = z
-  .discriminatedUnion("ok", [
-    JobResultBase.extend({
-      ok: z.literal(true),
-      embedding: z.union([z.array(z.number()), z.string()]).describe("Vector, or base64 float32 LE"),
-      model: z.string(),
-      provider_id: z.string(),
-      cached: z.boolean(),
-    }),
-    JobResultBase.extend({
-      ok: z.literal(false),
-      error: ErrorBodySchema.describe("Why this item failed for good (the dead-letter view)"),
-    }),
-  ])
-  .describe("JobItemResult: exactly one per item");
+  .union([EmbeddingResultOkSchema, ChatResultOkSchema, ItemFailedSchema])
+  .describe("JobItemResult: exactly one per item: a vector, a completion, or a typed error");
 export type JobItemResult = z.infer<typeof JobItemResultSchema>;
 
 export const JobResultsPageSchema = z

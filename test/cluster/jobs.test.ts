@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient } from "@llm-provider/contracts";
-import type { JobItemResult } from "@llm-provider/contracts";
+import type { EmbeddingJobResult } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { parseConfig } from "../../services/llm-provider/src/config/load-config.js";
@@ -92,7 +92,7 @@ describe("a job on a 3-node cluster", () => {
       );
       await cluster.kill(leader);
 
-      const seen = new Map<string, JobItemResult>();
+      const seen = new Map<string, EmbeddingJobResult>();
       for await (const result of job) {
         expect(seen.has(result.item_id), `a second result for item ${result.item_id}`).toBe(false);
         seen.set(result.item_id, result);

@@ -9,7 +9,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient, JobResultsPageSchema, SUBJECTS } from "@llm-provider/contracts";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
-import type { JobItemResult } from "@llm-provider/contracts";
+import type { ChatJobResult, EmbeddingJobResult } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { fakeEmbedding, startFakeOpenAIServer, type FakeOpenAIServer } from "../fakes/openai-server.js";
@@ -68,8 +68,8 @@ const embeddingCalls = () => upstream.requests.filter((request) => request.path 
 const texts = (count: number, prefix: string) =>
   Array.from({ length: count }, (_, i) => `${prefix} ${i % 500}`);
 
-async function collect(results: AsyncIterable<JobItemResult>): Promise<Map<string, JobItemResult>> {
-  const byItem = new Map<string, JobItemResult>();
+async function collect(results: AsyncIterable<EmbeddingJobResult>): Promise<Map<string, EmbeddingJobResult>> {
+  const byItem = new Map<string, EmbeddingJobResult>();
   for await (const result of results) {
     expect(byItem.has(result.item_id), `a second result for item ${result.item_id}`).toBe(false);
     byItem.set(result.item_id, result);
@@ -77,7 +77,7 @@ async function collect(results: AsyncIterable<JobItemResult>): Promise<Map<strin
   return byItem;
 }
 
-function expectVector(result: JobItemResult | undefined, text: string): void {
+function expectVector(result: EmbeddingJobResult | undefined, text: string): void {
   expect(result?.ok).toBe(true);
   if (!result?.ok) return;
   // Written as the shortest text of each float32, as OpenAI's API writes them.
@@ -184,7 +184,11 @@ describe("an embedding job", () => {
   it("refuses a model that does not embed, and a job of another body under the same id", async () => {
     const chat = await refusalOf(service.client.submitEmbeddingJob({ model: "model-0", items: ["x"] }));
     expect(chat).toMatchObject({ code: "unsupported", field: "model" });
-    await service.client.submitEmbeddingJob({ model: "embedder", job_id: "same-id", items: ["x"] });
+    const first = await service.client.submitEmbeddingJob({
+      model: "embedder",
+      job_id: "same-id",
+      items: ["x"],
+    });
     const reused = await refusalOf(
       service.client.submitEmbeddingJob({
         model: "embedder",
@@ -194,8 +198,79 @@ describe("an embedding job", () => {
       }),
     );
     expect(reused).toMatchObject({ code: "invalid_request", field: "job_id" });
+    // Done before the next test counts upstream calls.
+    expect(await first.finished()).toMatchObject({ state: "completed", succeeded: 1 });
     const unknown = await refusalOf(service.client.embeddingJob("no-such-job").status());
     expect(unknown).toMatchObject({ code: "not_found", field: "job_id" });
+  });
+});
+
+describe("a chat job", () => {
+  it("answers each item's request with the job's model, once, and fails a bad one on its own", async () => {
+    // The first call is rate limited: backpressure, the item comes again.
+    upstream.enqueue({ kind: "error", status: 429, headers: { "retry-after-ms": "50" } });
+    const requests = Array.from({ length: 30 }, (_, i) => ({
+      messages: [{ role: "user" as const, content: `classify ${i}` }],
+      max_tokens: 16,
+    }));
+    const job = await service.client.submitChatJob({
+      model: "model-0",
+      metadata: { purpose: "classification" },
+      items: [
+        ...requests.map((request, i) => ({ id: `doc-${i}`, request })),
+        // POL-LLM-003: a request without messages is refused, as over request/reply.
+        { id: "empty", request: { messages: [] } },
+      ],
+    });
+    const results = new Map<string, ChatJobResult>();
+    for await (const result of job) {
+      expect(results.has(result.item_id), `a second result for ${result.item_id}`).toBe(false);
+      results.set(result.item_id, result);
+    }
+    expect(results.size).toBe(31);
+    requests.forEach((_, i) => {
+      const result = results.get(`doc-${i}`);
+      expect(result?.ok && result.completion).toMatchObject({
+        content: `echo: classify ${i}`,
+        model: "model-0",
+        request_id: `job-${job.jobId}-doc-${i}`,
+      });
+    });
+    expect(results.get("empty")).toMatchObject({ ok: false, error: { code: "invalid_request" } });
+    const status = await job.status();
+    expect(status).toMatchObject({ kind: "chat", state: "completed", succeeded: 30, failed: 1 });
+    expect(status.usage.prompt_tokens).toBeGreaterThan(0);
+    expect(status.usage.completion_tokens).toBeGreaterThan(0);
+    expect(status.usage.cost.total).toBeGreaterThan(0);
+    // One upstream call per item answered (and the one rate limited).
+    expect(upstream.requests.filter((r) => r.path === "/v1/chat/completions")).toHaveLength(31);
+    // Each item's completion is a chat_completed event of the job's caller, tagged with the job's metadata.
+    const ofItem = (event: { type: string; request_id?: unknown }) =>
+      event.type === SUBJECTS.chatCompletedEvent && String(event.request_id).startsWith(`job-${job.jobId}-`);
+    const events = await waitForEvents(
+      service.nc,
+      (stored) => stored.filter((e) => ofItem(e.event)).length >= 30,
+    );
+    const completed = events.filter((e) => ofItem(e.event));
+    expect(completed).toHaveLength(30);
+    expect(completed[0]?.event.data).toMatchObject({ metadata: { purpose: "classification" } });
+  });
+
+  it("refuses a model that does not chat, and a request the typed client can tell is bad", async () => {
+    const embedder = await refusalOf(
+      service.client.submitChatJob({
+        model: "embedder",
+        items: [{ messages: [{ role: "user", content: "x" }] }],
+      }),
+    );
+    expect(embedder).toMatchObject({ code: "unsupported", field: "model" });
+    const bad = await refusalOf(
+      service.client.submitChatJob({
+        model: "model-0",
+        items: [{ messages: [{ role: "user", content: "x" }], temperature: 7 }],
+      }),
+    );
+    expect(bad).toMatchObject({ code: "invalid_request", field: "temperature" });
   });
 });
 

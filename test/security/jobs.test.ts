@@ -5,7 +5,7 @@
 import { headers as createHeaders } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createLlmProviderClient } from "@llm-provider/contracts";
-import type { JobItemResult } from "@llm-provider/contracts";
+import type { EmbeddingJobResult } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
@@ -46,8 +46,8 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function readAll(results: AsyncIterable<JobItemResult>): Promise<JobItemResult[]> {
-  const all: JobItemResult[] = [];
+async function readAll(results: AsyncIterable<EmbeddingJobResult>): Promise<EmbeddingJobResult[]> {
+  const all: EmbeddingJobResult[] = [];
   for await (const result of results) all.push(result);
   return all;
 }

@@ -12,7 +12,7 @@ import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog, upstreamModelName } from "./domain/catalog.js";
 import type { ModelEntry } from "./domain/catalog.js";
-import { createEndpoints, createJobEmbedder } from "./handlers/endpoints.js";
+import { createEndpoints, createJobComputers } from "./handlers/endpoints.js";
 import type { EndpointDeps } from "./handlers/endpoints.js";
 import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
@@ -116,7 +116,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     replyPrefixes: [...INBOX_PREFIXES, ...config.callers.reply_prefixes],
     endpoints,
   });
-  const jobWorker = jobs?.startWorker(createJobEmbedder(endpointDeps), endpointDeps.events, logger);
+  const jobWorker = jobs?.startWorker(createJobComputers(endpointDeps), endpointDeps.events, logger);
   logger.info(
     { service_id: service.id, queue: config.service.queue_group, providers: [...clients.keys()] },
     "llm-provider serving",

@@ -37,10 +37,17 @@ export function startJobs(nc: NatsConnection, config: Config, callers: CallerIde
   };
   return {
     ports,
-    startWorker(embed: JobBatchDeps["embed"], events: EventSink, logger: Logger): JobItemsWorker {
+    startWorker(
+      compute: Pick<JobBatchDeps, "embed" | "chat">,
+      events: EventSink,
+      logger: Logger,
+    ): JobItemsWorker {
       const gaveUp = new AbortController();
-      const contextFor = (caller: string, jobId: string): RequestContext => {
-        const requestId = `job-${jobId}-${nuid.next()}`;
+      const contextFor = (
+        caller: string,
+        jobId: string,
+        requestId = `job-${jobId}-${nuid.next()}`,
+      ): RequestContext => {
         return {
           requestId,
           requestIdFromCaller: false,
@@ -61,11 +68,12 @@ export function startJobs(nc: NatsConnection, config: Config, callers: CallerIde
               jobs: ports.store,
               results: ports.results,
               events,
-              embed,
+              ...compute,
               contextFor,
               maxDeliveries: jobs.max_deliveries,
               retryBaseMs: jobs.retry_base_ms,
               batchTimeoutMs: jobs.batch_timeout_ms,
+              chatConcurrency: jobs.chat_concurrency,
             },
             caller,
             jobId,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addUsage,
+  sumUsage,
   cancelJob,
   completeIfDone,
   decideOnBatchFailure,
@@ -66,10 +67,27 @@ describe("completion and progress", () => {
   });
 
   it("adds what a batch spent", () => {
-    const spent = addUsage(created, 7, { currency: "USD", input: 0.25, output: 0, total: 0.25 });
-    expect(addUsage(spent, 3, { currency: "USD", input: 0.5, output: 0, total: 0.5 }).usage).toEqual({
+    const spent = addUsage(created, {
+      prompt_tokens: 7,
+      completion_tokens: 0,
+      cost: { currency: "USD", input: 0.25, output: 0, total: 0.25 },
+    });
+    const chat = sumUsage([
+      {
+        prompt_tokens: 2,
+        completion_tokens: 4,
+        cost: { currency: "USD", input: 0.25, output: 0.5, total: 0.75 },
+      },
+      {
+        prompt_tokens: 1,
+        completion_tokens: 1,
+        cost: { currency: "USD", input: 0, output: 0.25, total: 0.25 },
+      },
+    ]);
+    expect(addUsage(spent, chat).usage).toEqual({
       prompt_tokens: 10,
-      cost: { currency: "USD", input: 0.75, output: 0, total: 0.75 },
+      completion_tokens: 5,
+      cost: { currency: "USD", input: 0.5, output: 0.75, total: 1.25 },
     });
   });
 });

@@ -5,8 +5,10 @@ import type {
   ErrorBody,
   JobFinished,
   JobProgress,
+  JobKind,
   JobState,
   JobStatus,
+  JobUsage,
 } from "@llm-provider/contracts";
 import { sumCosts } from "./cost.js";
 import { deriveEventId } from "./events.js";
@@ -16,16 +18,17 @@ import { hashParts } from "./hash-parts.js";
 export interface JobRecord {
   job_id: string;
   caller: string;
-  kind: "embedding";
+  kind: JobKind;
   /** Random: the prefix of its items' Nats-Msg-Id, which only its caller learns. */
   msg_id_prefix: string;
   model: string;
+  /** Embedding jobs: the vectors' length and how results write them. */
   dimensions?: number | undefined;
-  encoding_format: "float" | "base64";
+  encoding_format?: "float" | "base64" | undefined;
   metadata?: Record<string, string> | undefined;
   state: JobState;
   total_items: number | null;
-  usage: { prompt_tokens: number; cost: Cost };
+  usage: JobUsage;
   /** The last tenth of the items a progress event was sent for (0: none yet). */
   progress_percent: number;
   created_at: string;
@@ -55,12 +58,13 @@ export function newJobRecord(request: CreateJob, caller: string, now: Date, msgI
     kind: request.kind,
     msg_id_prefix: msgIdPrefix,
     model: request.model,
-    dimensions: request.dimensions,
-    encoding_format: request.encoding_format,
+    ...(request.kind === "embedding"
+      ? { dimensions: request.dimensions, encoding_format: request.encoding_format }
+      : {}),
     metadata: request.metadata,
     state: "open",
     total_items: null,
-    usage: { prompt_tokens: 0, cost: zeroCost() },
+    usage: { prompt_tokens: 0, completion_tokens: 0, cost: zeroCost() },
     progress_percent: 0,
     created_at: now.toISOString(),
     finished_at: null,
@@ -69,11 +73,10 @@ export function newJobRecord(request: CreateJob, caller: string, now: Date, msgI
 
 /** A repeated create of the same job is answered with the job as it stands; another body is refused. */
 export function sameJobRequest(record: JobRecord, request: CreateJob): boolean {
+  if (record.kind !== request.kind || record.model !== request.model) return false;
   return (
-    record.kind === request.kind &&
-    record.model === request.model &&
-    record.dimensions === request.dimensions &&
-    record.encoding_format === request.encoding_format
+    request.kind !== "embedding" ||
+    (record.dimensions === request.dimensions && record.encoding_format === request.encoding_format)
   );
 }
 
@@ -121,13 +124,29 @@ export function progressPassed(record: JobRecord, counts: ResultCounts): number 
 }
 
 /** What a batch spent, added to the job's usage (only for results that were new). */
-export function addUsage(record: JobRecord, promptTokens: number, cost: Cost): JobRecord {
+export function addUsage(record: JobRecord, spent: JobUsage): JobRecord {
   return {
     ...record,
     usage: {
-      prompt_tokens: record.usage.prompt_tokens + promptTokens,
-      cost: sumCosts([record.usage.cost, cost]),
+      prompt_tokens: record.usage.prompt_tokens + spent.prompt_tokens,
+      completion_tokens: record.usage.completion_tokens + spent.completion_tokens,
+      cost: sumCosts([record.usage.cost, spent.cost]),
     },
+  };
+}
+
+/** Usage of several calls as one. */
+export function sumUsage(spent: readonly JobUsage[]): JobUsage {
+  let prompt = 0;
+  let completion = 0;
+  for (const usage of spent) {
+    prompt += usage.prompt_tokens;
+    completion += usage.completion_tokens;
+  }
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    cost: sumCosts(spent.map((usage) => usage.cost)),
   };
 }
 

@@ -1,4 +1,5 @@
 import { SUBJECTS } from "@llm-provider/contracts";
+import type { ChatCompletion } from "@llm-provider/contracts";
 import type { Config } from "../config/schema.js";
 import type { Catalog, ModelEntry, TargetSkip } from "../domain/catalog.js";
 import type { EmbeddingCache } from "../ports/embedding-cache.js";
@@ -8,7 +9,7 @@ import type { PolicyGate } from "../ports/policy-gate.js";
 import type { ProviderClient } from "../ports/provider-client.js";
 import type { IdempotencyStore } from "../ports/idempotency-store.js";
 import type { JobItemsQueue, JobResultsLog, JobStore } from "../ports/job-store.js";
-import type { Endpoints, Handler } from "../ports/request-handler.js";
+import type { Endpoints, Handler, RequestContext } from "../ports/request-handler.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import { createCompleteChatHandler } from "./chat/complete-chat.js";
 import type { ChatDeps } from "./chat/prepare-chat.js";
@@ -51,18 +52,8 @@ export interface EndpointDeps {
 
 /** The table of served subjects: one handler per request subject. */
 export function createEndpoints(deps: EndpointDeps): Endpoints {
-  const { config, catalog, clients, providersWithoutClient, policyGate, callerLimits, events, health } = deps;
-  const chat: ChatDeps = {
-    catalog,
-    clients,
-    providersWithoutClient,
-    policyGate,
-    callerLimits,
-    events,
-    health,
-    defaultTimeoutMs: config.service.default_timeout_ms,
-    includeContentInEvents: config.events.include_content,
-  };
+  const { config, catalog, events, health } = deps;
+  const chat = chatDepsOf(deps);
   const oncePerRequestId = (subject: string, handler: Handler): Handler =>
     deps.idempotencyStore === undefined
       ? handler
@@ -103,9 +94,19 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
   };
 }
 
-/** generate_embedding for the job worker: computed in the process, no reply to fit into a message. */
-export function createJobEmbedder(deps: EndpointDeps): ReturnType<typeof createEmbeddingComputer> {
-  return createEmbeddingComputer(embeddingDepsOf(deps));
+/**
+ * What the job worker computes items with, in the process: generate_embedding with no reply to fit
+ * into a message, and complete_chat (without the Request-Id store: a job's results are its record).
+ */
+export function createJobComputers(deps: EndpointDeps): {
+  embed: ReturnType<typeof createEmbeddingComputer>;
+  chat: (body: unknown, context: RequestContext) => Promise<ChatCompletion>;
+} {
+  const chat = createCompleteChatHandler(chatDepsOf(deps));
+  return {
+    embed: createEmbeddingComputer(embeddingDepsOf(deps)),
+    chat: async (body, context) => (await chat(body, context)) as ChatCompletion,
+  };
 }
 
 function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
@@ -122,5 +123,20 @@ function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
     health: deps.health,
     defaultTimeoutMs: config.service.default_timeout_ms,
     maxPayloadBytes: deps.maxPayloadBytes,
+  };
+}
+
+function chatDepsOf(deps: EndpointDeps): ChatDeps {
+  const { config } = deps;
+  return {
+    catalog: deps.catalog,
+    clients: deps.clients,
+    providersWithoutClient: deps.providersWithoutClient,
+    policyGate: deps.policyGate,
+    callerLimits: deps.callerLimits,
+    events: deps.events,
+    health: deps.health,
+    defaultTimeoutMs: config.service.default_timeout_ms,
+    includeContentInEvents: config.events.include_content,
   };
 }

@@ -1,4 +1,4 @@
-import type { JobItemResult } from "@llm-provider/contracts";
+import type { ChatJobResult, EmbeddingJobResult, JobItemResult } from "@llm-provider/contracts";
 import type { JobRecord, ResultCounts } from "../domain/jobs.js";
 
 /** A change to a job record: the record to write, or the same record when nothing changes. */
@@ -25,7 +25,10 @@ export interface JobStore {
  * `Float32Array` it was computed as, written out by the log.
  */
 export type NewJobResult =
-  | (Omit<Extract<JobItemResult, { ok: true }>, "seq" | "embedding"> & { embedding: Float32Array | string })
+  | (Omit<Extract<EmbeddingJobResult, { ok: true }>, "seq" | "embedding"> & {
+      embedding: Float32Array | string;
+    })
+  | Omit<Extract<ChatJobResult, { ok: true }>, "seq">
   | Omit<Extract<JobItemResult, { ok: false }>, "seq">;
 
 /**

@@ -54,6 +54,13 @@ export const JobsConfigSchema = z
       .default(20)
       .describe("How long a partial batch waits for more items of its job"),
     concurrent_batches: z.number().int().min(1).default(4).describe("Batches one worker runs at once"),
+    chat_concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(8)
+      .describe("Items of a chat job's batch answered at once (a chat request has no batch form)"),
     batch_timeout_ms: z.number().int().min(1_000).default(120_000),
   })
   .refine((jobs) => jobs.ack_wait_ms > jobs.linger_ms * 10, {

@@ -48,10 +48,17 @@ export function createJobHandlers(deps: JobCommandDeps) {
   const createJob: Handler = async (body, context) => {
     const request = parseRequest(CreateJobSchema, body);
     const model = configuredModel(deps.catalog(), request.model);
-    const resolved = resolveEmbeddingRequirement(model, request.dimensions);
-    if ("mismatch" in resolved) {
-      const { kind, message, field } = resolved.mismatch;
-      throw new LlmProviderError(kind, message, { field });
+    if (request.kind === "embedding") {
+      const resolved = resolveEmbeddingRequirement(model, request.dimensions);
+      if ("mismatch" in resolved) {
+        const { kind, message, field } = resolved.mismatch;
+        throw new LlmProviderError(kind, message, { field });
+      }
+    } else if (!model.features.chat) {
+      // What each item asks for is checked per item, as a request is; the model once, here.
+      throw new LlmProviderError("unsupported", `model '${model.model_name}' does not support chat`, {
+        field: "model",
+      });
     }
     const record = newJobRecord(request, context.caller, now(), deps.newId());
     const stored = await deps.jobs.create(record);
@@ -63,7 +70,7 @@ export function createJobHandlers(deps: JobCommandDeps) {
     if (!sameJobRequest(stored.existing, request))
       throw new LlmProviderError(
         "invalid_request",
-        `job ${quoteValue(request.job_id)} exists with another model, dimensions or encoding`,
+        `job ${quoteValue(request.job_id)} exists with another kind, model, dimensions or encoding`,
         { field: "job_id" },
       );
     return jobStatusOf(stored.existing, await countsOf(stored.existing));

@@ -1,15 +1,19 @@
-import { JobItemSchema, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
-import type { Cost, ErrorBody } from "@llm-provider/contracts";
+import {
+  ChatJobItemSchema,
+  EmbeddingJobItemSchema,
+  LlmProviderError,
+  SUBJECTS,
+} from "@llm-provider/contracts";
+import type { ChatCompletion, ChatJobItem, EmbeddingJobItem, ErrorBody } from "@llm-provider/contracts";
 import {
   addUsage,
   buildJobProgress,
   completeIfDone,
-  decideOnBatchFailure,
   jobKey,
   progressPassed,
+  sumUsage,
 } from "../../domain/jobs.js";
 import type { JobRecord } from "../../domain/jobs.js";
-import { sumCosts } from "../../domain/cost.js";
 import type { EventSink } from "../../ports/event-sink.js";
 import type {
   ItemOutcome,
@@ -19,8 +23,11 @@ import type {
   QueuedItem,
 } from "../../ports/job-store.js";
 import type { RequestContext } from "../../ports/request-handler.js";
-import { encodeFloat32Base64 } from "../../domain/embedding-vector.js";
 import type { EmbeddingReply } from "../embeddings/build-embedding-reply.js";
+import { answerChatItems } from "./answer-chat-items.js";
+import { embedJobItems } from "./embed-job-items.js";
+import { failed, Spending } from "./job-item-outcomes.js";
+import type { Computed, ValidItem } from "./job-item-outcomes.js";
 import { announceFinish } from "./job-commands.js";
 
 export interface JobBatchDeps {
@@ -29,21 +36,23 @@ export interface JobBatchDeps {
   events: EventSink;
   /** generate_embedding computed in the process: a job's items go through every check a request goes through. */
   embed: (body: unknown, context: RequestContext) => Promise<EmbeddingReply>;
+  /** complete_chat computed in the process, for the items of a chat job. */
+  chat: (body: unknown, context: RequestContext) => Promise<ChatCompletion>;
   /** A request context for the job's caller (logger, trace root, shutdown signal). */
-  contextFor: (caller: string, jobId: string) => RequestContext;
+  contextFor: (caller: string, jobId: string, requestId?: string) => RequestContext;
   maxDeliveries: number;
   retryBaseMs: number;
   batchTimeoutMs: number;
+  /** Items of a chat job's batch answered at once. */
+  chatConcurrency: number;
   now?: () => Date;
 }
 
-type ValidItem = { id: string; input: string; deliveries: number; position: number };
-
 /**
  * Runs one batch of a job's items: each item gets exactly one result in the results log (a vector,
- * or the typed error that failed it for good), then the job's usage, progress and completion are
- * updated. An item of a job that does not exist, or was cancelled, needs no result. A retryable
- * failure (rate limit, outage) sends the items back for later: backpressure, not errors.
+ * a completion, or the typed error that failed it for good), then the job's usage, progress and
+ * completion are updated. An item of a job that does not exist, or was cancelled, needs no result.
+ * A retryable failure (rate limit, outage) sends the items back for later: backpressure, not errors.
  * Returns one outcome per item, in order.
  */
 export async function runJobBatch(
@@ -63,100 +72,70 @@ export async function runJobBatch(
   }
   const outcomes = [...done];
   const results: NewJobResult[] = [];
-  const valid: ValidItem[] = [];
-  items.forEach((item, position) => {
-    const parsed = JobItemSchema.safeParse(item.body);
-    if (parsed.success) valid.push({ ...parsed.data, deliveries: item.deliveries, position });
-    else if (item.fallbackId !== undefined)
-      results.push(failed(item.fallbackId, invalidItem(parsed.error.issues[0]?.path.join(".") ?? "")));
-  });
-  let usage = { promptTokens: 0, cost: [] as Cost[] };
-  const computed = await embedAll(deps, job, valid, (tokens, cost) => {
-    usage = { promptTokens: usage.promptTokens + tokens, cost: [...usage.cost, cost] };
-  });
-  for (const outcome of computed) {
+  const calls: (number | undefined)[] = [];
+  const spending = new Spending();
+  const computed =
+    job.kind === "embedding"
+      ? await embedJobItems(deps, job, validItems(items, EmbeddingJobItemSchema, results, calls), spending)
+      : await answerChatItems(deps, job, validItems(items, ChatJobItemSchema, results, calls), spending);
+  for (const outcome of computed as Computed<unknown>[]) {
     if ("retry" in outcome) outcomes[outcome.item.position] = { kind: "retry", delayMs: outcome.retry };
-    else results.push(outcome.result);
+    else {
+      results.push(outcome.result);
+      calls.push(outcome.call);
+    }
   }
-  if (results.length > 0) await record(deps, job, results, usage);
+  if (results.length > 0) await record(deps, job, results, calls, spending);
   return outcomes;
 }
 
-type Computed = { item: ValidItem; retry: number } | { item: ValidItem; result: NewJobResult };
-
-/** Embeds the items as one request; a final failure of several is split to find the item at fault. */
-async function embedAll(
-  deps: JobBatchDeps,
-  job: JobRecord,
-  items: ValidItem[],
-  spent: (promptTokens: number, cost: Cost) => void,
-): Promise<Computed[]> {
-  if (items.length === 0) return [];
-  let reply: EmbeddingReply;
-  try {
-    reply = await embed(deps, job, items);
-  } catch (error) {
-    const body = errorBodyOf(error);
-    const deliveries = Math.max(...items.map((item) => item.deliveries));
-    const decision = decideOnBatchFailure(
-      body,
-      items.length,
-      { count: deliveries, max: deps.maxDeliveries },
-      deps.retryBaseMs,
-    );
-    if (decision.kind === "retry") return items.map((item) => ({ item, retry: decision.delayMs }));
-    if (decision.kind === "fail")
-      return items.map((item) => ({ item, result: failed(item.id, decision.error) }));
-    const alone: Computed[] = [];
-    for (const item of items) alone.push(...(await embedAll(deps, job, [item], spent)));
-    return alone;
-  }
-  spent(reply.usage.prompt_tokens, reply.usage.cost);
-  return items.map((item, index) => {
-    const embedding = reply.data[index]!;
-    return {
-      item,
-      result: {
-        item_id: item.id,
-        ok: true,
-        embedding: reply.encoding === "base64" ? encodeFloat32Base64(embedding.vector) : embedding.vector,
-        model: embedding.model,
-        provider_id: reply.provider_id,
-        cached: embedding.cached,
-      },
-    };
+/** The items whose body is an item of the job's kind; the others get their invalid_request result. */
+function validItems<Body extends EmbeddingJobItem | ChatJobItem>(
+  items: readonly QueuedItem[],
+  schema: {
+    safeParse(
+      body: unknown,
+    ): { success: true; data: Body } | { success: false; error: { issues: { path: PropertyKey[] }[] } };
+  },
+  results: NewJobResult[],
+  calls: (number | undefined)[],
+): ValidItem<Body>[] {
+  const valid: ValidItem<Body>[] = [];
+  items.forEach((item, position) => {
+    const parsed = schema.safeParse(item.body);
+    if (parsed.success) valid.push({ ...parsed.data, deliveries: item.deliveries, position });
+    else if (item.fallbackId !== undefined) {
+      results.push(failed(item.fallbackId, invalidItem(parsed.error.issues[0]?.path.join(".") ?? "")));
+      calls.push(undefined);
+    }
   });
-}
-
-async function embed(deps: JobBatchDeps, job: JobRecord, items: ValidItem[]): Promise<EmbeddingReply> {
-  const body = {
-    model: job.model,
-    input: items.map((item) => item.input),
-    ...(job.dimensions !== undefined ? { dimensions: job.dimensions } : {}),
-    encoding_format: job.encoding_format,
-    timeout_ms: deps.batchTimeoutMs,
-    ...(job.metadata ? { metadata: job.metadata } : {}),
-  };
-  return deps.embed(body, deps.contextFor(job.caller, job.job_id));
+  return valid;
 }
 
 /**
- * Stores the results, then adds what was spent and moves the job on. Only a batch with at least
- * one new result adds its usage: a batch delivered again after a worker died was paid for once.
+ * Stores the results, then adds what was spent and moves the job on. A call's usage is added when
+ * at least one of its results was new: a batch delivered again after a worker died was paid once.
  */
 async function record(
   deps: JobBatchDeps,
   job: JobRecord,
   results: NewJobResult[],
-  usage: { promptTokens: number; cost: Cost[] },
+  calls: (number | undefined)[],
+  spending: Spending,
 ): Promise<void> {
   const key = jobKey(job.caller, job.job_id);
   const fresh = await deps.results.append(key, results);
+  const paid = new Set<number>();
+  fresh.forEach((isNew, index) => {
+    const call = calls[index];
+    if (isNew && call !== undefined) paid.add(call);
+  });
+  const spent = sumUsage([...paid].map((call) => spending.calls[call]!));
   const now = deps.now?.() ?? new Date();
   const counts = await deps.results.counts(key);
   let progress: number | undefined;
   const changed = await deps.jobs.update(job.caller, job.job_id, (current) => {
-    let next = fresh.some(Boolean) ? addUsage(current, usage.promptTokens, sumCosts(usage.cost)) : current;
+    let next = paid.size > 0 ? addUsage(current, spent) : current;
     progress = progressPassed(next, counts);
     if (progress !== undefined) next = { ...next, progress_percent: progress };
     return completeIfDone(next, counts, now);
@@ -171,20 +150,10 @@ async function record(
   await announceFinish(deps, changed.before, changed.after, counts, now);
 }
 
-function failed(itemId: string, error: ErrorBody): NewJobResult {
-  return { item_id: itemId, ok: false, error };
-}
-
 function invalidItem(field: string): ErrorBody {
   return new LlmProviderError(
     "invalid_request",
-    'a job item is {"id", "input"}: a non-empty input and an id of letters, digits and ._:@+=/-',
+    'a job item is {"id", "input"} (embedding) or {"id", "request"} (chat), with an id of letters, digits and ._:@+=/-',
     { field: field === "" ? "item" : `item.${field}` },
   ).toBody();
-}
-
-function errorBodyOf(error: unknown): ErrorBody {
-  if (error instanceof LlmProviderError) return error.toBody();
-  // Not a typed failure (a fault of ours, a lost connection): tried again like an outage.
-  return new LlmProviderError("internal", "the batch failed unexpectedly", { retryable: true }).toBody();
 }

@@ -9,7 +9,8 @@ const encoder = new TextEncoder();
  * it), not widened to a double's seventeen digits.
  */
 export function encodeJobResult(result: NewJobResult): Uint8Array {
-  if (!result.ok || typeof result.embedding === "string") return encoder.encode(JSON.stringify(result));
+  if (!("embedding" in result) || typeof result.embedding === "string")
+    return encoder.encode(JSON.stringify(result));
   const { embedding, ...rest } = result;
   // The other fields first, then the vector in the place of the closing brace.
   const head = encoder.encode(`${JSON.stringify(rest).slice(0, -1)},"embedding":`);
