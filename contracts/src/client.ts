@@ -355,7 +355,7 @@ async function* resumably(
       for (;;) {
         const step = await nextWithin(replies, source.idleMs);
         if (step === "idle" || step.done === true || step.value.data.length === 0) break;
-        const message = decodeStreamMessage(step.value);
+        const message = decodeResumedMessage(step.value, next);
         if (message.seq < next) continue; // already received before a resume
         if (message.seq > next) break; // messages were lost: resume from the last one received
         next++;
@@ -364,8 +364,8 @@ async function* resumably(
         if (message.type === "done" || message.type === "error") return;
       }
     } catch (error) {
-      // No worker or no connection right now (a reconnect): resume. Any other typed error (a
-      // refusal, `not_found`) is the answer.
+      // No worker, no connection (a reconnect) or no JetStream leader right now: resume again.
+      // Any other typed error (a refusal, `not_found`) is the answer.
       const typed = error instanceof LlmProviderError ? error : undefined;
       if (typed && !TRANSIENT_STREAM_ERRORS.has(typed.code)) throw typed;
       lastError =
@@ -391,7 +391,11 @@ async function* resumably(
 }
 
 /** Transport errors after which a resumable stream is resumed rather than failed. */
-const TRANSIENT_STREAM_ERRORS = new Set<string>(["service_unavailable", "request_timeout"]);
+const TRANSIENT_STREAM_ERRORS = new Set<string>([
+  "service_unavailable",
+  "request_timeout",
+  "state_unavailable",
+]);
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -488,6 +492,25 @@ function decodeStreamMessage(msg: Msg): StreamMessage {
   const parsed = StreamMessageSchema.safeParse(msg.json());
   if (!parsed.success) throw new LlmProviderError("internal", "stream message does not match the contract");
   return parsed.data;
+}
+
+/**
+ * One message of a resumable stream: the expected one as it is, even the stream's own terminal
+ * `error` (a resume replays it, and it is final); anything else as `decodeStreamMessage` reads it,
+ * so that a refusal of the request itself (`not_found`, `busy`) is thrown typed.
+ */
+function decodeResumedMessage(msg: Msg, next: number): StreamMessage {
+  const parsed = StreamMessageSchema.safeParse(parseJsonOrUndefined(msg));
+  if (parsed.success && parsed.data.seq === next) return parsed.data;
+  return decodeStreamMessage(msg);
+}
+
+function parseJsonOrUndefined(msg: Msg): unknown {
+  try {
+    return msg.json();
+  } catch {
+    return undefined;
+  }
 }
 
 function publishCancel(nc: NatsConnection, requestId: string): void {

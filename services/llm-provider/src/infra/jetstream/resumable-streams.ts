@@ -7,7 +7,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { nanos, nuid } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LlmProviderError, RESUMABLE_STREAM_PREFIX, StreamMessageSchema } from "@llm-provider/contracts";
@@ -205,21 +205,9 @@ async function* followKept(
   afterSeq: number,
   signal: AbortSignal,
 ): AsyncGenerator<StreamMessage> {
-  const last = await (await jsm).streams.getMessage(config.stream, { last_by_subj: subject });
-  if (last === null) {
-    throw new LlmProviderError(
-      "not_found",
-      "no resumable stream of this request id is kept for this caller",
-      {
-        field: "request_id",
-      },
-    );
-  }
-  const consumer = await js.consumers.get(config.stream, {
-    filter_subjects: subject,
-    deliver_policy: DeliverPolicy.All,
+  const messages = await openKept(js, jsm, config, subject).catch((error: unknown) => {
+    throw asStateError(error);
   });
-  const messages = await consumer.consume({ max_messages: 64 });
   let stopped: LlmProviderError | undefined;
   const stop = (why: LlmProviderError) => {
     stopped ??= why;
@@ -253,12 +241,42 @@ async function* followKept(
     throw stopped ?? new LlmProviderError("state_unavailable", "reading the kept stream stopped");
   } catch (error) {
     if (error instanceof BrokenStreamError) throw new LlmProviderError("internal", error.message);
-    throw error;
+    throw asStateError(error);
   } finally {
     clearTimeout(idle);
     signal.removeEventListener("abort", onAbort);
     await messages.close().catch(() => undefined);
   }
+}
+
+/** The caller's kept messages from the first, through an ordered consumer; `not_found` when none is kept. */
+async function openKept(
+  js: JetStreamClient,
+  jsm: Promise<JetStreamManager>,
+  config: ResumableStreamsConfig,
+  subject: string,
+): Promise<ConsumerMessages> {
+  const last = await (await jsm).streams.getMessage(config.stream, { last_by_subj: subject });
+  if (last === null) {
+    throw new LlmProviderError(
+      "not_found",
+      "no resumable stream of this request id is kept for this caller",
+      {
+        field: "request_id",
+      },
+    );
+  }
+  const consumer = await js.consumers.get(config.stream, {
+    filter_subjects: subject,
+    deliver_policy: DeliverPolicy.All,
+  });
+  return await consumer.consume({ max_messages: 64 });
+}
+
+/** A JetStream that did not answer (a leader election, a lost node): retryable, the resume may be sent again. */
+function asStateError(error: unknown): LlmProviderError {
+  if (error instanceof LlmProviderError) return error;
+  return new LlmProviderError("state_unavailable", `the kept stream could not be read: ${String(error)}`);
 }
 
 function decodeBatch(msg: JsMsg): StreamMessage[] {
