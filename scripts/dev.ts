@@ -79,6 +79,7 @@ const stateNames = {
   stream: [
     ...(config.events.enabled ? [config.events.stream] : []),
     ...(config.jobs.enabled ? [config.jobs.items_stream, config.jobs.results_stream] : []),
+    ...(config.resumable_streams.enabled ? [config.resumable_streams.stream] : []),
   ],
   buckets: kvBucketSpecs(config).map((spec) => spec.bucket),
 };

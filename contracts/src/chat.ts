@@ -213,6 +213,13 @@ export const CompleteChatSchema = z
           "restart it on the fallback (default), continue the partial answer where the fallback takes an " +
           "assistant prefill (else restart), or end the stream with an error (off)",
       ),
+    resumable: z
+      .boolean()
+      .optional()
+      .describe(
+        "stream_chat only: also keep the stream's messages for a while, so that a caller that lost " +
+          "them can continue with llm-provider.cmd.resume_stream from the last seq it received",
+      ),
   })
   .superRefine((request, context) => {
     if (request.max_tokens !== undefined && request.max_completion_tokens !== undefined)

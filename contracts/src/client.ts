@@ -12,7 +12,7 @@ import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
 import { chatJob, embeddingJob, submitChatJob, submitEmbeddingJob } from "./job-client.js";
 import type { ChatJob, EmbeddingJob, SubmitChatJob, SubmitEmbeddingJob } from "./job-client.js";
-import { StreamMessageSchema } from "./stream.js";
+import { ResumeStreamSchema, StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone, StreamMessage, StreamRestart } from "./stream.js";
 import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
 import { REFUSED_OPENAI_CHAT_FIELDS } from "./openai-fields.js";
@@ -39,9 +39,17 @@ export interface LlmProviderClientOptions {
    * cannot read each other's replies). Unset: the connection's own prefix (`connect({ inboxPrefix })`).
    */
   inboxPrefix?: string;
+  /**
+   * A `resumable` stream whose replies stop for this long (a lost connection, a reconnect that
+   * lost messages) is resumed with `resume_stream` from the last seq received. Default 15 s.
+   */
+  streamIdleMs?: number;
 }
 
 const DEFAULT_TIMEOUTS = { chat: 120_000, embedding: 60_000, query: 5_000 };
+const DEFAULT_STREAM_IDLE_MS = 15_000;
+/** Resumes in a row that brought nothing new before a resumable stream gives up. */
+const MAX_RESUMES_WITHOUT_PROGRESS = 5;
 /** Time kept back so that the service's own deadline error reaches the caller before its timeout. */
 const DEADLINE_MARGIN_MS = 250;
 
@@ -52,7 +60,10 @@ const DEADLINE_MARGIN_MS = 250;
  * mode drop the text received so far (the answer starts again), in `continue` mode keep it.
  * Iteration throws `LlmProviderError` when the stream ends in an error, loses a message, or stops
  * without a terminal message — a cut answer never looks complete. Leaving the loop early tells
- * the worker to stop (and stop paying for) the upstream call.
+ * the worker to stop (and stop paying for) the upstream call. A stream requested with
+ * `resumable: true` survives a lost connection: when its replies stop or skip a seq, the client
+ * resumes it (`resume_stream`) from the last seq it received and iteration goes on without a gap
+ * or a duplicate.
  */
 export interface ChatStream extends AsyncIterable<StreamChunk | StreamRestart> {
   readonly requestId: string;
@@ -65,6 +76,12 @@ export type ChatStreamResult = StreamDone & { content: string; reasoning_content
 export interface LlmProviderClient {
   completeChat(request: CompleteChatInput, options?: CallOptions): Promise<ChatCompletion>;
   streamChat(request: CompleteChatInput, options?: CallOptions): ChatStream;
+  /**
+   * Continues this caller's resumable stream `requestId` after `afterSeq` (the last seq received,
+   * -1 for all), e.g. from another connection or process: the same messages the stream sends from
+   * there on. `done`'s `content` holds the text after `afterSeq`. Unknown or expired: `not_found`.
+   */
+  resumeChatStream(requestId: string, afterSeq: number, options?: Pick<CallOptions, "timeoutMs">): ChatStream;
   generateEmbedding(request: GenerateEmbeddingInput, options?: CallOptions): Promise<EmbeddingResult>;
   listModels(request?: ListAvailableModels, options?: CallOptions): Promise<ModelList>;
   getProviderHealth(
@@ -88,6 +105,7 @@ export function createLlmProviderClient(
 ): LlmProviderClient {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const { inboxPrefix } = options;
+  const streamIdleMs = options.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS;
 
   async function call<R extends z.ZodType>(
     subject: string,
@@ -131,7 +149,22 @@ export function createLlmProviderClient(
       return await call(SUBJECTS.completeChat, body, ChatCompletionSchema, timeoutMs, callOptions);
     },
     streamChat(request, callOptions = {}) {
-      return openChatStream(nc, request, callOptions, callOptions.timeoutMs ?? timeouts.chat, inboxPrefix);
+      const timeoutMs = callOptions.timeoutMs ?? timeouts.chat;
+      const requestId = callOptions.requestId ?? nuid.next();
+      const source = { nc, requestId, timeoutMs, inboxPrefix, idleMs: streamIdleMs };
+      const send = (deadline: number) => sendStreamRequest(request, callOptions, source, deadline);
+      return openChatStream(source, (deadline) =>
+        request.resumable === true
+          ? resumably(source, deadline, -1, () => send(deadline))
+          : inOrder(send(deadline), timeoutMs),
+      );
+    },
+    resumeChatStream(requestId, afterSeq, callOptions = {}) {
+      const timeoutMs = callOptions.timeoutMs ?? timeouts.chat;
+      const source = { nc, requestId, timeoutMs, inboxPrefix, idleMs: streamIdleMs };
+      return openChatStream(source, (deadline) =>
+        resumably(source, deadline, afterSeq, () => sendResumeRequest(source, afterSeq, deadline)),
+      );
     },
     async generateEmbedding(request, callOptions = {}) {
       const timeoutMs = callOptions.timeoutMs ?? timeouts.embedding;
@@ -215,14 +248,26 @@ async function requestStream(
   })();
 }
 
+/** Where a stream's messages come from, and where its cancel goes. */
+interface StreamSource {
+  nc: NatsConnection;
+  requestId: string;
+  timeoutMs: number;
+  inboxPrefix: string | undefined;
+  /** Silence after which a resumable stream is resumed. */
+  idleMs: number;
+}
+
+/**
+ * A chat stream read from `messages` (given the time by which it must end): the answer put
+ * together, the terminal message turned into `done` or a thrown error, and a cancel sent when the
+ * caller stops early.
+ */
 function openChatStream(
-  nc: NatsConnection,
-  request: CompleteChatInput,
-  callOptions: CallOptions,
-  timeoutMs: number,
-  inboxPrefix: string | undefined,
+  source: Pick<StreamSource, "nc" | "requestId" | "timeoutMs">,
+  messages: (deadline: number) => AsyncIterable<StreamMessage>,
 ): ChatStream {
-  const requestId = callOptions.requestId ?? nuid.next();
+  const { nc, requestId } = source;
   const done = promiseWithResolvers<ChatStreamResult>();
   // Nobody may be awaiting `done` when iteration fails; the error reaches the loop either way.
   done.promise.catch(() => undefined);
@@ -232,16 +277,7 @@ function openChatStream(
     let content = "";
     let reasoning: string | undefined;
     try {
-      const replies = await sendStreamRequest(nc, request, {
-        callOptions,
-        requestId,
-        timeoutMs,
-        inboxPrefix,
-      });
-      let expectedSeq = 0;
-      for await (const msg of withTransportErrors(replies, timeoutMs)) {
-        if (msg.data.length === 0) break; // the sentinel
-        const message = decodeStreamMessage(msg, expectedSeq++);
+      for await (const message of messages(Date.now() + source.timeoutMs)) {
         if (message.type === "chunk") {
           content += message.delta.content ?? "";
           if (message.delta.reasoning_content !== undefined)
@@ -260,17 +296,16 @@ function openChatStream(
               ? { ...message, content }
               : { ...message, content, reasoning_content: reasoning },
           );
+          return;
         } else {
           finished = true;
           throw LlmProviderError.fromBody(message.error);
         }
       }
-      if (!finished) {
-        throw new LlmProviderError(
-          "request_timeout",
-          `stream on ${SUBJECTS.streamChat} ended without a terminal message`,
-        );
-      }
+      throw new LlmProviderError(
+        "request_timeout",
+        `stream on ${SUBJECTS.streamChat} ended without a terminal message`,
+      );
     } catch (error) {
       done.reject(error);
       throw error;
@@ -286,6 +321,107 @@ function openChatStream(
   return { requestId, done: done.promise, [Symbol.asyncIterator]: iterate };
 }
 
+/** The messages of a stream that is not resumable: each must be the next one, up to the sentinel. */
+async function* inOrder(
+  replies: Promise<AsyncIterable<Msg>>,
+  timeoutMs: number,
+): AsyncGenerator<StreamMessage> {
+  let expectedSeq = 0;
+  for await (const msg of withTransportErrors(await replies, timeoutMs)) {
+    if (msg.data.length === 0) return; // the sentinel
+    const message = decodeStreamMessage(msg);
+    if (message.seq !== expectedSeq) {
+      throw new LlmProviderError(
+        "internal",
+        `stream lost messages: expected seq ${expectedSeq}, got ${message.seq}`,
+      );
+    }
+    expectedSeq++;
+    yield message;
+  }
+}
+
+/**
+ * The messages of a resumable stream after `afterSeq`, each once and in order: whenever the
+ * replies skip a seq, stop, or end without the terminal message, the rest is asked for again
+ * with `resume_stream` from the last seq received (any worker answers it). Gives up after
+ * MAX_RESUMES_WITHOUT_PROGRESS resumes in a row that brought nothing, or at the deadline.
+ */
+async function* resumably(
+  source: StreamSource,
+  deadline: number,
+  afterSeq: number,
+  first: () => Promise<AsyncIterable<Msg>>,
+): AsyncGenerator<StreamMessage> {
+  let next = afterSeq + 1;
+  let fruitless = 0;
+  let open = first;
+  let lastError: LlmProviderError | undefined;
+  for (;;) {
+    let progressed = false;
+    let replies: AsyncIterator<Msg> | undefined;
+    try {
+      replies = (await open())[Symbol.asyncIterator]();
+      for (;;) {
+        const step = await nextWithin(replies, source.idleMs);
+        if (step === "idle" || step.done === true || step.value.data.length === 0) break;
+        const message = decodeResumedMessage(step.value, next);
+        if (message.seq < next) continue; // already received before a resume
+        if (message.seq > next) break; // messages were lost: resume from the last one received
+        next++;
+        progressed = true;
+        yield message;
+        if (message.type === "done" || message.type === "error") return;
+      }
+    } catch (error) {
+      // No worker, no connection (a reconnect) or no JetStream leader right now: resume again.
+      // Any other typed error (a refusal, `not_found`) is the answer.
+      const typed = error instanceof LlmProviderError ? error : undefined;
+      if (typed && !TRANSIENT_STREAM_ERRORS.has(typed.code)) throw typed;
+      lastError =
+        typed ?? new LlmProviderError("service_unavailable", `stream replies failed: ${String(error)}`);
+    } finally {
+      void replies?.return?.();
+    }
+    fruitless = progressed ? 0 : fruitless + 1;
+    const hopeless = source.nc.isClosed() || fruitless > MAX_RESUMES_WITHOUT_PROGRESS;
+    if (hopeless || Date.now() >= deadline) {
+      throw (
+        lastError ??
+        new LlmProviderError(
+          "request_timeout",
+          `stream ${source.requestId} could not be resumed after seq ${next - 1}`,
+        )
+      );
+    }
+    // Back off a little when resuming brings nothing (a connection still coming back).
+    if (fruitless > 1) await delay(Math.min(source.idleMs, 50 * 2 ** fruitless));
+    open = () => sendResumeRequest(source, next - 1, deadline);
+  }
+}
+
+/** Transport errors after which a resumable stream is resumed rather than failed. */
+const TRANSIENT_STREAM_ERRORS = new Set<string>([
+  "service_unavailable",
+  "request_timeout",
+  "state_unavailable",
+]);
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The next reply, or "idle" when none comes within `ms`. */
+async function nextWithin(replies: AsyncIterator<Msg>, ms: number): Promise<IteratorResult<Msg> | "idle"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<"idle">((resolve) => (timer = setTimeout(() => resolve("idle"), ms)));
+  try {
+    return await Promise.race([replies.next(), idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `Promise.withResolvers`, which Node 20 lacks. */
 function promiseWithResolvers<T>() {
   let resolve!: (value: T) => void;
@@ -299,16 +435,12 @@ function promiseWithResolvers<T>() {
 
 /** Checks the request, asks for the stream protocol and sends it; transport failures come back typed. */
 async function sendStreamRequest(
-  nc: NatsConnection,
   request: CompleteChatInput,
-  options: {
-    callOptions: CallOptions;
-    requestId: string;
-    timeoutMs: number;
-    inboxPrefix: string | undefined;
-  },
+  callOptions: CallOptions,
+  source: StreamSource,
+  deadline: number,
 ): Promise<AsyncIterable<Msg>> {
-  const { callOptions, requestId, timeoutMs, inboxPrefix } = options;
+  const { nc, requestId, timeoutMs, inboxPrefix } = source;
   const body = { ...parseRequest(CompleteChatSchema, request, REFUSED_OPENAI_CHAT_FIELDS) };
   body.timeout_ms ??= Math.max(100, timeoutMs - DEADLINE_MARGIN_MS);
   const hdrs = requestHeaders(callOptions, requestId);
@@ -317,11 +449,32 @@ async function sendStreamRequest(
   try {
     return await requestStream(nc, SUBJECTS.streamChat, payload, {
       headers: hdrs,
-      maxWait: timeoutMs,
+      maxWait: Math.max(1, deadline - Date.now()),
       inboxPrefix,
     });
   } catch (error) {
     throw toTransportError(SUBJECTS.streamChat, timeoutMs, error);
+  }
+}
+
+/** Asks for the messages of the stream after `afterSeq`, up to its end or the deadline. */
+async function sendResumeRequest(
+  source: StreamSource,
+  afterSeq: number,
+  deadline: number,
+): Promise<AsyncIterable<Msg>> {
+  const { nc, requestId, timeoutMs, inboxPrefix } = source;
+  const body = parseRequest(ResumeStreamSchema, { request_id: requestId, after_seq: afterSeq });
+  const hdrs = requestHeaders({}, requestId);
+  hdrs.set(HEADERS.streamProtocol, String(STREAM_PROTOCOL));
+  try {
+    return await requestStream(nc, SUBJECTS.resumeStream, encodeRequest(nc, SUBJECTS.resumeStream, body), {
+      headers: hdrs,
+      maxWait: Math.max(1, deadline - Date.now()),
+      inboxPrefix,
+    });
+  } catch (error) {
+    throw toTransportError(SUBJECTS.resumeStream, timeoutMs, error);
   }
 }
 
@@ -342,19 +495,32 @@ function encodeRequest(nc: NatsConnection, subject: string, body: unknown): Uint
   return bytes;
 }
 
-/** One stream message, checked against the contract and its place in the sequence. */
-function decodeStreamMessage(msg: Msg, expectedSeq: number): StreamMessage {
+/** One stream message, checked against the contract. */
+function decodeStreamMessage(msg: Msg): StreamMessage {
   const errorCode = msg.headers?.get("Nats-Service-Error-Code");
   if (errorCode) decodeReply(msg, StreamMessageSchema); // a refusal before streaming began: throws it typed
   const parsed = StreamMessageSchema.safeParse(msg.json());
   if (!parsed.success) throw new LlmProviderError("internal", "stream message does not match the contract");
-  if (parsed.data.seq !== expectedSeq) {
-    throw new LlmProviderError(
-      "internal",
-      `stream lost messages: expected seq ${expectedSeq}, got ${parsed.data.seq}`,
-    );
-  }
   return parsed.data;
+}
+
+/**
+ * One message of a resumable stream: the expected one as it is, even the stream's own terminal
+ * `error` (a resume replays it, and it is final); anything else as `decodeStreamMessage` reads it,
+ * so that a refusal of the request itself (`not_found`, `busy`) is thrown typed.
+ */
+function decodeResumedMessage(msg: Msg, next: number): StreamMessage {
+  const parsed = StreamMessageSchema.safeParse(parseJsonOrUndefined(msg));
+  if (parsed.success && parsed.data.seq === next) return parsed.data;
+  return decodeStreamMessage(msg);
+}
+
+function parseJsonOrUndefined(msg: Msg): unknown {
+  try {
+    return msg.json();
+  } catch {
+    return undefined;
+  }
 }
 
 function publishCancel(nc: NatsConnection, requestId: string): void {

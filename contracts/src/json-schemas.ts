@@ -23,7 +23,7 @@ import {
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
-import { CancelStreamSchema, StreamMessageSchema } from "./stream.js";
+import { CancelStreamSchema, ResumeStreamSchema, StreamMessageSchema } from "./stream.js";
 
 /** Base of every generated schema's `$id`. */
 export const JSON_SCHEMA_ID_BASE = "https://llm-provider.dev/schemas/";
@@ -97,6 +97,7 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
   },
   { file: "stream-message.json", title: "StreamMessage", kind: "reply", schema: StreamMessageSchema },
   { file: "cancel-stream.json", title: "CancelStream", kind: "request", schema: CancelStreamSchema },
+  { file: "resume-stream.json", title: "ResumeStream", kind: "request", schema: ResumeStreamSchema },
   { file: "create-job.json", title: "CreateJob", kind: "request", schema: CreateJobSchema },
   { file: "job-item.json", title: "JobItem", kind: "request", schema: JobItemSchema },
   { file: "seal-job.json", title: "SealJob", kind: "request", schema: SealJobSchema },

@@ -110,3 +110,20 @@ export type StreamMessage = z.infer<typeof StreamMessageSchema>;
 /** Tells the worker that streams `request_id` to stop: the caller stopped reading. */
 export const CancelStreamSchema = z.strictObject({ request_id: z.string().min(1) }).describe("CancelStream");
 export type CancelStream = z.infer<typeof CancelStreamSchema>;
+
+/**
+ * Continues a `resumable` stream of the same caller: the messages after `after_seq` (the last seq
+ * the caller received; -1 for all of them), replayed, then live up to the terminal message, with
+ * the same shapes and seq numbers as the stream itself.
+ */
+export const ResumeStreamSchema = z
+  .strictObject({
+    request_id: z.string().min(1).describe("The request id of the stream_chat request to continue"),
+    after_seq: z
+      .number()
+      .int()
+      .min(-1)
+      .describe("The last seq the caller received (-1: none); the reply starts at the next one"),
+  })
+  .describe("ResumeStream");
+export type ResumeStream = z.infer<typeof ResumeStreamSchema>;

@@ -4,6 +4,8 @@ export const SUBJECTS = {
   streamChat: "llm-provider.cmd.stream_chat",
   /** Every worker listens (no queue group); the one streaming that request stops. */
   cancelStream: "llm-provider.cmd.cancel_stream",
+  /** Replays a `resumable` stream's messages after a seq, then follows it live (any worker answers). */
+  resumeStream: "llm-provider.cmd.resume_stream",
   generateEmbedding: "llm-provider.cmd.generate_embedding",
   listModels: "llm-provider.qry.list_models",
   getProviderHealth: "llm-provider.qry.get_provider_health",
@@ -40,6 +42,7 @@ export const REQUEST_SUBJECTS = [
   SUBJECTS.completeChat,
   SUBJECTS.streamChat,
   SUBJECTS.cancelStream,
+  SUBJECTS.resumeStream,
   SUBJECTS.generateEmbedding,
   SUBJECTS.listModels,
   SUBJECTS.getProviderHealth,
@@ -50,6 +53,13 @@ export const REQUEST_SUBJECTS = [
   SUBJECTS.getJobResults,
 ] as const;
 export type RequestSubject = (typeof REQUEST_SUBJECTS)[number];
+
+/**
+ * Where workers keep the messages of a `resumable` stream (a memory JetStream stream of the service's
+ * own account, never readable by callers): `llm-provider.resumable.<caller>.<hash of request id>`.
+ * Outside the request and event subjects.
+ */
+export const RESUMABLE_STREAM_PREFIX = "llm-provider.resumable.";
 
 /**
  * A calling bounded context's name: one NATS subject token (it is the `<context>` of

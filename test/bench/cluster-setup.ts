@@ -36,6 +36,7 @@ export function r3Config(
     rate_limits: { replicas: 3 },
     idempotency: { replicas: 3 },
     jobs: { replicas: 3 },
+    resumable_streams: { replicas: 3 },
     ...overrides,
   };
 }

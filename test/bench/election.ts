@@ -37,6 +37,7 @@ const STATE_STREAMS = [
   "LLM_PROVIDER_JOB_ITEMS",
   "LLM_PROVIDER_JOB_RESULTS",
   "KV_llm_provider_jobs",
+  "LLM_PROVIDER_STREAMS",
 ];
 const progress = (text: string) => void process.stderr.write(`[bench:election] ${text}\n`);
 

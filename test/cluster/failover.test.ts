@@ -73,6 +73,7 @@ const STATE_STREAMS = [
   "LLM_PROVIDER_JOB_ITEMS",
   "LLM_PROVIDER_JOB_RESULTS",
   "KV_llm_provider_jobs",
+  "LLM_PROVIDER_STREAMS",
 ];
 /** The workers' durable consumer of job items, R3 with its stream. */
 const JOB_CONSUMER = "llm-provider-job-workers";
@@ -113,6 +114,7 @@ function clusterConfig(servers: string | string[]): ConfigInput {
     // well inside the caller's timeout lets the retry be served within its own deadline.
     idempotency: { replicas: 3, lease_ms: 1_000 },
     jobs: { replicas: 3 },
+    resumable_streams: { replicas: 3 },
     service: { shutdown_grace_ms: 2_000 },
   });
   config.models.push({

@@ -37,6 +37,7 @@ const STATE_STREAMS = [
   "LLM_PROVIDER_JOB_ITEMS",
   "LLM_PROVIDER_JOB_RESULTS",
   "KV_llm_provider_jobs",
+  "LLM_PROVIDER_STREAMS",
 ];
 
 let cluster: NatsClusterHandle;
@@ -60,6 +61,7 @@ function clusterConfig(servers: string | string[]): ConfigInput {
       rate_limits: { replicas: 3 },
       idempotency: { replicas: 3 },
       jobs: { replicas: 3 },
+      resumable_streams: { replicas: 3 },
     },
   );
   // A budget, so that `rate_limit_status` reads the shared count (the rate-limits bucket) too.

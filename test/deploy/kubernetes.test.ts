@@ -108,6 +108,7 @@ describe("deploy/kubernetes", () => {
       config.rate_limits.replicas,
       config.idempotency.replicas,
       config.jobs.replicas,
+      config.resumable_streams.replicas,
     ])
       expect(replicas).toBe(3);
     expect(serviceConfigText()).not.toMatch(/sk-|api_key:/); // references only, never a key

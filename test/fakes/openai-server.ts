@@ -6,7 +6,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { asObject } from "./fake-http-server.js";
 import { listenOnLoopback } from "./listen-on-loopback.js";
-import { answerChat, answerChatSlowly, answerChatStreamWithFault } from "./openai/chat-completions.js";
+import {
+  answerChat,
+  answerChatSlowly,
+  answerChatStreamWithFault,
+  answerGatedChatStream,
+} from "./openai/chat-completions.js";
 import { answerEmbeddings } from "./openai/embeddings.js";
 import { checkApiKey, errorFromBehavior, INTERNAL_ERROR_BODY } from "./openai/errors.js";
 import { sendError, sendJson, sendRaw } from "./openai/responses.js";
@@ -88,6 +93,8 @@ function perform(state: ServerState, exchange: Exchange, behavior: FakeBehavior)
       return answerChatSlowly(state, exchange, behavior.ms);
     case "cut_body":
       return answerChatSlowly(state, exchange, "cut");
+    case "gated_stream":
+      return answerGatedChatStream(state, exchange, behavior);
     case "delay": {
       const timer = setTimeout(() => {
         state.timers.delete(timer);

@@ -289,6 +289,7 @@ describe("micro service discovery", () => {
       [
         SUBJECTS.completeChat,
         SUBJECTS.streamChat,
+        SUBJECTS.resumeStream,
         SUBJECTS.generateEmbedding,
         SUBJECTS.createJob,
         SUBJECTS.sealJob,

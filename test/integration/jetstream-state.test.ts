@@ -46,8 +46,9 @@ describe("JetStream state (event stream and KV buckets)", () => {
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
         idempotency: { bucket: "state_requests", window_ms: 3_600_000 },
-        // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+        // Job and resumable streams own fixed subjects; their own tests cover them.
         jobs: { enabled: false },
+        resumable_streams: { enabled: false },
       }),
       "test",
     );
@@ -87,8 +88,9 @@ describe("JetStream state (event stream and KV buckets)", () => {
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
         idempotency: { bucket: "state_requests", window_ms: 7_200_000 },
-        // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+        // Job and resumable streams own fixed subjects; their own tests cover them.
         jobs: { enabled: false },
+        resumable_streams: { enabled: false },
       }),
       "test",
     );
@@ -119,8 +121,9 @@ describe("JetStream state (event stream and KV buckets)", () => {
       circuit_breaker: { bucket: "worker_breakers" },
       rate_limits: { bucket: "worker_rates" },
       idempotency: { bucket: "worker_requests" },
-      // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+      // Job and resumable streams own fixed subjects; their own tests cover them.
       jobs: { enabled: false },
+      resumable_streams: { enabled: false },
     });
     const config = parseConfig(input, "test");
     const logs: string[] = [];
@@ -161,8 +164,9 @@ describe("JetStream state (event stream and KV buckets)", () => {
           circuit_breaker: { bucket: "boot_breakers" },
           rate_limits: { bucket: "boot_rates" },
           idempotency: { bucket: "boot_requests" },
-          // Job streams own fixed subjects; test/integration/jobs.test.ts covers them.
+          // Job and resumable streams own fixed subjects; their own tests cover them.
           jobs: { enabled: false },
+          resumable_streams: { enabled: false },
         }),
       ),
     );

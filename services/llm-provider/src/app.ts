@@ -17,6 +17,7 @@ import type { EndpointDeps } from "./handlers/endpoints.js";
 import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream/jetstream-state.js";
+import { createJetStreamResumableStreams } from "./infra/jetstream/resumable-streams.js";
 import { createKvIdempotencyStore } from "./infra/kv/kv-idempotency-store.js";
 import { startJobs } from "./composition/jobs.js";
 import { createLogger } from "./infra/logging/logger.js";
@@ -75,6 +76,9 @@ export async function startApp(options: AppOptions): Promise<App> {
   const { isModelAvailable, isProviderAvailable } = availability(config, clients, state);
   const callers = createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts));
   const jobs = config.jobs.enabled ? startJobs(nc, config, callers) : undefined;
+  const resumableStreams = config.resumable_streams.enabled
+    ? createJetStreamResumableStreams(nc, config.resumable_streams, logger)
+    : undefined;
   const endpointDeps: EndpointDeps = {
     config,
     catalog: () => catalog,
@@ -100,6 +104,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       : undefined,
     workerId: `${hostname()}:${process.pid}:${nuid.next()}`,
     jobs: jobs?.ports,
+    resumableStreams,
     newId: () => nuid.next(),
   };
   const endpoints = createEndpoints(endpointDeps);
@@ -145,7 +150,10 @@ export async function startApp(options: AppOptions): Promise<App> {
       return connectionStatus() === "closed" && !stopping ? "nats_closed" : undefined;
     },
     stop(graceMs = config.service.shutdown_grace_ms) {
-      stopping ??= stopApp({ service, state, ownedConnection, dispatcher, logger, jobWorker }, graceMs);
+      stopping ??= stopApp(
+        { service, state, ownedConnection, dispatcher, logger, jobWorker, resumableStreams },
+        graceMs,
+      );
       return stopping;
     },
   };

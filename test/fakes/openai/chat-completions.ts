@@ -195,17 +195,21 @@ function chatStreamBody(plan: ChatPlan, includeUsage: boolean): string {
   return chatStreamEvents(plan, includeUsage).join("");
 }
 
+/** The SSE events of the normal streamed answer to a request a scripted behavior answers. */
+function scriptedStreamEvents(state: ServerState, exchange: Exchange): string[] {
+  const request = asObject(exchange.body) ?? {};
+  const model = typeof request["model"] === "string" ? request["model"] : "unknown";
+  const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
+  return chatStreamEvents(planChat(state, request, model, messages), includesUsage(state, request));
+}
+
 /** A stream that breaks as `behavior` says (see `stream_fault`). */
 export function answerChatStreamWithFault(
   state: ServerState,
   exchange: Exchange,
   behavior: Extract<FakeBehavior, { kind: "stream_fault" }>,
 ): void {
-  const request = asObject(exchange.body) ?? {};
-  const model = typeof request["model"] === "string" ? request["model"] : "unknown";
-  const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
-  const includeUsage = includesUsage(state, request);
-  const events = chatStreamEvents(planChat(state, request, model, messages), includeUsage);
+  const events = scriptedStreamEvents(state, exchange);
   const { res } = exchange;
   res.writeHead(200, responseHeaders(state, exchange, "text/event-stream; charset=utf-8", undefined));
   switch (behavior.fault) {
@@ -229,6 +233,21 @@ export function answerChatStreamWithFault(
       res.write(events.slice(0, -1).join(""));
       return;
   }
+}
+
+/** A chat stream held after its first `after` events until the test opens `gate` (`gated_stream`). */
+export function answerGatedChatStream(
+  state: ServerState,
+  exchange: Exchange,
+  behavior: Extract<FakeBehavior, { kind: "gated_stream" }>,
+): void {
+  const events = scriptedStreamEvents(state, exchange);
+  const { res } = exchange;
+  res.writeHead(200, responseHeaders(state, exchange, "text/event-stream; charset=utf-8", undefined));
+  res.write(events.slice(0, behavior.after).join(""));
+  void behavior.gate.then(() => {
+    if (!res.destroyed) res.end(events.slice(behavior.after).join(""));
+  });
 }
 
 /** The normal chat answer with a pause after its first part (`slow_body`), or cut there (`cut_body`). */

@@ -49,7 +49,12 @@ export type FakeBehavior =
    */
   | { kind: "slow_body"; ms: number }
   /** The normal answer's headers and first part (half a JSON body, or the role chunk), then the socket is cut. */
-  | { kind: "cut_body" };
+  | { kind: "cut_body" }
+  /**
+   * A chat stream that sends its first `after` SSE events (the first is the role chunk), then
+   * waits for `gate` before sending the rest: a test decides when the answer goes on.
+   */
+  | { kind: "gated_stream"; after: number; gate: Promise<unknown> };
 
 export interface FakeChatReply {
   /** Reply text; `undefined` keeps the echo, `null` sends no content (e.g. with tool calls). */

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Agent } from "undici";
 import type { JobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import type { RunningService } from "../infra/nats/micro-service.js";
+import type { ResumableStreams } from "../ports/resumable-streams.js";
 import { withinMs } from "../shared/within-ms.js";
 import type { SharedState } from "./shared-state.js";
 
@@ -18,6 +19,8 @@ export interface RunningParts {
   logger: Logger;
   /** The job items worker, when jobs are enabled. */
   jobWorker: JobItemsWorker | undefined;
+  /** Kept messages of resumable streams, when enabled. */
+  resumableStreams: ResumableStreams | undefined;
 }
 
 /**
@@ -34,12 +37,16 @@ export async function stopApp(parts: RunningParts, graceMs: number): Promise<voi
   // what the drain left of the grace, never less than MIN_FLUSH_MS. The flushes run side by side,
   // so a JetStream that does not answer costs one window, not one per buffer.
   const flushMs = Math.max(graceMs - (performance.now() - started), MIN_FLUSH_MS);
-  const [, left] = await Promise.all([
+  const [, left, journalsLeft] = await Promise.all([
     // Vectors already answered but still being written: stored now, or their claims expire.
     state.embeddingCache?.flush(flushMs),
     state.events?.flush(flushMs),
     withinMs(state.health.close(), flushMs).catch(() => undefined),
+    // The last batches of resumable streams, their terminal messages among them.
+    parts.resumableStreams?.flush(flushMs),
   ]);
+  if (journalsLeft !== undefined && journalsLeft > 0)
+    logger.warn({ streams_left: journalsLeft }, "resumable streams not fully kept at shutdown");
   state.embeddingCache?.close();
   await state.breakers.close();
   if (state.events) {

@@ -3,6 +3,7 @@ import { CallersConfigSchema } from "./schema/callers.js";
 import { EventsConfigSchema } from "./schema/events.js";
 import { JobsConfigSchema } from "./schema/jobs.js";
 import { FallbackChainSchema, ModelConfigSchema } from "./schema/models.js";
+import { ResumableStreamsConfigSchema } from "./schema/resumable-streams.js";
 import { LlmProviderSchema } from "./schema/providers.js";
 import {
   CircuitBreakerConfigSchema,
@@ -28,6 +29,8 @@ export type { SecretRef } from "./schema/fields.js";
 export { JobsConfigSchema } from "./schema/jobs.js";
 export type { JobsConfig } from "./schema/jobs.js";
 export { FallbackChainSchema, ModelConfigSchema } from "./schema/models.js";
+export { ResumableStreamsConfigSchema } from "./schema/resumable-streams.js";
+export type { ResumableStreamsConfig } from "./schema/resumable-streams.js";
 export type { FallbackChainConfig, ModelConfig } from "./schema/models.js";
 export {
   LlmProviderSchema,
@@ -63,6 +66,7 @@ export const ConfigSchema = z.strictObject({
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
   idempotency: IdempotencyConfigSchema.default(IdempotencyConfigSchema.parse({})),
   jobs: JobsConfigSchema.default(JobsConfigSchema.parse({})),
+  resumable_streams: ResumableStreamsConfigSchema.default(ResumableStreamsConfigSchema.parse({})),
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),

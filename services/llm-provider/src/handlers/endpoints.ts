@@ -10,9 +10,11 @@ import type { ProviderClient } from "../ports/provider-client.js";
 import type { IdempotencyStore } from "../ports/idempotency-store.js";
 import type { JobItemsQueue, JobResultsLog, JobStore } from "../ports/job-store.js";
 import type { Endpoints, Handler, RequestContext } from "../ports/request-handler.js";
+import type { ResumableStreams } from "../ports/resumable-streams.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import { createCompleteChatHandler } from "./chat/complete-chat.js";
 import type { ChatDeps } from "./chat/prepare-chat.js";
+import { createResumeStreamHandler } from "./chat/resume-stream.js";
 import { createStreamChatHandler } from "./chat/stream-chat.js";
 import { createDisabledEmbeddingCache } from "./embeddings/disabled-embedding-cache.js";
 import { createEmbeddingComputer, createGenerateEmbeddingHandler } from "./embeddings/generate-embedding.js";
@@ -48,6 +50,8 @@ export interface EndpointDeps {
   newId: () => string;
   /** Job records, results and items; undefined when `jobs.enabled` is false. */
   jobs: { store: JobStore; results: JobResultsLog; items: JobItemsQueue } | undefined;
+  /** Kept messages of resumable streams; undefined when `resumable_streams.enabled` is false. */
+  resumableStreams: ResumableStreams | undefined;
 }
 
 /** The table of served subjects: one handler per request subject. */
@@ -66,6 +70,7 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
   return {
     [SUBJECTS.completeChat]: oncePerRequestId(SUBJECTS.completeChat, createCompleteChatHandler(chat)),
     [SUBJECTS.streamChat]: createStreamChatHandler(chat),
+    [SUBJECTS.resumeStream]: createResumeStreamHandler(deps.resumableStreams),
     [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler(embeddingDepsOf(deps)),
     [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
       catalog,
@@ -138,5 +143,6 @@ function chatDepsOf(deps: EndpointDeps): ChatDeps {
     health: deps.health,
     defaultTimeoutMs: config.service.default_timeout_ms,
     includeContentInEvents: config.events.include_content,
+    resumableStreams: deps.resumableStreams,
   };
 }

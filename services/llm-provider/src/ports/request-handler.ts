@@ -1,6 +1,7 @@
 import type { RequestSubject, StreamChunk, StreamDone, StreamRestart } from "@llm-provider/contracts";
 import type { Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import type { StreamJournal } from "./resumable-streams.js";
 
 /** What every handler knows about the request it serves. */
 export interface RequestContext {
@@ -47,6 +48,11 @@ export interface StreamWriter {
   restart(restart: Omit<StreamRestart, "type" | "seq" | "request_id">): void;
   /** Pieces written so far: after the first one, the request can no longer fall back. */
   readonly written: number;
+  /**
+   * Every message of the stream from now on, the terminal one included, also goes to `journal`
+   * (a resumable stream). Called before the first piece.
+   */
+  keep(journal: StreamJournal): void;
 }
 
 /** What a streaming handler returns when the stream finished: the terminal message's fields. */
@@ -56,6 +62,12 @@ export type StreamResult = Omit<StreamDone, "type" | "seq" | "request_id">;
 export interface StreamEndpoint {
   kind: "stream";
   handler: (body: unknown, context: RequestContext, writer: StreamWriter) => Promise<StreamResult>;
+  /**
+   * For an endpoint that continues an earlier stream: the stream it continues, read from the body
+   * (undefined when the body does not name one). Its messages then carry that request id and are
+   * numbered on from `afterSeq + 1`, and a cancel of that request id reaches it.
+   */
+  continues?: (body: unknown) => { requestId: string; afterSeq: number } | undefined;
 }
 
 /** Request subject → what serves it. */

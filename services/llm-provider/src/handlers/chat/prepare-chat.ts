@@ -12,6 +12,7 @@ import type { EventContext } from "../../domain/events.js";
 import { checkMessagesNonEmpty } from "../../domain/policies.js";
 import { estimateChatTokens } from "../../domain/tokens.js";
 import type { RequestContext } from "../../ports/request-handler.js";
+import type { ResumableStreams } from "../../ports/resumable-streams.js";
 import {
   admitRequest,
   configuredModel,
@@ -26,6 +27,8 @@ import { eventContextOf } from "../request-record.js";
 export interface ChatDeps extends UpstreamRequestDeps {
   /** Copy prompt and answer into events (events.include_content). */
   includeContentInEvents: boolean;
+  /** Where resumable streams are kept; undefined when `resumable_streams.enabled` is false. */
+  resumableStreams: ResumableStreams | undefined;
 }
 
 /** A chat request that passed every check and may go upstream. */

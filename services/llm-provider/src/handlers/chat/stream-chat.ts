@@ -1,8 +1,13 @@
-import { STREAM_PROTOCOL } from "@llm-provider/contracts";
+import { LlmProviderError, STREAM_PROTOCOL } from "@llm-provider/contracts";
 import type { ChatCompletion, CompleteChat } from "@llm-provider/contracts";
 import type { ConsumedStream } from "../../routing/consume-chat-stream.js";
 import type { ExecutionResult } from "../../routing/execute-with-fallback.js";
-import type { RequestContext, StreamEndpoint, StreamResult } from "../../ports/request-handler.js";
+import type {
+  RequestContext,
+  StreamEndpoint,
+  StreamResult,
+  StreamWriter,
+} from "../../ports/request-handler.js";
 import { prepareChat } from "./prepare-chat.js";
 import type { ChatDeps } from "./prepare-chat.js";
 import { answeredChatFields, recordChatAnswer } from "./record-chat-answer.js";
@@ -15,12 +20,14 @@ import { StreamRelay } from "./stream-relay.js";
  * fallen back from as `complete_chat` does. After it, a caller of stream protocol 2 gets the
  * answer rescued (`StreamRelay`); a caller of protocol 1, or one that turned rescue off, gets the
  * stream ended with an error. Either way one terminal message ends it, and a truncated answer is
- * never reported as complete.
+ * never reported as complete. A `resumable` stream's messages are also kept, from its first one
+ * to its terminal one whatever it is, for `resume_stream`.
  */
 export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
   return {
     kind: "stream",
     async handler(body, context, writer): Promise<StreamResult> {
+      if (asksToBeResumable(body)) await keepForResume(deps, context, writer);
       const prepared = await prepareChat(body, context, deps, true);
       const relay = new StreamRelay(
         writer,
@@ -50,6 +57,22 @@ export function createStreamChatHandler(deps: ChatDeps): StreamEndpoint {
       return result;
     },
   };
+}
+
+/**
+ * Read before the body is checked, so that even a refusal is kept and a resume learns it: whatever
+ * else the body holds, a stream that asked to be resumable is kept to its end.
+ */
+function asksToBeResumable(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { resumable?: unknown }).resumable === true;
+}
+
+async function keepForResume(deps: ChatDeps, context: RequestContext, writer: StreamWriter): Promise<void> {
+  if (!deps.resumableStreams)
+    throw new LlmProviderError("unsupported", "resumable streams are turned off on this service", {
+      field: "resumable",
+    });
+  writer.keep(await deps.resumableStreams.journal(context.caller, context.requestId));
 }
 
 /** Whether the caller takes `restart` messages: stream protocol 2 or later, rescue not turned off. */

@@ -8,6 +8,7 @@ import type { EnsureOutcome, KvBucketSpec } from "../kv/ensure-kv-bucket.js";
 import { ensureEventConsumers } from "./event-consumers.js";
 import { ensureEventStream } from "./jetstream-events.js";
 import { ensureJobStreams } from "./job-streams.js";
+import { ensureResumableStream } from "./resumable-streams.js";
 import { RATE_LIMIT_ENTRY_TTL_MS } from "../kv/kv-rate-limiter.js";
 
 /** Every KV bucket the service uses, with the shape the configuration asks for. */
@@ -78,6 +79,11 @@ export async function ensureJetStreamState(
   if (config.jobs.enabled) {
     for (const resource of await ensureJobStreams(nc, config.jobs, apply))
       done.push({ ...resource, replicas: config.jobs.replicas });
+  }
+  if (config.resumable_streams.enabled) {
+    const streams = config.resumable_streams;
+    const outcome = await ensureResumableStream(nc, streams, apply);
+    done.push({ kind: "stream", name: streams.stream, replicas: streams.replicas, outcome });
   }
   for (const spec of kvBucketSpecs(config)) {
     const outcome = await ensureKvBucket(nc, spec, apply);

@@ -12,6 +12,7 @@ import { nanos } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { JobsConfig } from "../../config/schema.js";
 import type { EnsureOutcome } from "../kv/ensure-kv-bucket.js";
+import { ensureStream } from "./ensure-stream.js";
 
 /**
  * Where callers publish items: `llm-provider.job_items.<job>` with one account, and
@@ -53,35 +54,6 @@ export async function ensureJobStreams(
     { kind: "stream", name: config.results_stream, outcome: results },
     { kind: "consumer", name: config.consumer, outcome: consumer },
   ];
-}
-
-async function ensureStream(
-  jsm: JetStreamManager,
-  name: string,
-  desired: Partial<StreamConfig> & { subjects: string[] },
-  apply: boolean,
-): Promise<EnsureOutcome> {
-  let current: StreamConfig;
-  try {
-    current = (await jsm.streams.info(name)).config;
-  } catch (error) {
-    if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
-    if (!apply) return "missing";
-    await jsm.streams.add({ name, ...desired });
-    return "created";
-  }
-  const same =
-    current.num_replicas === desired.num_replicas &&
-    current.max_age === desired.max_age &&
-    current.duplicate_window === desired.duplicate_window &&
-    current.subjects.length === desired.subjects.length &&
-    desired.subjects.every((subject) => current.subjects.includes(subject));
-  if (same) return "unchanged";
-  if (!apply) return "differs";
-  // Retention and storage cannot change on a live stream; the rest can.
-  const { retention: _retention, storage: _storage, ...changeable } = desired;
-  await jsm.streams.update(name, changeable);
-  return "updated";
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ServiceMsg } from "@nats-io/services";
 import { HEADERS, REQUEST_ID_PATTERN } from "@llm-provider/contracts";
 import type { RequestSubject } from "@llm-provider/contracts";
 import type { Context, Span } from "@opentelemetry/api";
+import type { StreamJournal } from "../../ports/resumable-streams.js";
 import { ATTR } from "../../telemetry/semconv.js";
 import { startServerSpan } from "./server-span.js";
 
@@ -25,8 +26,11 @@ export interface InFlightRequest {
   answered: boolean;
   /** Aborted when nobody waits for the answer any more: the stream's caller cancelled, or shutdown. */
   abandon: AbortController;
-  /** Set for streaming requests: the next sequence number. */
-  stream?: { seq: number };
+  /**
+   * Set for streaming requests: the next sequence number, and the journal that also keeps every
+   * message of a resumable stream.
+   */
+  stream?: { seq: number; journal?: StreamJournal };
 }
 
 export interface OpenedRequest {

@@ -99,6 +99,7 @@ export class RequestDispatcher {
       this.#replies.replyError(entry, error);
       return;
     }
+    if (typeof endpoint !== "function") continueStream(entry, endpoint, body);
     this.#run(entry, endpoint, body);
   }
 
@@ -203,6 +204,15 @@ export class RequestDispatcher {
     if (!child) this.#callerLoggers.set(caller, (child = this.#options.logger.child({ caller })));
     return child;
   }
+}
+
+/** A stream that continues an earlier one takes its request id and numbers on after its last seq. */
+function continueStream(entry: InFlightRequest, endpoint: StreamEndpoint, body: unknown): void {
+  const continued = endpoint.continues?.(body);
+  if (!continued || !entry.stream) return;
+  entry.requestId = continued.requestId;
+  entry.requestIdFromCaller = true;
+  entry.stream.seq = continued.afterSeq + 1;
 }
 
 /** The `Stream-Protocol` a caller sent: a positive integer, else 1. */

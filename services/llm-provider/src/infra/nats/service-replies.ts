@@ -1,7 +1,7 @@
 import { Empty, headers as createHeaders, errors as natsErrors } from "@nats-io/nats-core";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
-import type { Attempt } from "@llm-provider/contracts";
+import type { Attempt, StreamDone, StreamError } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { EncodedReply } from "../../ports/request-handler.js";
 import { endServerSpan } from "./server-span.js";
@@ -37,7 +37,8 @@ export class ServiceReplies {
         seq: entry.stream.seq++,
         request_id: entry.requestId,
         ...(result as object),
-      };
+      } as StreamDone;
+      entry.stream.journal?.append(done);
       if (!this.#respond(entry, JSON.stringify(done), hdrs) || !this.#respond(entry, Empty)) return;
     } else {
       const body = result instanceof EncodedReply ? result.bytes : JSON.stringify(result);
@@ -70,13 +71,15 @@ export class ServiceReplies {
     if (entry.stream) {
       // One terminal error message (the body also reads as an error envelope), then the sentinel.
       const attempts = (typed.details?.attempts as Attempt[] | undefined) ?? [];
-      body = JSON.stringify({
+      const message: StreamError = {
         type: "error",
         seq: entry.stream.seq++,
         request_id: entry.requestId,
         error: typed.toBody(),
         attempts,
-      });
+      };
+      entry.stream.journal?.append(message);
+      body = JSON.stringify(message);
     } else {
       body = JSON.stringify({ error: typed.toBody() });
     }
