@@ -17,6 +17,7 @@ import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream/jetstream-state.js";
 import { createKvIdempotencyStore } from "./infra/kv/kv-idempotency-store.js";
+import { createObjectStoreReplies } from "./infra/obj/object-store-replies.js";
 import { startJobs } from "./composition/jobs.js";
 import { createLogger } from "./infra/logging/logger.js";
 import { createCallerIdentity } from "./infra/nats/caller-identity.js";
@@ -95,6 +96,11 @@ export async function startApp(options: AppOptions): Promise<App> {
       ? createKvIdempotencyStore(nc, {
           bucket: config.idempotency.bucket,
           timeoutMs: config.idempotency.operation_timeout_ms,
+          inlineMaxBytes: config.idempotency.inline_max_bytes,
+          replies: createObjectStoreReplies(nc, {
+            bucket: config.idempotency.replies_bucket,
+            timeoutMs: config.idempotency.operation_timeout_ms,
+          }),
         })
       : undefined,
     workerId: `${hostname()}:${process.pid}:${nuid.next()}`,
