@@ -73,6 +73,8 @@ export function isFinalFailure(error: ErrorBody): boolean {
 }
 
 const REPLAYED_MARKER = new TextEncoder().encode('"replayed":true}');
+/** What a replay adds to a stored reply at most (the marker and its comma). */
+export const REPLAYED_MARKER_MAX_BYTES = REPLAYED_MARKER.length;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACE = 0x7b;
 const COMMA = 0x2c;
