@@ -4,23 +4,21 @@
 // worker was SIGKILLed is taken over after its lease, a reply above the inline limit is kept in
 // the replies Object Store (up to 2,048 × 1,536 base64 vectors), and a durable job's batches
 // leave no request ids behind. The embedding cache is off, so every vector is an upstream call.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { headers } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
 import { HEADERS, SUBJECTS } from "@llm-provider/contracts";
 import type { ConfigInput } from "../../services/llm-provider/src/config/schema.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { stringify as toYaml } from "yaml";
 import { startFakeOpenAIServer, type FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { embeddingConfig } from "../support/embeddings.js";
 import { waitForEvents } from "../support/events.js";
-import { runMain, waitUntilServing } from "../support/main-process.js";
+import { sigkillWorkerMidRequest } from "../support/main-process.js";
 import { refusalOf } from "../support/refusal.js";
 import { startTestService, TEST_API_KEY, type TestService } from "../support/service.js";
 import { until } from "../support/until.js";
@@ -82,12 +80,17 @@ beforeEach(() => upstream.reset());
 const embeddingCalls = () => upstream.requests.filter((request) => request.path === "/v1/embeddings").length;
 
 /** The reply's bytes exactly as the service sent them. */
-async function embedRaw(nc: NatsConnection, body: object, requestId: string): Promise<Uint8Array> {
+async function embedRaw(
+  nc: NatsConnection,
+  body: object,
+  requestId: string,
+  timeout = 60_000,
+): Promise<Uint8Array> {
   const hdrs = headers();
   hdrs.set(HEADERS.requestId, requestId);
   const reply = await nc.request(SUBJECTS.generateEmbedding, JSON.stringify(body), {
     headers: hdrs,
-    timeout: 60_000,
+    timeout,
   });
   if (reply.headers?.get("Nats-Service-Error-Code")) throw new Error(new TextDecoder().decode(reply.data));
   return reply.data;
@@ -211,29 +214,18 @@ describe("durable job batches", () => {
 
 describe("a worker SIGKILLed while it serves the request", () => {
   it("leaves a claim that a duplicate takes over once its lease runs out, then replays", async () => {
-    const configPath = join(workDir, "worker.yaml");
-    await writeFile(configPath, toYaml(config()));
-    const worker = runMain(configPath, { TEST_OPENAI_KEY: TEST_API_KEY });
-    // The in-process worker steps aside so the process gets the first request.
-    await service.stop();
-    const nc = await connect({ servers: nats.url });
     const body = { model: "embed", input: ["crash course"] };
-    try {
-      await waitUntilServing(nc, worker);
-      upstream.enqueue({ kind: "hang" });
-      const hdrs = headers();
-      hdrs.set(HEADERS.requestId, "emb-crash-1");
-      const lost = nc
-        .request(SUBJECTS.generateEmbedding, JSON.stringify(body), { headers: hdrs, timeout: 3_000 })
-        .catch((error: unknown) => error);
-      await until("the request upstream", () => embeddingCalls() === 1);
-      worker.child.kill("SIGKILL");
-      await worker.exited;
-      expect(await lost).toBeInstanceOf(Error);
-    } finally {
-      worker.child.kill("SIGKILL");
-      await nc.close();
-    }
+    upstream.enqueue({ kind: "hang" });
+    const lost = await sigkillWorkerMidRequest({
+      natsUrl: nats.url,
+      configPath: join(workDir, "worker.yaml"),
+      config: config(),
+      env: { TEST_OPENAI_KEY: TEST_API_KEY },
+      stepAside: () => service.stop(),
+      send: (nc) => embedRaw(nc, body, "emb-crash-1", 3_000),
+      reachedUpstream: () => embeddingCalls() === 1,
+    });
+    expect(lost).toBeInstanceOf(Error);
     service = await startTestService(config());
     const retried = await embedRaw(service.nc, body, "emb-crash-1");
     expect(JSON.parse(text(retried))).toMatchObject({
