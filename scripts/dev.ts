@@ -8,7 +8,7 @@
  *   loudly, so that chat, streaming and embeddings can be tried end to end with no account
  *   (`LLM_PROVIDER_DEV_ECHO=1` chooses the echo upstream whatever else is there);
  * - logs: pretty in a terminal, JSON otherwise;
- * - `--clean`: removes the event stream and KV buckets the development config uses from that
+ * - `--clean`: removes the streams, KV buckets and Object Store the development config uses from that
  *   NATS server, then exits.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -21,7 +21,10 @@ import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient } from "@llm-provider/contracts";
 import PinoPretty from "pino-pretty";
 import { loadConfig } from "../services/llm-provider/src/config/load-config.js";
-import { kvBucketSpecs } from "../services/llm-provider/src/infra/jetstream/jetstream-state.js";
+import {
+  kvBucketSpecs,
+  repliesBucketSpec,
+} from "../services/llm-provider/src/infra/jetstream/jetstream-state.js";
 import { startFakeOpenAIServer } from "../test/fakes/openai-server.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -82,12 +85,17 @@ const stateNames = {
     ...(config.resumable_streams.enabled ? [config.resumable_streams.stream] : []),
   ],
   buckets: kvBucketSpecs(config).map((spec) => spec.bucket),
+  objectStores: config.idempotency.enabled ? [repliesBucketSpec(config.idempotency).bucket] : [],
 };
 
 if (clean) {
   const nc = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
-  const streams = [...stateNames.stream, ...stateNames.buckets.map((bucket) => `KV_${bucket}`)];
+  const streams = [
+    ...stateNames.stream,
+    ...stateNames.buckets.map((bucket) => `KV_${bucket}`),
+    ...stateNames.objectStores.map((bucket) => `OBJ_${bucket}`),
+  ];
   for (const stream of streams) {
     const removed = await jsm.streams.delete(stream).catch(() => false);
     say(`${removed ? "removed" : "not there"}: ${stream}`);
@@ -183,7 +191,8 @@ async function announceWhenReady(): Promise<void> {
           `    npm run -s cli -- embed --model ${embeddingModel} "Hello there"\n` +
           `    npm run -s cli -- models\n\n` +
           `  State on that server: stream ${stateNames.stream.join(", ") || "(events off)"}, ` +
-          `KV buckets ${stateNames.buckets.join(", ")}.\n` +
+          `KV buckets ${stateNames.buckets.join(", ")}` +
+          `${stateNames.objectStores.length > 0 ? `, Object Store ${stateNames.objectStores.join(", ")}` : ""}.\n` +
           `  Remove them with: bash scripts/dev.sh --clean\n`,
       );
       return;

@@ -50,6 +50,13 @@ export const EmbeddingResultSchema = z
     warnings: z
       .array(z.string())
       .describe("What a provider could not honour or did not report, e.g. token usage"),
+    replayed: z
+      .literal(true)
+      .optional()
+      .describe(
+        "The stored reply of an earlier request with the same Request-Id (within the idempotency window), " +
+          "byte for byte: nothing was called, charged or announced again",
+      ),
   })
   .describe("Reply of llm-provider.cmd.generate_embedding");
 export type EmbeddingResult = z.infer<typeof EmbeddingResultSchema>;

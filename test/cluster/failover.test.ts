@@ -70,6 +70,7 @@ const STATE_STREAMS = [
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
   "KV_llm_provider_requests",
+  "OBJ_llm_provider_replies",
   "LLM_PROVIDER_JOB_ITEMS",
   "LLM_PROVIDER_JOB_RESULTS",
   "KV_llm_provider_jobs",
@@ -165,7 +166,9 @@ beforeAll(async () => {
   // State placed ahead of the workers, R3, as `llm-provider-bootstrap` would.
   const state = await ensureJetStreamState(caller, parseConfig(clusterConfig(cluster.urls), "cluster test"));
   expect(Object.fromEntries(state.map((resource) => [resource.name, resource.replicas]))).toEqual(
-    Object.fromEntries([...STATE_STREAMS, JOB_CONSUMER].map((stream) => [stream.replace(/^KV_/, ""), 3])),
+    Object.fromEntries(
+      [...STATE_STREAMS, JOB_CONSUMER].map((stream) => [stream.replace(/^(KV|OBJ)_/, ""), 3]),
+    ),
   );
   // Each worker is told one node only; it learns the others from the cluster and fails over.
   [workerA] = await Promise.all([startWorker("a", cluster.urls[0]!), startWorker("b", cluster.urls[1]!)]);

@@ -111,6 +111,8 @@ describe("deploy/kubernetes", () => {
       config.resumable_streams.replicas,
     ])
       expect(replicas).toBe(3);
+    // Large stored replies are capped: a full bucket stops keeping them, never the service.
+    expect(config.idempotency.replies_max_bytes).toBeGreaterThan(0);
     expect(serviceConfigText()).not.toMatch(/sk-|api_key:/); // references only, never a key
   });
 

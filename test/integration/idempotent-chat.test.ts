@@ -3,18 +3,16 @@
 // while the first runs waits for the same answer, a final failure is answered again while a
 // retryable one is served afresh, another body under the same id is refused, and a claim whose
 // worker was SIGKILLed mid-request is taken over once its lease runs out.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
 import { createLlmProviderClient, SUBJECTS } from "@llm-provider/contracts";
 import type { ChatCompletion, CompleteChatInput } from "@llm-provider/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { stringify as toYaml } from "yaml";
 import { startFakeOpenAIServer, type FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
-import { runMain, waitUntilServing } from "../support/main-process.js";
+import { sigkillWorkerMidRequest } from "../support/main-process.js";
 import { refusalOf } from "../support/refusal.js";
 import { startTestService, testConfig, TEST_API_KEY, type TestService } from "../support/service.js";
 import { until } from "../support/until.js";
@@ -127,26 +125,21 @@ describe("failures", () => {
 
 describe("a worker SIGKILLed while it serves the request", () => {
   it("leaves a claim that a duplicate takes over once its lease runs out, then replays", async () => {
-    const configPath = join(workDir, "worker.yaml");
-    await writeFile(configPath, toYaml(config()));
-    const worker = runMain(configPath, { TEST_OPENAI_KEY: TEST_API_KEY });
-    // The in-process worker steps aside so the process gets the first request.
-    await service.stop();
-    const nc = await connect({ servers: nats.url });
-    try {
-      await waitUntilServing(nc, worker);
-      upstream.enqueue({ kind: "hang" });
-      const lost = createLlmProviderClient(nc)
-        .completeChat(ask("Crash course"), { requestId: "crash-1", timeoutMs: 3_000 })
-        .catch((error: unknown) => error);
-      await until("the request upstream", () => chatCalls() === 1);
-      worker.child.kill("SIGKILL");
-      await worker.exited;
-      expect(await lost).toMatchObject({ code: "request_timeout" });
-    } finally {
-      worker.child.kill("SIGKILL");
-      await nc.close();
-    }
+    upstream.enqueue({ kind: "hang" });
+    const lost = await sigkillWorkerMidRequest({
+      natsUrl: nats.url,
+      configPath: join(workDir, "worker.yaml"),
+      config: config(),
+      env: { TEST_OPENAI_KEY: TEST_API_KEY },
+      stepAside: () => service.stop(),
+      send: (nc) =>
+        createLlmProviderClient(nc).completeChat(ask("Crash course"), {
+          requestId: "crash-1",
+          timeoutMs: 3_000,
+        }),
+      reachedUpstream: () => chatCalls() === 1,
+    });
+    expect(lost).toMatchObject({ code: "request_timeout" });
     service = await startTestService(config());
     const retried = await service.client.completeChat(ask("Crash course"), { requestId: "crash-1" });
     expect(retried).toMatchObject({ content: "echo: Crash course" });

@@ -45,7 +45,12 @@ describe("JetStream state (event stream and KV buckets)", () => {
         health: { bucket: "state_health", ttl_ms: 60_000, flush_interval_ms: 1_000 },
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
-        idempotency: { bucket: "state_requests", window_ms: 3_600_000 },
+        idempotency: {
+          bucket: "state_requests",
+          window_ms: 3_600_000,
+          replies_bucket: "state_replies",
+          replies_max_bytes: 16_777_216,
+        },
         // Job and resumable streams own fixed subjects; their own tests cover them.
         jobs: { enabled: false },
         resumable_streams: { enabled: false },
@@ -60,6 +65,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "kv:state_health:created",
       "kv:state_embeddings:created",
       "kv:state_requests:created",
+      "object_store:state_replies:created",
     ]);
     const jsm = await jetstreamManager(nc);
     const embeddings = (await jsm.streams.info("KV_state_embeddings")).config;
@@ -74,6 +80,12 @@ describe("JetStream state (event stream and KV buckets)", () => {
     expect((await jsm.streams.info("KV_state_health")).config.max_age).toBe(60 * SECOND);
     expect((await jsm.streams.info("KV_state_breakers")).config.max_age).toBe(0);
     expect((await jsm.streams.info("KV_state_requests")).config.max_age).toBe(3_600 * SECOND);
+    // Large stored replies expire with the records that name them.
+    expect((await jsm.streams.info("OBJ_state_replies")).config).toMatchObject({
+      max_age: 3_600 * SECOND,
+      max_bytes: 16_777_216,
+      num_replicas: 1,
+    });
     const events = (await jsm.streams.info("STATE_EVENTS")).config;
     expect(events).toMatchObject({ max_age: 3_600 * SECOND, duplicate_window: 60 * SECOND });
 
@@ -87,7 +99,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         health: { bucket: "state_health", ttl_ms: 60_000, flush_interval_ms: 1_000 },
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
-        idempotency: { bucket: "state_requests", window_ms: 7_200_000 },
+        idempotency: { bucket: "state_requests", window_ms: 7_200_000, replies_bucket: "state_replies" },
         // Job and resumable streams own fixed subjects; their own tests cover them.
         jobs: { enabled: false },
         resumable_streams: { enabled: false },
@@ -102,7 +114,12 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "state_health:unchanged",
       "state_embeddings:updated",
       "state_requests:updated",
+      "state_replies:updated",
     ]);
+    expect((await jsm.streams.info("OBJ_state_replies")).config).toMatchObject({
+      max_age: 7_200 * SECOND,
+      max_bytes: -1,
+    });
     expect((await jsm.streams.info("KV_state_embeddings")).config).toMatchObject({
       max_age: 3_600 * SECOND,
       max_bytes: -1,
@@ -120,7 +137,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       health: { bucket: "worker_health" },
       circuit_breaker: { bucket: "worker_breakers" },
       rate_limits: { bucket: "worker_rates" },
-      idempotency: { bucket: "worker_requests" },
+      idempotency: { bucket: "worker_requests", replies_bucket: "worker_replies" },
       // Job and resumable streams own fixed subjects; their own tests cover them.
       jobs: { enabled: false },
       resumable_streams: { enabled: false },
@@ -136,7 +153,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
     expect((refused as ConfigError).message).toContain(
       "stream WORKER_EVENTS does not exist: run llm-provider-bootstrap",
     );
-    expect((refused as ConfigError).problems).toHaveLength(6);
+    expect((refused as ConfigError).problems).toHaveLength(7);
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
     for await (const name of jsm.streams.names()) names.push(name);
@@ -163,7 +180,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
           health: { bucket: "boot_health" },
           circuit_breaker: { bucket: "boot_breakers" },
           rate_limits: { bucket: "boot_rates" },
-          idempotency: { bucket: "boot_requests" },
+          idempotency: { bucket: "boot_requests", replies_bucket: "boot_replies" },
           // Job and resumable streams own fixed subjects; their own tests cover them.
           jobs: { enabled: false },
           resumable_streams: { enabled: false },
@@ -180,6 +197,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "boot_breakers",
       "boot_rates",
       "boot_requests",
+      "boot_replies",
     ])
       expect(first.stdout).toContain(`${name}: created`);
     const jsm = await jetstreamManager(nc);
@@ -193,12 +211,13 @@ describe("JetStream state (event stream and KV buckets)", () => {
         "KV_boot_breakers",
         "KV_boot_rates",
         "KV_boot_requests",
+        "OBJ_boot_replies",
       ]),
     );
     const second = await runBootstrap(configPath);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toMatch(/: (created|updated)/);
-    expect(second.stdout.match(/: unchanged/g)).toHaveLength(7);
+    expect(second.stdout.match(/: unchanged/g)).toHaveLength(8);
     const consumer = await jsm.consumers.info("BOOT_EVENTS", "analytics");
     expect(consumer.config).toMatchObject({ durable_name: "analytics", ack_policy: "explicit" });
   });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import { headers as createHeaders } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createLlmProviderClient, HEADERS, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
@@ -80,7 +81,11 @@ describe("with the shipped accounts", () => {
     nats = await startAccountsServer();
     upstream = await startFakeOpenAIServer({ apiKey: TEST_API_KEY });
     gateway = await startPolicyGateway(nats);
-    worker = await startWorker(nats, accountsServiceConfig(nats.url, upstream.baseUrl));
+    worker = await startWorker(
+      nats,
+      // Small enough that a reply of a few vectors is stored in the replies Object Store.
+      accountsServiceConfig(nats.url, upstream.baseUrl, { idempotency: { inline_max_bytes: 1_024 } }),
+    );
     memory = (await connectAs(nats, "memory")).nc;
     query = (await connectAs(nats, "query")).nc;
     admin = (await connectAs(nats, "bootstrap")).nc;
@@ -225,6 +230,35 @@ describe("with the shipped accounts", () => {
     const stored = events.filter((event) => event.event.request_id === "order-4711");
     expect(stored.map((event) => event.event.caller).sort()).toEqual(["memory", "query"]);
     expect(new Set(stored.map((event) => event.msgId)).size).toBe(2);
+  });
+
+  it("a caller reusing another caller's Request-Id for embeddings gets its own result, never the other's", async () => {
+    const owner = createLlmProviderClient(query);
+    const reuser = createLlmProviderClient(memory);
+    const secret = { model: "embedder", input: Array.from({ length: 40 }, (_, i) => `query's secret ${i}`) };
+    const original = await owner.generateEmbedding(secret, { requestId: "embed-4711" });
+    await owner.generateEmbedding(secret, { requestId: "embed-4712" });
+
+    // Another body under the owner's id: served as its caller's own request, not refused as a reuse.
+    const own = await reuser.generateEmbedding(
+      { model: "embedder", input: ["memory's text"] },
+      { requestId: "embed-4711" },
+    );
+    expect(own.replayed).toBeUndefined();
+    expect(own.data).toHaveLength(1);
+    // The owner's very body under the owner's id: still a new request of its caller, no stored reply.
+    const same = await reuser.generateEmbedding(secret, { requestId: "embed-4712" });
+    expect(same.replayed).toBeUndefined();
+    expect(same.data).toHaveLength(secret.input.length);
+
+    // The owner's duplicate is replayed from the replies bucket, through the worker's rights.
+    expect(await owner.generateEmbedding(secret, { requestId: "embed-4711" })).toEqual({
+      ...original,
+      replayed: true,
+    });
+    // A caller reaches no stored reply directly: the bucket lives in the service's account.
+    const reading = await new Objm(memory).open("llm_provider_replies").catch((error: unknown) => error);
+    expect(reading).toBeInstanceOf(Error);
   });
 });
 

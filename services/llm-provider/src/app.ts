@@ -19,6 +19,7 @@ import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
 import { prepareWorkerState } from "./infra/jetstream/jetstream-state.js";
 import { createJetStreamResumableStreams } from "./infra/jetstream/resumable-streams.js";
 import { createKvIdempotencyStore } from "./infra/kv/kv-idempotency-store.js";
+import { createObjectStoreReplies } from "./infra/obj/object-store-replies.js";
 import { startJobs } from "./composition/jobs.js";
 import { createLogger } from "./infra/logging/logger.js";
 import { createCallerIdentity } from "./infra/nats/caller-identity.js";
@@ -100,6 +101,11 @@ export async function startApp(options: AppOptions): Promise<App> {
       ? createKvIdempotencyStore(nc, {
           bucket: config.idempotency.bucket,
           timeoutMs: config.idempotency.operation_timeout_ms,
+          inlineMaxBytes: config.idempotency.inline_max_bytes,
+          replies: createObjectStoreReplies(nc, {
+            bucket: config.idempotency.replies_bucket,
+            timeoutMs: config.idempotency.operation_timeout_ms,
+          }),
         })
       : undefined,
     workerId: `${hostname()}:${process.pid}:${nuid.next()}`,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decideOnRecord, idempotencyKey, isFinalFailure, requestFingerprint } from "./idempotency.js";
+import {
+  decideOnRecord,
+  idempotencyKey,
+  isFinalFailure,
+  markReplayed,
+  requestFingerprint,
+} from "./idempotency.js";
 
 const body = { model: "m", messages: [{ role: "user", content: "Hi" }] };
 const fingerprint = requestFingerprint(body);
@@ -27,9 +33,10 @@ describe("requestFingerprint", () => {
 describe("decideOnRecord", () => {
   const now = 1_000_000;
   it("replays a finished request, repeats a final failure, waits for a live claim, takes over a dead one", () => {
-    expect(decideOnRecord({ state: "done", fingerprint, reply: { id: "c" } }, fingerprint, now)).toEqual({
+    const reply = new TextEncoder().encode('{"id":"c"}');
+    expect(decideOnRecord({ state: "done", fingerprint, reply }, fingerprint, now)).toEqual({
       kind: "replay",
-      reply: { id: "c" },
+      reply,
     });
     const error = { code: "upstream_bad_request" as const, message: "bad", retryable: false };
     expect(decideOnRecord({ state: "failed", fingerprint, error }, fingerprint, now)).toEqual({
@@ -43,10 +50,32 @@ describe("decideOnRecord", () => {
 
   it("refuses another body under the same id, whatever state its record is in", () => {
     expect(
-      decideOnRecord({ state: "done", fingerprint, reply: {} }, requestFingerprint({ ...body, seed: 1 }), 0),
+      decideOnRecord(
+        { state: "done", fingerprint, reply: new Uint8Array() },
+        requestFingerprint({ ...body, seed: 1 }),
+        0,
+      ),
     ).toEqual({
       kind: "mismatch",
     });
+  });
+});
+
+describe("markReplayed", () => {
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  const bytes = (json: string) => new TextEncoder().encode(json);
+
+  it("adds the marker as the last member, leaving every byte before it as it was", () => {
+    const original = '{"request_id":"r1","data":[{"embedding":[0.5,-1]}],"warnings":[]}';
+    const marked = text(markReplayed(bytes(original)));
+    expect(marked).toBe(`${original.slice(0, -1)},"replayed":true}`);
+    expect(JSON.parse(marked)).toEqual({ ...JSON.parse(original), replayed: true });
+  });
+
+  it("handles an empty object and trailing whitespace, and refuses what is not an object", () => {
+    expect(JSON.parse(text(markReplayed(bytes("{ }\n"))))).toEqual({ replayed: true });
+    expect(JSON.parse(text(markReplayed(bytes('{"a":1}\n'))))).toEqual({ a: 1, replayed: true });
+    expect(() => markReplayed(bytes("[1]"))).toThrow(/not a JSON object/);
   });
 });
 

@@ -5,10 +5,11 @@ import { hashParts } from "./hash-parts.js";
  * What the idempotency store holds for one caller's request id: a claim while a worker serves it,
  * then the outcome every duplicate gets. `fingerprint` is the request body's hash: the same id
  * with another body is a caller's mistake, refused rather than answered with someone else's reply.
+ * `reply` is the reply's JSON as sent (an embedding reply is encoded once, as bytes, and replayed so).
  */
 export type IdempotencyRecord =
   | { state: "running"; fingerprint: string; owner: string; lease_until: number }
-  | { state: "done"; fingerprint: string; reply: unknown }
+  | { state: "done"; fingerprint: string; reply: Uint8Array }
   | { state: "failed"; fingerprint: string; error: ErrorBody };
 
 /**
@@ -35,7 +36,7 @@ export function requestFingerprint(body: unknown): string {
 /** What a request does about the record it found for its key. */
 export type IdempotencyDecision =
   /** The same request finished: answer its reply (marked replayed), at no cost. */
-  | { kind: "replay"; reply: unknown }
+  | { kind: "replay"; reply: Uint8Array }
   /** The same request failed for good: answer the same error. */
   | { kind: "fail"; error: ErrorBody }
   /** The same request is being served by a live worker: wait for its outcome. */
@@ -69,4 +70,33 @@ export function decideOnRecord(
  */
 export function isFinalFailure(error: ErrorBody): boolean {
   return !error.retryable && error.code !== "cancelled";
+}
+
+const REPLAYED_MARKER = new TextEncoder().encode('"replayed":true}');
+/** What a replay adds to a stored reply at most (the marker and its comma). */
+export const REPLAYED_MARKER_MAX_BYTES = REPLAYED_MARKER.length;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACE = 0x7b;
+const COMMA = 0x2c;
+
+/**
+ * A stored reply (a JSON object's bytes) with `"replayed":true` added as its last member: one copy
+ * of the bytes, no parse, so a megabyte embedding reply is replayed as cheaply as a small one.
+ */
+export function markReplayed(reply: Uint8Array): Uint8Array {
+  let end = reply.length - 1;
+  while (end >= 0 && reply[end] !== CLOSE_BRACE) end--;
+  if (end < 0) throw new Error("a stored reply is not a JSON object");
+  let last = end - 1;
+  while (last >= 0 && isJsonSpace(reply[last]!)) last--;
+  const separator = reply[last] === OPEN_BRACE ? [] : [COMMA];
+  const marked = new Uint8Array(end + separator.length + REPLAYED_MARKER.length);
+  marked.set(reply.subarray(0, end));
+  marked.set(separator, end);
+  marked.set(REPLAYED_MARKER, end + separator.length);
+  return marked;
+}
+
+function isJsonSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }

@@ -71,7 +71,10 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
     [SUBJECTS.completeChat]: oncePerRequestId(SUBJECTS.completeChat, createCompleteChatHandler(chat)),
     [SUBJECTS.streamChat]: createStreamChatHandler(chat),
     [SUBJECTS.resumeStream]: createResumeStreamHandler(deps.resumableStreams),
-    [SUBJECTS.generateEmbedding]: createGenerateEmbeddingHandler(embeddingDepsOf(deps)),
+    [SUBJECTS.generateEmbedding]: oncePerRequestId(
+      SUBJECTS.generateEmbedding,
+      createGenerateEmbeddingHandler(embeddingDepsOf(deps)),
+    ),
     [SUBJECTS.getProviderHealth]: createGetProviderHealthHandler({
       catalog,
       readHealth: (providerId) => health.read(providerId),

@@ -1,7 +1,14 @@
 import { LlmProviderError } from "@llm-provider/contracts";
-import { decideOnRecord, idempotencyKey, isFinalFailure, requestFingerprint } from "../domain/idempotency.js";
+import {
+  decideOnRecord,
+  idempotencyKey,
+  isFinalFailure,
+  markReplayed,
+  requestFingerprint,
+} from "../domain/idempotency.js";
 import type { IdempotencyRecord } from "../domain/idempotency.js";
 import type { IdempotencyStore } from "../ports/idempotency-store.js";
+import { EncodedReply } from "../ports/request-handler.js";
 import type { Handler, RequestContext } from "../ports/request-handler.js";
 
 export interface IdempotencyDeps {
@@ -20,7 +27,9 @@ export interface IdempotencyDeps {
  * a later one gets the stored reply marked `replayed` (no provider call, no event) or the same
  * final error, and a claim whose worker died (its lease ran out) is taken over. A retryable
  * failure is not kept: the next try is served afresh. Requests without a caller id are not
- * touched; a store that cannot be reached serves the request without the guarantee (logged).
+ * touched (the durable jobs path calls generate_embedding so: its results stream already keeps one
+ * result per item); a store that cannot be reached serves the request without the guarantee (logged).
+ * The reply is kept as the JSON bytes sent, and replayed as those bytes with the marker added.
  */
 export function idempotent(subject: string, handler: Handler, deps: IdempotencyDeps): Handler {
   return async function idempotentCommand(body, context) {
@@ -58,7 +67,7 @@ export function idempotent(subject: string, handler: Handler, deps: IdempotencyD
             { field: "Request-Id" },
           );
         case "replay":
-          return { ...(decision.reply as object), replayed: true };
+          return new EncodedReply(markReplayed(decision.reply));
         case "fail":
           throw LlmProviderError.fromBody(decision.error);
         case "take_over": {
@@ -102,7 +111,7 @@ async function serve(
   const lease = new LeaseKeeper(deps.store, claim, deps.leaseMs, context);
   try {
     const reply = await handler(body, context);
-    await lease.finish({ state: "done", fingerprint: claim.fingerprint, reply });
+    await lease.finish({ state: "done", fingerprint: claim.fingerprint, reply: replyJson(reply) });
     return reply;
   } catch (error) {
     const failure = error instanceof LlmProviderError ? error.toBody() : undefined;
@@ -166,6 +175,11 @@ class LeaseKeeper {
   #warn(error: unknown): void {
     this.context.log.warn({ err: error }, "the outcome of this Request-Id could not be stored");
   }
+}
+
+/** The reply's bytes as the edge sends them (an encoded reply as it is, anything else as JSON). */
+function replyJson(reply: unknown): Uint8Array {
+  return reply instanceof EncodedReply ? reply.bytes : Buffer.from(JSON.stringify(reply));
 }
 
 function timeoutOf(body: unknown, defaultTimeoutMs: number): number {

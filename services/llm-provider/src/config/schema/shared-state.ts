@@ -66,7 +66,9 @@ export const IdempotencyConfigSchema = z
     enabled: z
       .boolean()
       .default(true)
-      .describe("complete_chat with a caller's Request-Id is served at most once per id"),
+      .describe(
+        "complete_chat and generate_embedding with a caller's Request-Id are served at most once per id",
+      ),
     bucket: z
       .string()
       .regex(/^[-\w]+$/, "letters, digits, '_' or '-'")
@@ -87,7 +89,34 @@ export const IdempotencyConfigSchema = z
       .positive()
       .default(10_000)
       .describe("A claim not renewed for this long belongs to a worker that died: a duplicate takes it over"),
-    operation_timeout_ms: z.number().int().positive().default(2_000).describe("Timeout of one KV round trip"),
+    operation_timeout_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(2_000)
+      .describe("Timeout of one KV or Object Store round trip"),
+    inline_max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .max(512 * 1024)
+      .default(64 * 1024)
+      .describe(
+        "A stored reply larger than this once compressed goes to the replies Object Store, referenced from its KV record",
+      ),
+    replies_bucket: z
+      .string()
+      .regex(/^[-\w]+$/, "letters, digits, '_' or '-'")
+      .default("llm_provider_replies")
+      .describe("NATS Object Store bucket of the large stored replies (its max_age is window_ms)"),
+    replies_max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "Size cap of the replies bucket; when full, a large reply is not kept (a duplicate is served again); unset = no cap",
+      ),
   })
   .refine((idempotency) => idempotency.lease_ms < idempotency.window_ms, {
     path: ["lease_ms"],

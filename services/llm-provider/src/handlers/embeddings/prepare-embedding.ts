@@ -22,6 +22,7 @@ import {
   requireCallable,
 } from "../request-admission.js";
 import type { UpstreamRequestDeps } from "../request-admission.js";
+import { REPLAYED_MARKER_MAX_BYTES } from "../../domain/idempotency.js";
 
 /** Bytes kept free of the server's max_payload for the reply's headers (NATS counts them in). */
 const REPLY_HEADER_ALLOWANCE_BYTES = 512;
@@ -74,8 +75,12 @@ export async function prepareEmbedding(
     planned.map((target) => skipTargetWhen(target, embeddingSkipOf(deps, target, requirement))),
     request.model,
   );
+  // Room for the marker a replay adds, so that a stored reply can always be sent again.
   const maxReplyBytes = options.fitReply
-    ? deps.maxPayloadBytes() - REPLY_HEADER_ALLOWANCE_BYTES - Buffer.byteLength(context.requestId)
+    ? deps.maxPayloadBytes() -
+      REPLY_HEADER_ALLOWANCE_BYTES -
+      REPLAYED_MARKER_MAX_BYTES -
+      Buffer.byteLength(context.requestId)
     : Number.POSITIVE_INFINITY;
   refuseUnfittableReply(request, inputs.length, requirement, model, maxReplyBytes);
 

@@ -4,6 +4,8 @@ import { ConfigError } from "../../config/load-config.js";
 import { workerCreatesStateOf } from "../../config/schema.js";
 import type { Config } from "../../config/schema.js";
 import { ensureKvBucket } from "../kv/ensure-kv-bucket.js";
+import { ensureObjectStore } from "../obj/ensure-object-store.js";
+import type { ObjectStoreSpec } from "../obj/ensure-object-store.js";
 import type { EnsureOutcome, KvBucketSpec } from "../kv/ensure-kv-bucket.js";
 import { ensureEventConsumers } from "./event-consumers.js";
 import { ensureEventStream } from "./jetstream-events.js";
@@ -48,15 +50,25 @@ export function embeddingCacheBucketSpec(cache: Config["embedding_cache"]): KvBu
   };
 }
 
+/** The Object Store of large stored replies: kept as long as the records that name them. */
+export function repliesBucketSpec(idempotency: Config["idempotency"]): ObjectStoreSpec {
+  return {
+    bucket: idempotency.replies_bucket,
+    replicas: idempotency.replicas,
+    ttlMs: idempotency.window_ms,
+    ...(idempotency.replies_max_bytes !== undefined ? { maxBytes: idempotency.replies_max_bytes } : {}),
+  };
+}
+
 export interface EnsuredResource {
-  kind: "stream" | "consumer" | "kv";
+  kind: "stream" | "consumer" | "kv" | "object_store";
   name: string;
   replicas: number;
   outcome: EnsureOutcome;
 }
 
 /**
- * Creates the event stream and every KV bucket, or brings them to the configured shape
+ * Creates the event stream, the job streams, every KV bucket and the replies Object Store, or brings them to the configured shape
  * (replicas included). Idempotent. `llm-provider-bootstrap` runs it with its administration
  * rights; a worker runs it with `apply: false` (it holds no such rights, see docs/security.md) and
  * only learns what is missing or differs, except where `service.create_state` lets it create.
@@ -88,6 +100,11 @@ export async function ensureJetStreamState(
   for (const spec of kvBucketSpecs(config)) {
     const outcome = await ensureKvBucket(nc, spec, apply);
     done.push({ kind: "kv", name: spec.bucket, replicas: spec.replicas, outcome });
+  }
+  if (config.idempotency.enabled) {
+    const spec = repliesBucketSpec(config.idempotency);
+    const outcome = await ensureObjectStore(nc, spec, apply);
+    done.push({ kind: "object_store", name: spec.bucket, replicas: spec.replicas, outcome });
   }
   return done;
 }

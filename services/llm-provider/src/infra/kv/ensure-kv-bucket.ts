@@ -39,8 +39,6 @@ export async function ensureKvBucket(
   spec: KvBucketSpec,
   apply = true,
 ): Promise<EnsureOutcome> {
-  const jsm = await jetstreamManager(nc);
-  const stream = `KV_${spec.bucket}`;
   const shape: Partial<StreamConfig> = {
     max_age: nanos(spec.ttlMs ?? 0),
     max_bytes: spec.maxBytes ?? -1,
@@ -49,6 +47,30 @@ export async function ensureKvBucket(
     allow_direct: true,
     ...(spec.discardOldest ? { discard: DiscardPolicy.Old } : {}),
   };
+  return ensureStreamShape(nc, `KV_${spec.bucket}`, shape, apply, () =>
+    new Kvm(nc).create(spec.bucket, {
+      history: 1,
+      replicas: spec.replicas,
+      storage: StorageType.File,
+      allow_direct: true,
+      ...(spec.ttlMs !== undefined ? { ttl: spec.ttlMs } : {}),
+      ...(spec.maxBytes !== undefined ? { max_bytes: spec.maxBytes } : {}),
+    }),
+  );
+}
+
+/**
+ * The stream behind a KV bucket or an Object Store: made by `create` when missing, then brought
+ * to `shape` where it differs. With `apply: false` it only says what it found.
+ */
+export async function ensureStreamShape(
+  nc: NatsConnection,
+  stream: string,
+  shape: Partial<StreamConfig>,
+  apply: boolean,
+  create: () => Promise<unknown>,
+): Promise<EnsureOutcome> {
+  const jsm = await jetstreamManager(nc);
   let current: StreamConfig;
   let outcome: EnsureOutcome = "unchanged";
   try {
@@ -56,19 +78,10 @@ export async function ensureKvBucket(
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
     if (!apply) return "missing";
-    await new Kvm(nc)
-      .create(spec.bucket, {
-        history: 1,
-        replicas: spec.replicas,
-        storage: StorageType.File,
-        allow_direct: true,
-        ...(spec.ttlMs !== undefined ? { ttl: spec.ttlMs } : {}),
-        ...(spec.maxBytes !== undefined ? { max_bytes: spec.maxBytes } : {}),
-      })
-      // Another worker starting at the same moment may have created (and reshaped) it first.
-      .catch(async (creationError: unknown) => {
-        if (!(await jsm.streams.info(stream).catch(() => undefined))) throw creationError;
-      });
+    // Another worker starting at the same moment may have created (and reshaped) it first.
+    await create().catch(async (creationError: unknown) => {
+      if (!(await jsm.streams.info(stream).catch(() => undefined))) throw creationError;
+    });
     current = (await jsm.streams.info(stream)).config;
     outcome = "created";
   }
