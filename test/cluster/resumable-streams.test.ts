@@ -80,7 +80,9 @@ describe("a resumable stream on a 3-node cluster", () => {
       gate: new Promise<void>((resolve) => (open = resolve)),
     });
     try {
-      const client = createLlmProviderClient(nc, { streamIdleMs: 1_000 });
+      // Long enough that the resumes it gives up after (5 without progress) span a leader
+      // election on a loaded machine; short enough that the test notices the lost node quickly.
+      const client = createLlmProviderClient(nc, { streamIdleMs: 3_000 });
       const stream = client.streamChat(
         { model: "model-0", messages: [{ role: "user", content: PROMPT }], resumable: true },
         { requestId: "cluster-resume-1" },
