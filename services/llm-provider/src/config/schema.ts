@@ -32,6 +32,7 @@ export type { FallbackChainConfig, ModelConfig } from "./schema/models.js";
 export {
   LlmProviderSchema,
   OpenRouterProviderPreferencesSchema,
+  ProviderBatchConfigSchema,
   ProviderConfigSchema,
   RetriesSchema,
 } from "./schema/providers.js";
