@@ -18,6 +18,13 @@ export function jobItemsSubject(jobId: string): string {
   return `llm-provider.job_items.${jobId}`;
 }
 
+export const JobModeSchema = z
+  .enum(["realtime", "provider_batch"])
+  .describe(
+    "realtime: items are computed as they come; provider_batch: through the provider's batch API, within hours at its batch price (OpenAI, Anthropic)",
+  );
+export type JobMode = z.infer<typeof JobModeSchema>;
+
 /** `llm-provider.cmd.create_job`: opens a job; its items are published afterwards, then it is sealed. */
 export const CreateJobSchema = z
   .strictObject({
@@ -30,6 +37,7 @@ export const CreateJobSchema = z
       .default("float")
       .describe("How the vectors of the results are written; base64: little-endian float32"),
     metadata: z.record(z.string(), z.string().max(512)).optional(),
+    mode: JobModeSchema.default("realtime"),
   })
   .describe("CreateJob: a durable job whose items are published to JetStream");
 export type CreateJob = z.infer<typeof CreateJobSchema>;
@@ -74,6 +82,7 @@ export const JobStatusSchema = z
     job_id: z.string(),
     kind: z.literal("embedding"),
     model: z.string(),
+    mode: JobModeSchema.optional(),
     state: JobStateSchema,
     items_subject: z.string().describe("Where the caller publishes the items"),
     msg_id_prefix: z

@@ -9,8 +9,8 @@ import { invalidRequest } from "./errors.js";
 import { sendError, sendJson, sendRaw } from "./responses.js";
 import type { Exchange, ServerState } from "./server-state.js";
 
-/** How a batch created later ends instead of completing. */
-export type FakeBatchEnding = "failed" | "expired";
+/** How a batch created later ends instead of completing; `stalled` stays in_progress until cancelled. */
+export type FakeBatchEnding = "failed" | "expired" | "stalled";
 
 /** Marks the fake's own calls for batch lines: they skip the queue of scripted behaviors. */
 export const BATCH_LINE_HEADER = "x-fake-batch-line";
@@ -261,6 +261,7 @@ async function advance(state: ServerState, batch: FakeBatch): Promise<void> {
   if (step === -1) return; // ended
   batch.counts.total = batch.lines.length;
   if (batch.status === "validating" && batch.errors !== null) return moveTo(batch, "failed");
+  if (batch.status === "in_progress" && batch.ending === "stalled") return;
   if (batch.status === "in_progress" && batch.ending === "expired") {
     batch.counts.failed = batch.lines.length;
     batch.errorFileId = storeOutput(

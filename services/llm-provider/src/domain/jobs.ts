@@ -4,6 +4,7 @@ import type {
   Cost,
   ErrorBody,
   JobFinished,
+  JobMode,
   JobProgress,
   JobState,
   JobStatus,
@@ -23,6 +24,8 @@ export interface JobRecord {
   dimensions?: number | undefined;
   encoding_format: "float" | "base64";
   metadata?: Record<string, string> | undefined;
+  /** Unset in records written before modes existed: realtime. */
+  mode?: JobMode | undefined;
   state: JobState;
   total_items: number | null;
   usage: { prompt_tokens: number; cost: Cost };
@@ -56,6 +59,7 @@ export function newJobRecord(request: CreateJob, caller: string, now: Date, msgI
     dimensions: request.dimensions,
     encoding_format: request.encoding_format,
     metadata: request.metadata,
+    mode: request.mode,
     state: "open",
     total_items: null,
     usage: { prompt_tokens: 0, cost: zeroCost() },
@@ -71,7 +75,8 @@ export function sameJobRequest(record: JobRecord, request: CreateJob): boolean {
     record.kind === request.kind &&
     record.model === request.model &&
     record.dimensions === request.dimensions &&
-    record.encoding_format === request.encoding_format
+    record.encoding_format === request.encoding_format &&
+    (record.mode ?? "realtime") === request.mode
   );
 }
 
@@ -167,6 +172,7 @@ export function jobStatusOf(record: JobRecord, counts: ResultCounts): JobStatus 
     job_id: record.job_id,
     kind: record.kind,
     model: record.model,
+    mode: record.mode ?? "realtime",
     state: record.state,
     items_subject: jobItemsSubject(record.job_id),
     msg_id_prefix: record.msg_id_prefix,

@@ -53,6 +53,14 @@ export const JobsConfigSchema = z
       .describe("How long a partial batch waits for more items of its job"),
     concurrent_batches: z.number().int().min(1).default(4).describe("Batches one worker runs at once"),
     batch_timeout_ms: z.number().int().min(1_000).default(120_000),
+    provider_batch_lease_ms: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(120_000)
+      .describe(
+        "How long a worker's claim on a provider batch it polls holds; past it another worker takes over",
+      ),
   })
   .refine((jobs) => jobs.ack_wait_ms > jobs.linger_ms * 10, {
     path: ["ack_wait_ms"],

@@ -146,8 +146,8 @@ async function embed(deps: JobBatchDeps, job: JobRecord, items: ValidItem[]): Pr
  * Stores the results, then adds what was spent and moves the job on. Only a batch with at least
  * one new result adds its usage: a batch delivered again after a worker died was paid for once.
  */
-async function record(
-  deps: JobBatchDeps,
+export async function record(
+  deps: Pick<JobBatchDeps, "jobs" | "results" | "events" | "now">,
   job: JobRecord,
   results: NewJobResult[],
   usage: { promptTokens: number; cost: EmbeddingResult["usage"]["cost"][] },
@@ -173,11 +173,11 @@ async function record(
   await announceFinish(deps.events, changed.before, changed.after, counts, now);
 }
 
-function failed(itemId: string, error: ErrorBody): NewJobResult {
+export function failed(itemId: string, error: ErrorBody): NewJobResult {
   return { item_id: itemId, ok: false, error };
 }
 
-function invalidItem(field: string): ErrorBody {
+export function invalidItem(field: string): ErrorBody {
   return new LlmProviderError(
     "invalid_request",
     'a job item is {"id", "input"}: a non-empty input and an id of letters, digits and ._:@+=/-',
