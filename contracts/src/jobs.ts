@@ -18,6 +18,13 @@ export function jobItemsSubject(jobId: string): string {
   return `llm-provider.job_items.${jobId}`;
 }
 
+export const JobModeSchema = z
+  .enum(["realtime", "provider_batch"])
+  .describe(
+    "realtime: items are computed as they come; provider_batch (embedding jobs): through the provider's batch API, within hours at its batch price (OpenAI)",
+  );
+export type JobMode = z.infer<typeof JobModeSchema>;
+
 const JobMetadataSchema = z.record(z.string(), z.string().max(512)).optional();
 
 /** `llm-provider.cmd.create_job`: opens a job; its items are published afterwards, then it is sealed. */
@@ -33,6 +40,7 @@ export const CreateJobSchema = z
         .default("float")
         .describe("How the vectors of the results are written; base64: little-endian float32"),
       metadata: JobMetadataSchema,
+      mode: JobModeSchema.default("realtime"),
     }),
     z.strictObject({
       job_id: JobIdSchema,
@@ -111,6 +119,7 @@ export const JobStatusSchema = z
     job_id: z.string(),
     kind: z.enum(["embedding", "chat"]),
     model: z.string(),
+    mode: JobModeSchema.optional(),
     state: JobStateSchema,
     items_subject: z.string().describe("Where the caller publishes the items"),
     msg_id_prefix: z

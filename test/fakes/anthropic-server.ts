@@ -23,6 +23,12 @@ import {
   checkSystem,
   checkTools,
 } from "./anthropic-content-checks.js";
+import {
+  answerMessageBatches,
+  createMessageBatchesState,
+  type AnswerBatchRequest,
+  type FakeMessageBatchEnding,
+} from "./anthropic-batches.js";
 import { createFakePromptCache, type FakePromptCache } from "./anthropic-prompt-cache.js";
 import { ERROR_DEFAULTS, sendError, sendScriptedError, type ScriptedError } from "./anthropic-errors.js";
 import { streamEvents } from "./anthropic-stream-events.js";
@@ -83,6 +89,8 @@ export interface FakeAnthropicServer extends FakeHttpServer<AnthropicFakeBehavio
   setReply(reply: AnthropicScriptedReply): void;
   /** Forgets the cached prompt prefixes (as if they expired); `reset()` does too. */
   clearPromptCache(): void;
+  /** How the next message batches created end instead of completing, one per batch (FIFO). */
+  scriptBatchEndings(...endings: FakeMessageBatchEnding[]): void;
 }
 
 /** Top-level fields the Messages API (2026-10-21) accepts; anything else is refused, as the API does. */
@@ -287,14 +295,19 @@ function refusalOf(
     const message = presented === undefined ? "x-api-key header is required" : "invalid x-api-key";
     return { status: 401, type: "authentication_error", message };
   }
+  if (isMessageBatchesRoute(exchange)) return undefined; // answered by anthropic-batches.ts
   if (exchange.method !== "POST" || exchange.path !== "/v1/messages") {
     return { status: 404, type: "not_found_error", message: "Not Found" };
   }
   const body = asObject(exchange.body);
-  const invalid = body
-    ? findInvalidField(body, signer)
-    : "There was an issue with your request body. The request body is not valid JSON.";
+  const invalid = body ? findInvalidField(body, signer) : NOT_JSON;
   return invalid === undefined ? undefined : { status: 400, type: "invalid_request_error", message: invalid };
+}
+
+const NOT_JSON = "There was an issue with your request body. The request body is not valid JSON.";
+
+function isMessageBatchesRoute(exchange: Exchange): boolean {
+  return exchange.path === "/v1/messages/batches" || exchange.path.startsWith("/v1/messages/batches/");
 }
 
 export async function startFakeAnthropicServer(
@@ -304,6 +317,13 @@ export async function startFakeAnthropicServer(
   const signer = createThinkingSigner();
   const cache = createFakePromptCache();
   const context = (): AnswerContext => ({ reply, signer, cache });
+  let batches = createMessageBatchesState();
+  // A batch request is checked and answered as POST /v1/messages would check and answer it.
+  const answerBatchRequest: AnswerBatchRequest = (params) => {
+    const invalid = findInvalidField(params, signer);
+    if (invalid !== undefined) return { error: { type: "invalid_request_error", message: invalid } };
+    return { message: scriptedAnswer(params, context()) };
+  };
 
   const server = await startFakeHttpServer<AnthropicFakeBehavior>({
     malformedBody: MALFORMED_BODY,
@@ -314,7 +334,8 @@ export async function startFakeAnthropicServer(
     preflight(exchange) {
       const refusal = refusalOf(exchange, options.apiKey, signer);
       if (refusal) sendError(exchange, refusal.status, refusal.type, refusal.message);
-      return refusal !== undefined;
+      else if (isMessageBatchesRoute(exchange)) answerMessageBatches(batches, exchange, answerBatchRequest);
+      return refusal !== undefined || isMessageBatchesRoute(exchange);
     },
     respond(exchange, behavior) {
       const request = exchange.body as JsonObject;
@@ -344,7 +365,11 @@ export async function startFakeAnthropicServer(
       reply = next;
     },
     clearPromptCache: () => cache.clear(),
+    scriptBatchEndings(...endings) {
+      batches.endings.push(...endings);
+    },
     reset() {
+      batches = createMessageBatchesState();
       reply = undefined;
       cache.clear();
       server.reset();

@@ -7,6 +7,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { asObject } from "./fake-http-server.js";
 import { listenOnLoopback } from "./listen-on-loopback.js";
 import {
+  BATCH_LINE_HEADER,
+  answerBatchApi,
+  createBatchApiState,
+  type FakeBatchEnding,
+} from "./openai/batches.js";
+import {
   answerChat,
   answerChatSlowly,
   answerChatStreamWithFault,
@@ -18,6 +24,7 @@ import { sendError, sendJson, sendRaw } from "./openai/responses.js";
 import { IdGenerator, type Exchange, type FakeBehavior, type ServerState } from "./openai/server-state.js";
 import type { FakeChatReply, FakeOpenAIServerOptions, RecordedRequest } from "./openai/server-state.js";
 
+export type { FakeBatchEnding } from "./openai/batches.js";
 export { openRouterCost } from "./openai/chat-usage.js";
 export { fakeEmbedding } from "./openai/embeddings.js";
 export type {
@@ -40,7 +47,9 @@ export interface FakeOpenAIServer {
   setChatReply(reply: FakeChatReply): void;
   /** Every request for `model` gets `behavior` (undefined: as any other) until reset. */
   setModelBehavior(model: string, behavior: FakeBehavior | undefined): void;
-  /** Clears the queue, the recorded requests and the custom chat reply. */
+  /** How the next batches created end instead of completing, one per batch (FIFO). */
+  scriptBatchEndings(...endings: FakeBatchEnding[]): void;
+  /** Clears the queue, the recorded requests, the custom chat reply, files and batches. */
   reset(): void;
   /** Closes the server and destroys all open sockets, including hanging requests. */
   close(): Promise<void>;
@@ -66,6 +75,7 @@ function answerDefault(state: ServerState, exchange: Exchange): void {
   if (route === "POST /v1/chat/completions") return answerChat(state, exchange);
   if (route === "POST /v1/embeddings") return answerEmbeddings(state, exchange);
   if (route === "GET /v1/models") return answerModels(state, exchange);
+  if (answerBatchApi(state, exchange)) return;
   sendError(state, exchange, {
     status: 404,
     error: { message: `Invalid URL (${route})`, type: "invalid_request_error", param: null, code: null },
@@ -132,11 +142,13 @@ function pathOf(url: string | undefined): string {
 
 async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const startedAt = Date.now();
-  const body = parseJsonBody(await readBody(req));
+  const raw = await readBody(req);
+  const body = parseJsonBody(raw);
   const exchange: Exchange = {
     method: req.method ?? "GET",
     path: pathOf(req.url),
     body,
+    raw,
     req,
     res,
     startedAt,
@@ -150,6 +162,11 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   const delay = state.options.defaultDelayMs;
   const model = asObject(body)?.["model"];
   const forModel = typeof model === "string" ? state.modelBehaviors.get(model) : undefined;
+  // A batch line (the fake answering its own batch) takes a model's behavior but not the queue's,
+  // which is the test's script for the calls the client makes.
+  if (req.headers[BATCH_LINE_HEADER] !== undefined) {
+    return perform(state, exchange, forModel ?? { kind: "default" });
+  }
   perform(
     state,
     exchange,
@@ -181,10 +198,12 @@ export async function startFakeOpenAIServer(
     ids: new IdGenerator(),
     options,
     promptCache: new Set(),
+    batchApi: createBatchApiState(),
   };
   // HTTP keep-alive is Node's default; no per-request logging on purpose (benchmarks use this too).
   const server = createServer((req, res) => onRequest(state, req, res));
   const { port, close } = await listenOnLoopback(server, state.timers);
+  state.batchApi.origin = `http://127.0.0.1:${port}`;
 
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
@@ -200,7 +219,11 @@ export async function startFakeOpenAIServer(
       if (behavior) state.modelBehaviors.set(model, behavior);
       else state.modelBehaviors.delete(model);
     },
+    scriptBatchEndings(...endings) {
+      state.batchApi.endings.push(...endings);
+    },
     reset() {
+      state.batchApi = { ...createBatchApiState(), origin: state.batchApi.origin };
       state.queue.length = 0;
       state.requests.length = 0; // in place: callers may hold a reference to `requests`
       state.chatReply = undefined;

@@ -65,7 +65,7 @@ export async function startApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(config.log_level);
   const dispatcher = createHttpDispatcher();
-  const { clients, withoutClient } = buildProviderClients(config, env, logger, dispatcher);
+  const { clients, withoutClient, batchClients } = buildProviderClients(config, env, logger, dispatcher);
   const catalog = buildCatalog(config, Math.floor(Date.now() / 1000));
   const nc = options.nc ?? (await connectNats(config.nats, logger, env));
   // The connection's state for the probes (the same watcher that logs its changes).
@@ -76,7 +76,9 @@ export async function startApp(options: AppOptions): Promise<App> {
   guardClients(config, clients, state);
   const { isModelAvailable, isProviderAvailable } = availability(config, clients, state);
   const callers = createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts));
-  const jobs = config.jobs.enabled ? startJobs(nc, config, callers) : undefined;
+  const jobs = config.jobs.enabled
+    ? startJobs(nc, config, callers, { catalog, clients: batchClients })
+    : undefined;
   const resumableStreams = config.resumable_streams.enabled
     ? createJetStreamResumableStreams(nc, config.resumable_streams, logger)
     : undefined;

@@ -2,6 +2,7 @@
 // state, and the request being answered.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BatchApiState } from "./batches.js";
 
 export interface RecordedRequest {
   method: string;
@@ -89,6 +90,8 @@ export interface Exchange {
   method: string;
   path: string;
   body: unknown;
+  /** The body as sent (multipart uploads are not JSON). */
+  raw: Buffer;
   req: IncomingMessage;
   res: ServerResponse;
   startedAt: number;
@@ -106,6 +109,8 @@ export interface ServerState {
   options: FakeOpenAIServerOptions;
   /** Prompt prefixes seen, for the prompt cache (see chat-usage.ts). */
   promptCache: Set<string>;
+  /** Uploaded files and batches (see batches.ts). */
+  batchApi: BatchApiState;
 }
 
 /** Request-unique ids in OpenAI's shapes (`req_<32 hex>`, `chatcmpl-…`) without per-request crypto. */

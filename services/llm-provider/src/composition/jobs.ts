@@ -3,8 +3,14 @@ import { nuid } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
+import { pollProviderBatches, submitProviderBatch } from "../handlers/jobs/provider-batch-jobs.js";
+import type { ProviderBatchDeps } from "../handlers/jobs/provider-batch-jobs.js";
 import { runJobBatch } from "../handlers/jobs/run-job-batch.js";
 import type { JobBatchDeps } from "../handlers/jobs/run-job-batch.js";
+import { createKvProviderBatchStore } from "../infra/kv/kv-provider-batch-store.js";
+import type { Catalog } from "../domain/catalog.js";
+import type { ProviderBatchClient } from "../ports/provider-batch-client.js";
+import { batchTargetOf, pollEveryMs } from "./provider-batch-targets.js";
 import { createJetStreamJobItems, startJobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import type { JobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import { createJetStreamJobResults } from "../infra/jetstream/job-results-log.js";
@@ -24,7 +30,12 @@ export interface JobPorts {
 }
 
 /** The job adapters, and the worker that runs job items through generate_embedding in the process. */
-export function startJobs(nc: NatsConnection, config: Config, callers: CallerIdentity) {
+export function startJobs(
+  nc: NatsConnection,
+  config: Config,
+  callers: CallerIdentity,
+  providerBatches: { catalog: Catalog; clients: ReadonlyMap<string, ProviderBatchClient> },
+) {
   const jobs = config.jobs;
   const ports: JobPorts = {
     store: createKvJobStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
@@ -58,12 +69,28 @@ export function startJobs(nc: NatsConnection, config: Config, callers: CallerIde
           trace: ROOT_CONTEXT,
         };
       };
+      const batchDeps: ProviderBatchDeps = {
+        jobs: ports.store,
+        results: ports.results,
+        events,
+        batches: createKvProviderBatchStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
+        targetOf: (job) => batchTargetOf(providerBatches.catalog, providerBatches.clients, job),
+        clientOf: (providerId) => providerBatches.clients.get(providerId),
+        leaseMs: jobs.provider_batch_lease_ms,
+        retryBaseMs: jobs.retry_base_ms,
+        signal: gaveUp.signal,
+        warn: (fields, message) => logger.warn(fields, message),
+      };
       const worker = startJobItemsWorker(
         nc,
         jobs,
         callers,
-        (caller, jobId, items) =>
-          runJobBatch(
+        async (caller, jobId, items) => {
+          // provider_batch jobs are submitted whole to the provider; every other job runs now.
+          const job = await ports.store.read(caller, jobId);
+          if (job?.mode === "provider_batch" && job.state !== "cancelled" && job.state !== "completed")
+            return submitProviderBatch(batchDeps, job, items);
+          return runJobBatch(
             {
               jobs: ports.store,
               results: ports.results,
@@ -78,15 +105,34 @@ export function startJobs(nc: NatsConnection, config: Config, callers: CallerIde
             caller,
             jobId,
             items,
-          ),
+          );
+        },
         logger,
       );
+      const poller = startProviderBatchPoller(batchDeps, pollEveryMs(providerBatches.catalog), logger);
       return {
         async stop(graceMs) {
+          await poller.stop();
           await worker.stop(graceMs);
           gaveUp.abort();
         },
       };
+    },
+  };
+}
+
+/** Every worker polls the due provider batches on a timer; one round at a time. */
+function startProviderBatchPoller(deps: ProviderBatchDeps, everyMs: number, logger: Logger) {
+  let round: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    round = round
+      .then(() => pollProviderBatches(deps))
+      .catch((error: unknown) => logger.warn({ err: error }, "a round of provider batch polls failed"));
+  }, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await round;
     },
   };
 }

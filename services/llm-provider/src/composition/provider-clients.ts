@@ -5,7 +5,9 @@ import type { Config } from "../config/schema.js";
 import { describeSecretRef, resolveSecret } from "../config/secrets.js";
 import type { ConfigProblem, TargetSkip } from "../domain/catalog.js";
 import { createUndiciFetch } from "../infra/http/undici-fetch.js";
+import type { ProviderBatchClient } from "../ports/provider-batch-client.js";
 import type { ProviderClient } from "../ports/provider-client.js";
+import { createProviderBatchClient } from "../providers/create-provider-batch-client.js";
 import { createProviderClient, hasWire } from "../providers/create-provider-client.js";
 import { instrumentProviderClient } from "../telemetry/instrument-provider-client.js";
 
@@ -13,6 +15,8 @@ import { instrumentProviderClient } from "../telemetry/instrument-provider-clien
 export interface ProviderClients {
   clients: Map<string, ProviderClient>;
   withoutClient: Map<string, TargetSkip>;
+  /** The batch API clients of the callable providers that have one (provider_batch jobs). */
+  batchClients: Map<string, ProviderBatchClient>;
 }
 
 /** A traced client for every active provider whose key is present and whose wire exists, by id. */
@@ -25,6 +29,7 @@ export function buildProviderClients(
   const apiKeys = resolveProviderKeys(config, env, logger);
   const clients = new Map<string, ProviderClient>();
   const withoutClient = new Map<string, TargetSkip>();
+  const batchClients = new Map<string, ProviderBatchClient>();
   for (const provider of config.providers) {
     // An inactive provider is planned as skipped by the catalog itself (`planTargets`).
     if (!provider.is_active) continue;
@@ -37,6 +42,11 @@ export function buildProviderClients(
     const client = createProviderClient(provider, { apiKey: apiKeys.values.get(provider.id), fetch });
     if (client) {
       clients.set(provider.id, instrumentProviderClient(client, provider));
+      const batchClient = createProviderBatchClient(provider, {
+        apiKey: apiKeys.values.get(provider.id),
+        fetch,
+      });
+      if (batchClient) batchClients.set(provider.id, batchClient);
       continue;
     }
     const detail = `this version has no wire for provider type '${provider.provider_type}'`;
@@ -46,7 +56,7 @@ export function buildProviderClients(
       `${detail}; provider unavailable`,
     );
   }
-  return { clients, withoutClient };
+  return { clients, withoutClient, batchClients };
 }
 
 /**

@@ -35,6 +35,7 @@ export type { FallbackChainConfig, ModelConfig } from "./schema/models.js";
 export {
   LlmProviderSchema,
   OpenRouterProviderPreferencesSchema,
+  ProviderBatchConfigSchema,
   ProviderConfigSchema,
   RetriesSchema,
 } from "./schema/providers.js";

@@ -19,6 +19,8 @@ export interface ProviderSpec {
   api_version?: string | undefined;
   /** OpenRouter request settings: `provider` holds its provider-routing preferences. */
   openrouter?: { provider?: Record<string, unknown> | undefined } | undefined;
+  /** Its batch API's price factor and poll interval (provider_batch jobs); unset: the defaults. */
+  batch?: { price_factor: number; poll_interval_ms: number } | undefined;
   config: AttemptLimits & {
     max_retries: number;
     /** Same-target retries per failure class (a class not listed: never). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeChatCost, computeCost } from "./cost.js";
+import { batchPricing, computeChatCost, computeCost } from "./cost.js";
 
 describe("computeCost", () => {
   it("prices input and output tokens per million", () => {
@@ -89,5 +89,22 @@ describe("computeChatCost", () => {
       total: 0.004,
     });
     expect(computeChatCost({ promptTokens: 0, completionTokens: 0 }, free, 0).total).toBe(0);
+  });
+});
+
+describe("batchPricing", () => {
+  const pricing = { input_per_million: 3, output_per_million: 15, cache_read_per_million: 0.3 };
+
+  it("scales every price by the provider's factor, half when the provider sets none", () => {
+    const priced = batchPricing(pricing, 0.4);
+    expect(priced.input_per_million).toBeCloseTo(1.2, 12);
+    expect(priced.output_per_million).toBeCloseTo(6, 12);
+    expect(priced.cache_read_per_million).toBeCloseTo(0.12, 12);
+    expect(priced.cache_write_per_million).toBeUndefined();
+    expect(computeCost(1_000_000, 1_000_000, batchPricing(pricing, undefined)).total).toBe(9);
+  });
+  it("takes the model's own factor over the provider's", () => {
+    const priced = batchPricing({ ...pricing, batch_price_factor: 0.25 }, 0.5);
+    expect(computeCost(1_000_000, 0, priced).total).toBe(0.75);
   });
 });

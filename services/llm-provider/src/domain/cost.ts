@@ -9,6 +9,27 @@ export interface Pricing {
   cache_write_per_million?: number | undefined;
   /** Reasoning tokens, where a provider prices them apart; unset: the output price. */
   reasoning_per_million?: number | undefined;
+  /** This model's prices in a provider batch, as a share of the prices above; unset: its provider's. */
+  batch_price_factor?: number | undefined;
+}
+
+/** A provider batch's share of the direct price when neither model nor provider sets one (OpenAI's, Anthropic's). */
+export const DEFAULT_BATCH_PRICE_FACTOR = 0.5;
+
+/**
+ * The prices a request pays in a provider batch: every per-token price scaled by the model's
+ * factor, else the provider's, else half. The one place the batch discount is decided.
+ */
+export function batchPricing(pricing: Pricing, providerFactor: number | undefined): Pricing {
+  const factor = pricing.batch_price_factor ?? providerFactor ?? DEFAULT_BATCH_PRICE_FACTOR;
+  const scale = (price: number | undefined) => (price === undefined ? undefined : price * factor);
+  return {
+    input_per_million: pricing.input_per_million * factor,
+    output_per_million: pricing.output_per_million * factor,
+    cache_read_per_million: scale(pricing.cache_read_per_million),
+    cache_write_per_million: scale(pricing.cache_write_per_million),
+    reasoning_per_million: scale(pricing.reasoning_per_million),
+  };
 }
 
 /** Token counts of a chat call; the cache counts are parts of `promptTokens`. */

@@ -12,7 +12,7 @@ import {
 } from "./jobs.js";
 
 const created = newJobRecord(
-  { job_id: "j1", kind: "embedding", model: "embedder", encoding_format: "float" },
+  { job_id: "j1", kind: "embedding", model: "embedder", encoding_format: "float", mode: "realtime" },
   "memory",
   new Date("2026-12-05T00:00:00Z"),
   "prefix",

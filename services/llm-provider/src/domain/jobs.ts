@@ -4,6 +4,7 @@ import type {
   Cost,
   ErrorBody,
   JobFinished,
+  JobMode,
   JobProgress,
   JobKind,
   JobState,
@@ -26,6 +27,8 @@ export interface JobRecord {
   dimensions?: number | undefined;
   encoding_format?: "float" | "base64" | undefined;
   metadata?: Record<string, string> | undefined;
+  /** Unset in records written before modes existed: realtime. */
+  mode?: JobMode | undefined;
   state: JobState;
   total_items: number | null;
   usage: JobUsage;
@@ -59,7 +62,7 @@ export function newJobRecord(request: CreateJob, caller: string, now: Date, msgI
     msg_id_prefix: msgIdPrefix,
     model: request.model,
     ...(request.kind === "embedding"
-      ? { dimensions: request.dimensions, encoding_format: request.encoding_format }
+      ? { dimensions: request.dimensions, encoding_format: request.encoding_format, mode: request.mode }
       : {}),
     metadata: request.metadata,
     state: "open",
@@ -76,7 +79,9 @@ export function sameJobRequest(record: JobRecord, request: CreateJob): boolean {
   if (record.kind !== request.kind || record.model !== request.model) return false;
   return (
     request.kind !== "embedding" ||
-    (record.dimensions === request.dimensions && record.encoding_format === request.encoding_format)
+    (record.dimensions === request.dimensions &&
+      record.encoding_format === request.encoding_format &&
+      (record.mode ?? "realtime") === request.mode)
   );
 }
 
@@ -193,6 +198,7 @@ export function jobStatusOf(record: JobRecord, counts: ResultCounts): JobStatus 
     job_id: record.job_id,
     kind: record.kind,
     model: record.model,
+    mode: record.mode ?? "realtime",
     state: record.state,
     items_subject: jobItemsSubject(record.job_id),
     msg_id_prefix: record.msg_id_prefix,

@@ -62,6 +62,14 @@ export const JobsConfigSchema = z
       .default(8)
       .describe("Items of a chat job's batch answered at once (a chat request has no batch form)"),
     batch_timeout_ms: z.number().int().min(1_000).default(120_000),
+    provider_batch_lease_ms: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(120_000)
+      .describe(
+        "How long a worker's claim on a provider batch it polls holds; past it another worker takes over",
+      ),
   })
   .refine((jobs) => jobs.ack_wait_ms > jobs.linger_ms * 10, {
     path: ["ack_wait_ms"],

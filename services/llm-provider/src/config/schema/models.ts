@@ -28,6 +28,14 @@ export const ModelConfigSchema = z.strictObject({
         .nonnegative()
         .optional()
         .describe("Reasoning tokens, where priced apart; unset: output price"),
+      batch_price_factor: z
+        .number()
+        .positive()
+        .max(1)
+        .optional()
+        .describe(
+          "Share of these prices paid in a provider batch job; unset: the provider's batch.price_factor",
+        ),
     })
     .default({ input_per_million: 0, output_per_million: 0 }),
   features: z

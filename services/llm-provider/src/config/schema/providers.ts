@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ProviderTypeSchema } from "@llm-provider/contracts";
+import { DEFAULT_BATCH_PRICE_FACTOR } from "../../domain/cost.js";
 import { IdentifierSchema, SecretRefSchema } from "./fields.js";
 
 /** Same-target retries per failure class; a class not listed here is never retried on the same target. */
@@ -103,6 +104,26 @@ export const OpenRouterProviderPreferencesSchema = z.looseObject({
   max_price: z.record(z.string(), z.number().nonnegative()).optional(),
 });
 
+/** The provider's batch API (OpenAI Batch, Anthropic Message Batches), used by provider_batch jobs. */
+export const ProviderBatchConfigSchema = z
+  .strictObject({
+    price_factor: z
+      .number()
+      .positive()
+      .max(1)
+      .default(DEFAULT_BATCH_PRICE_FACTOR)
+      .describe(
+        "Share of the models' prices paid in a provider batch (a model's cost.batch_price_factor wins)",
+      ),
+    poll_interval_ms: z
+      .number()
+      .int()
+      .positive()
+      .default(60_000)
+      .describe("How often a worker asks the provider where a submitted batch is"),
+  })
+  .describe("Provider batch API settings (openai and anthropic provider types)");
+
 export const LlmProviderSchema = z
   .strictObject({
     id: IdentifierSchema,
@@ -119,6 +140,7 @@ export const LlmProviderSchema = z
       .optional()
       .describe("OpenRouter-only request settings (openrouter only)"),
     config: ProviderConfigSchema.default(ProviderConfigSchema.parse({})),
+    batch: ProviderBatchConfigSchema.default(ProviderBatchConfigSchema.parse({})),
   })
   .superRefine((provider, context) => {
     const refuse = (field: string, message: string) =>

@@ -23,7 +23,7 @@ const context: RequestContext = {
 function world(onFirstCount: (stored: { counts: ResultCounts; record: JobRecord }) => void) {
   const stored = {
     record: newJobRecord(
-      { job_id: "j1", kind: "embedding", model: "embedder", encoding_format: "float" },
+      { job_id: "j1", kind: "embedding", model: "embedder", encoding_format: "float", mode: "realtime" },
       "ingest",
       new Date(0),
       "prefix",

@@ -116,8 +116,8 @@ function validItems<Body extends EmbeddingJobItem | ChatJobItem>(
  * Stores the results, then adds what was spent and moves the job on. A call's usage is added when
  * at least one of its results was new: a batch delivered again after a worker died was paid once.
  */
-async function record(
-  deps: JobBatchDeps,
+export async function record(
+  deps: Pick<JobBatchDeps, "jobs" | "results" | "events" | "now">,
   job: JobRecord,
   results: NewJobResult[],
   calls: (number | undefined)[],
@@ -150,7 +150,7 @@ async function record(
   await announceFinish(deps, changed.before, changed.after, counts, now);
 }
 
-function invalidItem(field: string): ErrorBody {
+export function invalidItem(field: string): ErrorBody {
   return new LlmProviderError(
     "invalid_request",
     'a job item is {"id", "input"} (embedding) or {"id", "request"} (chat), with an id of letters, digits and ._:@+=/-',

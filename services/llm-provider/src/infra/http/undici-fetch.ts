@@ -18,11 +18,20 @@ export interface UndiciFetchOptions {
 export function createUndiciFetch(dispatcher: Agent, options: UndiciFetchOptions): typeof fetch {
   return async function undiciRequestFetch(input, init) {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const requestHeaders = toHeaderRecord(init?.headers);
+    let body = init?.body as string | Buffer | undefined;
+    if (init?.body instanceof FormData) {
+      // A file upload (batch input): Node's own FormData is not the undici package's, so it is
+      // encoded here, boundary and all, by the platform's Response.
+      const encoded = new Response(init.body);
+      requestHeaders["content-type"] = encoded.headers.get("content-type") ?? "multipart/form-data";
+      body = Buffer.from(await encoded.arrayBuffer());
+    }
     const response = await request(url, {
       dispatcher,
       method: (init?.method ?? "GET") as "GET",
-      headers: toHeaderRecord(init?.headers),
-      body: init?.body as string | Buffer | undefined,
+      headers: requestHeaders,
+      body,
       signal: init?.signal ?? undefined,
       headersTimeout: 0,
       bodyTimeout: options.idleMs,

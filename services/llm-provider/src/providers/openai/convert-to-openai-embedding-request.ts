@@ -8,7 +8,9 @@ type OpenAIEmbeddingRequest = OpenAI.Embeddings.EmbeddingCreateParams;
  * (little-endian float32): a quarter of the bytes of JSON floats, and decoded without parsing
  * thousands of numbers.
  */
-export function convertToOpenAIEmbeddingRequest(call: EmbeddingCall): OpenAIEmbeddingRequest {
+export function convertToOpenAIEmbeddingRequest(
+  call: Omit<EmbeddingCall, "signal" | "trace">,
+): OpenAIEmbeddingRequest {
   const body: OpenAIEmbeddingRequest = {
     model: call.upstreamModel,
     input: [...call.inputs],

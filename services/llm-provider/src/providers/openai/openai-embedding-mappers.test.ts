@@ -4,15 +4,12 @@ import { UpstreamError } from "../../domain/failure.js";
 import { convertOpenAIEmbeddingResponse } from "./convert-openai-embedding-response.js";
 import { convertToOpenAIEmbeddingRequest } from "./convert-to-openai-embedding-request.js";
 
-const signal = new AbortController().signal;
-
 describe("convertToOpenAIEmbeddingRequest", () => {
   it("always asks for base64 and sends dimensions and user only when set", () => {
     expect(
       convertToOpenAIEmbeddingRequest({
         upstreamModel: "text-embedding-3-small",
         inputs: ["a", "b"],
-        signal,
       }),
     ).toEqual({ model: "text-embedding-3-small", input: ["a", "b"], encoding_format: "base64" });
     expect(
@@ -21,7 +18,6 @@ describe("convertToOpenAIEmbeddingRequest", () => {
         inputs: ["a"],
         dimensions: 256,
         user: "u-1",
-        signal,
       }),
     ).toEqual({
       model: "text-embedding-3-large",
