@@ -93,9 +93,20 @@ describe("a job on a 3-node cluster", () => {
       await cluster.kill(leader);
 
       const seen = new Map<string, EmbeddingJobResult>();
-      for await (const result of job) {
-        expect(seen.has(result.item_id), `a second result for item ${result.item_id}`).toBe(false);
-        seen.set(result.item_id, result);
+      try {
+        for await (const result of job) {
+          expect(seen.has(result.item_id), `a second result for item ${result.item_id}`).toBe(false);
+          seen.set(result.item_id, result);
+        }
+      } catch (error) {
+        // What the surviving worker went through, for a failure on a machine far from this one.
+        const survivor = workers[1]!;
+        const { stdout, stderr } = survivor.output();
+        throw new Error(
+          `${String(error)} after ${seen.size} results; survivor exit ${survivor.child.exitCode}, ` +
+            `signal ${survivor.child.signalCode}:\n${stdout.slice(-4_000)}\n${stderr.slice(-2_000)}`,
+          { cause: error },
+        );
       }
       expect(seen.size).toBe(ITEMS);
       inputs.forEach((text, index) => {
