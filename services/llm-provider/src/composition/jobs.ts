@@ -6,6 +6,7 @@ import type { Config } from "../config/schema.js";
 import { pollProviderBatches, submitProviderBatch } from "../handlers/jobs/provider-batch-jobs.js";
 import type { ProviderBatchDeps } from "../handlers/jobs/provider-batch-jobs.js";
 import { runJobBatch } from "../handlers/jobs/run-job-batch.js";
+import type { admitRequest } from "../handlers/request-admission.js";
 import type { JobBatchDeps } from "../handlers/jobs/run-job-batch.js";
 import { createKvProviderBatchStore } from "../infra/kv/kv-provider-batch-store.js";
 import type { Catalog } from "../domain/catalog.js";
@@ -49,7 +50,9 @@ export function startJobs(
   return {
     ports,
     startWorker(
-      compute: Pick<JobBatchDeps, "embed" | "chat">,
+      compute: Pick<JobBatchDeps, "embed" | "chat"> & {
+        admit: (context: RequestContext, check: Parameters<typeof admitRequest>[2]) => Promise<void>;
+      },
       events: EventSink,
       logger: Logger,
     ): JobItemsWorker {
@@ -80,6 +83,13 @@ export function startJobs(
         retryBaseMs: jobs.retry_base_ms,
         signal: gaveUp.signal,
         warn: (fields, message) => logger.warn(fields, message),
+        admit: (job, check) =>
+          compute.admit(contextFor(job.caller, job.job_id), {
+            ...check,
+            operation: "embedding",
+            model: job.model,
+            deadline: performance.now() + jobs.batch_timeout_ms,
+          }),
       };
       const worker = startJobItemsWorker(
         nc,
@@ -95,7 +105,8 @@ export function startJobs(
               jobs: ports.store,
               results: ports.results,
               events,
-              ...compute,
+              embed: compute.embed,
+              chat: compute.chat,
               contextFor,
               maxDeliveries: jobs.max_deliveries,
               retryBaseMs: jobs.retry_base_ms,

@@ -22,6 +22,7 @@ import type { GenerateEmbeddingDeps } from "./embeddings/generate-embedding.js";
 import { createGetProviderHealthHandler } from "./health/get-provider-health.js";
 import { createListModelsHandler } from "./models/list-models.js";
 import { idempotent } from "./idempotent-command.js";
+import { admitRequest } from "./request-admission.js";
 import { createJobHandlers } from "./jobs/job-commands.js";
 
 /** What the handlers are given: ports and the settings they read, nothing concrete. */
@@ -109,11 +110,14 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
 export function createJobComputers(deps: EndpointDeps): {
   embed: ReturnType<typeof createEmbeddingComputer>;
   chat: (body: unknown, context: RequestContext) => Promise<ChatCompletion>;
+  /** The caller's limits and the Policy Gateway, for work that reaches a provider another way. */
+  admit: (context: RequestContext, check: Parameters<typeof admitRequest>[2]) => Promise<void>;
 } {
   const chat = createCompleteChatHandler(chatDepsOf(deps));
   return {
     embed: createEmbeddingComputer(embeddingDepsOf(deps)),
     chat: async (body, context) => (await chat(body, context)) as ChatCompletion,
+    admit: async (context, check) => void (await admitRequest(deps, context, check)),
   };
 }
 

@@ -1,6 +1,7 @@
 import { EmbeddingJobItemSchema, LlmProviderError } from "@llm-provider/contracts";
 import type { Cost, ErrorBody } from "@llm-provider/contracts";
 import { computeCost, sumCosts } from "../../domain/cost.js";
+import { estimateEmbeddingTokens } from "../../domain/embedding-batch.js";
 import { encodeFloat32Base64 } from "../../domain/embedding-vector.js";
 import { failureTraits, UpstreamError } from "../../domain/failure.js";
 import type { JobRecord } from "../../domain/jobs.js";
@@ -46,6 +47,11 @@ export interface ProviderBatchDeps {
   targetOf: (job: JobRecord) => BatchTarget | LlmProviderError;
   /** The batch client of a provider, to cancel a batch whose job is gone. */
   clientOf: (providerId: string) => ProviderBatchClient | undefined;
+  /**
+   * The caller's limits and the Policy Gateway for one provider batch of the job's caller, as a
+   * request would ask them; throws their typed refusal.
+   */
+  admit: (job: JobRecord, check: { providerId: string; estimatedTokens: number }) => Promise<void>;
   /** How long a poller's claim holds; past it another worker takes the batch over. */
   leaseMs: number;
   retryBaseMs: number;
@@ -84,6 +90,10 @@ export async function submitProviderBatch(
     let batchId: string;
     try {
       if (!target.client.submitEmbeddings) throw noEmbeddingBatch(target.providerId);
+      await deps.admit(job, {
+        providerId: target.providerId,
+        estimatedTokens: estimateEmbeddingTokens(valid.map((item) => item.input)),
+      });
       batchId = await target.client.submitEmbeddings({
         upstreamModel: target.upstreamModel,
         dimensions: job.dimensions,
