@@ -4,6 +4,7 @@ import { describeIssue, formatIssuePath } from "@llm-provider/contracts";
 import { parse as parseYaml } from "yaml";
 import { findCatalogViolations } from "../domain/catalog.js";
 import type { ConfigProblem } from "../domain/catalog.js";
+import { fillFromCatalogue } from "./model-catalogue.js";
 import { ConfigSchema } from "./schema.js";
 import type { Config } from "./schema.js";
 
@@ -88,8 +89,13 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
   return true;
 }
 
-/** Validates a raw config: schema first, then policies POL-LLM-001/002/005 and cross-references. */
-export function parseConfig(raw: unknown, source: string): Config {
+/**
+ * Validates a raw config: model entries completed from the model catalogue where they ask for it,
+ * then the schema, then policies POL-LLM-001/002/005 and cross-references.
+ */
+export function parseConfig(given: unknown, source: string): Config {
+  const { raw, problems: unknownToCatalogue } = fillFromCatalogue(given);
+  if (unknownToCatalogue.length > 0) throw new ConfigError(source, unknownToCatalogue);
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(

@@ -6,6 +6,13 @@ export const ModelConfigSchema = z.strictObject({
   model_name: z.string().min(1).max(256).describe("Name callers use; unique"),
   provider_id: IdentifierSchema,
   upstream_model: z.string().min(1).optional().describe("Name sent to the provider; defaults to model_name"),
+  catalog: z
+    .union([z.boolean(), z.string().regex(/^[a-z0-9-]+\/.+$/, 'must be "<provider>/<model>"')])
+    .optional()
+    .describe(
+      "Take what this entry leaves out (limits, prices, capabilities) from the pinned models.dev catalogue: " +
+        'true looks upstream_model up under the provider type; "<provider>/<model>" names the entry',
+    ),
   context_window: z.number().int().positive(),
   // Not `.positive()` here so that POL-LLM-002 reports it with its policy id.
   max_tokens: z.number().int(),
