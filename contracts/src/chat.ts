@@ -293,6 +293,7 @@ export type TokenUsage = z.infer<typeof TokenUsageSchema>;
 export const SkipReasonSchema = z
   .enum([
     "provider_inactive",
+    "model_unavailable",
     "no_api_key",
     "provider_unavailable",
     "missing_capability",
@@ -301,7 +302,8 @@ export const SkipReasonSchema = z
     "not_enough_time",
   ])
   .describe(
-    "provider_inactive: taken out of service (is_active false); no_api_key: the provider's key is not set; " +
+    "provider_inactive: taken out of service (is_active false); model_unavailable: the model is out of " +
+      "service (is_available false); no_api_key: the provider's key is not set; " +
       "provider_unavailable: this version has no wire for it; missing_capability: the model cannot take " +
       "this request (see reason); circuit_open: its breaker is open; rate_limited: its RPM/TPM budget " +
       "for the window is spent; not_enough_time: too little of the deadline left to try it",

@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   policy_unavailable: { status: 503, retryable: true },
   /** The service's shared state (JetStream, KV) did not answer in time, e.g. during a leader election. */
   state_unavailable: { status: 503, retryable: true },
+  /** A compare-and-set write lost: what it would replace changed since it was read (`config apply`). */
+  revision_conflict: { status: 409, retryable: false },
   internal: { status: 500, retryable: false },
   /** Produced by the typed client, never by the service: nobody answers the subject. */
   service_unavailable: { status: 503, retryable: true },

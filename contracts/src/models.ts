@@ -75,6 +75,17 @@ export const ModelSpecSchema = z
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 export const ModelListSchema = z
-  .object({ object: z.literal("list"), data: z.array(ModelSpecSchema) })
+  .object({
+    object: z.literal("list"),
+    data: z.array(ModelSpecSchema),
+    config_revision: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "KV revision of the live configuration in force; absent while the worker runs on its file alone",
+      ),
+  })
   .describe("Reply of llm-provider.qry.list_models");
 export type ModelList = z.infer<typeof ModelListSchema>;

@@ -24,6 +24,7 @@ export const ACCOUNTS_CONF = fileURLToPath(new URL("../../deploy/nats/accounts.c
 export const PASSWORDS = {
   LLM_PROVIDER_NATS_PASSWORD: "worker-secret",
   LLM_BOOTSTRAP_NATS_PASSWORD: "bootstrap-secret",
+  LLM_CONFIG_ADMIN_NATS_PASSWORD: "config-admin-secret",
   QUERY_NATS_PASSWORD: "query-secret",
   MEMORY_NATS_PASSWORD: "memory-secret",
   INGEST_NATS_PASSWORD: "ingest-secret",
@@ -37,6 +38,7 @@ export const PASSWORDS = {
 export const ROLES = {
   worker: { user: "llm-provider", pass: PASSWORDS.LLM_PROVIDER_NATS_PASSWORD },
   bootstrap: { user: "llm-provider-bootstrap", pass: PASSWORDS.LLM_BOOTSTRAP_NATS_PASSWORD },
+  configAdmin: { user: "llm-provider-config-admin", pass: PASSWORDS.LLM_CONFIG_ADMIN_NATS_PASSWORD },
   query: { user: "query", pass: PASSWORDS.QUERY_NATS_PASSWORD },
   memory: { user: "memory", pass: PASSWORDS.MEMORY_NATS_PASSWORD },
   ingest: { user: "ingest", pass: PASSWORDS.INGEST_NATS_PASSWORD, inboxPrefix: "_INBOX_ingest" },

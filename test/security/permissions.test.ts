@@ -1,12 +1,17 @@
 // Every role of the shipped account layout × every action that matters: allowed or denied, on a
 // real nats-server with deploy/nats/accounts.conf (docs/security.md has the same table).
 import { spawnSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createLlmProviderClient, SUBJECTS } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify as toYaml } from "yaml";
+import { applyConfigFile } from "../../services/llm-provider/src/config-admin.js";
 import { toKvToken } from "../../services/llm-provider/src/infra/kv/kv-token.js";
 import { breakerKey } from "../../services/llm-provider/src/ports/breaker-board.js";
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
@@ -43,6 +48,7 @@ beforeAll(async () => {
   for (const role of [
     "worker",
     "bootstrap",
+    "configAdmin",
     "query",
     "memory",
     "ingest",
@@ -248,6 +254,29 @@ describe("what each role may do", () => {
     expect(await jsApi("analytics", `STREAM.PURGE.${EVENT_STREAM}`)).toBe("denied");
     expect(await jsApi("analytics", `CONSUMER.CREATE.${EVENT_STREAM}`)).toBe("denied");
     await expectPublishDenied("analytics", "llm-provider.cmd.complete_chat");
+  });
+
+  it("only the config admin writes the live configuration; the worker reads it, callers do neither", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "live-config-permissions-"));
+    try {
+      const file = join(dir, "config.yaml");
+      await writeFile(file, toYaml(accountsServiceConfig(nats.url, upstream.baseUrl)));
+      const applied = await applyConfigFile(as("configAdmin").nc, { file, write: true });
+      expect(applied.revision).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const asWorker = await new Kvm(jetstream(as("worker").nc, { checkAPI: false })).open(
+      "llm_provider_config",
+    );
+    expect((await asWorker.get("config"))?.json<{ models: unknown[] }>().models.length).toBeGreaterThan(0);
+    await expectPublishDenied("worker", "$KV.llm_provider_config.config");
+    await expectPublishDenied("query", "$KV.llm_provider_config.config");
+    expect(await jsApi("query", "DIRECT.GET.KV_llm_provider_config")).toBe("denied");
+    // The admin changes that one key and bucket only.
+    await expectPublishDenied("configAdmin", "$KV.llm_provider_breakers.x");
+    expect(await jsApi("configAdmin", "STREAM.DELETE.KV_llm_provider_config")).toBe("denied");
+    await expectSubscribeDenied("configAdmin", "llm-provider.ctx.memory.cmd.complete_chat", "llm-provider");
   });
 
   it("operators read discovery ($SRV) and nothing else", async () => {

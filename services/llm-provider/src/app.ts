@@ -4,14 +4,17 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { SERVICE_NAME } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { createPolicyGate } from "./composition/policy-gate.js";
+import { followLiveConfig, initialSnapshot, liveConfigStoreOf } from "./composition/live-config.js";
+import type { ConfigSnapshot, LiveConfigFollower } from "./composition/live-config.js";
 import { buildProviderClients } from "./composition/provider-clients.js";
 import { startSharedState } from "./composition/shared-state.js";
 import type { SharedState } from "./composition/shared-state.js";
 import { stopApp } from "./composition/stop-app.js";
+import { ConfigError } from "./config/load-config.js";
 import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog, upstreamModelName } from "./domain/catalog.js";
-import type { ModelEntry } from "./domain/catalog.js";
+import type { Catalog, ModelEntry, TargetSkip } from "./domain/catalog.js";
 import { createEndpoints, createJobComputers } from "./handlers/endpoints.js";
 import type { EndpointDeps } from "./handlers/endpoints.js";
 import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
@@ -49,6 +52,8 @@ export interface App {
   isProviderAvailable(providerId: string): boolean;
   /** Whether this worker would call the model now (its provider callable, its own breaker not open). */
   isModelAvailable(modelName: string): boolean;
+  /** The KV revision of the live configuration in force, or undefined while it is the file's alone. */
+  configRevision(): number | undefined;
   /** The event publisher, or undefined when `events.enabled` is false. */
   readonly events: EventPublisher | undefined;
   /** Why this worker should not be given work now (`nats_reconnecting`, `draining`, …), or undefined. */
@@ -65,26 +70,50 @@ export async function startApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(config.log_level);
   const dispatcher = createHttpDispatcher();
-  const { clients, withoutClient, batchClients } = buildProviderClients(config, env, logger, dispatcher);
-  const catalog = buildCatalog(config, Math.floor(Date.now() / 1000));
+  // The file's providers refuse a start without their keys before anything connects.
+  let built = buildProviderClients(config, env, logger, dispatcher);
   const nc = options.nc ?? (await connectNats(config.nats, logger, env));
+  const liveStore = config.live_config.enabled ? liveConfigStoreOf(nc, config) : undefined;
+  let snapshot: ConfigSnapshot = liveStore
+    ? await initialSnapshot(liveStore, config, logger)
+    : { config, revision: undefined };
+  if (snapshot.revision !== undefined) {
+    try {
+      built = buildProviderClients(snapshot.config, env, logger, dispatcher);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      logger.error(
+        { config_revision: snapshot.revision, err: error.message },
+        "stored configuration refused; serving the file's",
+      );
+      snapshot = { config, revision: undefined };
+    }
+  }
+  const { clients, withoutClient, batchClients } = built;
+  /** The snapshot requests start with; a swap replaces it whole, a request keeps the one it read. */
+  let live: { config: Config; catalog: Catalog; revision: number | undefined } = {
+    ...snapshot,
+    catalog: buildCatalog(snapshot.config, Math.floor(Date.now() / 1000)),
+  };
+  logger.info({ config_revision: live.revision ?? null }, "configuration in force");
   // The connection's state for the probes (the same watcher that logs its changes).
   const connectionStatus = watchConnection(nc, logger);
   const policyGate = createPolicyGate(config, nc, logger);
   await prepareWorkerState(nc, config, logger);
   const state = await startSharedState(nc, config, logger);
-  guardClients(config, clients, state);
-  const { isModelAvailable, isProviderAvailable } = availability(config, clients, state);
+  guardClients(live.config, clients, state);
+  const { isModelAvailable, isProviderAvailable } = availability(() => live.config, clients, state);
   const callers = createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts));
   const jobs = config.jobs.enabled
-    ? startJobs(nc, config, callers, { catalog, clients: batchClients })
+    ? startJobs(nc, config, callers, { catalog: live.catalog, clients: batchClients })
     : undefined;
   const resumableStreams = config.resumable_streams.enabled
     ? createJetStreamResumableStreams(nc, config.resumable_streams, logger)
     : undefined;
   const endpointDeps: EndpointDeps = {
     config,
-    catalog: () => catalog,
+    catalog: () => live.catalog,
+    configRevision: () => live.revision,
     clients,
     providersWithoutClient: withoutClient,
     policyGate,
@@ -93,7 +122,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     health: state.health,
     embeddingCache: state.embeddingCache,
     rateLimitStatus: (providerId) => {
-      const provider = catalog.providers.get(providerId);
+      const provider = live.catalog.providers.get(providerId);
       return provider ? state.limiter.status(providerId, provider.config) : Promise.resolve("OK" as const);
     },
     isModelAvailable,
@@ -122,6 +151,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     version: SERVICE_VERSION,
     description: "LLM provider: chat completions, embeddings, models and provider health over NATS",
     queue: config.service.queue_group,
+    metadata: revisionMetadata(live.revision),
     maxInFlight: config.service.max_in_flight,
     maxRequestBytes: Math.min(config.service.max_request_bytes, nc.info?.max_payload ?? Infinity),
     logger,
@@ -129,6 +159,29 @@ export async function startApp(options: AppOptions): Promise<App> {
     replyPrefixes: [...INBOX_PREFIXES, ...config.callers.reply_prefixes],
     endpoints,
   });
+  const follower: LiveConfigFollower | undefined =
+    liveStore &&
+    followLiveConfig({
+      store: liveStore,
+      base: config,
+      current: () => live.revision,
+      logger,
+      swap(next) {
+        const previous = live.config;
+        const fresh = buildProviderClients(next.config, env, logger, dispatcher);
+        replaceClients(previous, next.config, fresh, { clients, withoutClient }, state);
+        live = { ...next, catalog: buildCatalog(next.config, Math.floor(Date.now() / 1000)) };
+        service.setMetadata(revisionMetadata(next.revision));
+        logger.info(
+          {
+            config_revision: next.revision,
+            providers: [...clients.keys()],
+            models: next.config.models.length,
+          },
+          "live configuration in force",
+        );
+      },
+    });
   const jobWorker = jobs?.startWorker(createJobComputers(endpointDeps), endpointDeps.events, logger);
   logger.info(
     { service_id: service.id, queue: config.service.queue_group, providers: [...clients.keys()] },
@@ -143,8 +196,9 @@ export async function startApp(options: AppOptions): Promise<App> {
     logger,
     events: state.events,
     isProviderAvailable,
+    configRevision: () => live.revision,
     isModelAvailable(modelName) {
-      const model = catalog.models.get(modelName);
+      const model = live.catalog.models.get(modelName);
       return model !== undefined && isModelAvailable(model);
     },
     readiness() {
@@ -158,6 +212,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       return connectionStatus() === "closed" && !stopping ? "nats_closed" : undefined;
     },
     stop(graceMs = config.service.shutdown_grace_ms) {
+      follower?.stop();
       stopping ??= stopApp(
         { service, state, ownedConnection, dispatcher, logger, jobWorker, resumableStreams },
         graceMs,
@@ -179,14 +234,54 @@ function guardClients(config: Config, clients: Map<string, ProviderClient>, stat
   }
 }
 
+/**
+ * Puts a new configuration's clients in place: a provider whose settings changed gets its new
+ * (guarded) client, an unchanged one keeps its own, one that can no longer be called loses it. The
+ * client of a provider the new configuration deactivates or drops stays, for requests in flight
+ * that planned it; the new catalog plans it no more.
+ */
+function replaceClients(
+  previous: Config,
+  next: Config,
+  fresh: ReturnType<typeof buildProviderClients>,
+  current: { clients: Map<string, ProviderClient>; withoutClient: Map<string, TargetSkip> },
+  state: SharedState,
+): void {
+  const before = new Map(previous.providers.map((provider) => [provider.id, JSON.stringify(provider)]));
+  for (const provider of next.providers) {
+    const client = fresh.clients.get(provider.id);
+    if (!client) {
+      if (provider.is_active) current.clients.delete(provider.id);
+      continue;
+    }
+    if (current.clients.has(provider.id) && before.get(provider.id) === JSON.stringify(provider)) continue;
+    current.clients.set(
+      provider.id,
+      guardProviderClient(client, provider, { breakers: state.breakers, limiter: state.limiter }),
+    );
+  }
+  current.withoutClient.clear();
+  for (const [id, skip] of fresh.withoutClient) current.withoutClient.set(id, skip);
+}
+
 /** Callable now: a model when its provider's client exists and its own breaker is not open; a provider for at least one model. */
-function availability(config: Config, clients: ReadonlyMap<string, ProviderClient>, state: SharedState) {
+function availability(
+  config: () => Config,
+  clients: ReadonlyMap<string, ProviderClient>,
+  state: SharedState,
+) {
   const isModelAvailable = (model: ModelEntry) =>
+    model.is_available !== false &&
     clients.has(model.provider_id) &&
     !state.breakers.isOpen(breakerKey(model.provider_id, upstreamModelName(model)));
   const isProviderAvailable = (providerId: string) =>
-    config.models.some((model) => model.provider_id === providerId && isModelAvailable(model));
+    config().models.some((model) => model.provider_id === providerId && isModelAvailable(model));
   return { isModelAvailable, isProviderAvailable };
+}
+
+/** `$SRV.INFO` metadata: the live configuration's KV revision in force, or `file` while there is none. */
+function revisionMetadata(revision: number | undefined): Record<string, string> {
+  return { config_revision: revision === undefined ? "file" : String(revision) };
 }
 
 function identityOf(config: Config, logger: Logger) {

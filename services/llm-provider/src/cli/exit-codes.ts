@@ -16,6 +16,8 @@ export const EXIT = {
   connection: 5,
   /** No reply within the timeout (`request_timeout`). */
   timeout: 6,
+  /** `config apply` (or an edit) refused a configuration that does not validate; nothing was written. */
+  invalidConfig: 7,
   /** Stopped by Ctrl-C (128 + SIGINT). */
   interrupted: 130,
 } as const;
@@ -30,4 +32,5 @@ export const EXIT_CODE_HELP = `Exit codes:
   4  no responders (no llm-provider worker answers on this NATS)
   5  connection failure (NATS unreachable, credentials or permissions refused)
   6  timeout (no reply within --timeout: request_timeout)
+  7  invalid configuration (config apply/edit: every problem listed, nothing written)
   1  unexpected failure (a bug in the CLI; --verbose shows the stack)`;

@@ -30,6 +30,9 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
   const badSubject = causes(error).find((current) => current instanceof natsErrors.InvalidSubjectError);
   if (badSubject instanceof Error)
     return { exitCode: EXIT.usage, line: `usage error: ${badSubject.message}` };
+  // config-admin's ConfigError, known by name: the CLI does not load it for other commands.
+  if (error instanceof Error && error.name === "ConfigError")
+    return { exitCode: EXIT.invalidConfig, line: error.message };
   if (error instanceof ConnectionFailure)
     return { exitCode: EXIT.connection, line: `error: ${error.message}` };
   const noResponders = findNoResponders(error);

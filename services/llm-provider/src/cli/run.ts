@@ -4,6 +4,7 @@ import { flagValue, parseCommandLine } from "./args.js";
 import type { OptionSpecs } from "./args.js";
 import { benchCommand } from "./commands/bench.js";
 import { chatCommand } from "./commands/chat.js";
+import { configCommand } from "./commands/config.js";
 import type { Command } from "./commands/command.js";
 import { embedCommand } from "./commands/embed.js";
 import { healthCommand } from "./commands/health.js";
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   healthCommand,
   benchCommand,
   reqCommand,
+  configCommand,
 ];
 
 const byName = new Map(COMMANDS.map((command) => [command.name, command]));

@@ -13,6 +13,7 @@ import {
   RateLimitsConfigSchema,
 } from "./schema/shared-state.js";
 import {
+  LiveConfigSchema,
   NatsConnectionConfigSchema,
   PolicyGatewayConfigSchema,
   ProbesConfigSchema,
@@ -53,7 +54,7 @@ export type {
   HealthConfig,
   IdempotencyConfig,
 } from "./schema/shared-state.js";
-export { ProbesConfigSchema } from "./schema/worker.js";
+export { LiveConfigSchema, ProbesConfigSchema } from "./schema/worker.js";
 
 export const ConfigSchema = z.strictObject({
   environment: z.enum(["development", "production"]).default("production"),
@@ -71,6 +72,7 @@ export const ConfigSchema = z.strictObject({
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),
+  live_config: LiveConfigSchema.default(LiveConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),

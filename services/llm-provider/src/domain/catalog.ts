@@ -51,6 +51,8 @@ export interface ModelEntry {
   model_name: string;
   provider_id: string;
   upstream_model?: string | undefined;
+  /** false: taken out of service by an operator (unset: in service). */
+  is_available?: boolean | undefined;
   context_window: number;
   max_tokens: number;
   cost: Pricing;
@@ -226,7 +228,7 @@ export function buildCatalog(input: CatalogInput, createdAt: number): Catalog {
 
 /**
  * The ordered targets for a request: the model itself, then its fallback chain. A target whose
- * provider is inactive is planned as skipped, so that the reply can say why it was not called.
+ * provider is inactive, or whose model is out of service, is planned as skipped, so that the reply can say why it was not called.
  */
 export function planTargets(
   catalog: Catalog,
@@ -240,13 +242,19 @@ export function planTargets(
     const provider = model && catalog.providers.get(model.provider_id);
     if (!model || !provider) continue;
     targets.push(
-      provider.is_active
-        ? { model, provider }
-        : {
+      !provider.is_active
+        ? {
             model,
             provider,
             skip: { reason: "provider_inactive", detail: `provider '${provider.id}' is not active` },
-          },
+          }
+        : model.is_available === false
+          ? {
+              model,
+              provider,
+              skip: { reason: "model_unavailable", detail: `model '${model.model_name}' is out of service` },
+            }
+          : { model, provider },
     );
   }
   return chain ? { targets, chain } : { targets };

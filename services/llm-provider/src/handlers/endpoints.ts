@@ -29,6 +29,8 @@ import { createJobHandlers } from "./jobs/job-commands.js";
 export interface EndpointDeps {
   config: Config;
   catalog: () => Catalog;
+  /** The KV revision of the live configuration in force; undefined while it is the file's alone. */
+  configRevision: () => number | undefined;
   clients: ReadonlyMap<string, ProviderClient>;
   /** Why a configured provider has no client. */
   providersWithoutClient: ReadonlyMap<string, TargetSkip>;
@@ -89,7 +91,11 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
         slowLatencyMs: config.health.slow_latency_ms,
       },
     }),
-    [SUBJECTS.listModels]: createListModelsHandler({ catalog, isModelAvailable: deps.isModelAvailable }),
+    [SUBJECTS.listModels]: createListModelsHandler({
+      catalog,
+      configRevision: deps.configRevision,
+      isModelAvailable: deps.isModelAvailable,
+    }),
     ...(deps.jobs
       ? createJobHandlers({
           catalog,

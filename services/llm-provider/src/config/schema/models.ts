@@ -6,6 +6,10 @@ export const ModelConfigSchema = z.strictObject({
   model_name: z.string().min(1).max(256).describe("Name callers use; unique"),
   provider_id: IdentifierSchema,
   upstream_model: z.string().min(1).optional().describe("Name sent to the provider; defaults to model_name"),
+  is_available: z
+    .boolean()
+    .default(true)
+    .describe("false: taken out of service (planned as skipped, model_unavailable) without removing it"),
   catalog: z
     .union([z.boolean(), z.string().regex(/^[a-z0-9-]+\/.+$/, 'must be "<provider>/<model>"')])
     .optional()

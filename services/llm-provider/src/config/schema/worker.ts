@@ -47,3 +47,28 @@ export const ProbesConfigSchema = z
     port: z.number().int().min(0).max(65_535).default(8080).describe("0 = any free port"),
   })
   .describe("Liveness and readiness for orchestrators (Kubernetes); requests never come this way");
+
+export const LiveConfigSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(false)
+    .describe("Take providers, models and fallback_chains from the KV bucket, and follow its changes"),
+  bucket: z
+    .string()
+    .regex(/^[-\w]+$/)
+    .default("llm_provider_config"),
+  replicas: z
+    .number()
+    .int()
+    .min(1)
+    .max(5)
+    .default(1)
+    .describe("Used by `config apply` when it creates the bucket"),
+  poll_interval_ms: z
+    .number()
+    .int()
+    .min(50)
+    .max(5_000)
+    .default(250)
+    .describe("How often a worker reads the stored revision (a direct get; no consumer)"),
+});

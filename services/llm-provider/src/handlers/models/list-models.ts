@@ -10,6 +10,8 @@ import type { Handler } from "../../ports/request-handler.js";
 
 export interface ListModelsDeps {
   catalog: () => Catalog;
+  /** The live configuration's KV revision in force; undefined while it is the file's alone. */
+  configRevision: () => number | undefined;
   /** Whether a model can take requests right now (provider active, wire built, key present, breaker not open). */
   isModelAvailable: (model: ModelEntry) => boolean;
 }
@@ -19,6 +21,7 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
   return function listModels(body) {
     const request = parseRequest(ListAvailableModelsSchema, body);
     const catalog = deps.catalog();
+    const revision = deps.configRevision();
     if (request.provider_id !== undefined && !catalog.providers.has(request.provider_id)) {
       return Promise.reject(
         new LlmProviderError(
@@ -54,6 +57,7 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
       data.push(spec);
     }
     const list: ModelList = { object: "list", data };
+    if (revision !== undefined) list.config_revision = revision;
     return Promise.resolve(list);
   };
 }

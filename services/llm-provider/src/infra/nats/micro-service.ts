@@ -17,6 +17,8 @@ export interface MicroServiceOptions {
   name: string;
   version: string;
   description: string;
+  /** `$SRV.INFO` metadata at start. */
+  metadata?: Record<string, string>;
   queue: string;
   /** Requests handled at once by this process; more get a `busy` error at once. */
   maxInFlight: number;
@@ -34,6 +36,8 @@ export interface RunningService {
   readonly id: string;
   readonly metrics: EndpointMetrics;
   inFlight(): number;
+  /** Replaces what `$SRV.INFO` reports as `metadata` (e.g. the configuration revision in force). */
+  setMetadata(metadata: Record<string, string>): void;
   /**
    * Stops taking requests (subscriptions drain, so requests already delivered are still served),
    * waits up to `graceMs` for the ones in flight, then answers the rest with `shutting_down`.
@@ -59,6 +63,7 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     version: options.version,
     description: options.description,
     queue: options.queue,
+    ...(options.metadata ? { metadata: options.metadata } : {}),
     statsHandler: (endpoint) => {
       const subject = requestSubjectOf.get(endpoint.subject) ?? endpoint.subject;
       overwriteFrameworkStats(endpoint, metrics.frameworkStats(subject));
@@ -80,6 +85,13 @@ export async function startMicroService(options: MicroServiceOptions): Promise<R
     id: service.info().id,
     metrics,
     inFlight: () => dispatcher.inFlight,
+    setMetadata(metadata) {
+      // The framework freezes its metadata at start but reads it from the service's config on
+      // every INFO request; it has no setter, so a new frozen object takes the old one's place.
+      const config = (service as unknown as { config?: { metadata?: Readonly<Record<string, string>> } })
+        .config;
+      if (config) config.metadata = Object.freeze({ ...metadata });
+    },
     async stop(graceMs: number): Promise<void> {
       await service.stop();
       await dispatcher.drain(graceMs);
