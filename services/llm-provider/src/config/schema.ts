@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SpendConfigSchema } from "./schema/budgets.js";
 import { CallersConfigSchema } from "./schema/callers.js";
 import { EventsConfigSchema } from "./schema/events.js";
 import { JobsConfigSchema } from "./schema/jobs.js";
@@ -21,6 +22,8 @@ import {
 
 // The configuration's top level. Each section's schema lives in schema/ and is re-exported here,
 // so the rest of the service imports the configuration from this one module.
+export { BudgetSchema, SpendConfigSchema } from "./schema/budgets.js";
+export type { BudgetConfig, SpendConfig } from "./schema/budgets.js";
 export { CallerContextSchema, CallersConfigSchema } from "./schema/callers.js";
 export { EventsConfigSchema } from "./schema/events.js";
 export type { EventsConfig } from "./schema/events.js";
@@ -71,6 +74,7 @@ export const ConfigSchema = z.strictObject({
   circuit_breaker: CircuitBreakerConfigSchema.default(CircuitBreakerConfigSchema.parse({})),
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),
+  spend: SpendConfigSchema.default(SpendConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),
