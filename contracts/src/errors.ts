@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   cancelled: { status: 499, retryable: false },
   deadline_exceeded: { status: 504, retryable: true },
   rate_limited: { status: 429, retryable: true },
+  /** The caller spent a budget of its own (`callers.contexts.<caller>.budgets`) for the period. */
+  budget_exceeded: { status: 402, retryable: false },
   upstream_timeout: { status: 504, retryable: true },
   upstream_unavailable: { status: 502, retryable: true },
   upstream_auth: { status: 502, retryable: false },

@@ -33,6 +33,7 @@ const STATE_STREAMS = [
   "KV_llm_provider_embeddings",
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
+  "KV_llm_provider_spend",
   "KV_llm_provider_requests",
   "OBJ_llm_provider_replies",
   "LLM_PROVIDER_JOB_ITEMS",

@@ -69,6 +69,7 @@ const STATE_STREAMS = [
   `KV_${EMBEDDINGS_BUCKET}`,
   "KV_llm_provider_breakers",
   "KV_llm_provider_rate_limits",
+  "KV_llm_provider_spend",
   "KV_llm_provider_requests",
   "OBJ_llm_provider_replies",
   "LLM_PROVIDER_JOB_ITEMS",
@@ -111,6 +112,7 @@ function clusterConfig(servers: string | string[]): ConfigInput {
     health: { replicas: 3, flush_interval_ms: 500 },
     circuit_breaker: { failure_threshold: 1_000, replicas: 3 },
     rate_limits: { replicas: 3 },
+    spend: { replicas: 3 },
     // A retry with the same id after a worker died waits for that worker's claim to lapse: a lease
     // well inside the caller's timeout lets the retry be served within its own deadline.
     idempotency: { replicas: 3, lease_ms: 1_000 },

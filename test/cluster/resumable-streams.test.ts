@@ -27,6 +27,7 @@ function clusterConfig(server: string): ConfigInput {
     health: { replicas: 3 },
     circuit_breaker: { failure_threshold: 1_000, replicas: 3 },
     rate_limits: { replicas: 3 },
+    spend: { replicas: 3 },
     idempotency: { replicas: 3 },
     jobs: { replicas: 3 },
     resumable_streams: { replicas: 3 },

@@ -106,6 +106,7 @@ describe("deploy/kubernetes", () => {
       config.health.replicas,
       config.circuit_breaker.replicas,
       config.rate_limits.replicas,
+      config.spend.replicas,
       config.idempotency.replicas,
       config.jobs.replicas,
       config.resumable_streams.replicas,

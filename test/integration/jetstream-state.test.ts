@@ -45,6 +45,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         health: { bucket: "state_health", ttl_ms: 60_000, flush_interval_ms: 1_000 },
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
+        spend: { bucket: "state_spend" },
         idempotency: {
           bucket: "state_requests",
           window_ms: 3_600_000,
@@ -63,6 +64,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "kv:state_breakers:created",
       "kv:state_rates:created",
       "kv:state_health:created",
+      "kv:state_spend:created",
       "kv:state_embeddings:created",
       "kv:state_requests:created",
       "object_store:state_replies:created",
@@ -79,6 +81,8 @@ describe("JetStream state (event stream and KV buckets)", () => {
     });
     expect((await jsm.streams.info("KV_state_health")).config.max_age).toBe(60 * SECOND);
     expect((await jsm.streams.info("KV_state_breakers")).config.max_age).toBe(0);
+    // A month's spend outlives the month.
+    expect((await jsm.streams.info("KV_state_spend")).config.max_age).toBe(62 * 86_400 * SECOND);
     expect((await jsm.streams.info("KV_state_requests")).config.max_age).toBe(3_600 * SECOND);
     // Large stored replies expire with the records that name them.
     expect((await jsm.streams.info("OBJ_state_replies")).config).toMatchObject({
@@ -99,6 +103,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         health: { bucket: "state_health", ttl_ms: 60_000, flush_interval_ms: 1_000 },
         circuit_breaker: { bucket: "state_breakers", failure_threshold: 1_000 },
         rate_limits: { bucket: "state_rates" },
+        spend: { bucket: "state_spend" },
         idempotency: { bucket: "state_requests", window_ms: 7_200_000, replies_bucket: "state_replies" },
         // Job and resumable streams own fixed subjects; their own tests cover them.
         jobs: { enabled: false },
@@ -112,6 +117,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "state_breakers:unchanged",
       "state_rates:unchanged",
       "state_health:unchanged",
+      "state_spend:unchanged",
       "state_embeddings:updated",
       "state_requests:updated",
       "state_replies:updated",
@@ -137,6 +143,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       health: { bucket: "worker_health" },
       circuit_breaker: { bucket: "worker_breakers" },
       rate_limits: { bucket: "worker_rates" },
+      spend: { bucket: "worker_spend" },
       idempotency: { bucket: "worker_requests", replies_bucket: "worker_replies" },
       // Job and resumable streams own fixed subjects; their own tests cover them.
       jobs: { enabled: false },
@@ -153,7 +160,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
     expect((refused as ConfigError).message).toContain(
       "stream WORKER_EVENTS does not exist: run llm-provider-bootstrap",
     );
-    expect((refused as ConfigError).problems).toHaveLength(7);
+    expect((refused as ConfigError).problems).toHaveLength(8);
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
     for await (const name of jsm.streams.names()) names.push(name);
@@ -180,6 +187,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
           health: { bucket: "boot_health" },
           circuit_breaker: { bucket: "boot_breakers" },
           rate_limits: { bucket: "boot_rates" },
+          spend: { bucket: "boot_spend" },
           idempotency: { bucket: "boot_requests", replies_bucket: "boot_replies" },
           // Job and resumable streams own fixed subjects; their own tests cover them.
           jobs: { enabled: false },
@@ -196,6 +204,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
       "boot_health",
       "boot_breakers",
       "boot_rates",
+      "boot_spend",
       "boot_requests",
       "boot_replies",
     ])
@@ -210,6 +219,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
         "KV_boot_health",
         "KV_boot_breakers",
         "KV_boot_rates",
+        "KV_boot_spend",
         "KV_boot_requests",
         "OBJ_boot_replies",
       ]),
@@ -217,7 +227,7 @@ describe("JetStream state (event stream and KV buckets)", () => {
     const second = await runBootstrap(configPath);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toMatch(/: (created|updated)/);
-    expect(second.stdout.match(/: unchanged/g)).toHaveLength(8);
+    expect(second.stdout.match(/: unchanged/g)).toHaveLength(9);
     const consumer = await jsm.consumers.info("BOOT_EVENTS", "analytics");
     expect(consumer.config).toMatchObject({ durable_name: "analytics", ack_policy: "explicit" });
   });

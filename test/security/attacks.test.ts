@@ -46,6 +46,7 @@ const HOSTILE_REPLIES = [
   "$KV.llm_provider_embeddings.junk",
   "$KV.llm_provider_rate_limits.junk",
   "$KV.llm_provider_requests.junk",
+  "$KV.llm_provider_spend.junk",
   SUBJECTS.chatCompletedEvent,
 ];
 
@@ -64,6 +65,7 @@ async function snapshotState(jsm: JetStreamManager, nc: NatsConnection) {
       await (await kvm.open("llm_provider_embeddings")).get("junk"),
       await (await kvm.open("llm_provider_rate_limits")).get("junk"),
       await (await kvm.open("llm_provider_requests")).get("junk"),
+      await (await kvm.open("llm_provider_spend")).get("junk"),
     ],
   };
 }

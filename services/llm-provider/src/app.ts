@@ -32,6 +32,7 @@ import { connectNats, watchConnection } from "./infra/nats/nats-connection.js";
 import { INBOX_PREFIXES } from "./infra/nats/reply-subject.js";
 import { breakerKey } from "./ports/breaker-board.js";
 import type { ProviderClient } from "./ports/provider-client.js";
+import { createCallerBudgets } from "./routing/caller-budgets.js";
 import { createCallerLimits } from "./routing/caller-limits.js";
 import { guardProviderClient } from "./routing/guard-provider-client.js";
 import { SERVICE_VERSION } from "./version.js";
@@ -118,6 +119,11 @@ export async function startApp(options: AppOptions): Promise<App> {
     providersWithoutClient: withoutClient,
     policyGate,
     callerLimits: createCallerLimits(state.limiter, (caller) => config.callers.contexts[caller]),
+    callerBudgets: createCallerBudgets({
+      ledger: state.spend,
+      budgetsOf: (caller) => config.callers.contexts[caller]?.budgets,
+      logger,
+    }),
     events: state.events ?? { emit: () => undefined },
     health: state.health,
     embeddingCache: state.embeddingCache,

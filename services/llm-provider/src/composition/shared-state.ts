@@ -12,11 +12,13 @@ import { createKvBreakerBoard } from "../infra/kv/kv-breaker-board.js";
 import type { KvBreakerBoard } from "../infra/kv/kv-breaker-board.js";
 import { createKvHealthCache } from "../infra/kv/kv-health-cache.js";
 import { createKvRateLimiter } from "../infra/kv/kv-rate-limiter.js";
+import { createKvSpendLedger } from "../infra/kv/kv-spend-ledger.js";
 import { parseBreakerKey } from "../ports/breaker-board.js";
 import type { HealthCache } from "../ports/health-recorder.js";
 import type { RateLimiter } from "../ports/rate-limiter.js";
+import type { SpendLedger } from "../ports/spend-ledger.js";
 
-/** What every worker shares through JetStream: events, the embedding cache, breakers, limits, health. */
+/** What every worker shares through JetStream: events, the embedding cache, breakers, limits, spend, health. */
 export interface SharedState {
   /** Undefined when `events.enabled` is false. */
   events: EventPublisher | undefined;
@@ -24,6 +26,8 @@ export interface SharedState {
   embeddingCache: KvEmbeddingCache | undefined;
   breakers: KvBreakerBoard;
   limiter: RateLimiter;
+  /** What each caller spent per day and month (its budgets). */
+  spend: SpendLedger;
   health: HealthCache;
 }
 
@@ -66,5 +70,6 @@ export async function startSharedState(
     ttlMs: config.health.ttl_ms,
     logger,
   });
-  return { events, embeddingCache, breakers, limiter, health };
+  const spend = await createKvSpendLedger(nc, config.spend.bucket);
+  return { events, embeddingCache, breakers, limiter, spend, health };
 }

@@ -131,6 +131,23 @@ describe("parseConfig", () => {
     ]);
   });
 
+  it("refuses a budget without a limit, or naming a model that is not configured", () => {
+    const raw = baseConfig();
+    raw.callers = { contexts: { query: { budgets: [{ period: "day" }] } } };
+    expect(problemsOf(raw)).toEqual([
+      expect.objectContaining({
+        field: "callers.contexts.query.budgets[0].usd",
+        message: expect.stringContaining("a budget needs usd, tokens or both"),
+      }),
+    ]);
+    raw.callers = { contexts: { query: { budgets: [{ period: "week" as "day", usd: 1 }] } } };
+    expect(problemsOf(raw).map((p) => p.field)).toEqual(["callers.contexts.query.budgets[0].period"]);
+    raw.callers = { contexts: { query: { budgets: [{ period: "month", tokens: 10, model: "gpt-5" }] } } };
+    expect(problemsOf(raw)).toEqual([
+      { field: "callers.contexts.query.budgets[0].model", message: "budget names unknown model 'gpt-5'" },
+    ]);
+  });
+
   it("names the rule a schema refusal broke and what was given", () => {
     const raw = baseConfig() as Record<string, unknown>;
     raw["log_level"] = "loud";

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { describeIssue, formatIssuePath } from "@llm-provider/contracts";
 import { parse as parseYaml } from "yaml";
+import { findBudgetProblems } from "../domain/budgets.js";
 import { findCatalogViolations } from "../domain/catalog.js";
 import type { ConfigProblem } from "../domain/catalog.js";
 import { fillFromCatalogue } from "./model-catalogue.js";
@@ -106,7 +107,13 @@ export function parseConfig(given: unknown, source: string): Config {
       }),
     );
   }
-  const problems = findCatalogViolations(parsed.data);
+  const problems = [
+    ...findCatalogViolations(parsed.data),
+    ...findBudgetProblems(
+      parsed.data.callers.contexts,
+      new Set(parsed.data.models.map((model) => model.model_name)),
+    ),
+  ];
   if (problems.length > 0) throw new ConfigError(source, problems);
   return parsed.data;
 }

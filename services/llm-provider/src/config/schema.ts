@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SpendConfigSchema } from "./schema/budgets.js";
 import { CallersConfigSchema } from "./schema/callers.js";
 import { EventsConfigSchema } from "./schema/events.js";
 import { JobsConfigSchema } from "./schema/jobs.js";
@@ -22,6 +23,8 @@ import {
 
 // The configuration's top level. Each section's schema lives in schema/ and is re-exported here,
 // so the rest of the service imports the configuration from this one module.
+export { BudgetSchema, SpendConfigSchema } from "./schema/budgets.js";
+export type { BudgetConfig, SpendConfig } from "./schema/budgets.js";
 export { CallerContextSchema, CallersConfigSchema } from "./schema/callers.js";
 export { EventsConfigSchema } from "./schema/events.js";
 export type { EventsConfig } from "./schema/events.js";
@@ -73,6 +76,7 @@ export const ConfigSchema = z.strictObject({
   rate_limits: RateLimitsConfigSchema.default(RateLimitsConfigSchema.parse({})),
   callers: CallersConfigSchema.default(CallersConfigSchema.parse({})),
   live_config: LiveConfigSchema.default(LiveConfigSchema.parse({})),
+  spend: SpendConfigSchema.default(SpendConfigSchema.parse({})),
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),

@@ -11,6 +11,7 @@ import type { IdempotencyStore } from "../ports/idempotency-store.js";
 import type { JobItemsQueue, JobResultsLog, JobStore } from "../ports/job-store.js";
 import type { Endpoints, Handler, RequestContext } from "../ports/request-handler.js";
 import type { ResumableStreams } from "../ports/resumable-streams.js";
+import type { CallerBudgets } from "../routing/caller-budgets.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import { createCompleteChatHandler } from "./chat/complete-chat.js";
 import type { ChatDeps } from "./chat/prepare-chat.js";
@@ -36,6 +37,7 @@ export interface EndpointDeps {
   providersWithoutClient: ReadonlyMap<string, TargetSkip>;
   policyGate: PolicyGate;
   callerLimits: CallerLimits;
+  callerBudgets: CallerBudgets;
   events: EventSink;
   health: HealthCache;
   embeddingCache: EmbeddingCache | undefined;
@@ -135,6 +137,7 @@ function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
     providersWithoutClient: deps.providersWithoutClient,
     policyGate: deps.policyGate,
     callerLimits: deps.callerLimits,
+    callerBudgets: deps.callerBudgets,
     cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),
     cacheScope: config.embedding_cache.scope,
     events: deps.events,
@@ -152,6 +155,7 @@ function chatDepsOf(deps: EndpointDeps): ChatDeps {
     providersWithoutClient: deps.providersWithoutClient,
     policyGate: deps.policyGate,
     callerLimits: deps.callerLimits,
+    callerBudgets: deps.callerBudgets,
     events: deps.events,
     health: deps.health,
     defaultTimeoutMs: config.service.default_timeout_ms,

@@ -2,6 +2,7 @@ import { LlmProviderError, quoteValue } from "@llm-provider/contracts";
 import type { Catalog, ModelEntry, PlannedTarget, TargetSkip } from "../domain/catalog.js";
 import type { PolicyViolation } from "../domain/policies.js";
 import type { ProviderClient } from "../ports/provider-client.js";
+import type { CallerBudgets } from "../routing/caller-budgets.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import { skippedAttempt } from "../routing/execute-with-fallback.js";
 import type { RequestContext } from "../ports/request-handler.js";
@@ -75,6 +76,7 @@ export function deadlineOf(
 }
 
 export interface AdmissionGates {
+  callerBudgets: CallerBudgets;
   callerLimits: CallerLimits;
   policyGate: PolicyGate;
 }
@@ -92,14 +94,17 @@ export interface UpstreamRequestDeps extends AdmissionGates {
 }
 
 /**
- * The caller's budget first (a spent budget costs the gateway nothing), then the Policy Gateway.
- * Returns when the budget was charged (`Date.now()`), for the settlement with the real count.
+ * The caller's spend budgets first (a request past them would take from its rate limits for
+ * nothing), then its rate limits (a spent budget costs the gateway nothing), then the Policy
+ * Gateway. Returns when the rate budget was charged (`Date.now()`), for the settlement with the
+ * real count.
  */
 export async function admitRequest(
   gates: AdmissionGates,
   context: RequestContext,
   check: Pick<PolicyCheck, "operation" | "model" | "providerId" | "estimatedTokens" | "deadline">,
 ): Promise<number> {
+  await gates.callerBudgets.admit(context.caller, check.model);
   const admittedAt = Date.now();
   await gates.callerLimits.admit(context.caller, check.estimatedTokens);
   await gates.policyGate.check({

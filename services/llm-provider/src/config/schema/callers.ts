@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CALLER_CONTEXT_PATTERN } from "@llm-provider/contracts";
+import { BudgetSchema } from "./budgets.js";
 
 export const CallerContextSchema = z
   .strictObject({
@@ -12,6 +13,10 @@ export const CallerContextSchema = z
       .describe(
         "Tokens per minute this context may use: estimated until the provider counted, then its count",
       ),
+    budgets: z
+      .array(BudgetSchema)
+      .default([])
+      .describe("What this context may spend per day or month; a request past any of them is refused"),
   })
   .describe("One calling bounded context and its limits, counted across all workers");
 

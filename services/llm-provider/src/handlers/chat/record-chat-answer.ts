@@ -86,6 +86,11 @@ export async function recordChatAnswer(
 ): Promise<void> {
   const { completion, end } = answer;
   settleCallerTokens(deps, prepared, context, end.usage);
+  // What the caller asked for is what its per-model budgets count, whichever model answered.
+  const spent = deps.callerBudgets.record(context.caller, prepared.request.model, {
+    usd: completion.usage.cost.total,
+    tokens: completion.usage.total_tokens,
+  });
   const stored = deps.events.emit(
     SUBJECTS.chatCompletedEvent,
     () => buildChatCompleted(completion, prepared.request, prepared.eventContext),
@@ -113,7 +118,7 @@ export async function recordChatAnswer(
     },
     logged.message,
   );
-  await stored;
+  await Promise.all([stored, spent]);
 }
 
 /**

@@ -85,6 +85,11 @@ async function computeReply(
     resolution,
     latencyMs: elapsedMs(context),
   });
+  // Counted before the reply goes out, so that the caller's next request sees it.
+  await deps.callerBudgets.record(context.caller, prepared.request.model, {
+    usd: reply.usage.cost.total,
+    tokens: reply.usage.total_tokens,
+  });
   return { reply, attempts: resolution.batches.flatMap((batch) => batch.attempts) };
 }
 

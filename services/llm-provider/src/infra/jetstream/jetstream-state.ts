@@ -23,6 +23,7 @@ export function kvBucketSpecs(config: Config): KvBucketSpec[] {
       ttlMs: RATE_LIMIT_ENTRY_TTL_MS,
     },
     { bucket: config.health.bucket, replicas: config.health.replicas, ttlMs: config.health.ttl_ms },
+    { bucket: config.spend.bucket, replicas: config.spend.replicas, ttlMs: config.spend.retention_ms },
   ];
   if (config.embedding_cache.enabled) buckets.push(embeddingCacheBucketSpec(config.embedding_cache));
   if (config.jobs.enabled)
