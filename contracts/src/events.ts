@@ -103,6 +103,38 @@ export const ProviderHealthChangedSchema = z
   );
 export type ProviderHealthChanged = z.infer<typeof ProviderHealthChangedSchema>;
 
+const SpendAmountSchema = z.object({
+  usd: z.number().nonnegative().optional(),
+  tokens: z.number().int().nonnegative().optional(),
+});
+
+/** Not caused by one request, so no `request_id`: a caller's budget reached 80 % or 100 %. */
+export const BudgetThresholdReachedSchema = z
+  .object({
+    id: z
+      .string()
+      .describe(
+        "Derived from the caller, the budget, its period and the threshold: one per threshold and period (de-duplication key)",
+      ),
+    type: z.literal("llm-provider.budget_threshold_reached.v1"),
+    source: z.literal("llm-provider"),
+    time: z.string().describe("ISO 8601"),
+    caller: z.string().describe("Calling bounded context whose budget it is"),
+    data: z.object({
+      budget: z.number().int().nonnegative().describe("Index in callers.contexts.<caller>.budgets"),
+      period: z.enum(["day", "month"]),
+      period_start: z.string().describe("UTC day (YYYY-MM-DD) or month (YYYY-MM)"),
+      model: z.string().optional().describe("The model the budget is for; absent: all models"),
+      threshold_percent: z.union([z.literal(80), z.literal(100)]),
+      spent: SpendAmountSchema.describe("Spent in the period when the threshold was reached"),
+      limit: SpendAmountSchema,
+    }),
+  })
+  .describe(
+    "BudgetThresholdReached domain event: a caller's spend in a period reached 80 % or 100 % of one of its budgets",
+  );
+export type BudgetThresholdReached = z.infer<typeof BudgetThresholdReachedSchema>;
+
 /** Envelope of the job events: about a caller's job, not one request. */
 const jobEnvelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.object({
@@ -141,4 +173,10 @@ export const JobFinishedSchema = jobEnvelope(
 export type JobFinished = z.infer<typeof JobFinishedSchema>;
 
 export type DomainEvent =
-  ChatCompleted | EmbeddingGenerated | ChatFailed | ProviderHealthChanged | JobProgress | JobFinished;
+  | ChatCompleted
+  | EmbeddingGenerated
+  | ChatFailed
+  | ProviderHealthChanged
+  | JobProgress
+  | JobFinished
+  | BudgetThresholdReached;

@@ -9,6 +9,7 @@ import {
   JobFinishedSchema,
   JobProgressSchema,
   ProviderHealthChangedSchema,
+  BudgetThresholdReachedSchema,
 } from "./events.js";
 import {
   CreateJobSchema,
@@ -83,6 +84,12 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
   },
   { file: "chat-completed.json", title: "ChatCompleted", kind: "event", schema: ChatCompletedSchema },
   { file: "chat-failed.json", title: "ChatFailed", kind: "event", schema: ChatFailedSchema },
+  {
+    file: "budget-threshold-reached.json",
+    title: "BudgetThresholdReached",
+    kind: "event",
+    schema: BudgetThresholdReachedSchema,
+  },
   {
     file: "provider-health-changed.json",
     title: "ProviderHealthChanged",

@@ -20,6 +20,7 @@ export const SUBJECTS = {
   providerHealthChangedEvent: "llm-provider.provider_health_changed.v1",
   jobProgressEvent: "llm-provider.job_progress.v1",
   jobFinishedEvent: "llm-provider.job_finished.v1",
+  budgetThresholdReachedEvent: "llm-provider.budget_threshold_reached.v1",
 } as const;
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS];
 
@@ -34,6 +35,7 @@ export const EVENT_SUBJECTS = [
   SUBJECTS.providerHealthChangedEvent,
   SUBJECTS.jobProgressEvent,
   SUBJECTS.jobFinishedEvent,
+  SUBJECTS.budgetThresholdReachedEvent,
 ] as const;
 export type EventSubject = (typeof EVENT_SUBJECTS)[number];
 

@@ -3,7 +3,7 @@
 // call, while other callers (and other models of a per-model budget) go on.
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { createLlmProviderClient, LlmProviderError } from "@llm-provider/contracts";
+import { createLlmProviderClient, LlmProviderError, SUBJECTS } from "@llm-provider/contracts";
 import type { LlmProviderClient } from "@llm-provider/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spendKeyOf } from "../../services/llm-provider/src/infra/kv/kv-spend-ledger.js";
@@ -11,6 +11,7 @@ import { periodStartOf } from "../../services/llm-provider/src/domain/budgets.js
 import { startFakeOpenAIServer } from "../fakes/openai-server.js";
 import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
+import { waitForEvents } from "../support/events.js";
 import { TEST_API_KEY } from "../support/service.js";
 import { collectStream } from "../support/streams.js";
 import {
@@ -112,6 +113,29 @@ describe("a caller's budget", () => {
     expect(upstream.requests.filter((request) => request.path.endsWith("/chat/completions"))).toHaveLength(
       answers.length,
     );
+  });
+
+  it("is announced at 80 % and at 100 %, once each", async () => {
+    const reached = (all: Awaited<ReturnType<typeof waitForEvents>>) =>
+      all.filter((stored) => stored.event.type === SUBJECTS.budgetThresholdReachedEvent);
+    const events = reached(await waitForEvents(admin, (all) => reached(all).length >= 2));
+    expect(events.map((stored) => stored.event)).toEqual([
+      expect.objectContaining({
+        caller: "query",
+        data: expect.objectContaining({ budget: 0, period: "day", threshold_percent: 80 }),
+      }),
+      expect.objectContaining({
+        caller: "query",
+        data: expect.objectContaining({
+          threshold_percent: 100,
+          period_start: periodStartOf("day", Date.now()),
+          limit: { usd: QUERY_DAILY_USD },
+        }),
+      }),
+    ]);
+    const spentAt = events.map((stored) => (stored.event.data as { spent: { usd: number } }).spent.usd);
+    expect(spentAt[0]).toBeGreaterThanOrEqual(0.8 * QUERY_DAILY_USD);
+    expect(spentAt[1]).toBeGreaterThanOrEqual(QUERY_DAILY_USD);
   });
 
   it("refuses the caller's streams and embeddings too, and nobody else", async () => {

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { nuid } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { SERVICE_NAME } from "@llm-provider/contracts";
+import { SERVICE_NAME, SUBJECTS } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { createPolicyGate } from "./composition/policy-gate.js";
 import { followLiveConfig, initialSnapshot, liveConfigStoreOf } from "./composition/live-config.js";
@@ -33,6 +33,7 @@ import { INBOX_PREFIXES } from "./infra/nats/reply-subject.js";
 import { breakerKey } from "./ports/breaker-board.js";
 import type { ProviderClient } from "./ports/provider-client.js";
 import { createCallerBudgets } from "./routing/caller-budgets.js";
+import { buildBudgetThresholdReached } from "./domain/events.js";
 import { createCallerLimits } from "./routing/caller-limits.js";
 import { guardProviderClient } from "./routing/guard-provider-client.js";
 import { SERVICE_VERSION } from "./version.js";
@@ -123,6 +124,12 @@ export async function startApp(options: AppOptions): Promise<App> {
       ledger: state.spend,
       budgetsOf: (caller) => config.callers.contexts[caller]?.budgets,
       logger,
+      // Not a request's event: no reply waits for it.
+      onThresholdReached: (reached) => {
+        void state.events?.emit(SUBJECTS.budgetThresholdReachedEvent, () =>
+          buildBudgetThresholdReached(reached, Date.now()),
+        );
+      },
     }),
     events: state.events ?? { emit: () => undefined },
     health: state.health,

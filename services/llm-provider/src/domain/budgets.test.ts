@@ -4,6 +4,7 @@ import {
   countersOfAnswer,
   findBudgetProblems,
   isBudgetSpent,
+  thresholdsCrossed,
   periodStartOf,
 } from "./budgets.js";
 
@@ -51,5 +52,15 @@ describe("budgets", () => {
       { field: "callers.contexts.query.budgets[0].model", message: "budget names unknown model 'nope'" },
     ]);
     expect(findBudgetProblems(contexts, new Set(["nope"]))).toEqual([]);
+  });
+
+  it("announce a threshold only on the addition that goes past it", () => {
+    const budget = { period: "day" as const, usd: 10, tokens: 1_000 };
+    const spend = (usd: number, tokens: number) => ({ usd, tokens, requests: 1 });
+    expect(thresholdsCrossed(budget, spend(7, 0), spend(7.9, 0))).toEqual([]);
+    expect(thresholdsCrossed(budget, spend(7.9, 0), spend(8, 0))).toEqual([80]);
+    expect(thresholdsCrossed(budget, spend(8, 0), spend(9, 0))).toEqual([]);
+    expect(thresholdsCrossed(budget, spend(1, 0), spend(1, 1_000))).toEqual([80, 100]);
+    expect(thresholdsCrossed(budget, spend(10, 0), spend(12, 0))).toEqual([]);
   });
 });

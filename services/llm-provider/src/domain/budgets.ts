@@ -87,6 +87,18 @@ export function addSpend(spent: Spend, added: Spend): Spend {
   };
 }
 
+/** A threshold of one of a caller's budgets, reached by an answer's spend. */
+export interface BudgetReached {
+  caller: string;
+  /** Its index in the caller's budgets. */
+  index: number;
+  budget: Budget;
+  periodStart: string;
+  threshold: BudgetThreshold;
+  /** The counter's value after the addition that reached it. */
+  spent: Spend;
+}
+
 /** Budgets naming a model that is not configured (a typo would never count anything). */
 export function findBudgetProblems(
   contexts: Readonly<Record<string, { budgets: readonly Budget[] }>>,
@@ -104,4 +116,31 @@ export function findBudgetProblems(
         : [],
     ),
   );
+}
+
+/** The shares of a budget announced when reached (80 %, then 100 %). */
+export const BUDGET_THRESHOLDS = [80, 100] as const;
+export type BudgetThreshold = (typeof BUDGET_THRESHOLDS)[number];
+
+/** The larger of the shares of the budget's limits that `spent` uses, in percent. */
+function percentUsed(budget: Budget, spent: Spend): number {
+  return Math.max(
+    budget.usd === undefined ? 0 : (spent.usd / budget.usd) * 100,
+    budget.tokens === undefined ? 0 : (spent.tokens / budget.tokens) * 100,
+  );
+}
+
+/**
+ * The thresholds an addition to the budget's counter went past. Additions are compare-and-set on
+ * one counter, so exactly one addition sees each threshold crossed, whichever worker made it.
+ */
+export function thresholdsCrossed(budget: Budget, before: Spend, after: Spend): BudgetThreshold[] {
+  const from = percentUsed(budget, before);
+  const to = percentUsed(budget, after);
+  return BUDGET_THRESHOLDS.filter((threshold) => from < threshold && to >= threshold);
+}
+
+/** Whether `counter` is the one `budget` is checked against. */
+export function countsFor(budget: Budget, counter: SpendCounter): boolean {
+  return counter.period === budget.period && counter.model === budget.model;
 }

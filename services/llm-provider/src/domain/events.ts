@@ -1,5 +1,6 @@
 import { base64ByteLength, parseDataUrl, SUBJECTS } from "@llm-provider/contracts";
 import { hashParts } from "./hash-parts.js";
+import type { BudgetReached } from "./budgets.js";
 import type {
   Attempt,
   ChatCompleted,
@@ -13,6 +14,7 @@ import type {
   ErrorCode,
   GenerateEmbedding,
   ProviderHealthChanged,
+  BudgetThresholdReached,
 } from "@llm-provider/contracts";
 
 /**
@@ -140,6 +142,40 @@ export function buildProviderHealthChanged(change: {
       is_available: change.to === "closed",
       retry_after_ms: change.retryAfterMs,
     },
+  };
+}
+
+/** A budget's threshold reached, as an event; its id is the same whichever worker would report it. */
+export function buildBudgetThresholdReached(reached: BudgetReached, at: number): BudgetThresholdReached {
+  const type = SUBJECTS.budgetThresholdReachedEvent;
+  const { caller, index, budget, periodStart, threshold, spent } = reached;
+  const data: BudgetThresholdReached["data"] = {
+    budget: index,
+    period: budget.period,
+    period_start: periodStart,
+    threshold_percent: threshold,
+    spent: { usd: spent.usd, tokens: spent.tokens },
+    limit: {
+      ...(budget.usd === undefined ? {} : { usd: budget.usd }),
+      ...(budget.tokens === undefined ? {} : { tokens: budget.tokens }),
+    },
+  };
+  if (budget.model !== undefined) data.model = budget.model;
+  return {
+    id: deriveEventId(
+      type,
+      caller,
+      budget.period,
+      periodStart,
+      String(index),
+      budget.model ?? "",
+      String(threshold),
+    ),
+    type,
+    source: "llm-provider",
+    time: new Date(at).toISOString(),
+    caller,
+    data,
   };
 }
 

@@ -1,7 +1,14 @@
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { Logger } from "pino";
-import { budgetsForModel, counterOfBudget, countersOfAnswer, isBudgetSpent } from "../domain/budgets.js";
-import type { Budget, Spend } from "../domain/budgets.js";
+import {
+  budgetsForModel,
+  counterOfBudget,
+  countersOfAnswer,
+  countsFor,
+  isBudgetSpent,
+  thresholdsCrossed,
+} from "../domain/budgets.js";
+import type { Budget, BudgetReached, Spend } from "../domain/budgets.js";
 import type { SpendLedger } from "../ports/spend-ledger.js";
 
 /** Per-caller spend budgets per day and month (`callers.contexts.<context>.budgets`), across all workers. */
@@ -14,16 +21,25 @@ export interface CallerBudgets {
   admit(caller: string, model: string): Promise<void> | void;
   /**
    * Adds what an answer cost (`usd`, the tokens the provider counted) to the caller's counts of
-   * today (all models and `model`) and, when it has a monthly budget, of this month. Never throws;
-   * resolves once written.
+   * today (all models and `model`) and, when it has a monthly budget, of this month, and announces
+   * the budget thresholds this addition reached. Never throws; resolves once written.
    */
   record(caller: string, model: string, spent: Omit<Spend, "requests">): Promise<void>;
 }
+
+/**
+ * How long a reply waits for its spend to be counted: milliseconds normally; when the bucket is
+ * slow (a leader election) the reply goes and the count follows, at the price of a larger
+ * overshoot meanwhile (docs/operations.md).
+ */
+export const SPEND_RECORD_WAIT_MS = 1_000;
 
 export function createCallerBudgets(options: {
   ledger: SpendLedger;
   budgetsOf: (caller: string) => readonly Budget[] | undefined;
   logger: Logger;
+  /** A threshold (80 %, 100 %) of a budget reached: told once per threshold and period, cluster-wide. */
+  onThresholdReached: (reached: BudgetReached) => void;
   /** The clock periods are cut from; `Date.now` unless a test turns the day. */
   now?: () => number;
 }): CallerBudgets {
@@ -37,18 +53,37 @@ export function createCallerBudgets(options: {
     },
     async record(caller, model, spent) {
       const at = now();
-      const counters = countersOfAnswer(caller, model, budgetsOf(caller) ?? [], at);
+      const budgets = budgetsOf(caller) ?? [];
+      const counters = countersOfAnswer(caller, model, budgets, at);
       const added: Spend = { ...spent, requests: 1 };
-      await Promise.all(
+      const additions = await Promise.all(
         counters.map((counter) =>
           ledger.add(counter, added).catch((error: unknown) => {
             logger.warn(
               { caller, counter, usd: spent.usd, tokens: spent.tokens, err: error },
               "spend not counted",
             );
+            return undefined;
           }),
         ),
       );
+      budgets.forEach((budget, index) => {
+        if (budget.model !== undefined && budget.model !== model) return;
+        const position = counters.findIndex((counter) => countsFor(budget, counter));
+        const addition = additions[position];
+        if (!addition) return;
+        for (const threshold of thresholdsCrossed(budget, addition.before, addition.after)) {
+          const { periodStart } = counters[position]!;
+          options.onThresholdReached({
+            caller,
+            index,
+            budget,
+            periodStart,
+            threshold,
+            spent: addition.after,
+          });
+        }
+      });
     },
   };
 }

@@ -1,3 +1,5 @@
+import { withinMs } from "../../shared/within-ms.js";
+import { SPEND_RECORD_WAIT_MS } from "../../routing/caller-budgets.js";
 import { randomUUID } from "node:crypto";
 import { SUBJECTS } from "@llm-provider/contracts";
 import type { Attempt, ChatCompletion, CompleteChat } from "@llm-provider/contracts";
@@ -87,10 +89,13 @@ export async function recordChatAnswer(
   const { completion, end } = answer;
   settleCallerTokens(deps, prepared, context, end.usage);
   // What the caller asked for is what its per-model budgets count, whichever model answered.
-  const spent = deps.callerBudgets.record(context.caller, prepared.request.model, {
-    usd: completion.usage.cost.total,
-    tokens: completion.usage.total_tokens,
-  });
+  const spent = withinMs(
+    deps.callerBudgets.record(context.caller, prepared.request.model, {
+      usd: completion.usage.cost.total,
+      tokens: completion.usage.total_tokens,
+    }),
+    SPEND_RECORD_WAIT_MS,
+  );
   const stored = deps.events.emit(
     SUBJECTS.chatCompletedEvent,
     () => buildChatCompleted(completion, prepared.request, prepared.eventContext),

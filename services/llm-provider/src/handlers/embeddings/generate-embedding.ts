@@ -1,3 +1,5 @@
+import { withinMs } from "../../shared/within-ms.js";
+import { SPEND_RECORD_WAIT_MS } from "../../routing/caller-budgets.js";
 import { LlmProviderError } from "@llm-provider/contracts";
 import { DEFAULT_EMBEDDING_BATCH_SIZE, upstreamModelName } from "../../domain/catalog.js";
 import { dedupeEmbeddingInputs } from "../../domain/embedding-batch.js";
@@ -86,10 +88,13 @@ async function computeReply(
     latencyMs: elapsedMs(context),
   });
   // Counted before the reply goes out, so that the caller's next request sees it.
-  await deps.callerBudgets.record(context.caller, prepared.request.model, {
-    usd: reply.usage.cost.total,
-    tokens: reply.usage.total_tokens,
-  });
+  await withinMs(
+    deps.callerBudgets.record(context.caller, prepared.request.model, {
+      usd: reply.usage.cost.total,
+      tokens: reply.usage.total_tokens,
+    }),
+    SPEND_RECORD_WAIT_MS,
+  );
   return { reply, attempts: resolution.batches.flatMap((batch) => batch.attempts) };
 }
 
