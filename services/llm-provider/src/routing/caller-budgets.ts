@@ -52,8 +52,10 @@ export function createCallerBudgets(options: {
       return refuseSpentBudget(ledger, caller, budgets, budgetsOf(caller) ?? [], now());
     },
     async record(caller, model, spent) {
-      const at = now();
       const budgets = budgetsOf(caller) ?? [];
+      // Nothing reads the spend of a caller without budgets: its answers write no counters and wait for none.
+      if (budgets.length === 0) return;
+      const at = now();
       const counters = countersOfAnswer(caller, model, budgets, at);
       const added: Spend = { ...spent, requests: 1 };
       const additions = await Promise.all(
