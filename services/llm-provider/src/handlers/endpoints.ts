@@ -24,6 +24,7 @@ import { createGetProviderHealthHandler } from "./health/get-provider-health.js"
 import { createListModelsHandler } from "./models/list-models.js";
 import { idempotent } from "./idempotent-command.js";
 import { admitRequest } from "./request-admission.js";
+import type { UpstreamRequestDeps } from "./request-admission.js";
 import { createJobHandlers } from "./jobs/job-commands.js";
 
 /** What the handlers are given: ports and the settings they read, nothing concrete. */
@@ -129,8 +130,8 @@ export function createJobComputers(deps: EndpointDeps): {
   };
 }
 
-function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
-  const { config } = deps;
+/** What every handler that goes upstream needs, chat or embeddings. */
+function upstreamDepsOf(deps: EndpointDeps): UpstreamRequestDeps {
   return {
     catalog: deps.catalog,
     clients: deps.clients,
@@ -138,28 +139,25 @@ function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
     policyGate: deps.policyGate,
     callerLimits: deps.callerLimits,
     callerBudgets: deps.callerBudgets,
-    cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),
-    cacheScope: config.embedding_cache.scope,
     events: deps.events,
     health: deps.health,
-    defaultTimeoutMs: config.service.default_timeout_ms,
+    defaultTimeoutMs: deps.config.service.default_timeout_ms,
+  };
+}
+
+function embeddingDepsOf(deps: EndpointDeps): GenerateEmbeddingDeps {
+  return {
+    ...upstreamDepsOf(deps),
+    cache: deps.embeddingCache ?? createDisabledEmbeddingCache(),
+    cacheScope: deps.config.embedding_cache.scope,
     maxPayloadBytes: deps.maxPayloadBytes,
   };
 }
 
 function chatDepsOf(deps: EndpointDeps): ChatDeps {
-  const { config } = deps;
   return {
-    catalog: deps.catalog,
-    clients: deps.clients,
-    providersWithoutClient: deps.providersWithoutClient,
-    policyGate: deps.policyGate,
-    callerLimits: deps.callerLimits,
-    callerBudgets: deps.callerBudgets,
-    events: deps.events,
-    health: deps.health,
-    defaultTimeoutMs: config.service.default_timeout_ms,
-    includeContentInEvents: config.events.include_content,
+    ...upstreamDepsOf(deps),
+    includeContentInEvents: deps.config.events.include_content,
     resumableStreams: deps.resumableStreams,
   };
 }
