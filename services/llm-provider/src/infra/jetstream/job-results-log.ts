@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, MsgRequest } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { JobItemResult } from "@llm-provider/contracts";
@@ -55,8 +55,15 @@ export function createJetStreamJobResults(
     },
     async page(jobKey, afterSeq, max) {
       const manager = await jsm;
+      const filter = `${JOB_RESULTS_PREFIX}${jobKey}.*`;
+      // "Nothing after after_seq" (every poll once the results are read) comes from the stream
+      // leader, without a consumer: nats-server < 2.12 may place an ephemeral consumer on a lost
+      // node (nats-io/nats-server#7165). The server takes next_by_subj; the client's type omits it.
+      const query = { next_by_subj: filter, seq: afterSeq + 1 } as unknown as MsgRequest;
+      if ((await manager.streams.getMessage(options.stream, query)) === null)
+        return { results: [], more: false };
       const consumer = await manager.consumers.add(options.stream, {
-        filter_subject: `${JOB_RESULTS_PREFIX}${jobKey}.*`,
+        filter_subject: filter,
         ack_policy: AckPolicy.None,
         ...(afterSeq > 0
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 }
