@@ -59,9 +59,12 @@ export function createJetStreamJobResults(
       // "Nothing after after_seq" (every poll once the results are read) comes from the stream
       // leader, without a consumer: nats-server < 2.12 may place an ephemeral consumer on a lost
       // node (nats-io/nats-server#7165). The server takes next_by_subj; the client's type omits it.
-      const query = { next_by_subj: filter, seq: afterSeq + 1 } as unknown as MsgRequest;
-      if ((await manager.streams.getMessage(options.stream, query)) === null)
-        return { results: [], more: false };
+      const firstAfter = (seq: number) =>
+        manager.streams.getMessage(options.stream, {
+          next_by_subj: filter,
+          seq: seq + 1,
+        } as unknown as MsgRequest);
+      if ((await firstAfter(afterSeq)) === null) return { results: [], more: false };
       const consumer = await manager.consumers.add(options.stream, {
         filter_subject: filter,
         ack_policy: AckPolicy.None,
@@ -72,8 +75,8 @@ export function createJetStreamJobResults(
         mem_storage: true,
       });
       try {
-        const wanted = Math.min(max, consumer.num_pending);
-        if (wanted === 0) return { results: [], more: false };
+        // There is at least one: a new consumer's count may not say so yet on a loaded server.
+        const wanted = Math.min(max, Math.max(1, consumer.num_pending));
         const budget = options.maxPageBytes() - PAGE_OVERHEAD_BYTES;
         const results: JobItemResult[] = [];
         let bytes = 0;
@@ -89,8 +92,9 @@ export function createJetStreamJobResults(
           results.push({ ...message.json<Omit<JobItemResult, "seq">>(), seq: message.seq } as JobItemResult);
           if (results.length === wanted) break;
         }
-        // Cut by `max` or by the reply's size alike: what was pending beyond the page is still there.
-        return { results, more: results.length < consumer.num_pending };
+        // Cut by `max` or by the reply's size alike: what is stored after the page is still there.
+        const last = results.at(-1);
+        return { results, more: last === undefined || (await firstAfter(last.seq)) !== null };
       } finally {
         manager.consumers.delete(options.stream, consumer.name).catch(() => undefined);
       }
