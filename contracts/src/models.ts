@@ -52,6 +52,15 @@ export const ListAvailableModelsSchema = z
   .describe("QRY-001 ListAvailableModels");
 export type ListAvailableModels = z.infer<typeof ListAvailableModelsSchema>;
 
+/** How the deployments of one model (one per provider) share its requests. */
+export const BALANCING_STRATEGIES = [
+  "weighted",
+  "least_busy",
+  "lowest_latency",
+  "prompt_cache_affinity",
+] as const;
+export type BalancingStrategy = (typeof BALANCING_STRATEGIES)[number];
+
 /** ModelSpec in OpenAI's model-object shape (`id`, `object`, `created`, `owned_by`) plus our fields. */
 export const ModelSpecSchema = z
   .object({
@@ -69,7 +78,24 @@ export const ModelSpecSchema = z
     cost_metrics: CostMetricsSchema,
     feature_flags: FeatureFlagsSchema,
     capabilities: ModelCapabilitiesSchema,
-    is_available: z.boolean(),
+    is_available: z.boolean().describe("At least one of its deployments can take requests now"),
+    deployments: z
+      .array(
+        z.object({
+          provider_id: z.string(),
+          provider_type: ProviderTypeSchema,
+          weight: z.number().positive(),
+          is_available: z.boolean(),
+        }),
+      )
+      .optional()
+      .describe(
+        "Where a model served by several providers is deployed (the first is the one described above)",
+      ),
+    balancing: z
+      .enum(BALANCING_STRATEGIES)
+      .optional()
+      .describe("How a model with several deployments spreads its requests over them"),
   })
   .describe("ModelSpec");
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;

@@ -111,6 +111,7 @@ try {
   const guarded = guardProviderClient(instrumentProviderClient(bare, provider), provider, {
     breakers,
     limiter,
+    inFlight: health,
   });
 
   const withBookkeeping = async () => {

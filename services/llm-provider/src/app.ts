@@ -15,7 +15,8 @@ import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog, upstreamModelName } from "./domain/catalog.js";
 import type { Catalog, ModelEntry, TargetSkip } from "./domain/catalog.js";
-import { createEndpoints, createJobComputers } from "./handlers/endpoints.js";
+import { createEndpoints, createJobComputers, healthThresholdsOf } from "./handlers/endpoints.js";
+import { createDeploymentBalancer } from "./routing/deployment-balancer.js";
 import type { EndpointDeps } from "./handlers/endpoints.js";
 import { createHttpDispatcher } from "./infra/http/undici-fetch.js";
 import type { EventPublisher } from "./infra/jetstream/jetstream-events.js";
@@ -133,6 +134,14 @@ export async function startApp(options: AppOptions): Promise<App> {
     }),
     events: state.events ?? { emit: () => undefined },
     health: state.health,
+    balancer: createDeploymentBalancer({
+      isModelAvailable,
+      health: state.health,
+      thresholds: healthThresholdsOf(config),
+      latencyTolerance: config.load_balancing.latency_tolerance,
+      affinityPrefixChars: config.load_balancing.affinity_prefix_chars,
+      refreshMs: config.health.flush_interval_ms,
+    }),
     embeddingCache: state.embeddingCache,
     rateLimitStatus: (providerId) => {
       const provider = live.catalog.providers.get(providerId);
@@ -211,8 +220,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     isProviderAvailable,
     configRevision: () => live.revision,
     isModelAvailable(modelName) {
-      const model = live.catalog.models.get(modelName);
-      return model !== undefined && isModelAvailable(model);
+      return (live.catalog.deployments.get(modelName) ?? []).some(isModelAvailable);
     },
     readiness() {
       if (stopping) return "draining";
@@ -242,7 +250,11 @@ function guardClients(config: Config, clients: Map<string, ProviderClient>, stat
     if (client)
       clients.set(
         provider.id,
-        guardProviderClient(client, provider, { breakers: state.breakers, limiter: state.limiter }),
+        guardProviderClient(client, provider, {
+          breakers: state.breakers,
+          limiter: state.limiter,
+          inFlight: state.health,
+        }),
       );
   }
 }
@@ -270,7 +282,11 @@ function replaceClients(
     if (current.clients.has(provider.id) && before.get(provider.id) === JSON.stringify(provider)) continue;
     current.clients.set(
       provider.id,
-      guardProviderClient(client, provider, { breakers: state.breakers, limiter: state.limiter }),
+      guardProviderClient(client, provider, {
+        breakers: state.breakers,
+        limiter: state.limiter,
+        inFlight: state.health,
+      }),
     );
   }
   current.withoutClient.clear();

@@ -69,12 +69,13 @@ export async function setStoredFlag(
       });
     provider.is_active = options.on;
   } else {
-    const model = sections.models.find((entry) => entry.model_name === options.id);
-    if (!model)
+    // Every deployment of the model; one deployment alone is taken out with its provider.
+    const deployments = sections.models.filter((entry) => entry.model_name === options.id);
+    if (deployments.length === 0)
       throw new LlmProviderError("unknown_model", `model ${quoteValue(options.id)} is not configured`, {
         field: "model",
       });
-    model.is_available = options.on;
+    for (const model of deployments) model.is_available = options.on;
   }
   // The edited sections must make a valid configuration on their own, as an applied file does.
   parseConfig({ ...sections }, `${bucket} revision ${stored.revision}, edited`);

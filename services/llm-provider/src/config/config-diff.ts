@@ -20,8 +20,8 @@ export function diffLiveSections(before: LiveSections | undefined, after: LiveSe
   const changes: ConfigChange[] = [];
   for (const section of Object.keys(ID_OF) as (keyof LiveSections)[]) {
     const idOf = ID_OF[section] as (entry: unknown) => string;
-    const old = new Map((before?.[section] ?? []).map((entry: unknown) => [idOf(entry), entry]));
-    const next = new Map((after[section] as unknown[]).map((entry) => [idOf(entry), entry]));
+    const old = byId(before?.[section] ?? [], idOf);
+    const next = byId(after[section], idOf);
     for (const [id, entry] of next) {
       const previous = old.get(id);
       if (previous === undefined) {
@@ -34,6 +34,20 @@ export function diffLiveSections(before: LiveSections | undefined, after: LiveSe
     for (const id of old.keys()) if (!next.has(id)) changes.push({ change: "removed", section, id });
   }
   return changes;
+}
+
+/**
+ * Entries by id. A model's later entries (its other deployments) repeat its name: they are told
+ * apart by provider, `<model>@<provider>`, while its first entry keeps the bare name.
+ */
+function byId(entries: readonly unknown[], idOf: (entry: unknown) => string): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (const entry of entries) {
+    const id = idOf(entry);
+    const provider = (entry as { provider_id?: unknown }).provider_id;
+    map.set(map.has(id) && typeof provider === "string" ? `${id}@${provider}` : id, entry);
+  }
+  return map;
 }
 
 /** The dotted paths under which `a` and `b` differ (lists compared whole). */

@@ -122,12 +122,68 @@ describe("parseConfig", () => {
 
   it("reports broken cross-references, all at once", () => {
     const raw = baseConfig();
-    raw.models.push({ model_name: "gpt-4o-mini", provider_id: "nobody", context_window: 1, max_tokens: 1 });
+    raw.models.push({ model_name: "gpt-4o", provider_id: "nobody", context_window: 1, max_tokens: 1 });
     raw.fallback_chains = [{ id: "c", models: ["gpt-4o-mini", "missing"] }];
     expect(problemsOf(raw).map((p) => p.field)).toEqual([
-      "models[1].model_name",
       "models[1].provider_id",
       "fallback_chains[0].models[1]",
+    ]);
+  });
+
+  it("takes entries that repeat a model name on other providers as its deployments", () => {
+    const raw = baseConfig();
+    raw.providers.push({
+      id: "openrouter",
+      name: "OpenRouter",
+      provider_type: "openrouter",
+      endpoint: "https://openrouter.ai/api/v1",
+    });
+    raw.models.push({
+      model_name: "gpt-4o-mini",
+      provider_id: "openrouter",
+      upstream_model: "openai/gpt-4o-mini",
+      weight: 3,
+      context_window: 128_000,
+      max_tokens: 16_384,
+    });
+    const config = parseConfig(raw, "test.yaml");
+    expect(config.models.map((m) => [m.provider_id, m.weight])).toEqual([
+      ["openai", 1],
+      ["openrouter", 3],
+    ]);
+    expect(config.load_balancing).toEqual({
+      strategy: "weighted",
+      latency_tolerance: 0.2,
+      affinity_prefix_chars: 4_096,
+    });
+  });
+
+  it("refuses a second deployment on the same provider, or one that answers differently", () => {
+    const raw = baseConfig();
+    raw.providers.push({ id: "o2", name: "O2", provider_type: "openai", endpoint: "https://o2.example/v1" });
+    const model = raw.models[0]!;
+    raw.models.push(
+      { ...model },
+      { ...model, provider_id: "o2", features: { embedding: true }, dimensions: 8, balancing: "least_busy" },
+    );
+    expect(problemsOf(raw)).toEqual([
+      {
+        field: "models[1].provider_id",
+        message: "model 'gpt-4o-mini' is already deployed on provider 'openai'",
+      },
+      {
+        field: "models[2].features.embedding",
+        message: "deployment of 'gpt-4o-mini' on 'o2' has another embedding feature than its first entry",
+      },
+      {
+        field: "models[2].dimensions",
+        message: "deployment of 'gpt-4o-mini' on 'o2' has another vector length than its first entry",
+      },
+      {
+        field: "models[2].balancing",
+        message:
+          "deployment of 'gpt-4o-mini' on 'o2' sets a balancing strategy: a model has one, set on its first entry",
+      },
     ]);
   });
 

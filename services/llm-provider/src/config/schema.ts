@@ -3,7 +3,7 @@ import { SpendConfigSchema } from "./schema/budgets.js";
 import { CallersConfigSchema } from "./schema/callers.js";
 import { EventsConfigSchema } from "./schema/events.js";
 import { JobsConfigSchema } from "./schema/jobs.js";
-import { FallbackChainSchema, ModelConfigSchema } from "./schema/models.js";
+import { FallbackChainSchema, LoadBalancingConfigSchema, ModelConfigSchema } from "./schema/models.js";
 import { ResumableStreamsConfigSchema } from "./schema/resumable-streams.js";
 import { LlmProviderSchema } from "./schema/providers.js";
 import {
@@ -32,10 +32,10 @@ export { SecretRefSchema } from "./schema/fields.js";
 export type { SecretRef } from "./schema/fields.js";
 export { JobsConfigSchema } from "./schema/jobs.js";
 export type { JobsConfig } from "./schema/jobs.js";
-export { FallbackChainSchema, ModelConfigSchema } from "./schema/models.js";
+export { FallbackChainSchema, LoadBalancingConfigSchema, ModelConfigSchema } from "./schema/models.js";
 export { ResumableStreamsConfigSchema } from "./schema/resumable-streams.js";
 export type { ResumableStreamsConfig } from "./schema/resumable-streams.js";
-export type { FallbackChainConfig, ModelConfig } from "./schema/models.js";
+export type { FallbackChainConfig, LoadBalancingConfig, ModelConfig } from "./schema/models.js";
 export {
   LlmProviderSchema,
   OpenRouterProviderPreferencesSchema,
@@ -80,6 +80,7 @@ export const ConfigSchema = z.strictObject({
   providers: z.array(LlmProviderSchema).min(1),
   models: z.array(ModelConfigSchema).min(1),
   fallback_chains: z.array(FallbackChainSchema).default([]),
+  load_balancing: LoadBalancingConfigSchema.default(LoadBalancingConfigSchema.parse({})),
 });
 export type Config = z.output<typeof ConfigSchema>;
 

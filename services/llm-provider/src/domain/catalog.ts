@@ -1,5 +1,6 @@
 import type { FeatureFlags, ProviderType, SkipReason } from "@llm-provider/contracts";
 import type { Pricing } from "./cost.js";
+import type { BalancingStrategy } from "./load-balancing.js";
 import {
   checkGatewayBypassOnlyInDev,
   checkModelHasPositiveMaxTokens,
@@ -51,6 +52,10 @@ export interface ModelEntry {
   model_name: string;
   provider_id: string;
   upstream_model?: string | undefined;
+  /** Share of the model's traffic among its deployments (entries of the same name); unset: 1. */
+  weight?: number | undefined;
+  /** How the model's deployments share its traffic (read from its first entry); unset: the default. */
+  balancing?: BalancingStrategy | undefined;
   /** false: taken out of service by an operator (unset: in service). */
   is_available?: boolean | undefined;
   context_window: number;
@@ -111,6 +116,8 @@ export interface CatalogInput {
   providers: ProviderSpec[];
   models: ModelEntry[];
   fallback_chains: FallbackChain[];
+  /** Strategy of a model with several deployments that names none. */
+  load_balancing?: { strategy: BalancingStrategy } | undefined;
 }
 
 /** One model on one provider: what an attempt is made against. */
@@ -134,7 +141,12 @@ export interface PlannedTarget extends Target {
 /** The ProviderConfiguration read model: one immutable snapshot that a request sees whole. */
 export interface Catalog {
   readonly providers: ReadonlyMap<string, ProviderSpec>;
+  /** By name: the model's first entry, which says what callers see of it (features, limits, dimensions). */
   readonly models: ReadonlyMap<string, ModelEntry>;
+  /** By name: every entry of the model (its deployments, one per provider), in file order. */
+  readonly deployments: ReadonlyMap<string, readonly ModelEntry[]>;
+  /** By name, for models with several deployments: how they share its traffic. */
+  readonly balancing: ReadonlyMap<string, BalancingStrategy>;
   /** Keyed by the chain's first model: a request for that model may fall back along the chain. */
   readonly chainsByPrimary: ReadonlyMap<string, FallbackChain>;
   readonly chains: readonly FallbackChain[];
@@ -165,12 +177,25 @@ export function findCatalogViolations(input: CatalogInput): ConfigProblem[] {
   });
 
   const modelNames = new Set<string>();
+  /** Name → its first entry: a later entry of the name is another deployment of it. */
+  const firstEntries = new Map<string, ModelEntry>();
+  const deployments = new Set<string>();
   input.models.forEach((model, index) => {
     const maxTokens = checkModelHasPositiveMaxTokens(model, `models[${index}]`);
     if (maxTokens) violations.push(maxTokens);
-    if (modelNames.has(model.model_name)) {
-      add(`models[${index}].model_name`, `duplicate model_name '${model.model_name}'`);
+    const deployment = `${model.model_name}\0${model.provider_id}`;
+    if (deployments.has(deployment)) {
+      add(
+        `models[${index}].provider_id`,
+        `model '${model.model_name}' is already deployed on provider '${model.provider_id}'`,
+      );
     }
+    deployments.add(deployment);
+    const first = firstEntries.get(model.model_name);
+    if (first)
+      for (const problem of deploymentMismatches(first, model))
+        add(`models[${index}].${problem.field}`, problem.message);
+    else firstEntries.set(model.model_name, model);
     modelNames.add(model.model_name);
     if (!providerIds.has(model.provider_id)) {
       add(
@@ -215,49 +240,97 @@ export function findCatalogViolations(input: CatalogInput): ConfigProblem[] {
   return violations;
 }
 
+/**
+ * What a later entry of a model (another deployment) may not change from its first: a caller
+ * must get the same kind of answer whichever deployment serves it (and a cached embedding must
+ * fit every deployment's vectors).
+ */
+function deploymentMismatches(first: ModelEntry, later: ModelEntry): { field: string; message: string }[] {
+  const at = `deployment of '${later.model_name}' on '${later.provider_id}'`;
+  const problems: { field: string; message: string }[] = [];
+  const differs = (field: string, what: string) =>
+    problems.push({ field, message: `${at} has another ${what} than its first entry` });
+  if (later.features.chat !== first.features.chat) differs("features.chat", "chat feature");
+  if (later.features.embedding !== first.features.embedding)
+    differs("features.embedding", "embedding feature");
+  if (later.dimensions !== first.dimensions) differs("dimensions", "vector length");
+  if (later.balancing !== undefined && later.balancing !== first.balancing)
+    problems.push({
+      field: "balancing",
+      message: `${at} sets a balancing strategy: a model has one, set on its first entry`,
+    });
+  return problems;
+}
+
 /** Builds the snapshot; call `findCatalogViolations` first, this assumes a consistent input. */
 export function buildCatalog(input: CatalogInput, createdAt: number): Catalog {
+  const deployments = new Map<string, ModelEntry[]>();
+  for (const model of input.models) {
+    const entries = deployments.get(model.model_name);
+    if (entries) entries.push(model);
+    else deployments.set(model.model_name, [model]);
+  }
+  const balancing = new Map<string, BalancingStrategy>();
+  for (const [name, entries] of deployments) {
+    if (entries.length > 1)
+      balancing.set(name, entries[0]!.balancing ?? input.load_balancing?.strategy ?? "weighted");
+  }
   return {
     providers: new Map(input.providers.map((provider) => [provider.id, provider])),
-    models: new Map(input.models.map((model) => [model.model_name, model])),
+    models: new Map([...deployments].map(([name, entries]) => [name, entries[0]!])),
+    deployments,
+    balancing,
     chainsByPrimary: new Map(input.fallback_chains.map((chain) => [chain.models[0]!, chain])),
     chains: input.fallback_chains,
     createdAt,
   };
 }
 
+/** The order in which a model's deployments are tried for one request (load balancing). */
+export type DeploymentOrder = (
+  modelName: string,
+  deployments: readonly ModelEntry[],
+) => readonly ModelEntry[];
+
+const CONFIGURED_ORDER: DeploymentOrder = (_, deployments) => deployments;
+
 /**
- * The ordered targets for a request: the model itself, then its fallback chain. A target whose
- * provider is inactive, or whose model is out of service, is planned as skipped, so that the reply can say why it was not called.
+ * The ordered targets for a request: the model's deployments in the order `order` puts them,
+ * then those of each model of its fallback chain. A target whose provider is inactive, or whose
+ * model is out of service, is planned as skipped, so that the reply can say why it was not called.
  */
 export function planTargets(
   catalog: Catalog,
   modelName: string,
+  order: DeploymentOrder = CONFIGURED_ORDER,
 ): { targets: PlannedTarget[]; chain?: FallbackChain } {
   const chain = catalog.chainsByPrimary.get(modelName);
   const names = chain?.models ?? [modelName];
   const targets: PlannedTarget[] = [];
   for (const name of names) {
-    const model = catalog.models.get(name);
-    const provider = model && catalog.providers.get(model.provider_id);
-    if (!model || !provider) continue;
-    targets.push(
-      !provider.is_active
-        ? {
-            model,
-            provider,
-            skip: { reason: "provider_inactive", detail: `provider '${provider.id}' is not active` },
-          }
-        : model.is_available === false
-          ? {
-              model,
-              provider,
-              skip: { reason: "model_unavailable", detail: `model '${model.model_name}' is out of service` },
-            }
-          : { model, provider },
-    );
+    const deployments = catalog.deployments.get(name) ?? [];
+    for (const model of deployments.length > 1 ? order(name, deployments) : deployments) {
+      const provider = catalog.providers.get(model.provider_id);
+      if (provider) targets.push(plannedTarget(model, provider));
+    }
   }
   return chain ? { targets, chain } : { targets };
+}
+
+function plannedTarget(model: ModelEntry, provider: ProviderSpec): PlannedTarget {
+  return !provider.is_active
+    ? {
+        model,
+        provider,
+        skip: { reason: "provider_inactive", detail: `provider '${provider.id}' is not active` },
+      }
+    : model.is_available === false
+      ? {
+          model,
+          provider,
+          skip: { reason: "model_unavailable", detail: `model '${model.model_name}' is out of service` },
+        }
+      : { model, provider };
 }
 
 /** The target with `skip` when one is given: a target already skipped keeps its first reason. */

@@ -10,6 +10,8 @@ export interface HealthSnapshot {
   lastSuccessAt: number | null;
   /** Last time the provider answered "rate limited" (429). */
   rateLimitedAt: number | null;
+  /** Calls to the provider in flight when the snapshot was taken (unset: none). */
+  inFlight?: number | undefined;
 }
 
 export interface HealthThresholds {
@@ -126,6 +128,7 @@ export function mergeHealthSnapshots(snapshots: readonly HealthSnapshot[]): Heal
     }
     merged.lastSuccessAt = latest(merged.lastSuccessAt, snapshot.lastSuccessAt);
     merged.rateLimitedAt = latest(merged.rateLimitedAt, snapshot.rateLimitedAt);
+    if (snapshot.inFlight) merged.inFlight = (merged.inFlight ?? 0) + snapshot.inFlight;
   }
   return merged;
 }

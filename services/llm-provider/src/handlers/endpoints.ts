@@ -13,6 +13,8 @@ import type { Endpoints, Handler, RequestContext } from "../ports/request-handle
 import type { ResumableStreams } from "../ports/resumable-streams.js";
 import type { CallerBudgets } from "../routing/caller-budgets.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
+import type { DeploymentBalancer } from "../routing/deployment-balancer.js";
+import type { HealthThresholds } from "../domain/provider-health.js";
 import { createCompleteChatHandler } from "./chat/complete-chat.js";
 import type { ChatDeps } from "./chat/prepare-chat.js";
 import { createResumeStreamHandler } from "./chat/resume-stream.js";
@@ -41,6 +43,8 @@ export interface EndpointDeps {
   callerBudgets: CallerBudgets;
   events: EventSink;
   health: HealthCache;
+  /** Orders the deployments of a model with several, per request. */
+  balancer: DeploymentBalancer;
   embeddingCache: EmbeddingCache | undefined;
   /** The shared rate-limit status of a provider's own budget. */
   rateLimitStatus: (providerId: string) => Promise<"OK" | "THROTTLED" | "BLOCKED">;
@@ -87,12 +91,7 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
       lastKnownHealth: (providerId) => health.lastKnown(providerId),
       isProviderAvailable: deps.isProviderAvailable,
       rateLimitStatus: deps.rateLimitStatus,
-      thresholds: {
-        windowMs: config.health.window_ms,
-        maxErrorRate: config.health.max_error_rate,
-        okLatencyMs: config.health.ok_latency_ms,
-        slowLatencyMs: config.health.slow_latency_ms,
-      },
+      thresholds: healthThresholdsOf(config),
     }),
     [SUBJECTS.listModels]: createListModelsHandler({
       catalog,
@@ -130,6 +129,16 @@ export function createJobComputers(deps: EndpointDeps): {
   };
 }
 
+/** How a provider's health is scored, from the configuration: the one place for health queries and load balancing. */
+export function healthThresholdsOf(config: Pick<Config, "health">): HealthThresholds {
+  return {
+    windowMs: config.health.window_ms,
+    maxErrorRate: config.health.max_error_rate,
+    okLatencyMs: config.health.ok_latency_ms,
+    slowLatencyMs: config.health.slow_latency_ms,
+  };
+}
+
 /** What every handler that goes upstream needs, chat or embeddings. */
 function upstreamDepsOf(deps: EndpointDeps): UpstreamRequestDeps {
   return {
@@ -141,6 +150,7 @@ function upstreamDepsOf(deps: EndpointDeps): UpstreamRequestDeps {
     callerBudgets: deps.callerBudgets,
     events: deps.events,
     health: deps.health,
+    balancer: deps.balancer,
     defaultTimeoutMs: deps.config.service.default_timeout_ms,
   };
 }

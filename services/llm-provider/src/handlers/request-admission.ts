@@ -4,6 +4,7 @@ import type { PolicyViolation } from "../domain/policies.js";
 import type { ProviderClient } from "../ports/provider-client.js";
 import type { CallerBudgets } from "../routing/caller-budgets.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
+import type { DeploymentBalancer } from "../routing/deployment-balancer.js";
 import { skippedAttempt } from "../routing/execute-with-fallback.js";
 import type { RequestContext } from "../ports/request-handler.js";
 import type { EventSink } from "../ports/event-sink.js";
@@ -90,6 +91,8 @@ export interface UpstreamRequestDeps extends AdmissionGates {
   events: EventSink;
   /** Every upstream attempt, answered or not (ProviderHealth). */
   health: HealthRecorder;
+  /** Orders the deployments of a model with several, per request. */
+  balancer: DeploymentBalancer;
   defaultTimeoutMs: number;
 }
 

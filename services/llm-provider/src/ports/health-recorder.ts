@@ -6,8 +6,14 @@ export interface HealthRecorder {
   recordAttempts(attempts: readonly Attempt[]): void;
 }
 
+/** Counts the calls to each provider in flight on this worker (shared with the others as `inFlight`). */
+export interface InFlightGauge {
+  callStarted(providerId: string): void;
+  callEnded(providerId: string): void;
+}
+
 /** Provider health shared by every worker: what they record, and what a health query reads. */
-export interface HealthCache extends HealthRecorder {
+export interface HealthCache extends HealthRecorder, InFlightGauge {
   /**
    * Every worker's recent snapshot of one provider, merged (eventually consistent, as the seed
    * says), read from the shared store now: waits for it, and fails when it does not answer.

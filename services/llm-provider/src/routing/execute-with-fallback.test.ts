@@ -386,3 +386,59 @@ describe("executeWithFallback", () => {
     ).rejects.toThrow(TypeError);
   });
 });
+
+describe("executeWithFallback: deployments of one model", () => {
+  it("moves to the model's next deployment on a failure without any fallback chain", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["server_error"]);
+    const plan = { targets: [target("a", "m", { maxRetries: 0 }), target("b", "m")], deadline: 60_000 };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(calls).toEqual(["a", "b"]);
+    expect(result.value).toBe("b");
+  });
+
+  it("tries the other deployments even where the chain's trigger is off, then stops before the next model", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["rate_limited", "rate_limited"]);
+    const plan = {
+      targets: [
+        target("a", "m1", { maxRetries: 0 }),
+        target("b", "m1", { maxRetries: 0 }),
+        target("c", "m2"),
+      ],
+      chain: chain(["m1", "m2"], { error: true, rate_limit: false, timeout: true }),
+      deadline: 60_000,
+    };
+    await expect(executeWithFallback(plan, attempt, env)).rejects.toMatchObject({ code: "rate_limited" });
+    expect(calls).toEqual(["a", "b"]);
+  });
+
+  it("falls back along the chain once the model's deployments are exhausted", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["server_error", "server_error"]);
+    const plan = {
+      targets: [
+        target("a", "m1", { maxRetries: 0 }),
+        target("b", "m1", { maxRetries: 0 }),
+        target("c", "m2"),
+      ],
+      chain: chain(["m1", "m2"]),
+      deadline: 60_000,
+    };
+    const result = await executeWithFallback(plan, attempt, env);
+    expect(calls).toEqual(["a", "b", "c"]);
+    expect(result.attempts.map((a) => `${a.provider_id}/${a.model}:${a.outcome}`)).toEqual([
+      "a/m1:error",
+      "b/m1:error",
+      "c/m2:success",
+    ]);
+  });
+
+  it("does not try another deployment of a request refused as invalid", async () => {
+    const env = virtualEnvironment();
+    const { calls, attempt } = scripted(["bad_request"]);
+    const plan = { targets: [target("a", "m"), target("b", "m")], deadline: 60_000 };
+    await expect(executeWithFallback(plan, attempt, env)).rejects.toBeInstanceOf(LlmProviderError);
+    expect(calls).toEqual(["a"]);
+  });
+});

@@ -194,8 +194,10 @@ function hasFallback(
 }
 
 /**
- * After `error` on `from`, whether to try `to`: a failure without a fallback trigger (or with the
- * chain's trigger off) stops; a context-window failure skips targets whose window is not larger.
+ * After `error` on `from`, whether to try `to`: a failure without a fallback trigger stops; a
+ * context-window failure skips targets whose window is not larger. Another deployment of the same
+ * model is tried on any trigger (it is the same model elsewhere); another model only when the
+ * chain's trigger is on.
  */
 function fallbackDecision(
   error: UpstreamError,
@@ -204,9 +206,11 @@ function fallbackDecision(
   chain: FallbackChain | undefined,
 ): "try" | "skip" | "stop" {
   const trigger = failureTraits(error.failure).fallbackTrigger;
-  if (chain === undefined || trigger === undefined) return "stop";
+  if (trigger === undefined) return "stop";
   if (trigger === "context_window")
     return to.model.context_window > from.model.context_window ? "try" : "skip";
+  if (to.model.model_name === from.model.model_name) return "try";
+  if (chain === undefined) return "stop";
   return chain.triggers[trigger] ? "try" : "stop";
 }
 

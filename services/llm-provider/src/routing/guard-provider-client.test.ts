@@ -1,5 +1,5 @@
 import { CompleteChatSchema } from "@llm-provider/contracts";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ProviderConfigSchema } from "../config/schema.js";
 import type { ProviderSpec } from "../domain/catalog.js";
 import { FailureClass, UpstreamError } from "../domain/failure.js";
@@ -74,10 +74,31 @@ const call: ChatCall = {
   signal: new AbortController().signal,
 };
 
+/** Counts in flight per provider, and every value it took. */
+function countingGauge() {
+  const counts = new Map<string, number>();
+  const seen: number[] = [];
+  const change = (providerId: string, by: number) => {
+    counts.set(providerId, (counts.get(providerId) ?? 0) + by);
+    seen.push(counts.get(providerId)!);
+  };
+  return {
+    counts,
+    seen,
+    callStarted: (providerId: string) => change(providerId, 1),
+    callEnded: (providerId: string) => change(providerId, -1),
+  };
+}
+
 function guard(client: Omit<ProviderClient, "providerId">) {
   const { limiter, settled } = recordingLimiter();
-  const guarded = guardProviderClient({ providerId: "p", ...client }, provider, { breakers, limiter });
-  return { guarded, settled };
+  const inFlight = countingGauge();
+  const guarded = guardProviderClient({ providerId: "p", ...client }, provider, {
+    breakers,
+    limiter,
+    inFlight,
+  });
+  return { guarded, settled, inFlight };
 }
 
 describe("guardProviderClient: token settlement", () => {
@@ -127,5 +148,42 @@ describe("guardProviderClient: token settlement", () => {
     const uncounted = guard({ completeChat: () => Promise.resolve(outcome(undefined)) });
     await uncounted.guarded.completeChat(call);
     expect([...failing.settled, ...uncounted.settled]).toEqual([]);
+  });
+});
+
+describe("guardProviderClient: calls in flight", () => {
+  it("counts a call while it runs and after it ends, answered, failed or streamed", async () => {
+    let release!: () => void;
+    const pending = guard({
+      completeChat: () =>
+        new Promise(
+          (resolve) => (release = () => resolve(outcome({ promptTokens: 1, completionTokens: 1 }))),
+        ),
+    });
+    const answer = pending.guarded.completeChat(call);
+    await vi.waitFor(() => expect(release).toBeTypeOf("function"));
+    expect(pending.inFlight.counts.get("p")).toBe(1);
+    release();
+    await answer;
+    expect(pending.inFlight.counts.get("p")).toBe(0);
+
+    const failing = guard({
+      completeChat: () => Promise.reject(new UpstreamError(FailureClass.serverError, "500")),
+    });
+    await expect(failing.guarded.completeChat(call)).rejects.toBeInstanceOf(UpstreamError);
+    expect(failing.inFlight.seen).toEqual([1, 0]);
+
+    const streamed = guard({
+      completeChat: () => Promise.reject(new Error("not used")),
+      streamChat: () =>
+        streamOf(
+          { type: "delta", delta: { content: "Hi" } },
+          { type: "end", end: outcome({ promptTokens: 1, completionTokens: 1 }) },
+        ),
+    });
+    for await (const part of streamed.guarded.streamChat!(call)) {
+      if (part.type === "delta") expect(streamed.inFlight.counts.get("p")).toBe(1);
+    }
+    expect(streamed.inFlight.seen).toEqual([1, 0]);
   });
 });

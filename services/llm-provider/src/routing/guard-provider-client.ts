@@ -11,11 +11,14 @@ import type {
 import { breakerKey } from "../ports/breaker-board.js";
 import type { BreakerBoard } from "../ports/breaker-board.js";
 import { estimateChatTokens } from "../domain/tokens.js";
+import type { InFlightGauge } from "../ports/health-recorder.js";
 import type { RateLimiter, RateLimits } from "../ports/rate-limiter.js";
 
 export interface ProviderGuards {
   breakers: BreakerBoard;
   limiter: RateLimiter;
+  /** Counts the calls let through while they run (least-busy load balancing reads it). */
+  inFlight: InFlightGauge;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface ProviderGuards {
  * provider behind its RPM/TPM budget. A refused attempt is not
  * made: it fails as `circuit_open` or `local_rate_limited` (recorded as skipped), which falls back
  * at once. Every real outcome is reported to the breaker; the token count of every answer settles
- * the estimate the budget was taken with.
+ * the estimate the budget was taken with. A call let through counts as in flight until it ends.
  */
 export function guardProviderClient(
   client: ProviderClient,
@@ -73,12 +76,14 @@ class ProviderGuard {
   readonly #limits: RateLimits;
   readonly #breakers: BreakerBoard;
   readonly #limiter: RateLimiter;
+  readonly #inFlight: InFlightGauge;
 
   constructor(providerId: string, limits: RateLimits, guards: ProviderGuards) {
     this.#providerId = providerId;
     this.#limits = limits;
     this.#breakers = guards.breakers;
     this.#limiter = guards.limiter;
+    this.#inFlight = guards.inFlight;
   }
 
   /** Lets a call of `upstreamModel` through, or throws the local refusal: breaker first, then budget. */
@@ -97,7 +102,13 @@ class ProviderGuard {
         { retryAfterMs: this.#limiter.retryAfterMs(this.#providerId) },
       );
     }
+    this.#inFlight.callStarted(this.#providerId);
     return { breaker, estimatedTokens, startedAt };
+  }
+
+  /** The call let through is over, whatever its outcome. */
+  ended(): void {
+    this.#inFlight.callEnded(this.#providerId);
   }
 
   /**
@@ -135,6 +146,8 @@ async function guarded<T>(
   } catch (error) {
     guard.failed(admitted, error);
     throw error;
+  } finally {
+    guard.ended();
   }
 }
 
@@ -153,6 +166,8 @@ async function* guardedStream(
   } catch (error) {
     guard.failed(admitted, error);
     throw error;
+  } finally {
+    guard.ended();
   }
 }
 

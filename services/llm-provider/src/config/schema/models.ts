@@ -1,10 +1,31 @@
 import { z } from "zod";
 import { DEFAULT_EMBEDDING_BATCH_SIZE, DEFAULT_MODEL_FEATURES } from "../../domain/catalog.js";
+import { BALANCING_STRATEGIES } from "@llm-provider/contracts";
 import { IdentifierSchema } from "./fields.js";
 
+export const BalancingStrategySchema = z
+  .enum(BALANCING_STRATEGIES)
+  .describe(
+    "How requests for a model served by several deployments are spread: by weight, to the least busy, " +
+      "to the fastest, or by prompt prefix so that the provider's prompt cache hits",
+  );
+
 export const ModelConfigSchema = z.strictObject({
-  model_name: z.string().min(1).max(256).describe("Name callers use; unique"),
+  model_name: z
+    .string()
+    .min(1)
+    .max(256)
+    .describe("Name callers use; entries that repeat it on other providers are its deployments"),
   provider_id: IdentifierSchema,
+  weight: z
+    .number()
+    .positive()
+    .max(1_000_000)
+    .default(1)
+    .describe("This deployment's share of its model's traffic, relative to the model's other deployments"),
+  balancing: BalancingStrategySchema.optional().describe(
+    "Strategy of this model's deployments (set on its first entry); unset: load_balancing.strategy",
+  ),
   upstream_model: z.string().min(1).optional().describe("Name sent to the provider; defaults to model_name"),
   is_available: z
     .boolean()
@@ -134,3 +155,27 @@ export const FallbackChainSchema = z.strictObject({
     .default({ error: true, rate_limit: true, timeout: true }),
 });
 export type FallbackChainConfig = z.output<typeof FallbackChainSchema>;
+
+export const LoadBalancingConfigSchema = z
+  .strictObject({
+    strategy: BalancingStrategySchema.default("weighted").describe(
+      "Strategy of a model with several deployments whose first entry names none",
+    ),
+    latency_tolerance: z
+      .number()
+      .min(0)
+      .max(10)
+      .default(0.2)
+      .describe("lowest_latency: deployments within this share of the fastest one's latency split by weight"),
+    affinity_prefix_chars: z
+      .number()
+      .int()
+      .min(256)
+      .default(4_096)
+      .describe(
+        "prompt_cache_affinity: characters of the prompt (tools, then messages) that pick the deployment; " +
+          "a shorter prompt is routed by weight",
+      ),
+  })
+  .describe("How the deployments of one model (entries of the same model_name) share its traffic");
+export type LoadBalancingConfig = z.output<typeof LoadBalancingConfigSchema>;

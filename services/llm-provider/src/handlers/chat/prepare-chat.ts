@@ -64,7 +64,13 @@ export async function prepareChat(
   const mismatch = findChatMismatch({ model, provider }, request, streaming);
   if (mismatch) throw new LlmProviderError(mismatch.kind, mismatch.message, { field: mismatch.field });
 
-  const { targets: planned, chain } = planTargets(catalog, model.model_name);
+  const { targets: planned, chain } = planTargets(
+    catalog,
+    model.model_name,
+    deps.balancer.orderFor(catalog, () =>
+      request.tools ? [request.tools, ...request.messages] : request.messages,
+    ),
+  );
   const targets = requireCallable(
     planned.map((target) => skipTargetWhen(target, chatSkipOf(deps, target, request, streaming))),
     request.model,

@@ -70,7 +70,7 @@ export async function prepareEmbedding(
   const inputs = typeof request.input === "string" ? [request.input] : request.input;
   const catalog = deps.catalog();
   const { model, requirement } = resolveEmbeddingModel(catalog, request);
-  const { targets: planned, chain } = planTargets(catalog, model.model_name);
+  const { targets: planned, chain } = planTargets(catalog, model.model_name, deps.balancer.orderFor(catalog));
   const targets = requireCallable(
     planned.map((target) => skipTargetWhen(target, embeddingSkipOf(deps, target, requirement))),
     request.model,

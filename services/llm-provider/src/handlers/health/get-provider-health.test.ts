@@ -35,7 +35,16 @@ function catalogOf(ids: string[]): Catalog {
     models: [...models.keys()],
     triggers: { error: true, rate_limit: true, timeout: true },
   };
-  return { providers, models, chains: [chain], chainsByPrimary: new Map(), createdAt: 0 };
+  const deployments = new Map([...models].map(([name, model]) => [name, [model]]));
+  return {
+    providers,
+    models,
+    deployments,
+    balancing: new Map(),
+    chains: [chain],
+    chainsByPrimary: new Map(),
+    createdAt: 0,
+  };
 }
 
 function snapshot(requests: number, errors = 0): HealthSnapshot {

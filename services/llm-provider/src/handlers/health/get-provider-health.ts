@@ -182,14 +182,14 @@ function aggregateHealth(catalog: Catalog, providers: ProviderHealth[]): Aggrega
     health_score: Math.round(score * 1000) / 1000,
     providers,
     fallback_chains: catalog.chains.map((chain) => {
-      const targets = chain.models.map((modelName) => {
-        const providerId = catalog.models.get(modelName)?.provider_id ?? "";
-        return {
-          provider_id: providerId,
+      // Every deployment of each model of the chain, in the order the models are tried.
+      const targets = chain.models.flatMap((modelName) =>
+        (catalog.deployments.get(modelName) ?? []).map(({ provider_id }) => ({
+          provider_id,
           model: modelName,
-          is_healthy: byId.get(providerId)?.is_healthy ?? false,
-        };
-      });
+          is_healthy: byId.get(provider_id)?.is_healthy ?? false,
+        })),
+      );
       const healthy = targets.filter((target) => target.is_healthy).length;
       const status = healthy === targets.length ? "healthy" : healthy === 0 ? "down" : "degraded";
       return { chain_id: chain.id, targets, status };

@@ -34,8 +34,13 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
       );
     }
     const data: ModelSpec[] = [];
-    for (const model of catalog.models.values()) {
-      if (request.provider_id !== undefined && model.provider_id !== request.provider_id) continue;
+    for (const [name, deployments] of catalog.deployments) {
+      const onProvider =
+        request.provider_id === undefined
+          ? deployments
+          : deployments.filter((d) => d.provider_id === request.provider_id);
+      const model = onProvider[0];
+      if (model === undefined) continue;
       const provider = catalog.providers.get(model.provider_id)!;
       const spec: ModelSpec = {
         id: model.model_name,
@@ -51,9 +56,19 @@ export function createListModelsHandler(deps: ListModelsDeps): Handler {
         cost_metrics: { currency: "USD", ...model.cost },
         feature_flags: featureFlagsOf(model.features),
         capabilities: capabilitiesOf(model.features),
-        is_available: deps.isModelAvailable(model),
+        is_available: onProvider.some(deps.isModelAvailable),
       };
       if (model.dimensions !== undefined) spec.dimensions = model.dimensions;
+      const balancing = catalog.balancing.get(name);
+      if (balancing !== undefined) {
+        spec.balancing = balancing;
+        spec.deployments = deployments.map((deployment) => ({
+          provider_id: deployment.provider_id,
+          provider_type: catalog.providers.get(deployment.provider_id)!.provider_type,
+          weight: deployment.weight ?? 1,
+          is_available: deps.isModelAvailable(deployment),
+        }));
+      }
       data.push(spec);
     }
     const list: ModelList = { object: "list", data };

@@ -200,3 +200,23 @@ describe("the health cache's last known state", () => {
     expect(JSON.parse(bucket.values.get(key("p0", "w9"))!)).toMatchObject({ requests: 3, errors: 1 });
   });
 });
+
+describe("calls in flight", () => {
+  it("are this worker's live count plus the others' as written, and are written with the next flush", async () => {
+    const bucket = fakeStore();
+    const clock = { now: T0 };
+    const mine = cacheOn(bucket.store, clock, "me");
+    const other = cacheOn(bucket.store, clock, "w1");
+    for (let call = 0; call < 5; call++) other.callStarted("p0");
+    other.callEnded("p0");
+    await other.close(); // writes its entry: 4 in flight
+    expect(JSON.parse(bucket.values.get(key("p0", "w1"))!)).toMatchObject({ inFlight: 4 });
+
+    mine.callStarted("p0");
+    expect(mine.lastKnown("p0").snapshot.inFlight).toBe(1); // not read yet: its own only
+    await mine.read("p0");
+    expect(mine.lastKnown("p0").snapshot.inFlight).toBe(5);
+    mine.callEnded("p0");
+    expect(mine.lastKnown("p0").snapshot.inFlight).toBe(4);
+  });
+});

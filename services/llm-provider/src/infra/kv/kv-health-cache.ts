@@ -103,6 +103,12 @@ export function createHealthCache(options: HealthCacheOptions): HealthCache {
     recordAttempts(attempts: readonly Attempt[]) {
       windows.record(attempts);
     },
+    callStarted(providerId) {
+      windows.countCall(providerId, 1);
+    },
+    callEnded(providerId) {
+      windows.countCall(providerId, -1);
+    },
     async read(providerId) {
       const startedAt = now();
       const workers = await readWorkerSnapshots(store, providerId, options.logger);
@@ -164,6 +170,7 @@ const StoredSnapshotSchema = z.object({
   lastErrorAt: z.number().nullable(),
   lastSuccessAt: z.number().nullable(),
   rateLimitedAt: z.number().nullable(),
+  inFlight: z.number().int().nonnegative().optional(),
 });
 
 /** A worker's snapshot as stored, or undefined for anything else. */

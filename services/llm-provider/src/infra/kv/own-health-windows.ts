@@ -23,6 +23,7 @@ export interface OwnHealthWindowsOptions {
  */
 export class OwnHealthWindows {
   private readonly windows = new Map<string, HealthWindow>();
+  private readonly inFlight = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private readonly lastWritten = new Map<string, number>();
 
@@ -42,9 +43,22 @@ export class OwnHealthWindows {
     }
   }
 
+  /** A call to the provider began (+1) or ended (-1): the gauge is written with the next flush. */
+  countCall(providerId: string, change: 1 | -1): void {
+    this.windowOf(providerId);
+    this.inFlight.set(providerId, Math.max(0, (this.inFlight.get(providerId) ?? 0) + change));
+    this.dirty.add(providerId);
+  }
+
   /** The window of a provider now, or undefined when this worker has recorded none of its calls. */
   snapshot(providerId: string): HealthSnapshot | undefined {
-    return this.windows.get(providerId)?.snapshot(this.options.now());
+    return this.windows.get(providerId) && this.snapshotAt(providerId, this.options.now());
+  }
+
+  private snapshotAt(providerId: string, at: number): HealthSnapshot {
+    const inFlight = this.inFlight.get(providerId) ?? 0;
+    const snapshot = this.windowOf(providerId).snapshot(at);
+    return inFlight > 0 ? { ...snapshot, inFlight } : snapshot;
   }
 
   async flush(): Promise<void> {
@@ -58,7 +72,7 @@ export class OwnHealthWindows {
     this.dirty.clear();
     await Promise.all(
       pending.map(async (providerId) => {
-        const snapshot = this.windowOf(providerId).snapshot(at);
+        const snapshot = this.snapshotAt(providerId, at);
         try {
           await options.put(`${toKvToken(providerId)}.${options.workerId}`, JSON.stringify(snapshot));
           this.lastWritten.set(providerId, at);
