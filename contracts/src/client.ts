@@ -12,6 +12,8 @@ import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
 import type { ListAvailableModels, ModelList } from "./models.js";
 import { chatJob, embeddingJob, submitChatJob, submitEmbeddingJob } from "./job-client.js";
 import type { ChatJob, EmbeddingJob, SubmitChatJob, SubmitEmbeddingJob } from "./job-client.js";
+import { GetSpendSchema, SpendReportSchema } from "./spend.js";
+import type { GetSpend, SpendReport } from "./spend.js";
 import { ResumeStreamSchema, StreamMessageSchema } from "./stream.js";
 import type { StreamChunk, StreamDone, StreamMessage, StreamRestart } from "./stream.js";
 import { HEADERS, REQUEST_ID_PATTERN, REQUEST_ID_RULE, STREAM_PROTOCOL, SUBJECTS } from "./subjects.js";
@@ -84,6 +86,8 @@ export interface LlmProviderClient {
   resumeChatStream(requestId: string, afterSeq: number, options?: Pick<CallOptions, "timeoutMs">): ChatStream;
   generateEmbedding(request: GenerateEmbeddingInput, options?: CallOptions): Promise<EmbeddingResult>;
   listModels(request?: ListAvailableModels, options?: CallOptions): Promise<ModelList>;
+  /** The calling context's own spend in a UTC day or month, per model, with its budgets' use. */
+  getSpend(request: GetSpend, options?: CallOptions): Promise<SpendReport>;
   getProviderHealth(
     request?: GetProviderHealth,
     options?: CallOptions,
@@ -180,6 +184,11 @@ export function createLlmProviderClient(
         callOptions.timeoutMs ?? timeouts.query,
         callOptions,
       );
+    },
+    async getSpend(request, callOptions = {}) {
+      const body = parseRequest(GetSpendSchema, request);
+      const timeoutMs = callOptions.timeoutMs ?? timeouts.query;
+      return await call(SUBJECTS.getSpend, body, SpendReportSchema, timeoutMs, callOptions);
     },
     async getProviderHealth(request = {}, callOptions = {}) {
       const body = parseRequest(GetProviderHealthSchema, request);

@@ -125,6 +125,10 @@ export const BudgetThresholdReachedSchema = z
       period: z.enum(["day", "month"]),
       period_start: z.string().describe("UTC day (YYYY-MM-DD) or month (YYYY-MM)"),
       model: z.string().optional().describe("The model the budget is for; absent: all models"),
+      metadata: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe("The tags the budget counts requests by; absent: every request"),
       threshold_percent: z.union([z.literal(80), z.literal(100)]),
       spent: SpendAmountSchema.describe("Spent in the period when the threshold was reached"),
       limit: SpendAmountSchema,

@@ -8,6 +8,7 @@ export * from "./chat.js";
 export * from "./embedding.js";
 export * from "./models.js";
 export * from "./health.js";
+export * from "./spend.js";
 export * from "./events.js";
 export * from "./stream.js";
 export * from "./jobs.js";

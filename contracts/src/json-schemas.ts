@@ -23,6 +23,7 @@ import {
 } from "./jobs.js";
 import { GetProviderHealthSchema, ProviderHealthReplySchema } from "./health.js";
 import { ListAvailableModelsSchema, ModelListSchema } from "./models.js";
+import { GetSpendSchema, SpendReportSchema } from "./spend.js";
 import { PolicyDecisionSchema, PolicyEvaluationRequestSchema } from "./policy-gateway.js";
 import { CancelStreamSchema, ResumeStreamSchema, StreamMessageSchema } from "./stream.js";
 
@@ -82,6 +83,8 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
     kind: "reply",
     schema: ProviderHealthReplySchema,
   },
+  { file: "get-spend.json", title: "GetSpend", kind: "request", schema: GetSpendSchema },
+  { file: "spend-report.json", title: "SpendReport", kind: "reply", schema: SpendReportSchema },
   { file: "chat-completed.json", title: "ChatCompleted", kind: "event", schema: ChatCompletedSchema },
   { file: "chat-failed.json", title: "ChatFailed", kind: "event", schema: ChatFailedSchema },
   {

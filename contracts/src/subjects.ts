@@ -9,6 +9,8 @@ export const SUBJECTS = {
   generateEmbedding: "llm-provider.cmd.generate_embedding",
   listModels: "llm-provider.qry.list_models",
   getProviderHealth: "llm-provider.qry.get_provider_health",
+  /** The caller's own spend per day or month (when `spend.enabled`). */
+  getSpend: "llm-provider.qry.get_spend",
   createJob: "llm-provider.cmd.create_job",
   sealJob: "llm-provider.cmd.seal_job",
   cancelJob: "llm-provider.cmd.cancel_job",
@@ -53,6 +55,7 @@ export const REQUEST_SUBJECTS = [
   SUBJECTS.cancelJob,
   SUBJECTS.getJob,
   SUBJECTS.getJobResults,
+  SUBJECTS.getSpend,
 ] as const;
 export type RequestSubject = (typeof REQUEST_SUBJECTS)[number];
 

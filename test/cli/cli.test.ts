@@ -13,6 +13,7 @@ import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { embedderModel, startTestService, testConfig, TEST_API_KEY } from "../support/service.js";
 import type { TestService } from "../support/service.js";
+import { eventually } from "../support/until.js";
 import { runCli, runProcess } from "./run-cli.js";
 
 let nats: NatsServerHandle;
@@ -434,5 +435,29 @@ describe("bench", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/complete_chat \(model-0\): 6 requests, 2 at a time, 6 ok/);
     expect(upstream.requests.filter((request) => request.path === "/v1/chat/completions")).toHaveLength(7);
+  });
+});
+
+describe("spend", () => {
+  it("prints the context's spend of the period, per model", async () => {
+    await service.client.completeChat({ model: "model-0", messages: [{ role: "user", content: "spend" }] });
+    // The per-model counts are written just after the reply.
+    const result = await eventually(
+      () => runCli(["spend", ...server]),
+      (run) => /^model-0\s+\d+/m.test(run.stdout),
+    );
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^anonymous, day \d{4}-\d{2}-\d{2}: \$[\d.]+, [\d,]+ tokens, [\d,]+ requests$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^MODEL\s+REQUESTS\s+TOKENS\s+USD$/));
+
+    const past = await runCli(["spend", ...server, "--period", "month", "--date", "2020-01"]);
+    expect(past).toMatchObject({ code: 0, stdout: "anonymous, month 2020-01: $0, 0 tokens, 0 requests\n" });
+  });
+
+  it("refuses a period it does not know before connecting", async () => {
+    const result = await runCli(["spend", "--period", "week", "--server", "nats://127.0.0.1:1"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^usage error: --period must be day or month/);
   });
 });

@@ -298,6 +298,7 @@ describe("micro service discovery", () => {
         SUBJECTS.getJobResults,
         SUBJECTS.getProviderHealth,
         SUBJECTS.listModels,
+        SUBJECTS.getSpend,
       ].sort(),
     );
     expect(new Set(info.endpoints.map((e) => e.queue_group))).toEqual(new Set(["llm-provider"]));

@@ -121,9 +121,13 @@ export async function startApp(options: AppOptions): Promise<App> {
     providersWithoutClient: withoutClient,
     policyGate,
     callerLimits: createCallerLimits(state.limiter, (caller) => config.callers.contexts[caller]),
+    spend: config.spend.enabled
+      ? { ledger: state.spend, budgetsOf: (caller) => config.callers.contexts[caller]?.budgets }
+      : undefined,
     callerBudgets: createCallerBudgets({
       ledger: state.spend,
       budgetsOf: (caller) => config.callers.contexts[caller]?.budgets,
+      countEverything: config.spend.enabled,
       logger,
       // Not a request's event: no reply waits for it.
       onThresholdReached: (reached) => {
@@ -235,7 +239,16 @@ export async function startApp(options: AppOptions): Promise<App> {
     stop(graceMs = config.service.shutdown_grace_ms) {
       follower?.stop();
       stopping ??= stopApp(
-        { service, state, ownedConnection, dispatcher, logger, jobWorker, resumableStreams },
+        {
+          service,
+          state,
+          ownedConnection,
+          dispatcher,
+          logger,
+          jobWorker,
+          resumableStreams,
+          callerBudgets: endpointDeps.callerBudgets,
+        },
         graceMs,
       );
       return stopping;

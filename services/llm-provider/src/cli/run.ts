@@ -10,6 +10,7 @@ import { embedCommand } from "./commands/embed.js";
 import { healthCommand } from "./commands/health.js";
 import { modelsCommand } from "./commands/models.js";
 import { reqCommand } from "./commands/req.js";
+import { spendCommand } from "./commands/spend.js";
 import { DEFAULT_SERVER, connectionSettings } from "./connection.js";
 import { createContext } from "./context.js";
 import type { Terminal } from "./context.js";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   embedCommand,
   modelsCommand,
   healthCommand,
+  spendCommand,
   benchCommand,
   reqCommand,
   configCommand,

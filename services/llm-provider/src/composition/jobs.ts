@@ -6,7 +6,9 @@ import type { Config } from "../config/schema.js";
 import { pollProviderBatches, submitProviderBatch } from "../handlers/jobs/provider-batch-jobs.js";
 import type { ProviderBatchDeps } from "../handlers/jobs/provider-batch-jobs.js";
 import { runJobBatch } from "../handlers/jobs/run-job-batch.js";
+import { spendRequestOf } from "../handlers/request-admission.js";
 import type { admitRequest } from "../handlers/request-admission.js";
+import type { CallerBudgets } from "../routing/caller-budgets.js";
 import type { JobBatchDeps } from "../handlers/jobs/run-job-batch.js";
 import { createKvProviderBatchStore } from "../infra/kv/kv-provider-batch-store.js";
 import type { Catalog } from "../domain/catalog.js";
@@ -52,6 +54,7 @@ export function startJobs(
     startWorker(
       compute: Pick<JobBatchDeps, "embed" | "chat"> & {
         admit: (context: RequestContext, check: Parameters<typeof admitRequest>[2]) => Promise<void>;
+        recordSpend: CallerBudgets["record"];
       },
       events: EventSink,
       logger: Logger,
@@ -79,6 +82,12 @@ export function startJobs(
         batches: createKvProviderBatchStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
         targetOf: (job) => batchTargetOf(providerBatches.catalog, providerBatches.clients, job),
         clientOf: (providerId) => providerBatches.clients.get(providerId),
+        recordSpend: (job, spent) =>
+          compute.recordSpend(
+            job.caller,
+            spendRequestOf({ model: job.model, metadata: job.metadata }),
+            spent,
+          ),
         leaseMs: jobs.provider_batch_lease_ms,
         retryBaseMs: jobs.retry_base_ms,
         signal: gaveUp.signal,
@@ -88,6 +97,7 @@ export function startJobs(
             ...check,
             operation: "embedding",
             model: job.model,
+            metadata: job.metadata,
             deadline: performance.now() + jobs.batch_timeout_ms,
           }),
       };

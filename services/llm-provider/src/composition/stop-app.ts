@@ -4,6 +4,7 @@ import type { Agent } from "undici";
 import type { JobItemsWorker } from "../infra/jetstream/job-items-consumer.js";
 import type { RunningService } from "../infra/nats/micro-service.js";
 import type { ResumableStreams } from "../ports/resumable-streams.js";
+import type { CallerBudgets } from "../routing/caller-budgets.js";
 import { withinMs } from "../shared/within-ms.js";
 import type { SharedState } from "./shared-state.js";
 
@@ -21,6 +22,8 @@ export interface RunningParts {
   jobWorker: JobItemsWorker | undefined;
   /** Kept messages of resumable streams, when enabled. */
   resumableStreams: ResumableStreams | undefined;
+  /** Spend counts still being written after their replies went. */
+  callerBudgets: Pick<CallerBudgets, "flush">;
 }
 
 /**
@@ -44,6 +47,7 @@ export async function stopApp(parts: RunningParts, graceMs: number): Promise<voi
     withinMs(state.health.close(), flushMs).catch(() => undefined),
     // The last batches of resumable streams, their terminal messages among them.
     parts.resumableStreams?.flush(flushMs),
+    parts.callerBudgets.flush(flushMs),
   ]);
   if (journalsLeft !== undefined && journalsLeft > 0)
     logger.warn({ streams_left: journalsLeft }, "resumable streams not fully kept at shutdown");

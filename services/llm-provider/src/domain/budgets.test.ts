@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
-  budgetsForModel,
+  addSpend,
+  additionOf,
+  budgetsForRequest,
   countersOfAnswer,
+  countsFor,
+  tagOf,
   findBudgetProblems,
   isBudgetSpent,
   thresholdsCrossed,
@@ -29,21 +33,80 @@ describe("budgets", () => {
   it("apply to every model, or to the one they name", () => {
     const all = { period: "day" as const, usd: 1 };
     const embedder = { period: "month" as const, tokens: 10, model: "embedder" };
-    expect(budgetsForModel([all, embedder], "chat")).toEqual([all]);
-    expect(budgetsForModel([all, embedder], "embedder")).toEqual([all, embedder]);
+    expect(budgetsForRequest([all, embedder], { model: "chat" })).toEqual([all]);
+    expect(budgetsForRequest([all, embedder], { model: "embedder" })).toEqual([all, embedder]);
   });
 
-  it("count months only for a caller with a monthly budget", () => {
-    expect(countersOfAnswer("query", "m", [], at)).toEqual([
+  it("with tags apply only to requests carrying every one of them", () => {
+    const tagged = { period: "day" as const, usd: 1, metadata: { team: "search", env: "prod" } };
+    expect(budgetsForRequest([tagged], { model: "m" })).toEqual([]);
+    expect(budgetsForRequest([tagged], { model: "m", metadata: { team: "search" } })).toEqual([]);
+    expect(
+      budgetsForRequest([tagged], { model: "m", metadata: { env: "prod", team: "search", x: "y" } }),
+    ).toEqual([tagged]);
+    expect(budgetsForRequest([tagged], { model: "m", metadata: { team: "search", env: "dev" } })).toEqual([]);
+  });
+
+  it("hash tags into one key token whatever their order or characters", () => {
+    expect(tagOf({ a: "1", b: "2" })).toBe(tagOf({ b: "2", a: "1" }));
+    expect(tagOf({ a: "1", b: "2" })).not.toBe(tagOf({ a: "12", b: "" }));
+    expect(tagOf({ "weird key.*>": "välue with spaces" })).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("count only the budgets' counters when spend is not counted for get_spend", () => {
+    expect(countersOfAnswer("query", { model: "m" }, [], at, false)).toEqual([]);
+    const counters = countersOfAnswer("query", { model: "m" }, [{ period: "month", usd: 1 }], at, false);
+    expect(counters).toEqual([
+      {
+        counter: { caller: "query", period: "month", periodStart: "2026-12", tag: undefined },
+        checked: true,
+      },
+    ]);
+  });
+
+  it("count every caller per day and month, all models and its model, when spend is counted", () => {
+    const counters = countersOfAnswer("query", { model: "m" }, [], at, true);
+    expect(counters.map(({ counter }) => [counter.period, counter.model])).toEqual([
+      ["day", undefined],
+      ["day", "m"],
+      ["month", undefined],
+      ["month", "m"],
+    ]);
+    expect(counters.every(({ checked }) => !checked)).toBe(true);
+  });
+
+  it("mark the counters a budget reads, and add a tagged budget's own", () => {
+    const daily = { period: "day" as const, usd: 1 };
+    const tagged = { period: "month" as const, tokens: 5, metadata: { team: "a" } };
+    const request = { model: "m", metadata: { team: "a" } };
+    const counters = countersOfAnswer("query", request, [daily, tagged], at, true);
+    expect(counters).toHaveLength(5);
+    expect(counters.filter(({ checked }) => checked).map(({ counter }) => counter)).toEqual([
       { caller: "query", period: "day", periodStart: "2026-12-31" },
-      { caller: "query", period: "day", periodStart: "2026-12-31", model: "m" },
+      {
+        caller: "query",
+        period: "month",
+        periodStart: "2026-12",
+        model: undefined,
+        tag: tagOf({ team: "a" }),
+      },
     ]);
-    expect(countersOfAnswer("query", "m", [{ period: "month", usd: 1 }], at).map((c) => c.period)).toEqual([
-      "day",
-      "day",
-      "month",
-      "month",
-    ]);
+    expect(countsFor(tagged, counters[4]!.counter)).toBe(true);
+    expect(countsFor(daily, counters[4]!.counter)).toBe(false);
+    // An untagged request does not touch the tagged budget's count.
+    expect(countersOfAnswer("query", { model: "m" }, [daily, tagged], at, true)).toHaveLength(4);
+  });
+
+  it("keep the models an all-models count was spent on, once each", () => {
+    const all = { caller: "q", period: "day" as const, periodStart: "2026-12-31" };
+    const added = additionOf(all, { model: "m" }, { usd: 0.5, tokens: 3 });
+    expect(added).toEqual({ usd: 0.5, tokens: 3, requests: 1, models: ["m"] });
+    expect(
+      additionOf({ ...all, model: "m" }, { model: "m" }, { usd: 0.5, tokens: 3 }).models,
+    ).toBeUndefined();
+    const twice = addSpend(addSpend({ usd: 0, tokens: 0, requests: 0 }, added), added);
+    expect(twice).toEqual({ usd: 1, tokens: 6, requests: 2, models: ["m"] });
+    expect(addSpend(twice, { ...added, models: ["n"] }).models).toEqual(["m", "n"]);
   });
 
   it("naming an unknown model are a configuration problem, with the field", () => {

@@ -1,5 +1,6 @@
 import { base64ByteLength, parseDataUrl, SUBJECTS } from "@llm-provider/contracts";
 import { hashParts } from "./hash-parts.js";
+import { tagOf } from "./budgets.js";
 import type { BudgetReached } from "./budgets.js";
 import type {
   Attempt,
@@ -161,6 +162,7 @@ export function buildBudgetThresholdReached(reached: BudgetReached, at: number):
     },
   };
   if (budget.model !== undefined) data.model = budget.model;
+  if (budget.metadata !== undefined) data.metadata = { ...budget.metadata };
   return {
     id: deriveEventId(
       type,
@@ -170,6 +172,8 @@ export function buildBudgetThresholdReached(reached: BudgetReached, at: number):
       String(index),
       budget.model ?? "",
       String(threshold),
+      // A tagged budget's own count, so that an edited budget list cannot reuse an announced id.
+      ...(budget.metadata === undefined ? [] : [tagOf(budget.metadata)]),
     ),
     type,
     source: "llm-provider",

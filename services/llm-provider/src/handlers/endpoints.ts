@@ -28,6 +28,8 @@ import { idempotent } from "./idempotent-command.js";
 import { admitRequest } from "./request-admission.js";
 import type { UpstreamRequestDeps } from "./request-admission.js";
 import { createJobHandlers } from "./jobs/job-commands.js";
+import { createGetSpendHandler } from "./spend/get-spend.js";
+import type { GetSpendDeps } from "./spend/get-spend.js";
 
 /** What the handlers are given: ports and the settings they read, nothing concrete. */
 export interface EndpointDeps {
@@ -62,6 +64,8 @@ export interface EndpointDeps {
   jobs: { store: JobStore; results: JobResultsLog; items: JobItemsQueue } | undefined;
   /** Kept messages of resumable streams; undefined when `resumable_streams.enabled` is false. */
   resumableStreams: ResumableStreams | undefined;
+  /** What get_spend reads; undefined when `spend.enabled` is false (only budgets' counts are kept). */
+  spend: GetSpendDeps | undefined;
 }
 
 /** The table of served subjects: one handler per request subject. */
@@ -98,6 +102,7 @@ export function createEndpoints(deps: EndpointDeps): Endpoints {
       configRevision: deps.configRevision,
       isModelAvailable: deps.isModelAvailable,
     }),
+    ...(deps.spend ? { [SUBJECTS.getSpend]: createGetSpendHandler(deps.spend) } : {}),
     ...(deps.jobs
       ? createJobHandlers({
           catalog,
@@ -120,12 +125,15 @@ export function createJobComputers(deps: EndpointDeps): {
   chat: (body: unknown, context: RequestContext) => Promise<ChatCompletion>;
   /** The caller's limits and the Policy Gateway, for work that reaches a provider another way. */
   admit: (context: RequestContext, check: Parameters<typeof admitRequest>[2]) => Promise<void>;
+  /** The caller's spend, for work paid another way (provider batches). */
+  recordSpend: CallerBudgets["record"];
 } {
   const chat = createCompleteChatHandler(chatDepsOf(deps));
   return {
     embed: createEmbeddingComputer(embeddingDepsOf(deps)),
     chat: async (body, context) => (await chat(body, context)) as ChatCompletion,
     admit: async (context, check) => void (await admitRequest(deps, context, check)),
+    recordSpend: (caller, request, spent) => deps.callerBudgets.record(caller, request, spent),
   };
 }
 

@@ -2,6 +2,7 @@ import { LlmProviderError, quoteValue } from "@llm-provider/contracts";
 import type { Catalog, ModelEntry, PlannedTarget, TargetSkip } from "../domain/catalog.js";
 import type { PolicyViolation } from "../domain/policies.js";
 import type { ProviderClient } from "../ports/provider-client.js";
+import type { SpendRequest } from "../domain/budgets.js";
 import type { CallerBudgets } from "../routing/caller-budgets.js";
 import type { CallerLimits } from "../routing/caller-limits.js";
 import type { DeploymentBalancer } from "../routing/deployment-balancer.js";
@@ -105,16 +106,30 @@ export interface UpstreamRequestDeps extends AdmissionGates {
 export async function admitRequest(
   gates: AdmissionGates,
   context: RequestContext,
-  check: Pick<PolicyCheck, "operation" | "model" | "providerId" | "estimatedTokens" | "deadline">,
+  check: Pick<PolicyCheck, "operation" | "model" | "providerId" | "estimatedTokens" | "deadline"> & {
+    /** The request's tags, which tagged budgets select by. */
+    metadata?: Readonly<Record<string, string>> | undefined;
+  },
 ): Promise<number> {
-  await gates.callerBudgets.admit(context.caller, check.model);
+  const { metadata, ...policyCheck } = check;
+  await gates.callerBudgets.admit(context.caller, { model: check.model, metadata });
   const admittedAt = Date.now();
   await gates.callerLimits.admit(context.caller, check.estimatedTokens);
   await gates.policyGate.check({
-    ...check,
+    ...policyCheck,
     requestId: context.requestId,
     caller: context.caller,
     trace: context.trace,
   });
   return admittedAt;
+}
+
+/** What a request's spend is counted and checked by: the model asked for, and its tags. */
+export function spendRequestOf(request: {
+  model: string;
+  metadata?: Readonly<Record<string, string>> | undefined;
+}): SpendRequest {
+  return request.metadata === undefined
+    ? { model: request.model }
+    : { model: request.model, metadata: request.metadata };
 }

@@ -1,30 +1,35 @@
 import { LlmProviderError } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import {
-  budgetsForModel,
+  additionOf,
+  budgetsForRequest,
   counterOfBudget,
   countersOfAnswer,
   countsFor,
   isBudgetSpent,
   thresholdsCrossed,
 } from "../domain/budgets.js";
-import type { Budget, BudgetReached, Spend } from "../domain/budgets.js";
+import type { Budget, BudgetReached, Spend, SpendRequest } from "../domain/budgets.js";
 import type { SpendLedger } from "../ports/spend-ledger.js";
+import { withinMs } from "../shared/within-ms.js";
 
 /** Per-caller spend budgets per day and month (`callers.contexts.<context>.budgets`), across all workers. */
 export interface CallerBudgets {
   /**
-   * Refuses a request for `model` with `budget_exceeded` when a budget of the caller that applies
-   * to it is spent, before anything is called upstream; `state_unavailable` when the counts cannot
-   * be read. A caller without budgets costs no read.
+   * Refuses a request with `budget_exceeded` when a budget of the caller that applies to it (its
+   * model, its `metadata` tags) is spent, before anything is called upstream; `state_unavailable`
+   * when the counts cannot be read. A request no budget applies to costs no read.
    */
-  admit(caller: string, model: string): Promise<void> | void;
+  admit(caller: string, request: SpendRequest): Promise<void> | void;
   /**
-   * Adds what an answer cost (`usd`, the tokens the provider counted) to the caller's counts of
-   * today (all models and `model`) and, when it has a monthly budget, of this month, and announces
-   * the budget thresholds this addition reached. Never throws; resolves once written.
+   * Adds what an answer cost (`usd`, the tokens the provider counted) to the caller's counts and
+   * announces the budget thresholds this addition reached. Resolves once the counts its budgets
+   * are checked against are written; the others (what only `get_spend` reads) follow in the
+   * background. Never throws.
    */
-  record(caller: string, model: string, spent: Omit<Spend, "requests">): Promise<void>;
+  record(caller: string, request: SpendRequest, spent: Omit<Spend, "requests">): Promise<void>;
+  /** Waits (at most `timeoutMs`) for the background counts still being written, at shutdown. */
+  flush(timeoutMs: number): Promise<void>;
 }
 
 /**
@@ -37,6 +42,8 @@ export const SPEND_RECORD_WAIT_MS = 1_000;
 export function createCallerBudgets(options: {
   ledger: SpendLedger;
   budgetsOf: (caller: string) => readonly Budget[] | undefined;
+  /** `spend.enabled`: every answer of every caller is counted (for `get_spend`), not only budgets' counts. */
+  countEverything: boolean;
   logger: Logger;
   /** A threshold (80 %, 100 %) of a budget reached: told once per threshold and period, cluster-wide. */
   onThresholdReached: (reached: BudgetReached) => void;
@@ -45,47 +52,56 @@ export function createCallerBudgets(options: {
 }): CallerBudgets {
   const { ledger, budgetsOf, logger } = options;
   const now = options.now ?? Date.now;
+  const background = new Set<Promise<unknown>>();
   return {
-    admit(caller, model) {
-      const budgets = budgetsForModel(budgetsOf(caller) ?? [], model);
+    admit(caller, request) {
+      const budgets = budgetsForRequest(budgetsOf(caller) ?? [], request);
       if (budgets.length === 0) return;
       return refuseSpentBudget(ledger, caller, budgets, budgetsOf(caller) ?? [], now());
     },
-    async record(caller, model, spent) {
+    async record(caller, request, spent) {
       const budgets = budgetsOf(caller) ?? [];
-      // Nothing reads the spend of a caller without budgets: its answers write no counters and wait for none.
-      if (budgets.length === 0) return;
       const at = now();
-      const counters = countersOfAnswer(caller, model, budgets, at);
-      const added: Spend = { ...spent, requests: 1 };
-      const additions = await Promise.all(
-        counters.map((counter) =>
-          ledger.add(counter, added).catch((error: unknown) => {
-            logger.warn(
-              { caller, counter, usd: spent.usd, tokens: spent.tokens, err: error },
-              "spend not counted",
-            );
-            return undefined;
-          }),
+      const counters = countersOfAnswer(caller, request, budgets, at, options.countEverything);
+      const additions = counters.map(({ counter }) =>
+        ledger.add(counter, additionOf(counter, request, spent)).catch((error: unknown) => {
+          logger.warn(
+            { caller, counter, usd: spent.usd, tokens: spent.tokens, err: error },
+            "spend not counted",
+          );
+          return undefined;
+        }),
+      );
+      counters.forEach(({ checked }, position) => {
+        if (checked) return;
+        // Only get_spend reads it: the reply does not wait, shutdown does (flush).
+        const addition = additions[position]!;
+        background.add(addition);
+        void addition.finally(() => background.delete(addition));
+      });
+      const checked = await Promise.all(
+        counters.map(({ checked: isChecked }, position) =>
+          isChecked ? additions[position]! : Promise.resolve(undefined),
         ),
       );
-      budgets.forEach((budget, index) => {
-        if (budget.model !== undefined && budget.model !== model) return;
-        const position = counters.findIndex((counter) => countsFor(budget, counter));
-        const addition = additions[position];
+      budgetsForRequest(budgets, request).forEach((budget) => {
+        const position = counters.findIndex(({ counter }) => countsFor(budget, counter));
+        const addition = checked[position];
         if (!addition) return;
         for (const threshold of thresholdsCrossed(budget, addition.before, addition.after)) {
-          const { periodStart } = counters[position]!;
           options.onThresholdReached({
             caller,
-            index,
+            index: budgets.indexOf(budget),
             budget,
-            periodStart,
+            periodStart: counters[position]!.counter.periodStart,
             threshold,
             spent: addition.after,
           });
         }
       });
+    },
+    async flush(timeoutMs) {
+      await withinMs(Promise.all(background), timeoutMs).catch(() => undefined);
     },
   };
 }
@@ -111,7 +127,8 @@ async function refuseSpentBudget(
   throw new LlmProviderError(
     "budget_exceeded",
     `budget of caller '${caller}' for the ${budget.period} ${counter.periodStart}` +
-      `${budget.model === undefined ? "" : ` and model '${budget.model}'`} is spent`,
+      `${budget.model === undefined ? "" : ` and model '${budget.model}'`}` +
+      `${budget.metadata === undefined ? "" : " and the request's tags"} is spent`,
     {
       retryable: false,
       details: {
@@ -119,6 +136,7 @@ async function refuseSpentBudget(
         period: budget.period,
         period_start: counter.periodStart,
         ...(budget.model === undefined ? {} : { model: budget.model }),
+        ...(budget.metadata === undefined ? {} : { metadata: budget.metadata }),
         spent: { usd: spent[index]!.usd, tokens: spent[index]!.tokens },
         limit,
       },

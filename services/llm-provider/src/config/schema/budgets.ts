@@ -17,6 +17,13 @@ export const BudgetSchema = z
       .min(1)
       .optional()
       .describe("Counts only requests for this model (as requested); unset: every model"),
+    metadata: z
+      .record(z.string().min(1).max(64), z.string().max(512))
+      .refine((tags) => Object.keys(tags).length > 0, "a budget's metadata names at least one tag")
+      .optional()
+      .describe(
+        "Counts only requests whose `metadata` carries every one of these tags (key: value); unset: every request",
+      ),
   })
   .refine((budget) => budget.usd !== undefined || budget.tokens !== undefined, {
     path: ["usd"],
@@ -27,6 +34,13 @@ export type BudgetConfig = z.output<typeof BudgetSchema>;
 
 export const SpendConfigSchema = z
   .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Count every caller's spend per day, month and model and serve llm-provider.qry.get_spend; " +
+          "false: only what the callers' budgets are checked against is counted, and get_spend is not served",
+      ),
     bucket: z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)

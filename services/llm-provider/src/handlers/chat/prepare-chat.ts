@@ -84,6 +84,7 @@ export async function prepareChat(
     model: model.model_name,
     providerId: model.provider_id,
     estimatedTokens,
+    metadata: request.metadata,
   });
   const eventContext = eventContextOf(context, deps.includeContentInEvents);
   return { request, model, targets, chain, deadline, eventContext, estimatedTokens, admittedAt };

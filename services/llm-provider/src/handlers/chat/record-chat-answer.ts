@@ -13,6 +13,7 @@ import { recordRequestOutcome } from "../../telemetry/record-request-outcome.js"
 import type { RequestContext } from "../../ports/request-handler.js";
 import type { ChatDeps, PreparedChat } from "./prepare-chat.js";
 import { elapsedMs } from "../request-record.js";
+import { spendRequestOf } from "../request-admission.js";
 
 /** What a `ChatCompletion` and a stream's `done` message both say about an answer. */
 export type AnsweredChatFields = Pick<
@@ -90,7 +91,7 @@ export async function recordChatAnswer(
   settleCallerTokens(deps, prepared, context, end.usage);
   // What the caller asked for is what its per-model budgets count, whichever model answered.
   const spent = withinMs(
-    deps.callerBudgets.record(context.caller, prepared.request.model, {
+    deps.callerBudgets.record(context.caller, spendRequestOf(prepared.request), {
       usd: completion.usage.cost.total,
       tokens: completion.usage.total_tokens,
     }),

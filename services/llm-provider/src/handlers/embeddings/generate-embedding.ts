@@ -16,6 +16,7 @@ import { prepareEmbedding } from "./prepare-embedding.js";
 import type { GenerateEmbeddingDeps, PreparedEmbedding } from "./prepare-embedding.js";
 import { recordEmbeddingAnswer } from "./record-embedding-answer.js";
 import { elapsedMs } from "../request-record.js";
+import { spendRequestOf } from "../request-admission.js";
 import { resolveEmbeddings } from "./resolve-embeddings.js";
 import type { EmbeddingResolution } from "./resolve-embeddings.js";
 
@@ -89,7 +90,7 @@ async function computeReply(
   });
   // Counted before the reply goes out, so that the caller's next request sees it.
   await withinMs(
-    deps.callerBudgets.record(context.caller, prepared.request.model, {
+    deps.callerBudgets.record(context.caller, spendRequestOf(prepared.request), {
       usd: reply.usage.cost.total,
       tokens: reply.usage.total_tokens,
     }),

@@ -92,6 +92,7 @@ export async function prepareEmbedding(
     model: model.model_name,
     providerId: model.provider_id,
     estimatedTokens,
+    metadata: request.metadata,
   });
   return {
     request,

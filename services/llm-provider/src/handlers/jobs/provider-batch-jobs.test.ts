@@ -59,6 +59,7 @@ function setup(admit: ProviderBatchDeps["admit"]) {
     }),
     clientOf: () => client,
     admit,
+    recordSpend: () => Promise.reject(new Error("not used")),
     leaseMs: 1_000,
     retryBaseMs: 100,
     signal: new AbortController().signal,

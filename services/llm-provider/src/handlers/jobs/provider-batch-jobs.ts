@@ -1,5 +1,5 @@
 import { EmbeddingJobItemSchema, LlmProviderError } from "@llm-provider/contracts";
-import type { Cost, ErrorBody } from "@llm-provider/contracts";
+import type { Cost, ErrorBody, JobUsage } from "@llm-provider/contracts";
 import { computeCost, sumCosts } from "../../domain/cost.js";
 import { estimateEmbeddingTokens } from "../../domain/embedding-batch.js";
 import { encodeFloat32Base64 } from "../../domain/embedding-vector.js";
@@ -52,6 +52,11 @@ export interface ProviderBatchDeps {
    * request would ask them; throws their typed refusal.
    */
   admit: (job: JobRecord, check: { providerId: string; estimatedTokens: number }) => Promise<void>;
+  /**
+   * Adds what a batch's new results cost (at the batch price) to the job caller's spend, under
+   * the job's model and metadata, as an answer's spend is added.
+   */
+  recordSpend: (job: JobRecord, spent: { usd: number; tokens: number }) => Promise<void>;
   /** How long a poller's claim holds; past it another worker takes the batch over. */
   leaseMs: number;
   retryBaseMs: number;
@@ -195,7 +200,20 @@ async function pollOne(deps: ProviderBatchDeps, key: string, batch: ProviderBatc
       ? []
       : await target.client.readEmbeddingResults(batch.batch_id, deps.signal);
   const { results, promptTokens } = itemResults(job, target, batch, answers, state.outcome, state.failure);
-  await recordResults(deps, job, results, [computeCost(promptTokens, 0, target.pricing)], promptTokens);
+  const paid = await recordResults(
+    deps,
+    job,
+    results,
+    [computeCost(promptTokens, 0, target.pricing)],
+    promptTokens,
+  );
+  // Only when this poll stored the results: a batch polled again after a crash was paid once.
+  if (paid) {
+    await deps.recordSpend(job, {
+      usd: paid.cost.total,
+      tokens: paid.prompt_tokens + paid.completion_tokens,
+    });
+  }
   await deps.batches.remove(key);
 }
 
@@ -270,15 +288,15 @@ async function recordResults(
   results: NewJobResult[],
   cost: Cost[],
   promptTokens = 0,
-): Promise<void> {
-  if (results.length === 0) return;
+): Promise<JobUsage | undefined> {
+  if (results.length === 0) return undefined;
   // The whole provider batch is one call: its usage counts when one of its results is new.
   const spending = new Spending();
   const call =
     cost.length > 0
       ? spending.add({ prompt_tokens: promptTokens, completion_tokens: 0, cost: sumCosts(cost) })
       : undefined;
-  await record(
+  return await record(
     deps,
     job,
     results,

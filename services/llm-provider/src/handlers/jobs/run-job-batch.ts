@@ -4,7 +4,13 @@ import {
   LlmProviderError,
   SUBJECTS,
 } from "@llm-provider/contracts";
-import type { ChatCompletion, ChatJobItem, EmbeddingJobItem, ErrorBody } from "@llm-provider/contracts";
+import type {
+  ChatCompletion,
+  ChatJobItem,
+  EmbeddingJobItem,
+  ErrorBody,
+  JobUsage,
+} from "@llm-provider/contracts";
 import {
   addUsage,
   buildJobProgress,
@@ -115,6 +121,7 @@ function validItems<Body extends EmbeddingJobItem | ChatJobItem>(
 /**
  * Stores the results, then adds what was spent and moves the job on. A call's usage is added when
  * at least one of its results was new: a batch delivered again after a worker died was paid once.
+ * Returns that usage (undefined when nothing new was paid).
  */
 export async function record(
   deps: Pick<JobBatchDeps, "jobs" | "results" | "events" | "now">,
@@ -122,7 +129,7 @@ export async function record(
   results: NewJobResult[],
   calls: (number | undefined)[],
   spending: Spending,
-): Promise<void> {
+): Promise<JobUsage | undefined> {
   const key = jobKey(job.caller, job.job_id);
   const fresh = await deps.results.append(key, results);
   const paid = new Set<number>();
@@ -140,7 +147,8 @@ export async function record(
     if (progress !== undefined) next = { ...next, progress_percent: progress };
     return completeIfDone(next, counts, now);
   });
-  if (!changed) return;
+  const paidUsage = paid.size > 0 ? spent : undefined;
+  if (!changed) return paidUsage;
   if (progress !== undefined) {
     const percent = progress;
     void deps.events.emit(SUBJECTS.jobProgressEvent, () =>
@@ -148,6 +156,7 @@ export async function record(
     );
   }
   await announceFinish(deps, changed.before, changed.after, counts, now);
+  return paidUsage;
 }
 
 export function invalidItem(field: string): ErrorBody {

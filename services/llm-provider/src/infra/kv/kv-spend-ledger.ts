@@ -16,12 +16,14 @@ const CAS_ATTEMPTS = 50;
 
 /**
  * The key of a counter: `<caller>.<day|month>.<period start>.all`, or `….model.<model, base64url>`
- * (a model name may hold characters keys do not allow). A caller's keys share the prefix
- * `<caller>.`, so a permission or a listing can select them.
+ * (a model name may hold characters keys do not allow); a tagged budget's count puts
+ * `tag.<hash>.` before that. A caller's keys share the prefix `<caller>.`, so a permission or a
+ * listing can select them.
  */
 export function spendKeyOf(counter: SpendCounter): string {
   const scope = counter.model === undefined ? "all" : `model.${toKvToken(counter.model)}`;
-  return `${counter.caller}.${counter.period}.${counter.periodStart}.${scope}`;
+  const tag = counter.tag === undefined ? "" : `tag.${counter.tag}.`;
+  return `${counter.caller}.${counter.period}.${counter.periodStart}.${tag}${scope}`;
 }
 
 export async function createKvSpendLedger(nc: NatsConnection, bucket: string): Promise<SpendLedger> {
