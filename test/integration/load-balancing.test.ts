@@ -76,17 +76,17 @@ const shareOf = (answers: ChatCompletion[], providerId: string) =>
   answers.filter((answer) => answer.provider_id === providerId).length / answers.length;
 
 describe("a model served by two deployments", () => {
-  it("splits traffic by weight: 3:1 gives p0 75 % of 800 requests, within ±8 points (over 5 standard deviations)", async () => {
+  it("splits traffic by weight: 3:1 gives p0 75 % of 500 requests, within ±10 points (over 5 standard deviations)", async () => {
     service = await startTestService(deployedConfig([3, 1], "weighted"));
-    const answers = await sendAll(800, 8);
-    expect(answers).toHaveLength(800);
+    const answers = await sendAll(500, 16);
+    expect(answers).toHaveLength(500);
     const share = shareOf(answers, "p0");
-    expect(share).toBeGreaterThan(0.67);
-    expect(share).toBeLessThan(0.83);
+    expect(share).toBeGreaterThan(0.65);
+    expect(share).toBeLessThan(0.85);
     expect(shareOf(answers, "p1")).toBeCloseTo(1 - share, 10);
     // Each answered where it says: the upstream calls match the answers.
-    expect(servers[0]!.requests.length).toBe(Math.round(share * 800));
-    expect(servers[1]!.requests.length).toBe(800 - Math.round(share * 800));
+    expect(servers[0]!.requests.length).toBe(Math.round(share * 500));
+    expect(servers[1]!.requests.length).toBe(500 - Math.round(share * 500));
     // The upstream model name went to both deployments as configured.
     expect(new Set(servers[1]!.requests.map((r) => (r.body as { model: string }).model))).toEqual(
       new Set(["upstream-model-0"]),
@@ -100,7 +100,7 @@ describe("a model served by two deployments", () => {
       { provider_id: "p1", provider_type: "openai", weight: 1, is_available: true },
     ]);
     expect(listed.data.map((model) => model.id)).toEqual(["model-0", "model-2"]);
-  });
+  }, 60_000);
 
   it("falls back along the chain only once every deployment of the model failed", async () => {
     service = await startTestService(deployedConfig([1, 1], "weighted"));
@@ -116,13 +116,13 @@ describe("a model served by two deployments", () => {
 
   it("least_busy sends new requests to the deployment with fewer calls in flight", async () => {
     service = await startTestService(deployedConfig([1, 1], "least_busy"));
-    // p0 answers slowly, so its calls pile up; p1 answers at once. By weight alone each would get
-    // half; a caller's 8 concurrent requests find p0 busier nearly every time.
-    servers[0]!.setModelBehavior("upstream-model-0", { kind: "delay", ms: 1_000 });
-    const answers = await sendAll(80, 8);
-    expect(answers).toHaveLength(80);
-    expect(shareOf(answers, "p1")).toBeGreaterThan(0.7);
-  });
+    // p0 holds each call 3 s, p1 answers at once. By weight alone each would get half; least_busy
+    // sends p0 a call only while p1 has as many in flight, which 4 callers allow about twice.
+    servers[0]!.setModelBehavior("upstream-model-0", { kind: "delay", ms: 3_000 });
+    const answers = await sendAll(40, 4);
+    expect(answers).toHaveLength(40);
+    expect(answers.filter((answer) => answer.provider_id === "p0").length).toBeLessThanOrEqual(8);
+  }, 60_000);
 
   it("prompt_cache_affinity keeps every request with the same long prefix on one deployment", async () => {
     service = await startTestService(deployedConfig([1, 1], "prompt_cache_affinity"));

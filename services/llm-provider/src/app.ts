@@ -113,6 +113,18 @@ export async function startApp(options: AppOptions): Promise<App> {
   const resumableStreams = config.resumable_streams.enabled
     ? createJetStreamResumableStreams(nc, config.resumable_streams, logger)
     : undefined;
+  const callerBudgets = createCallerBudgets({
+    ledger: state.spend,
+    budgetsOf: (caller) => config.callers.contexts[caller]?.budgets,
+    countEverything: config.spend.enabled,
+    logger,
+    // Not a request's event: no reply waits for it.
+    onThresholdReached: (reached) => {
+      void state.events?.emit(SUBJECTS.budgetThresholdReachedEvent, () =>
+        buildBudgetThresholdReached(reached, Date.now()),
+      );
+    },
+  });
   const endpointDeps: EndpointDeps = {
     config,
     catalog: () => live.catalog,
@@ -122,20 +134,13 @@ export async function startApp(options: AppOptions): Promise<App> {
     policyGate,
     callerLimits: createCallerLimits(state.limiter, (caller) => config.callers.contexts[caller]),
     spend: config.spend.enabled
-      ? { ledger: state.spend, budgetsOf: (caller) => config.callers.contexts[caller]?.budgets }
+      ? {
+          ledger: state.spend,
+          budgetsOf: (caller) => config.callers.contexts[caller]?.budgets,
+          writePending: () => callerBudgets.writePending(),
+        }
       : undefined,
-    callerBudgets: createCallerBudgets({
-      ledger: state.spend,
-      budgetsOf: (caller) => config.callers.contexts[caller]?.budgets,
-      countEverything: config.spend.enabled,
-      logger,
-      // Not a request's event: no reply waits for it.
-      onThresholdReached: (reached) => {
-        void state.events?.emit(SUBJECTS.budgetThresholdReachedEvent, () =>
-          buildBudgetThresholdReached(reached, Date.now()),
-        );
-      },
-    }),
+    callerBudgets,
     events: state.events ?? { emit: () => undefined },
     health: state.health,
     balancer: createDeploymentBalancer({

@@ -1,5 +1,5 @@
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { addSpend, NO_SPEND } from "../domain/budgets.js";
 import type { Spend, SpendCounter } from "../domain/budgets.js";
 import type { SpendLedger } from "../ports/spend-ledger.js";
@@ -26,7 +26,7 @@ function heldLedger() {
 const at = Date.UTC(2026, 11, 6);
 
 describe("caller budgets' record", () => {
-  it("waits for the counts a budget reads, not for those only get_spend reads; flush waits for those", async () => {
+  it("waits for the counts a budget reads; sums the others and writes them once, on writePending or flush", async () => {
     const { ledger, held, counts } = heldLedger();
     const budgets = createCallerBudgets({
       ledger,
@@ -37,24 +37,29 @@ describe("caller budgets' record", () => {
       now: () => at,
     });
     await budgets.record("query", { model: "m" }, { usd: 0.5, tokens: 10 });
+    await budgets.record("query", { model: "m" }, { usd: 0.25, tokens: 5 });
     await budgets.record("memory", { model: "m" }, { usd: 0.25, tokens: 5 });
-    // The per-model counts are still held, yet both replies may go.
-    expect(held).toHaveLength(4);
-    expect(counts.get(JSON.stringify({ caller: "query", period: "day", periodStart: "2026-12-06" }))).toEqual(
-      {
-        usd: 0.5,
-        tokens: 10,
-        requests: 1,
-        models: ["m"],
-      },
-    );
+    // The budget's counter is written before each reply; nothing else is yet.
+    expect([...counts]).toEqual([
+      [
+        JSON.stringify({ caller: "query", period: "day", periodStart: "2026-12-06" }),
+        { usd: 0.75, tokens: 15, requests: 2, models: ["m"] },
+      ],
+    ]);
+    expect(held).toHaveLength(0);
+    const writing = budgets.writePending();
+    await vi.waitFor(() => expect(held).toHaveLength(4)); // per-model: query and memory, day and month
     let flushed = false;
     const flushing = budgets.flush(5_000).then(() => (flushed = true));
     await Promise.resolve();
-    expect(flushed).toBe(false);
+    expect(flushed).toBe(false); // the write under way is waited for
     for (const release of held) release();
-    await flushing;
+    await Promise.all([writing, flushing]);
+    // One addition per counter, the two answers of query summed.
     expect(counts.size).toBe(8);
+    expect(
+      counts.get(JSON.stringify({ caller: "query", period: "day", periodStart: "2026-12-06", model: "m" })),
+    ).toEqual({ usd: 0.75, tokens: 15, requests: 2 });
   });
 
   it("counts nothing but the budgets' counters when spend is not counted for get_spend", async () => {

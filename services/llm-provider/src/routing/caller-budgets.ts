@@ -12,6 +12,7 @@ import {
 import type { Budget, BudgetReached, Spend, SpendRequest } from "../domain/budgets.js";
 import type { SpendLedger } from "../ports/spend-ledger.js";
 import { withinMs } from "../shared/within-ms.js";
+import { SpendWriteBehind } from "./spend-write-behind.js";
 
 /** Per-caller spend budgets per day and month (`callers.contexts.<context>.budgets`), across all workers. */
 export interface CallerBudgets {
@@ -28,6 +29,11 @@ export interface CallerBudgets {
    * background. Never throws.
    */
   record(caller: string, request: SpendRequest, spent: Omit<Spend, "requests">): Promise<void>;
+  /**
+   * Writes the counts this worker summed for `get_spend` and has not written yet, so that a read
+   * after it sees every answer this worker gave (other workers' follow within their interval).
+   */
+  writePending(): Promise<void>;
   /** Waits (at most `timeoutMs`) for the background counts still being written, at shutdown. */
   flush(timeoutMs: number): Promise<void>;
 }
@@ -52,7 +58,7 @@ export function createCallerBudgets(options: {
 }): CallerBudgets {
   const { ledger, budgetsOf, logger } = options;
   const now = options.now ?? Date.now;
-  const background = new Set<Promise<unknown>>();
+  const writeBehind = new SpendWriteBehind(ledger, logger);
   return {
     admit(caller, request) {
       const budgets = budgetsForRequest(budgetsOf(caller) ?? [], request);
@@ -63,27 +69,22 @@ export function createCallerBudgets(options: {
       const budgets = budgetsOf(caller) ?? [];
       const at = now();
       const counters = countersOfAnswer(caller, request, budgets, at, options.countEverything);
-      const additions = counters.map(({ counter }) =>
-        ledger.add(counter, additionOf(counter, request, spent)).catch((error: unknown) => {
+      const additions = counters.map(({ counter, checked }) => {
+        const addition = additionOf(counter, request, spent);
+        if (!checked) {
+          // Only get_spend reads it: summed here and written with the next interval's.
+          writeBehind.add(counter, addition);
+          return Promise.resolve(undefined);
+        }
+        return ledger.add(counter, addition).catch((error: unknown) => {
           logger.warn(
             { caller, counter, usd: spent.usd, tokens: spent.tokens, err: error },
             "spend not counted",
           );
           return undefined;
-        }),
-      );
-      counters.forEach(({ checked }, position) => {
-        if (checked) return;
-        // Only get_spend reads it: the reply does not wait, shutdown does (flush).
-        const addition = additions[position]!;
-        background.add(addition);
-        void addition.finally(() => background.delete(addition));
+        });
       });
-      const checked = await Promise.all(
-        counters.map(({ checked: isChecked }, position) =>
-          isChecked ? additions[position]! : Promise.resolve(undefined),
-        ),
-      );
+      const checked = await Promise.all(additions);
       budgetsForRequest(budgets, request).forEach((budget) => {
         const position = counters.findIndex(({ counter }) => countsFor(budget, counter));
         const addition = checked[position];
@@ -100,8 +101,11 @@ export function createCallerBudgets(options: {
         }
       });
     },
+    writePending() {
+      return writeBehind.write();
+    },
     async flush(timeoutMs) {
-      await withinMs(Promise.all(background), timeoutMs).catch(() => undefined);
+      await withinMs(writeBehind.close(), timeoutMs).catch(() => undefined);
     },
   };
 }

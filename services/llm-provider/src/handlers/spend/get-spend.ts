@@ -9,6 +9,8 @@ import type { SpendLedger } from "../../ports/spend-ledger.js";
 export interface GetSpendDeps {
   ledger: SpendLedger;
   budgetsOf: (caller: string) => readonly Budget[] | undefined;
+  /** Writes what this worker counted and has not written yet (`CallerBudgets.writePending`). */
+  writePending: () => Promise<void>;
   now?: () => number;
 }
 
@@ -44,6 +46,7 @@ export function createGetSpendHandler(deps: GetSpendDeps): Handler {
         : [],
     );
     try {
+      await deps.writePending();
       const [all, budgetSpends] = await Promise.all([
         deps.ledger.read(counter(request.model)),
         Promise.all(budgets.map(({ budget }) => deps.ledger.read(counterOfBudget(caller, budget, at)))),
