@@ -55,6 +55,17 @@ describe("diffLiveSections", () => {
     expect(formatConfigChanges(changes)).toContain("~ models m1\n    cost.input_per_million: 2 → 2.5\n");
   });
 
+  it("tells a model's deployments apart by provider: the first keeps the bare name", () => {
+    const next = structuredClone(raw) as typeof raw & { models: Record<string, unknown>[] };
+    next.models.push({ ...structuredClone(raw.models[0]!), provider_id: "b", weight: 3 });
+    expect(formatConfigChanges(diffLiveSections(sectionsOf(raw), sectionsOf(next)))).toBe("+ models m1@b\n");
+    const reweighted = structuredClone(next);
+    reweighted.models[1]!["weight"] = 1;
+    expect(formatConfigChanges(diffLiveSections(sectionsOf(next), sectionsOf(reweighted)))).toBe(
+      "~ models m1@b\n    weight: 3 → 1\n",
+    );
+  });
+
   it("finds nothing between a configuration and itself", () => {
     expect(diffLiveSections(sectionsOf(raw), sectionsOf(raw))).toEqual([]);
     expect(formatConfigChanges([])).toBe("no changes\n");
