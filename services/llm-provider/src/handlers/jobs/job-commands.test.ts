@@ -20,10 +20,7 @@ const context: RequestContext = {
 };
 
 /** One job in memory; `counts` may change the world the first time it is read (a batch landing). */
-function world(
-  onFirstCount: (stored: { counts: ResultCounts; record: JobRecord }) => void,
-  page: JobResultsLog["page"] = () => Promise.reject(new Error("not used")),
-) {
+function world(onFirstCount: (stored: { counts: ResultCounts; record: JobRecord }) => void) {
   const stored = {
     record: newJobRecord(
       { job_id: "j1", kind: "embedding", model: "embedder", encoding_format: "float", mode: "realtime" },
@@ -54,7 +51,7 @@ function world(
       }
       return Promise.resolve({ ...stored.counts });
     },
-    page,
+    page: () => Promise.reject(new Error("not used")),
   };
   const emitted: string[] = [];
   const handlers = createJobHandlers({
@@ -110,46 +107,5 @@ describe("get_job", () => {
     expect(stored.record.finish_announced).toBe(true);
     await handlers[SUBJECTS.getJob]({ job_id: "j1" }, context);
     expect(emitted).toEqual([SUBJECTS.jobFinishedEvent]);
-  });
-});
-
-describe("get_job and get_job_results of a job whose last batch did not move it on", () => {
-  const sealedWithEveryResult = (stored: { record: JobRecord; counts: ResultCounts }) => {
-    stored.record = { ...stored.record, state: "sealed", total_items: 9 };
-  };
-
-  it("get_job_results completes it, announces it once, and says complete only on the next page", async () => {
-    const { stored, handlers, emitted } = world(
-      () => undefined,
-      () => Promise.resolve({ results: [], more: false }),
-    );
-    sealedWithEveryResult(stored);
-    const first = (await handlers[SUBJECTS.getJobResults]({ job_id: "j1", after_seq: 9 }, context)) as {
-      state: string;
-      complete: boolean;
-    };
-    // A result might have been stored after this page was read: the caller reads once more.
-    expect(first).toMatchObject({ state: "completed", complete: false });
-    expect(stored.record.state).toBe("completed");
-    expect(emitted).toEqual([SUBJECTS.jobFinishedEvent]);
-    const second = await handlers[SUBJECTS.getJobResults]({ job_id: "j1", after_seq: 9 }, context);
-    expect(second).toMatchObject({ state: "completed", complete: true });
-    expect(emitted).toEqual([SUBJECTS.jobFinishedEvent]);
-  });
-
-  it("get_job completes it too; a job with a result missing stays sealed", async () => {
-    const done = world(() => undefined);
-    sealedWithEveryResult(done.stored);
-    expect(await done.handlers[SUBJECTS.getJob]({ job_id: "j1" }, context)).toMatchObject({
-      state: "completed",
-    });
-    expect(done.emitted).toEqual([SUBJECTS.jobFinishedEvent]);
-
-    const missing = world(() => undefined);
-    missing.stored.record = { ...missing.stored.record, state: "sealed", total_items: 10 };
-    expect(await missing.handlers[SUBJECTS.getJob]({ job_id: "j1" }, context)).toMatchObject({
-      state: "sealed",
-    });
-    expect(missing.emitted).toEqual([]);
   });
 });

@@ -45,21 +45,6 @@ export function createJobHandlers(deps: JobCommandDeps) {
   const now = deps.now ?? (() => new Date());
   const countsOf = (record: JobRecord) => deps.results.counts(jobKey(record.caller, record.job_id));
 
-  /**
-   * A sealed job whose every result is stored is completed by whoever sees it first: normally the
-   * worker that stored the last result, but that worker may have failed to move the job on (a
-   * state write lost while a node was away), and a reader must not wait for a redelivery.
-   */
-  const completeSeen = async (record: JobRecord, counts: ResultCounts): Promise<JobRecord> => {
-    if (record.state !== "sealed" || completeIfDone(record, counts, now()) === record) return record;
-    const changed = await deps.jobs.update(record.caller, record.job_id, (current) =>
-      completeIfDone(current, counts, now()),
-    );
-    if (!changed) return record;
-    await announceFinish(deps, changed.before, changed.after, counts, now());
-    return changed.after;
-  };
-
   const createJob: Handler = async (body, context) => {
     const request = parseRequest(CreateJobSchema, body);
     const model = configuredModel(deps.catalog(), request.model);
@@ -128,12 +113,10 @@ export function createJobHandlers(deps: JobCommandDeps) {
 
   const getJob: Handler = async (body, context): Promise<JobStatus> => {
     const request = parseRequest(JobRefSchema, body);
-    const stored = await requireJob(deps.jobs, context, request.job_id);
-    const counts = await countsOf(stored);
-    const record = await completeSeen(stored, counts);
+    const record = await requireJob(deps.jobs, context, request.job_id);
+    const counts = await countsOf(record);
     // The worker that finished the job died before its event: sent now (a repeat is de-duplicated).
-    if (record === stored && awaitsFinishAnnouncement(record))
-      await announceFinish(deps, undefined, record, counts, now());
+    if (awaitsFinishAnnouncement(record)) await announceFinish(deps, undefined, record, counts, now());
     return jobStatusOf(record, counts);
   };
 
@@ -143,15 +126,11 @@ export function createJobHandlers(deps: JobCommandDeps) {
     const record = await requireJob(deps.jobs, context, request.job_id);
     const key = jobKey(context.caller, request.job_id);
     const { results, more } = await deps.results.page(key, request.after_seq, request.max_results);
-    // Read to the end of a sealed job: it may be complete without its state saying so yet. It is
-    // moved on now, but this page is not the last: a result may have been stored since it was read.
-    const latest =
-      record.state === "sealed" && !more ? await completeSeen(record, await countsOf(record)) : record;
     return {
       job_id: request.job_id,
       results,
       last_seq: results.at(-1)?.seq ?? request.after_seq,
-      state: latest.state,
+      state: record.state,
       complete: isFinished(record.state) && !more,
     };
   };
