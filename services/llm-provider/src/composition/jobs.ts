@@ -35,7 +35,8 @@ export function startJobs(
   nc: NatsConnection,
   config: Config,
   callers: CallerIdentity,
-  providerBatches: { catalog: Catalog; clients: ReadonlyMap<string, ProviderBatchClient> },
+  /** `catalog`: the live one, read at each use, so that a job follows an applied configuration. */
+  providerBatches: { catalog: () => Catalog; clients: ReadonlyMap<string, ProviderBatchClient> },
 ) {
   const jobs = config.jobs;
   const ports: JobPorts = {
@@ -77,7 +78,7 @@ export function startJobs(
         results: ports.results,
         events,
         batches: createKvProviderBatchStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
-        targetOf: (job) => batchTargetOf(providerBatches.catalog, providerBatches.clients, job),
+        targetOf: (job) => batchTargetOf(providerBatches.catalog(), providerBatches.clients, job),
         clientOf: (providerId) => providerBatches.clients.get(providerId),
         leaseMs: jobs.provider_batch_lease_ms,
         retryBaseMs: jobs.retry_base_ms,
@@ -120,7 +121,7 @@ export function startJobs(
         },
         logger,
       );
-      const poller = startProviderBatchPoller(batchDeps, pollEveryMs(providerBatches.catalog), logger);
+      const poller = startProviderBatchPoller(batchDeps, pollEveryMs(providerBatches.catalog()), logger);
       return {
         async stop(graceMs) {
           await poller.stop();
