@@ -21,7 +21,7 @@ import type { FakeOpenAIServer } from "../fakes/openai-server.js";
 import { startNatsServer } from "../harness/nats-server.js";
 import type { NatsServerHandle } from "../harness/nats-server.js";
 import { waitForEvents } from "../support/events.js";
-import { startTestService, testConfig } from "../support/service.js";
+import { embedderModel, startTestService, testConfig } from "../support/service.js";
 import type { TestService } from "../support/service.js";
 import { until } from "../support/until.js";
 
@@ -55,6 +55,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   upstream = await startFakeOpenAIServer();
   base = testConfig(nats.url, [upstream.baseUrl], { live_config: { enabled: true, poll_interval_ms: 50 } });
+  base.models.push(embedderModel({ cost: { input_per_million: 1, output_per_million: 0 } }));
   service = await startTestService(base);
   admin = createConfigAdminClient(service.nc, { timeoutMs: 5_000 });
 });
@@ -81,8 +82,9 @@ describe("admin subjects", () => {
     expect(reply.changes).toEqual([
       { change: "added", section: "providers", id: "p0" },
       { change: "added", section: "models", id: "model-0" },
+      { change: "added", section: "models", id: "embedder" },
     ]);
-    expect(reply.summary).toBe("+ providers p0\n+ models model-0\n");
+    expect(reply.summary).toBe("+ providers p0\n+ models model-0\n+ models embedder\n");
     expect(await createKvLiveConfigStore(service.nc, { bucket: BUCKET, timeoutMs: 2_000 }).read()).toBe(
       undefined,
     );
@@ -182,6 +184,42 @@ describe("admin subjects", () => {
       return spans.getFinishedSpans().find((span) => span.name === `process ${SUBJECTS.adminDiffConfig}`);
     })();
     expect(adminSpan?.attributes["llm_provider.caller"]).toBe("config-admin");
+  });
+});
+
+describe("durable jobs and the live configuration", () => {
+  /** The price per million input tokens a finished embedding job was charged at. */
+  async function jobPrice(prefix: string): Promise<{ price: number; failed: number; codes: string[] }> {
+    const job = await service.client.submitEmbeddingJob({
+      model: "embedder",
+      items: [`${prefix} one`, `${prefix} two`],
+    });
+    const codes: string[] = [];
+    for await (const result of job) if (!result.ok) codes.push(result.error.code);
+    const status = await job.status();
+    const tokens = status.usage.prompt_tokens;
+    return {
+      price: tokens === 0 ? 0 : Math.round((status.usage.cost.input / tokens) * 1e6 * 1e6) / 1e6,
+      failed: status.failed,
+      codes,
+    };
+  }
+
+  it("prices each batch with the catalogue in force, and fails it when its model is taken out of service", async () => {
+    expect((await jobPrice("before")).price).toBe(1);
+    const next = structuredClone(base);
+    next.models[1]!.cost = { input_per_million: 4, output_per_million: 0 };
+    const reply = await admin.applyConfig({ config: toYaml(next) });
+    await followed(reply.revision!);
+    expect((await jobPrice("after")).price).toBe(4);
+
+    const off = await admin.setModelAvailable({ model: "embedder", available: false });
+    await followed(off.revision!);
+    const refused = await jobPrice("unavailable");
+    expect(refused.failed).toBe(2);
+    expect(refused.codes).toEqual(["upstream_unavailable", "upstream_unavailable"]);
+    const on = await admin.setModelAvailable({ model: "embedder", available: true });
+    await followed(on.revision!);
   });
 });
 

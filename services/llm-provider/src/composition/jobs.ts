@@ -78,7 +78,8 @@ export function startJobs(
         results: ports.results,
         events,
         batches: createKvProviderBatchStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
-        targetOf: (job) => batchTargetOf(providerBatches.catalog(), providerBatches.clients, job),
+        targetOf: (job, submitting) =>
+          batchTargetOf(providerBatches.catalog(), providerBatches.clients, job, submitting),
         clientOf: (providerId) => providerBatches.clients.get(providerId),
         leaseMs: jobs.provider_batch_lease_ms,
         retryBaseMs: jobs.retry_base_ms,
