@@ -491,7 +491,7 @@ async function sendResumeRequest(
  * The request as bytes, refused with `payload_too_large` when the server could not take it as one
  * message (its `max_payload`): the caller learns why and what to do, not a transport error.
  */
-function encodeRequest(nc: NatsConnection, subject: string, body: unknown): Uint8Array {
+export function encodeRequest(nc: NatsConnection, subject: string, body: unknown): Uint8Array {
   const bytes = new TextEncoder().encode(JSON.stringify(body));
   const maxPayload = nc.info?.max_payload;
   if (maxPayload !== undefined && bytes.length > maxPayload)
@@ -571,7 +571,7 @@ export function decodeReply<R extends z.ZodType>(reply: Msg, replySchema: R): z.
   return result.data;
 }
 
-function toTransportError(subject: string, timeoutMs: number, error: unknown): LlmProviderError {
+export function toTransportError(subject: string, timeoutMs: number, error: unknown): LlmProviderError {
   const cause = error instanceof natsErrors.RequestError ? (error.cause ?? error) : error;
   if (
     cause instanceof natsErrors.NoRespondersError ||

@@ -145,7 +145,8 @@ describe("asyncapi.yaml", () => {
 
   it("serves every request subject in the queue group and replies on a dynamic inbox, or with an error", () => {
     const requestSubjects = Object.values(SUBJECTS).filter(
-      (s) => (s.includes(".cmd.") || s.includes(".qry.")) && s !== SUBJECTS.cancelStream,
+      (s) =>
+        (s.includes(".cmd.") || s.includes(".qry.") || s.includes(".admin.")) && s !== SUBJECTS.cancelStream,
     );
     for (const subject of requestSubjects) {
       const operations = document

@@ -9,6 +9,19 @@ import {
 import { ErrorCodeSchema } from "./errors.js";
 import { JobUsageSchema } from "./jobs.js";
 
+/**
+ * On every event: the live configuration's KV revision in force on the publishing worker when it
+ * built the event. Optional, so consumers of older versions keep parsing.
+ */
+const configRevision = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe(
+    "KV revision of the live configuration in force on the worker that published the event; absent while it runs on its file alone",
+  );
+
 /** Envelope shared by every domain event; `id` is also the JetStream `Nats-Msg-Id`. */
 const envelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
   z.object({
@@ -23,6 +36,7 @@ const envelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
         "Calling bounded context, as the NATS server established it (`anonymous` in single-account development)",
       ),
     traceparent: z.string().optional(),
+    config_revision: configRevision,
     data,
   });
 
@@ -84,6 +98,7 @@ export const ProviderHealthChangedSchema = z
     type: z.literal("llm-provider.provider_health_changed.v1"),
     source: z.literal("llm-provider"),
     time: z.string().describe("ISO 8601"),
+    config_revision: configRevision,
     data: z.object({
       provider_id: z.string(),
       upstream_model: z
@@ -120,6 +135,7 @@ export const BudgetThresholdReachedSchema = z
     source: z.literal("llm-provider"),
     time: z.string().describe("ISO 8601"),
     caller: z.string().describe("Calling bounded context whose budget it is"),
+    config_revision: configRevision,
     data: z.object({
       budget: z.number().int().nonnegative().describe("Index in callers.contexts.<caller>.budgets"),
       period: z.enum(["day", "month"]),
@@ -148,6 +164,7 @@ const jobEnvelope = <T extends string, D extends z.ZodType>(type: T, data: D) =>
     time: z.string().describe("ISO 8601"),
     caller: z.string().describe("Calling bounded context that owns the job"),
     job_id: z.string(),
+    config_revision: configRevision,
     data,
   });
 

@@ -14,4 +14,6 @@ export * from "./stream.js";
 export * from "./jobs.js";
 export * from "./job-client.js";
 export * from "./client.js";
+export * from "./admin.js";
+export * from "./admin-client.js";
 export * from "./policy-gateway.js";

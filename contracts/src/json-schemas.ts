@@ -1,4 +1,11 @@
 import { z } from "zod";
+import {
+  ApplyConfigSchema,
+  ConfigAdminReplySchema,
+  DiffConfigSchema,
+  SetModelAvailableSchema,
+  SetProviderActiveSchema,
+} from "./admin.js";
 import { ChatCompletionSchema, CompleteChatSchema } from "./chat.js";
 import { EmbeddingResultSchema, GenerateEmbeddingSchema } from "./embedding.js";
 import { ErrorEnvelopeSchema } from "./errors.js";
@@ -119,6 +126,26 @@ export const JSON_SCHEMA_SOURCES: readonly JsonSchemaSource[] = [
   { file: "job-progress.json", title: "JobProgress", kind: "event", schema: JobProgressSchema },
   { file: "job-finished.json", title: "JobFinished", kind: "event", schema: JobFinishedSchema },
   { file: "error-envelope.json", title: "ErrorEnvelope", kind: "error", schema: ErrorEnvelopeSchema },
+  { file: "apply-config.json", title: "ApplyConfig", kind: "request", schema: ApplyConfigSchema },
+  { file: "diff-config.json", title: "DiffConfig", kind: "request", schema: DiffConfigSchema },
+  {
+    file: "set-provider-active.json",
+    title: "SetProviderActive",
+    kind: "request",
+    schema: SetProviderActiveSchema,
+  },
+  {
+    file: "set-model-available.json",
+    title: "SetModelAvailable",
+    kind: "request",
+    schema: SetModelAvailableSchema,
+  },
+  {
+    file: "config-admin-reply.json",
+    title: "ConfigAdminReply",
+    kind: "reply",
+    schema: ConfigAdminReplySchema,
+  },
   {
     file: "policy-evaluation-request.json",
     title: "PolicyEvaluationRequest",

@@ -23,6 +23,11 @@ export const SUBJECTS = {
   jobProgressEvent: "llm-provider.job_progress.v1",
   jobFinishedEvent: "llm-provider.job_finished.v1",
   budgetThresholdReachedEvent: "llm-provider.budget_threshold_reached.v1",
+  /** The live configuration's admin requests: only the config-admin NATS identity may send them. */
+  adminApplyConfig: "llm-provider.admin.apply_config",
+  adminDiffConfig: "llm-provider.admin.diff_config",
+  adminSetProviderActive: "llm-provider.admin.set_provider_active",
+  adminSetModelAvailable: "llm-provider.admin.set_model_available",
 } as const;
 export type Subject = (typeof SUBJECTS)[keyof typeof SUBJECTS];
 
@@ -58,6 +63,24 @@ export const REQUEST_SUBJECTS = [
   SUBJECTS.getSpend,
 ] as const;
 export type RequestSubject = (typeof REQUEST_SUBJECTS)[number];
+
+/**
+ * The admin subjects: not caller subjects. Served under these exact names in every account layout
+ * (never under `llm-provider.ctx.<context>.…`, so no caller export reaches them); the server lets
+ * only the config-admin user publish to `llm-provider.admin.>`.
+ */
+export const ADMIN_SUBJECTS = [
+  SUBJECTS.adminApplyConfig,
+  SUBJECTS.adminDiffConfig,
+  SUBJECTS.adminSetProviderActive,
+  SUBJECTS.adminSetModelAvailable,
+] as const;
+export type AdminSubject = (typeof ADMIN_SUBJECTS)[number];
+/** Every subject a worker serves: the callers' and the admin's. */
+export type ServedSubject = RequestSubject | AdminSubject;
+
+/** The prefix of the admin subjects (`llm-provider.admin.>` in permissions). */
+export const ADMIN_SUBJECT_PREFIX = "llm-provider.admin.";
 
 /**
  * Where workers keep the messages of a `resumable` stream (a memory JetStream stream of the service's

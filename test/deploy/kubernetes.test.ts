@@ -27,13 +27,16 @@ const manifests: Manifest[] = readdirSync(dir)
   .flatMap((file) =>
     parseAllDocuments(readFileSync(dir + file, "utf8")).map((doc) => doc.toJS() as Manifest),
   );
-const one = <K extends keyof typeof kinds>(kind: K) => {
-  const found = manifests.filter((manifest) => manifest.kind === kind);
+const one = <K extends keyof typeof kinds>(kind: K, name?: string) => {
+  const found = manifests.filter(
+    (manifest) => manifest.kind === kind && (name === undefined || manifest.metadata.name === name),
+  );
   expect(found).toHaveLength(1);
   return found[0]!;
 };
 const deployment = () => new Deployment(one("Deployment"));
-const job = () => new Job(one("Job"));
+const job = () => new Job(one("Job", "llm-provider-bootstrap"));
+const configApplyJob = () => new Job(one("Job", "llm-provider-config-apply"));
 const serviceConfigText = () =>
   (one("ConfigMap") as unknown as { data: Record<string, string> }).data["config.yaml"]!;
 
@@ -74,6 +77,7 @@ describe("deploy/kubernetes", () => {
       "ConfigMap",
       "Deployment",
       "Job",
+      "Job",
       "Namespace",
       "PodDisruptionBudget",
     ]);
@@ -100,6 +104,7 @@ describe("deploy/kubernetes", () => {
     expect(config.probes).toEqual({ enabled: true, host: "0.0.0.0", port: 8080 });
     expect(config.callers.identity).toBe("account");
     expect(config.service.create_state ?? false).toBe(false); // the bootstrap job makes the state
+    expect(config.live_config.enabled).toBe(true); // the config-apply job stores what workers run
     for (const replicas of [
       config.events.replicas,
       config.embedding_cache.replicas,
@@ -110,6 +115,7 @@ describe("deploy/kubernetes", () => {
       config.idempotency.replicas,
       config.jobs.replicas,
       config.resumable_streams.replicas,
+      config.live_config.replicas,
     ])
       expect(replicas).toBe(3);
     // Large stored replies are capped: a full bucket stops keeping them, never the service.
@@ -146,6 +152,27 @@ describe("deploy/kubernetes", () => {
       expect(resolveSecret(ref, env), field).toBeUndefined();
   });
 
+  it("applies the mounted config to the live configuration as the config admin, with no provider key", () => {
+    const container = configApplyJob().spec!.template.spec!.containers[0]!;
+    expect(container.command).toEqual(["node", "services/llm-provider/dist/cli/main.js"]);
+    expect(container.args).toEqual(["config", "apply", "--file", "/etc/llm-provider/config.yaml"]);
+    expect(container.volumeMounts).toEqual(job().spec!.template.spec!.containers[0]!.volumeMounts);
+    // The CLI's own NATS_* variables: the config admin's user and password, the workers' server.
+    const env = containerEnv(container);
+    expect(env).toEqual({
+      NATS_URL: [configIn(deployment().spec!.template.spec!.containers[0]!).nats.servers].flat()[0],
+      NATS_USER: "llm-provider-config-admin",
+      NATS_PASSWORD: "from-secret:config-admin-nats-password",
+    });
+    const servicePackage = JSON.parse(
+      readFileSync(
+        fileURLToPath(new URL("../../services/llm-provider/package.json", import.meta.url)),
+        "utf8",
+      ),
+    ) as { bin: Record<string, string> };
+    expect(servicePackage.bin["llm-provider"]).toBe("./dist/cli/main.js");
+  });
+
   it("probes the service's own endpoints and outlasts its drain on SIGTERM", () => {
     const spec = deployment().spec!;
     const container = spec.template.spec!.containers[0]!;
@@ -165,7 +192,11 @@ describe("deploy/kubernetes", () => {
   });
 
   it("runs as the image's non-root user with a read-only root filesystem and no API token", () => {
-    for (const pod of [deployment().spec!.template.spec!, job().spec!.template.spec!]) {
+    for (const pod of [
+      deployment().spec!.template.spec!,
+      job().spec!.template.spec!,
+      configApplyJob().spec!.template.spec!,
+    ]) {
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 }); // `node` in node:22 images
       expect(pod.automountServiceAccountToken).toBe(false);
       for (const container of pod.containers)

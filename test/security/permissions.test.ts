@@ -256,7 +256,7 @@ describe("what each role may do", () => {
     await expectPublishDenied("analytics", "llm-provider.cmd.complete_chat");
   });
 
-  it("only the config admin writes the live configuration; the worker reads it, callers do neither", async () => {
+  it("only the config admin (directly or through the admin subjects) writes the live configuration; callers neither read nor write it", async () => {
     const dir = await mkdtemp(join(tmpdir(), "live-config-permissions-"));
     try {
       const file = join(dir, "config.yaml");
@@ -270,7 +270,8 @@ describe("what each role may do", () => {
       "llm_provider_config",
     );
     expect((await asWorker.get("config"))?.json<{ models: unknown[] }>().models.length).toBeGreaterThan(0);
-    await expectPublishDenied("worker", "$KV.llm_provider_config.config");
+    // The worker writes that one key only when serving an admin request (test/security/config-admin.test.ts).
+    await expectPublishDenied("worker", "$KV.llm_provider_config.other");
     await expectPublishDenied("query", "$KV.llm_provider_config.config");
     expect(await jsApi("query", "DIRECT.GET.KV_llm_provider_config")).toBe("denied");
     // The admin changes that one key and bucket only.

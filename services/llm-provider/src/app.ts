@@ -15,6 +15,8 @@ import { callerIdentityOf } from "./config/schema.js";
 import type { Config } from "./config/schema.js";
 import { buildCatalog, upstreamModelName } from "./domain/catalog.js";
 import type { Catalog, ModelEntry, TargetSkip } from "./domain/catalog.js";
+import { createLiveConfigAdmin } from "./config-admin.js";
+import { createConfigAdminEndpoints } from "./handlers/admin/config-admin-endpoints.js";
 import { createEndpoints, createJobComputers, healthThresholdsOf } from "./handlers/endpoints.js";
 import { createDeploymentBalancer } from "./routing/deployment-balancer.js";
 import type { EndpointDeps } from "./handlers/endpoints.js";
@@ -103,12 +105,12 @@ export async function startApp(options: AppOptions): Promise<App> {
   const connectionStatus = watchConnection(nc, logger);
   const policyGate = createPolicyGate(config, nc, logger);
   await prepareWorkerState(nc, config, logger);
-  const state = await startSharedState(nc, config, logger);
+  const state = await startSharedState(nc, config, logger, () => live.revision);
   guardClients(live.config, clients, state);
   const { isModelAvailable, isProviderAvailable } = availability(() => live.config, clients, state);
   const callers = createCallerIdentity(identityOf(config, logger), Object.keys(config.callers.contexts));
   const jobs = config.jobs.enabled
-    ? startJobs(nc, config, callers, { catalog: live.catalog, clients: batchClients })
+    ? startJobs(nc, config, callers, { catalog: () => live.catalog, clients: batchClients })
     : undefined;
   const resumableStreams = config.resumable_streams.enabled
     ? createJetStreamResumableStreams(nc, config.resumable_streams, logger)
@@ -175,7 +177,14 @@ export async function startApp(options: AppOptions): Promise<App> {
     resumableStreams,
     newId: () => nuid.next(),
   };
-  const endpoints = createEndpoints(endpointDeps);
+  const endpoints = {
+    ...createEndpoints(endpointDeps),
+    // Served only where the worker follows a live configuration; the server lets only the
+    // config-admin user send to them (deploy/nats/accounts.conf).
+    ...(liveStore
+      ? createConfigAdminEndpoints(createLiveConfigAdmin(liveStore, config.live_config.bucket))
+      : {}),
+  };
   const service = await startMicroService({
     nc,
     name: SERVICE_NAME,
@@ -188,6 +197,7 @@ export async function startApp(options: AppOptions): Promise<App> {
     logger,
     callers,
     replyPrefixes: [...INBOX_PREFIXES, ...config.callers.reply_prefixes],
+    configRevision: () => live.revision,
     endpoints,
   });
   const follower: LiveConfigFollower | undefined =

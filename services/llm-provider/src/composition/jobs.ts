@@ -37,7 +37,8 @@ export function startJobs(
   nc: NatsConnection,
   config: Config,
   callers: CallerIdentity,
-  providerBatches: { catalog: Catalog; clients: ReadonlyMap<string, ProviderBatchClient> },
+  /** `catalog`: the live one, read at each use, so that a job follows an applied configuration. */
+  providerBatches: { catalog: () => Catalog; clients: ReadonlyMap<string, ProviderBatchClient> },
 ) {
   const jobs = config.jobs;
   const ports: JobPorts = {
@@ -80,7 +81,8 @@ export function startJobs(
         results: ports.results,
         events,
         batches: createKvProviderBatchStore(nc, { bucket: jobs.bucket, timeoutMs: OPERATION_TIMEOUT_MS }),
-        targetOf: (job) => batchTargetOf(providerBatches.catalog, providerBatches.clients, job),
+        targetOf: (job, submitting) =>
+          batchTargetOf(providerBatches.catalog(), providerBatches.clients, job, submitting),
         clientOf: (providerId) => providerBatches.clients.get(providerId),
         recordSpend: (job, spent) =>
           compute.recordSpend(
@@ -130,7 +132,7 @@ export function startJobs(
         },
         logger,
       );
-      const poller = startProviderBatchPoller(batchDeps, pollEveryMs(providerBatches.catalog), logger);
+      const poller = startProviderBatchPoller(batchDeps, pollEveryMs(providerBatches.catalog()), logger);
       return {
         async stop(graceMs) {
           await poller.stop();

@@ -11,16 +11,28 @@ const DEFAULT_POLL_INTERVAL_MS = 60_000;
 
 /**
  * Where a provider_batch job's model is sent: its own provider's batch API (no fallback: a batch
- * is bound to one provider for hours). A model or provider without one is a typed refusal.
+ * is bound to one provider for hours). A model or provider without one is a typed refusal, and so
+ * is a new batch (`submitting`) of a model taken out of service; the catalogue is the live one,
+ * read at each submission and poll.
  */
 export function batchTargetOf(
   catalog: Catalog,
   clients: ReadonlyMap<string, ProviderBatchClient>,
   job: JobRecord,
+  submitting = true,
 ): BatchTarget | LlmProviderError {
   const model = catalog.models.get(job.model);
   if (!model || !model.features.embedding) {
     return new LlmProviderError("unknown_model", `no embedding model '${job.model}'`, { field: "model" });
+  }
+  if (submitting && model.is_available === false) {
+    // Marked out of service in the live configuration: no new batch, as no new request; one
+    // already at the provider finishes, as a request in flight does.
+    return new LlmProviderError(
+      "upstream_unavailable",
+      `model '${job.model}' is out of service (models[].is_available: false)`,
+      { field: "model" },
+    );
   }
   const provider = catalog.providers.get(model.provider_id);
   const client = clients.get(model.provider_id);

@@ -35,8 +35,11 @@ export async function startSharedState(
   nc: NatsConnection,
   config: Config,
   logger: Logger,
+  configRevision: () => number | undefined,
 ): Promise<SharedState> {
-  const events = config.events.enabled ? createJetStreamEventPublisher(nc, config.events, logger) : undefined;
+  const events = config.events.enabled
+    ? createJetStreamEventPublisher(nc, config.events, logger, configRevision)
+    : undefined;
   if (!events) logger.warn("domain events are disabled (events.enabled: false)");
   const embeddingCache = config.embedding_cache.enabled
     ? createKvEmbeddingCache(nc, config.embedding_cache, logger)

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { diffLiveSections, formatConfigChanges } from "./config-diff.js";
 import { liveSectionsOf } from "./live-sections.js";
 import { parseConfig } from "./load-config.js";
+import { catalogueSuppliedFields } from "./model-catalogue.js";
 
 const raw = {
   environment: "development",
@@ -69,5 +70,36 @@ describe("diffLiveSections", () => {
   it("finds nothing between a configuration and itself", () => {
     expect(diffLiveSections(sectionsOf(raw), sectionsOf(raw))).toEqual([]);
     expect(formatConfigChanges([])).toBe("no changes\n");
+  });
+
+  it("marks the values the catalogue supplies, not those the entry sets", () => {
+    // Priced by the catalogue but for the output price the entry sets.
+    const catalogued = {
+      ...raw,
+      models: [
+        {
+          model_name: "m1",
+          provider_id: "a",
+          catalog: "openai/gpt-4o-mini",
+          cost: { output_per_million: 10 },
+        },
+      ],
+    };
+    const supplied = catalogueSuppliedFields(catalogued);
+    expect(supplied.get("m1")).toContain("cost.input_per_million");
+    expect(supplied.get("m1")).not.toContain("cost.output_per_million");
+    const now = sectionsOf(catalogued);
+    const stored = structuredClone(now);
+    stored.models[0]!.cost.input_per_million += 1;
+    stored.models[0]!.cost.output_per_million = 12;
+    const [change] = diffLiveSections(stored, now, supplied);
+    const price = now.models[0]!.cost.input_per_million;
+    expect(change?.fields).toEqual([
+      { path: "cost.input_per_million", before: price + 1, after: price, source: "catalogue" },
+      { path: "cost.output_per_million", before: 12, after: 10 },
+    ]);
+    expect(formatConfigChanges([change!])).toBe(
+      `~ models m1\n    cost.input_per_million: ${price + 1} → ${price} (catalogue)\n    cost.output_per_million: 12 → 10\n`,
+    );
   });
 });

@@ -5,8 +5,11 @@ export interface ConfigChange {
   change: "added" | "removed" | "changed";
   section: keyof LiveSections;
   id: string;
-  /** For `changed`: every leaf field that differs, as a dotted path, with its value before and after. */
-  fields?: { path: string; before: unknown; after: unknown }[];
+  /**
+   * For `changed`: every leaf field that differs, as a dotted path, with its value before and after;
+   * `source: "catalogue"` when the new value is the model catalogue's (the entry leaves it out).
+   */
+  fields?: { path: string; before: unknown; after: unknown; source?: "catalogue" }[];
 }
 
 const ID_OF: { [S in keyof LiveSections]: (entry: LiveSections[S][number]) => string } = {
@@ -15,8 +18,16 @@ const ID_OF: { [S in keyof LiveSections]: (entry: LiveSections[S][number]) => st
   fallback_chains: (chain) => chain.id,
 };
 
-/** What writing `after` over `before` (nothing stored: undefined) changes, section by section, in file order. */
-export function diffLiveSections(before: LiveSections | undefined, after: LiveSections): ConfigChange[] {
+/**
+ * What writing `after` over `before` (nothing stored: undefined) changes, section by section, in file
+ * order. Both are resolved values (the catalogue's included), so a price the catalogue changed
+ * between versions shows; `fromCatalogue` (model name → paths) marks the values it supplies to `after`.
+ */
+export function diffLiveSections(
+  before: LiveSections | undefined,
+  after: LiveSections,
+  fromCatalogue: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+): ConfigChange[] {
   const changes: ConfigChange[] = [];
   for (const section of Object.keys(ID_OF) as (keyof LiveSections)[]) {
     const idOf = ID_OF[section] as (entry: unknown) => string;
@@ -28,7 +39,10 @@ export function diffLiveSections(before: LiveSections | undefined, after: LiveSe
         changes.push({ change: "added", section, id });
         continue;
       }
-      const fields = leafDifferences(previous, entry);
+      const supplied = section === "models" ? fromCatalogue.get(id) : undefined;
+      const fields = leafDifferences(previous, entry).map((field) =>
+        supplied?.has(field.path) ? { ...field, source: "catalogue" as const } : field,
+      );
       if (fields.length > 0) changes.push({ change: "changed", section, id, fields });
     }
     for (const id of old.keys()) if (!next.has(id)) changes.push({ change: "removed", section, id });
@@ -67,7 +81,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The changes as the CLI prints them: `+ models gpt-4o`, `~ models m: cost.input_per_million 2 → 3`. */
+/**
+ * The changes as the CLI prints them: `+ models gpt-4o`, then for a changed entry one line per field,
+ * `    cost.input_per_million: 2.5 → 2.75 (catalogue)` when the catalogue supplies the new value.
+ */
 export function formatConfigChanges(changes: readonly ConfigChange[]): string {
   if (changes.length === 0) return "no changes\n";
   const sign = { added: "+", removed: "-", changed: "~" } as const;
@@ -75,7 +92,8 @@ export function formatConfigChanges(changes: readonly ConfigChange[]): string {
     .map((change) => {
       const head = `${sign[change.change]} ${change.section} ${change.id}`;
       const fields = (change.fields ?? []).map(
-        (field) => `    ${field.path}: ${show(field.before)} → ${show(field.after)}`,
+        (field) =>
+          `    ${field.path}: ${show(field.before)} → ${show(field.after)}${field.source ? ` (${field.source})` : ""}`,
       );
       return [head, ...fields].join("\n");
     })

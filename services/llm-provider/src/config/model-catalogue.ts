@@ -57,6 +57,35 @@ export function fillFromCatalogue(raw: unknown): { raw: unknown; problems: Confi
   return { raw: { ...raw, models }, problems };
 }
 
+/**
+ * Per model name, the dotted paths of the fields the catalogue supplies to the raw configuration's
+ * entries (what each entry asks for and leaves out), so that a diff can say a value comes from it.
+ */
+export function catalogueSuppliedFields(raw: unknown): Map<string, Set<string>> {
+  const supplied = new Map<string, Set<string>>();
+  if (!isRecord(raw) || !Array.isArray(raw["models"])) return supplied;
+  const providerTypes = new Map<unknown, unknown>(
+    (Array.isArray(raw["providers"]) ? raw["providers"] : [])
+      .filter(isRecord)
+      .map((provider) => [provider["id"], provider["provider_type"]]),
+  );
+  for (const entry of raw["models"] as unknown[]) {
+    if (!isRecord(entry) || entry["catalog"] === undefined || entry["catalog"] === false) continue;
+    const found = lookUp(entry, providerTypes.get(entry["provider_id"]));
+    if (typeof found === "string") continue;
+    const own = new Set(leafPaths(entry));
+    const filled = leafPaths(completed(entry, found)).filter((path) => !own.has(path));
+    supplied.set(String(entry["model_name"]), new Set(filled));
+  }
+  return supplied;
+}
+
+function leafPaths(value: RawRecord, prefix = ""): string[] {
+  return Object.entries(value).flatMap(([key, field]) =>
+    isRecord(field) ? leafPaths(field, `${prefix}${key}.`) : [`${prefix}${key}`],
+  );
+}
+
 function lookUp(entry: RawRecord, providerType: unknown): CatalogueModel | string {
   const named = entry["catalog"];
   let provider: string | undefined;

@@ -1,4 +1,4 @@
-import type { RequestSubject, StreamChunk, StreamDone, StreamRestart } from "@llm-provider/contracts";
+import type { ServedSubject, StreamChunk, StreamDone, StreamRestart } from "@llm-provider/contracts";
 import type { Context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { StreamJournal } from "./resumable-streams.js";
@@ -71,4 +71,4 @@ export interface StreamEndpoint {
 }
 
 /** Request subject → what serves it. */
-export type Endpoints = Readonly<Partial<Record<RequestSubject, Handler | StreamEndpoint>>>;
+export type Endpoints = Readonly<Partial<Record<ServedSubject, Handler | StreamEndpoint>>>;

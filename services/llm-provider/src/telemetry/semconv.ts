@@ -47,6 +47,8 @@ export const ATTR = {
   costUsd: "llm_provider.cost_usd",
   cacheHit: "llm_provider.cache_hit",
   attempts: "llm_provider.attempts",
+  /** The live configuration's KV revision in force (absent while the worker runs on its file alone). */
+  configRevision: "llm_provider.config_revision",
 } as const;
 
 export const METRIC = {

@@ -43,8 +43,11 @@ export interface ProviderBatchDeps {
   results: JobResultsLog;
   events: EventSink;
   batches: ProviderBatchStore;
-  /** The batch target of a job's model, or why it has none (a typed error every item gets). */
-  targetOf: (job: JobRecord) => BatchTarget | LlmProviderError;
+  /**
+   * The batch target of a job's model, or why it has none (a typed error every item gets);
+   * `submitting`: for a new batch (a model out of service takes none), else one at the provider.
+   */
+  targetOf: (job: JobRecord, submitting: boolean) => BatchTarget | LlmProviderError;
   /** The batch client of a provider, to cancel a batch whose job is gone. */
   clientOf: (providerId: string) => ProviderBatchClient | undefined;
   /**
@@ -85,7 +88,7 @@ export async function submitProviderBatch(
     else if (item.fallbackId !== undefined)
       invalid.push(failed(item.fallbackId, invalidItem(parsed.error.issues[0]?.path.join(".") ?? "")));
   }
-  const target = deps.targetOf(job);
+  const target = deps.targetOf(job, true);
   if (target instanceof LlmProviderError) {
     const error = target.toBody();
     await recordResults(deps, job, [...invalid, ...valid.map((item) => failed(item.id, error))], []);
@@ -168,7 +171,7 @@ async function pollOne(deps: ProviderBatchDeps, key: string, batch: ProviderBatc
     await deps.batches.remove(key);
     return;
   }
-  const target = deps.targetOf(job);
+  const target = deps.targetOf(job, false);
   if (target instanceof LlmProviderError || target.providerId !== batch.provider_id) {
     // The configuration no longer sends the job's model to this batch's provider: its items fail, typed.
     const error =

@@ -89,6 +89,8 @@ export function createJetStreamEventPublisher(
   nc: NatsConnection,
   config: EventsConfig,
   logger: Logger,
+  /** The live configuration's revision in force, stamped on every event (undefined: the file's alone). */
+  configRevision: () => number | undefined = () => undefined,
 ): EventPublisher {
   const { meter } = getInstruments();
   const queue = new EventPublishQueue({
@@ -127,6 +129,8 @@ export function createJetStreamEventPublisher(
         drops.notBuilt(subject, error);
         return;
       }
+      const revision = configRevision();
+      if (revision !== undefined) event.config_revision = revision;
       const queued = { subject, event };
       const replyWaits = holdsReplies && storedBy !== undefined;
       // The wait first: an event refused at once must still find its reply waiting.

@@ -52,13 +52,20 @@ export function createKvLiveConfigStore(
       }
     },
     async write(sections, expectRevision) {
-      const store = await kv();
       const data = JSON.stringify(sections);
       try {
+        const store = await kv();
         return expectRevision === 0
           ? await store.create(LIVE_CONFIG_KEY, data)
           : await store.update(LIVE_CONFIG_KEY, data, expectRevision);
       } catch (error) {
+        if (isMissingBucket(error))
+          throw new LlmProviderError(
+            "not_found",
+            `the live configuration bucket ${options.bucket} does not exist: the first apply is ` +
+              "`llm-provider config apply --file …` as the config admin (it creates the bucket)",
+            { field: "bucket" },
+          );
         if (!isRevisionConflict(error)) throw error;
         throw new LlmProviderError(
           "revision_conflict",

@@ -1,7 +1,7 @@
 import { Empty, headers as createHeaders } from "@nats-io/nats-core";
 import type { ServiceMsg } from "@nats-io/services";
 import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
-import type { ErrorBody, RequestSubject } from "@llm-provider/contracts";
+import type { ErrorBody, ServedSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import { getInstruments } from "../../telemetry/instruments.js";
 import { ATTR } from "../../telemetry/semconv.js";
@@ -65,7 +65,7 @@ export class BusyReplies {
   }
 
   /** Answers `busy`: one reply (a stream's terminal error message and its sentinel), no handler. */
-  reply(subject: RequestSubject, msg: ServiceMsg, caller: string, streaming: boolean): void {
+  reply(subject: ServedSubject, msg: ServiceMsg, caller: string, streaming: boolean): void {
     const started = performance.now();
     const { requestId } = requestIdOf(msg);
     const hdrs = createHeaders();

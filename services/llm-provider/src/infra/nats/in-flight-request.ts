@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServiceMsg } from "@nats-io/services";
 import { HEADERS, REQUEST_ID_PATTERN } from "@llm-provider/contracts";
-import type { RequestSubject } from "@llm-provider/contracts";
+import type { ServedSubject } from "@llm-provider/contracts";
 import type { Context, Span } from "@opentelemetry/api";
 import type { StreamJournal } from "../../ports/resumable-streams.js";
 import { ATTR } from "../../telemetry/semconv.js";
@@ -13,7 +13,7 @@ export const UNKNOWN_CALLER = "unknown";
 /** A request between its arrival and its one reply. */
 export interface InFlightRequest {
   msg: ServiceMsg;
-  subject: RequestSubject;
+  subject: ServedSubject;
   requestId: string;
   /** The caller sent the request id (else it was made here). */
   requestIdFromCaller: boolean;
@@ -56,7 +56,7 @@ export function requestIdOf(msg: ServiceMsg): {
  * or a bad one) and its SERVER span.
  */
 export function openRequest(
-  subject: RequestSubject,
+  subject: ServedSubject,
   msg: ServiceMsg,
   caller: string | undefined,
   queue: string,

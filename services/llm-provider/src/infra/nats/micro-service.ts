@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
-import type { RequestSubject } from "@llm-provider/contracts";
+import type { ServedSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { Endpoints, Handler, StreamEndpoint } from "../../ports/request-handler.js";
 import { getInstruments } from "../../telemetry/instruments.js";
@@ -28,6 +28,8 @@ export interface MicroServiceOptions {
   callers: CallerIdentity;
   /** Reply subjects answered (an inbox); a request with any other reply subject is not served. */
   replyPrefixes: readonly string[];
+  /** The live configuration's revision in force, for each request's span. */
+  configRevision?: () => number | undefined;
   /** Request subject → handler. The last subject token is the endpoint name. */
   endpoints: Endpoints;
 }
@@ -52,7 +54,7 @@ export interface RunningService {
  */
 export async function startMicroService(options: MicroServiceOptions): Promise<RunningService> {
   const { nc, callers } = options;
-  const endpoints = Object.entries(options.endpoints) as [RequestSubject, Handler | StreamEndpoint][];
+  const endpoints = Object.entries(options.endpoints) as [ServedSubject, Handler | StreamEndpoint][];
   const metrics = new EndpointMetrics(endpoints.map(([subject]) => subject));
   /** Served subject (`llm-provider.ctx.*.…` with accounts) → the request subject it serves. */
   const requestSubjectOf = new Map(endpoints.map(([subject]) => [callers.servingSubject(subject), subject]));

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ServiceMsg } from "@nats-io/services";
 import { HEADERS, LlmProviderError } from "@llm-provider/contracts";
-import type { RequestSubject } from "@llm-provider/contracts";
+import type { ServedSubject } from "@llm-provider/contracts";
 import type { Logger } from "pino";
 import type { Handler, RequestContext, StreamEndpoint } from "../../ports/request-handler.js";
 import { BusyReplies } from "./busy-replies.js";
@@ -14,6 +14,7 @@ import { isInboxSubject } from "./reply-subject.js";
 import { ServiceReplies } from "./service-replies.js";
 import { createStreamWriter, StreamRequests } from "./stream-requests.js";
 import { withinMs } from "../../shared/within-ms.js";
+import { ATTR } from "../../telemetry/semconv.js";
 
 /**
  * Admitted handlers started per turn of the event loop. A burst arrives over several socket reads;
@@ -32,6 +33,8 @@ export interface DispatcherOptions {
   callers: CallerIdentity;
   replyPrefixes: readonly string[];
   metrics: EndpointMetrics;
+  /** The live configuration's revision in force (undefined: the file's alone), put on each request's span. */
+  configRevision?: (() => number | undefined) | undefined;
 }
 
 /**
@@ -71,7 +74,7 @@ export class RequestDispatcher {
   }
 
   /** The endpoint callback: synchronous, it starts the handler and returns. */
-  dispatch(subject: RequestSubject, endpoint: Handler | StreamEndpoint, msg: ServiceMsg): void {
+  dispatch(subject: ServedSubject, endpoint: Handler | StreamEndpoint, msg: ServiceMsg): void {
     const { callers, replyPrefixes, queue, maxInFlight, maxRequestBytes } = this.#options;
     const caller = callers.callerOf(msg.subject);
     // Before anything else: nothing is ever sent to a reply subject that is not an inbox.
@@ -87,6 +90,9 @@ export class RequestDispatcher {
       return;
     }
     const { entry, validRequestId } = openRequest(subject, msg, caller, queue, streaming);
+    const revision = this.#options.configRevision?.();
+    if (revision !== undefined && entry.span.isRecording())
+      entry.span.setAttribute(ATTR.configRevision, revision);
     const refusal = admissionError({ caller, validRequestId });
     if (refusal) {
       this.#replies.replyError(entry, refusal);
