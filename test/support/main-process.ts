@@ -10,8 +10,11 @@ import { builtServiceArgs } from "./built-service.js";
 import { until } from "./until.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-/** A process a test forgot to stop is killed after this long. */
-const KILL_AFTER_MS = 60_000;
+/**
+ * A process a test forgot to stop is killed after this long: longer than the longest test timeout
+ * (120 s), or a slow cluster test's own worker would be killed under it.
+ */
+const KILL_AFTER_MS = 180_000;
 
 export function runMain(configPath: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []) {
   const child = spawn(process.execPath, builtServiceArgs("main", ["--config", configPath, ...extraArgs]), {
