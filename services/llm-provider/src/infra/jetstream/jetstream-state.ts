@@ -1,3 +1,4 @@
+import { errors as natsErrors } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { ConfigError } from "../../config/load-config.js";
@@ -113,11 +114,12 @@ export async function ensureJetStreamState(
 /**
  * A worker's start: its state created (`service.create_state`), or only checked — a stream or
  * bucket that does not exist refuses the start (ConfigError, exit 78), one that differs from the
- * configuration is logged.
+ * configuration is logged. JetStream not answering in time (a stream leader being elected while a
+ * node is away) is waited out a few times before the start fails.
  */
 export async function prepareWorkerState(nc: NatsConnection, config: Config, logger: Logger): Promise<void> {
   const creates = workerCreatesStateOf(config);
-  const state = await ensureJetStreamState(nc, config, creates);
+  const state = await retriedOnTimeout(() => ensureJetStreamState(nc, config, creates), logger);
   const missing = state.filter((resource) => resource.outcome === "missing");
   if (missing.length > 0) {
     throw new ConfigError(
@@ -136,4 +138,20 @@ export async function prepareWorkerState(nc: NatsConnection, config: Config, log
       { differs: changed },
       "JetStream state differs from the configuration: run llm-provider-bootstrap",
     );
+}
+
+/** Tries of the state check at start: each waits up to the JetStream API timeout. */
+const STATE_CHECK_TRIES = 4;
+
+async function retriedOnTimeout<T>(check: () => Promise<T>, logger: Logger): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await check();
+    } catch (error) {
+      const timedOut =
+        error instanceof natsErrors.TimeoutError || (error as Error).cause instanceof natsErrors.TimeoutError;
+      if (!timedOut || attempt >= STATE_CHECK_TRIES) throw error;
+      logger.warn({ attempt }, "JetStream did not answer the state check in time; trying again");
+    }
+  }
 }
