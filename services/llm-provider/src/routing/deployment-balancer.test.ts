@@ -3,7 +3,7 @@ import { ProviderConfigSchema } from "../config/schema.js";
 import { buildCatalog, DEFAULT_MODEL_FEATURES, planTargets } from "../domain/catalog.js";
 import type { ModelEntry, ProviderSpec } from "../domain/catalog.js";
 import type { HealthSnapshot, LastKnownHealth } from "../domain/provider-health.js";
-import { DEFAULT_HEALTH_THRESHOLDS } from "../domain/provider-health.js";
+import { DEFAULT_HEALTH_THRESHOLDS, mergeHealthSnapshots } from "../domain/provider-health.js";
 import { createDeploymentBalancer } from "./deployment-balancer.js";
 
 const provider = (id: string): ProviderSpec => ({
@@ -37,15 +37,8 @@ const catalog = buildCatalog(
   0,
 );
 
-const idle: HealthSnapshot = {
-  requests: 0,
-  errors: 0,
-  latencySumMs: 0,
-  lastError: null,
-  lastErrorAt: null,
-  lastSuccessAt: null,
-  rateLimitedAt: null,
-};
+/** No calls in the window: what merging no snapshot gives. */
+const idle: HealthSnapshot = mergeHealthSnapshots([]);
 
 describe("the deployment balancer", () => {
   it("counts the other workers' calls in flight, and reads a stale view again in the background", async () => {
